@@ -1,0 +1,62 @@
+# gm_server_notify: `make run` starts the service, `make test` runs the suite (README.md).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: run services test test-fast lint format simulator worker flower schema clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.deps: requirements.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.deps-mysql: requirements-mysql.txt | $(VENV)/.deps
+	$(PIP) install --quiet -r requirements-mysql.txt
+	touch $@
+
+$(VENV)/.deps-dev: requirements-dev.txt $(VENV)/.deps
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+# mysqlclient only when DATABASE_URL asks for MySQL: the embedded default needs no C headers.
+RUN_DEPS := $(VENV)/.deps $(if $(filter mysql%,$(DATABASE_URL)),$(VENV)/.deps-mysql)
+
+run: $(RUN_DEPS)
+	bash scripts/run.sh
+
+services:
+	bash scripts/ensure_services.sh
+
+test: services
+	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
+	bash scripts/test.sh
+
+# SQLite and the filesystem broker: quick local runs, no MySQL or Redis needed.
+test-fast: $(VENV)/.deps-dev
+	GM_VAR_DIR=$(CURDIR)/var/test-fast SMS_SERVICE_TOKENS=test-service-token SMS_CALLBACK_TOKEN=test-callback-token \
+		$(VENV)/bin/pytest -m "not worker" $(ARGS)
+
+lint: $(VENV)/.deps-dev
+	$(VENV)/bin/ruff check .
+
+format: $(VENV)/.deps-dev
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+simulator: $(VENV)/.deps
+	$(PY) -m providers.simulator
+
+worker: $(RUN_DEPS)
+	$(VENV)/bin/celery -A gm_server_notify worker --loglevel INFO
+
+flower: $(RUN_DEPS)
+	$(VENV)/bin/celery -A gm_server_notify flower --port=$${FLOWER_PORT:-5555}
+
+schema: $(VENV)/.deps
+	$(PY) manage.py spectacular --file var/openapi.yaml --validate
+
+clean:
+	rm -rf var/test var/test-fast .pytest_cache

@@ -1,0 +1,131 @@
+"""Authentication of the two API families.
+
+- ``/sms/*``: a bearer token from ``SMS_SERVICE_TOKENS`` (the order and registration services
+  and the station admin front end's back end hold one each).
+- ``v1/*`` and ``v2/*``: HTTP Basic against Django users; superusers are the seed's ``root``.
+  Failed attempts are counted per client address and throttled.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, BasicAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+
+@dataclass(frozen=True)
+class ServiceClient:
+    """The caller of the station API: a service holding one of the configured tokens."""
+
+    token_index: int
+    is_authenticated: bool = True
+    is_superuser: bool = False
+    is_staff: bool = False
+    pk: None = None
+
+    def __str__(self) -> str:
+        return f"service-client-{self.token_index}"
+
+
+def token_matches(presented: str, configured: list[str]) -> int | None:
+    """Index of the configured token equal to ``presented`` (constant-time compare), or None."""
+    match = None
+    for index, token in enumerate(configured):
+        # Compare against every token so the time taken does not reveal which one matched.
+        if hmac.compare_digest(presented.encode(), token.encode()):
+            match = index
+    return match
+
+
+class ServiceTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <token>`` against ``SMS_SERVICE_TOKENS``; none configured = closed."""
+
+    keyword = b"bearer"
+
+    def authenticate(self, request: Request) -> tuple[ServiceClient, str] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("invalid bearer token header")
+        try:
+            presented = parts[1].decode()
+        except UnicodeError as exc:
+            raise exceptions.AuthenticationFailed("invalid bearer token header") from exc
+        index = token_matches(presented, settings.SMS_SERVICE_TOKENS)
+        if index is None:
+            raise exceptions.AuthenticationFailed("invalid service token")
+        return ServiceClient(token_index=index), presented
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="sms"'
+
+
+class IsServiceClient(BasePermission):
+    """Only callers that presented a valid service token."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.user, ServiceClient)
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as the socket saw it (the service sits behind no trusted proxy)."""
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+def _failure_key(address: str) -> str:
+    return f"auth-failures:{address}"
+
+
+class TenantBasicAuthentication(BasicAuthentication):
+    """HTTP Basic against Django users, with failed attempts throttled per client address."""
+
+    www_authenticate_realm = "gm_server_notify"
+
+    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        address = client_address(request)
+        failures = cache.get(_failure_key(address), 0)
+        if failures >= settings.AUTH_FAILURE_LIMIT:
+            raise exceptions.Throttled(
+                wait=settings.AUTH_FAILURE_WINDOW_SECONDS,
+                detail="too many failed authentication attempts from this address",
+            )
+        try:
+            result = super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            self._count_failure(address)
+            raise
+        return result
+
+    @staticmethod
+    def _count_failure(address: str) -> None:
+        key = _failure_key(address)
+        # add() is atomic where the backend supports it, so the window starts at the first failure.
+        if not cache.add(key, 1, timeout=settings.AUTH_FAILURE_WINDOW_SECONDS):
+            try:
+                cache.incr(key)
+            except ValueError:
+                cache.set(key, 1, timeout=settings.AUTH_FAILURE_WINDOW_SECONDS)
+
+
+class IsTenant(BasePermission):
+    """Any authenticated Django user (a tenant or root)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(request.user and request.user.is_authenticated)
+
+
+class IsRoot(BasePermission):
+    """Only superusers: the seed's ``root``."""
+
+    message = "please use root user request"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_superuser)

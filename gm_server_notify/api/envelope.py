@@ -1,0 +1,120 @@
+"""The seed-000 envelope of the station ``/sms/*`` API: ``{code, msg, data}``.
+
+``code`` 0 is success. Every failure answers a non-zero ``code`` with a ``msg`` that says what
+was wrong, ``data: null``, and an HTTP status that matches the kind of failure (see
+docs/api-station.md for the table).
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import IntEnum
+from typing import Any
+
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class StationCode(IntEnum):
+    """The station API's codes; 0 is success, the rest name the failure."""
+
+    OK = 0
+    INVALID_JSON = 1001
+    INVALID_PARAMETER = 1002
+    UNAUTHENTICATED = 1003
+    NOT_FOUND = 1004
+    METHOD_NOT_ALLOWED = 1005
+    INSUFFICIENT_BALANCE = 1006
+    CONFLICT = 1007
+    THROTTLED = 1008
+    SERVER_ERROR = 1099
+
+
+_HTTP_STATUS = {
+    StationCode.INVALID_JSON: status.HTTP_400_BAD_REQUEST,
+    StationCode.INVALID_PARAMETER: status.HTTP_400_BAD_REQUEST,
+    StationCode.UNAUTHENTICATED: status.HTTP_401_UNAUTHORIZED,
+    StationCode.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    StationCode.METHOD_NOT_ALLOWED: status.HTTP_405_METHOD_NOT_ALLOWED,
+    StationCode.INSUFFICIENT_BALANCE: status.HTTP_403_FORBIDDEN,
+    StationCode.CONFLICT: status.HTTP_409_CONFLICT,
+    StationCode.THROTTLED: status.HTTP_429_TOO_MANY_REQUESTS,
+    StationCode.SERVER_ERROR: status.HTTP_500_INTERNAL_SERVER_ERROR,
+}
+
+
+class StationAPIError(Exception):
+    """A failure to answer in the station envelope; raise it from services or views."""
+
+    def __init__(self, code: StationCode, msg: str) -> None:
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+
+    @property
+    def http_status(self) -> int:
+        return _HTTP_STATUS[self.code]
+
+
+def station_body(code: StationCode, msg: str, data: Any = None) -> dict[str, Any]:
+    """The envelope as a plain dict."""
+    return {"code": int(code), "msg": msg, "data": data}
+
+
+def station_ok(data: Any = None, *, pagination: dict[str, Any] | None = None, **extra: Any) -> Response:
+    """A success answer; ``pagination`` sits beside ``data`` for paged lists."""
+    body = station_body(StationCode.OK, "ok", data)
+    if pagination is not None:
+        body["pagination"] = pagination
+    body.update(extra)
+    return Response(body)
+
+
+def station_error(code: StationCode, msg: str) -> Response:
+    return Response(station_body(code, msg), status=_HTTP_STATUS[code])
+
+
+def describe_validation_error(detail: Any, prefix: str = "") -> str:
+    """Flatten DRF's nested error detail to one line that names the offending field(s)."""
+    if isinstance(detail, dict):
+        parts = []
+        for field, value in detail.items():
+            name = prefix if field == "non_field_errors" else f"{prefix}{field}"
+            parts.append(describe_validation_error(value, f"{name}." if name else ""))
+        return "; ".join(part for part in parts if part)
+    if isinstance(detail, list):
+        messages = [describe_validation_error(item, prefix) for item in detail]
+        return "; ".join(dict.fromkeys(m for m in messages if m))
+    field = prefix.rstrip(".")
+    return f"{field}: {detail}" if field else str(detail)
+
+
+def station_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """Render any exception raised in a station view as the envelope; never a stack trace."""
+    if isinstance(exc, StationAPIError):
+        return station_error(exc.code, exc.msg)
+    if isinstance(exc, exceptions.ParseError):
+        return station_error(StationCode.INVALID_JSON, f"request body is not valid JSON: {exc.detail}")
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return station_error(StationCode.INVALID_JSON, "request body must be JSON (application/json)")
+    if isinstance(exc, exceptions.ValidationError):
+        return station_error(StationCode.INVALID_PARAMETER, describe_validation_error(exc.detail))
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        response = station_error(StationCode.UNAUTHENTICATED, str(exc.detail))
+        response["WWW-Authenticate"] = 'Bearer realm="sms"'
+        return response
+    if isinstance(exc, exceptions.PermissionDenied):
+        return station_error(StationCode.UNAUTHENTICATED, str(exc.detail))
+    if isinstance(exc, (Http404, exceptions.NotFound)):
+        return station_error(StationCode.NOT_FOUND, "not found")
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return station_error(StationCode.METHOD_NOT_ALLOWED, str(exc.detail))
+    if isinstance(exc, exceptions.Throttled):
+        return station_error(StationCode.THROTTLED, str(exc.detail))
+    if isinstance(exc, exceptions.APIException):
+        return Response(station_body(StationCode.INVALID_PARAMETER, str(exc.detail)), status=exc.status_code)
+    logger.exception("unhandled error in station API view %s", type(context.get("view")).__name__)
+    return station_error(StationCode.SERVER_ERROR, "internal error")

@@ -1,0 +1,53 @@
+"""OpenAPI pieces shared by both API families: auth schemes and envelope builders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
+
+
+class ServiceTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "gm_server_notify.api.auth.ServiceTokenAuthentication"
+    name = "ServiceToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer"}
+
+
+class TenantBasicScheme(OpenApiAuthenticationExtension):
+    target_class = "gm_server_notify.api.auth.TenantBasicAuthentication"
+    name = "TenantBasic"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "basic"}
+
+
+def station_envelope(
+    name: str, data: serializers.Field | None = None, *, paged: bool = False
+) -> serializers.Serializer:
+    """The ``{code, msg, data}`` envelope around ``data`` for the schema."""
+    fields: dict[str, serializers.Field] = {
+        "code": serializers.IntegerField(help_text="0 = ok; non-zero names the failure"),
+        "msg": serializers.CharField(),
+        "data": data if data is not None else serializers.JSONField(allow_null=True, default=None),
+    }
+    if paged:
+        fields["pagination"] = inline_serializer(
+            name="Pagination",
+            fields={"page_obj": serializers.CharField(allow_null=True), "more": serializers.BooleanField()},
+        )
+    return inline_serializer(name=name, fields=fields)
+
+
+STATION_ERROR = station_envelope("StationError")
+
+PLATFORM_ERROR = inline_serializer(
+    name="PlatformError",
+    fields={
+        "error": serializers.CharField(help_text="ER:00xx"),
+        "message": serializers.CharField(),
+    },
+)

@@ -1,0 +1,47 @@
+"""Base views of the two API families: authentication, permissions and error body in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gm_server_notify.api.auth import (
+    IsRoot,
+    IsServiceClient,
+    IsTenant,
+    ServiceTokenAuthentication,
+    TenantBasicAuthentication,
+)
+from gm_server_notify.api.envelope import station_exception_handler
+from gm_server_notify.api.errors import platform_exception_handler
+
+ExceptionHandler = Callable[[Exception, dict[str, Any]], Response]
+
+
+class StationAPIView(APIView):
+    """A ``/sms/*`` view: bearer service token, ``{code, msg, data}`` for every answer."""
+
+    authentication_classes = [ServiceTokenAuthentication]
+    permission_classes = [IsServiceClient]
+
+    def get_exception_handler(self) -> ExceptionHandler:
+        return station_exception_handler
+
+
+class PlatformAPIView(APIView):
+    """A ``v1/*`` view: HTTP Basic tenant (or root), ``{error, message}`` for every failure."""
+
+    authentication_classes = [TenantBasicAuthentication]
+    permission_classes = [IsTenant]
+
+    def get_exception_handler(self) -> ExceptionHandler:
+        return platform_exception_handler
+
+
+class RootAPIView(PlatformAPIView):
+    """A ``v2/*`` view: only root (a superuser); a tenant gets ``ER:0003``."""
+
+    permission_classes = [IsRoot]

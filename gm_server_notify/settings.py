@@ -1,0 +1,284 @@
+"""Settings for gm_server_notify.
+
+Every setting comes from an environment variable (see README.md for the full list and
+defaults). With nothing set the service runs on embedded defaults: SQLite, kombu's filesystem
+broker and a file cache, all under ``var/``. Every provider's base URL defaults to the local
+simulator, so no default ever reaches a real vendor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("GM_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+env = environ.Env()
+
+
+def _persistent_secret(name: str) -> str:
+    """Return a random secret kept in ``var/`` so every local process shares it.
+
+    Used only when the operator did not set the variable: nothing secret lives in the code.
+    """
+    path = VAR_DIR / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _csv(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env.str(name, default=default).split(",") if item.strip()]
+
+
+# --- Core -------------------------------------------------------------------------------------
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or _persistent_secret("secret_key")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = sorted({"127.0.0.1", "localhost", *_csv("DJANGO_ALLOWED_HOSTS")})
+PORT = env.int("PORT", default=8000)
+SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8100)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "gm_server_notify",
+    "sms",
+    "signatures",
+    "templates_mgmt",
+    "providers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# The seeds' paths have no trailing slash; never redirect to one.
+APPEND_SLASH = False
+ROOT_URLCONF = "gm_server_notify.urls"
+WSGI_APPLICATION = "gm_server_notify.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "gm_server_notify" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'gm_server_notify.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "charset": "utf8mb4",
+            # Workers claim rows with SELECT … FOR UPDATE SKIP LOCKED; READ COMMITTED avoids
+            # REPEATABLE READ's gap locks blocking concurrent inserts of send records.
+            "isolation_level": "read committed",
+        }
+    )
+    DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (Redis when REDIS_URL is set) -------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="gmsn"),
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# --- Auth, i18n, static -----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+# API messages are English, as the seeds' own msg values ("ok", "auth not pass") are.
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve assets straight from the apps when collectstatic has not run (tests, make test-fast).
+WHITENOISE_USE_FINDERS = True
+
+# --- REST framework and OpenAPI ---------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Each API family sets its own authentication and error envelope on its base view.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "EXCEPTION_HANDLER": "gm_server_notify.api.errors.fallback_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "gm_server_notify",
+    "DESCRIPTION": (
+        "SMS back end of the food-supply SaaS platform: the station `/sms/*` API (bearer "
+        "token, `{code, msg, data}` envelope) and the tenant `v1/*`/`v2/*` API (HTTP Basic, "
+        "`{error, message}` errors)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "ServiceToken": {"type": "http", "scheme": "bearer"},
+            "TenantBasic": {"type": "http", "scheme": "basic"},
+        }
+    },
+}
+
+# --- The station API's bearer tokens and the provider callbacks' shared secret ----------------
+# Empty means closed: every /sms/* call and every callback is refused.
+SMS_SERVICE_TOKENS = _csv("SMS_SERVICE_TOKENS")
+SMS_CALLBACK_TOKEN = env.str("SMS_CALLBACK_TOKEN", default="")
+# Failed Basic-auth attempts allowed per client address per window before ER:0001 is throttled.
+AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
+AUTH_FAILURE_WINDOW_SECONDS = env.int("AUTH_FAILURE_WINDOW_SECONDS", default=300)
+
+# --- Providers --------------------------------------------------------------------------------
+SIMULATOR_URL = f"http://127.0.0.1:{SIMULATOR_PORT}"
+SMS_DEFAULT_PROVIDER = env.str("SMS_DEFAULT_PROVIDER", default="tencent")
+SMS_TENANT_PROVIDER = env.str("SMS_TENANT_PROVIDER", default="gateway")
+SMS_INTERNATIONAL_PROVIDER = env.str("SMS_INTERNATIONAL_PROVIDER", default="sjroom")
+SMS_DOUYIN_PROVIDER = env.str("SMS_DOUYIN_PROVIDER", default="fw199")
+SMS_FAILOVER = _csv("SMS_FAILOVER", default="tencent,gateway")
+PROVIDER_HTTP_TIMEOUT = env.float("PROVIDER_HTTP_TIMEOUT", default=5.0)
+
+SMS_PROVIDERS = {
+    "tencent": {
+        "endpoint": env.str("TENCENT_SMS_ENDPOINT", default=SIMULATOR_URL),
+        "secret_id": env.str("TENCENT_SECRET_ID", default="sim-secret-id"),
+        "secret_key": env.str("TENCENT_SECRET_KEY", default="sim-secret-key"),
+        "sdk_app_id": env.str("TENCENT_SMS_SDK_APP_ID", default="1400000001"),
+        "region": env.str("TENCENT_SMS_REGION", default="ap-guangzhou"),
+        "sign_name": env.str("TENCENT_SMS_SIGN_NAME", default="去采购"),
+        "template_ids": json.loads(
+            env.str("TENCENT_SMS_TEMPLATE_IDS", default='{"0": "1001", "1": "1002", "2": "1003"}')
+        ),
+        "batch_limit": env.int("TENCENT_SMS_BATCH_LIMIT", default=200),
+        "rate_per_second": env.int("TENCENT_SMS_RATE_PER_SECOND", default=1000),
+    },
+    "gateway": {
+        "base_url": env.str("GATEWAY_SMS_BASE_URL", default=SIMULATOR_URL),
+        "account": env.str("GATEWAY_SMS_ACCOUNT", default="sim-account"),
+        "password": env.str("GATEWAY_SMS_PASSWORD", default="sim-password"),
+        "ext_no": env.str("GATEWAY_SMS_EXT_NO", default=""),
+        "batch_limit": env.int("GATEWAY_SMS_BATCH_LIMIT", default=3000),
+        "rate_per_second": env.int("GATEWAY_SMS_RATE_PER_SECOND", default=20000),
+    },
+    "fw199": {
+        "base_url": env.str("FW199_BASE_URL", default=SIMULATOR_URL),
+        "app_id": env.str("FW199_APP_ID", default="sim-appid"),
+        "app_secret": env.str("FW199_APP_SECRET", default="sim-app-secret"),
+        "seller_nick": env.str("FW199_SELLER_NICK", default="sim-seller"),
+        "template_id": env.str("FW199_TEMPLATE_ID", default="ST_72dd4e2c"),
+        "batch_limit": env.int("FW199_BATCH_LIMIT", default=100),
+        "rate_per_second": env.int("FW199_RATE_PER_SECOND", default=500),
+    },
+    "sjroom": {
+        "base_url": env.str("SJROOM_BASE_URL", default=SIMULATOR_URL),
+        "account": env.str("SJROOM_ACCOUNT", default="sim-account"),
+        "password": env.str("SJROOM_PASSWORD", default="sim-password"),
+        "batch_limit": env.int("SJROOM_BATCH_LIMIT", default=10000),
+        "rate_per_second": env.int("SJROOM_RATE_PER_SECOND", default=10000),
+    },
+}
+
+# --- Celery -----------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+        "control_folder": str(_broker_dir / "control"),
+    }
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "worker-heartbeat": {
+        "task": "gm_server_notify.tasks.record_worker_heartbeat",
+        "schedule": timedelta(seconds=env.int("WORKER_HEARTBEAT_SECONDS", default=30)),
+    },
+}
+
+# --- Logging ----------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django logs every 4xx with the request path; our handlers log what matters.
+        "django.request": {"level": "ERROR"},
+    },
+}

@@ -1,0 +1,23 @@
+"""Root URL configuration. Paths are the seeds', with no trailing slash."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from gm_server_notify.health import healthz
+
+urlpatterns = [
+    path("sms/", include("sms.urls")),
+    path("v1/", include("gm_server_notify.urls_v1")),
+    path("v2/", include("gm_server_notify.urls_v2")),
+    path("providers/", include("providers.urls")),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "gm_server_notify.api.errors.handler400"
+handler404 = "gm_server_notify.api.errors.handler404"
+handler500 = "gm_server_notify.api.errors.handler500"

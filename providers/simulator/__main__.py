@@ -1,0 +1,3 @@
+from providers.simulator.server import main
+
+main()

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Make sure the system pieces the test suite needs are here and running: the headers mysqlclient
+# builds against, MariaDB and Redis. Installs with apt-get and starts them only when missing, so
+# it costs nothing on a machine that has them.
+set -euo pipefail
+
+have_port() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+apt_updated=""
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "ensure_services: apt-get is not available; install $* by hand" >&2
+    return 1
+  fi
+  if [ -z "$apt_updated" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+missing=()
+dpkg -s libmariadb-dev >/dev/null 2>&1 || dpkg -s libmysqlclient-dev >/dev/null 2>&1 || missing+=(libmariadb-dev)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+have_port 3306 || command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
+have_port 6379 || command -v redis-server >/dev/null || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "ensure_services: installing ${missing[*]}"
+  apt_install "${missing[@]}"
+fi
+
+wait_for_port() {
+  for _ in $(seq 1 60); do
+    have_port "$1" && return 0
+    sleep 0.5
+  done
+  echo "ensure_services: nothing answers on 127.0.0.1:$1" >&2
+  return 1
+}
+
+if ! have_port 3306; then
+  echo "ensure_services: starting MariaDB"
+  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  wait_for_port 3306
+fi
+if ! have_port 6379; then
+  echo "ensure_services: starting Redis"
+  mkdir -p /var/lib/redis
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /var/lib/redis
+  wait_for_port 6379
+fi
+
+# root over TCP with an empty password, as this machine kind (and the tests) expect.
+if ! mysql -h 127.0.0.1 -u root -e "SELECT 1" >/dev/null 2>&1; then
+  echo "ensure_services: allowing root@127.0.0.1 with an empty password"
+  mysql -u root -e "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''; GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD(''); FLUSH PRIVILEGES;"
+fi

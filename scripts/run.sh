@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# make run: migrate, load defaults, then run web (gunicorn), worker, beat and the provider
+# simulator in the foreground under honcho; Ctrl-C stops them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+export GM_VAR_DIR="${GM_VAR_DIR:-$PWD/var}"
+mkdir -p "$GM_VAR_DIR"
+
+export PORT="${PORT:-8000}"
+export SIMULATOR_PORT="${SIMULATOR_PORT:-8100}"
+# honcho gives each process its own $PORT; the web server binds to this one.
+export GM_WEB_PORT="$PORT"
+
+secret_file() {  # a random secret kept in var/ so restarts keep the same value
+  local file="$GM_VAR_DIR/$1"
+  if [ ! -s "$file" ]; then
+    (umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$file")
+  fi
+  cat "$file"
+}
+
+if [ -z "${SMS_SERVICE_TOKENS:-}" ]; then
+  SMS_SERVICE_TOKENS="$(secret_file service_token)"
+  export SMS_SERVICE_TOKENS
+  generated_token=1
+fi
+if [ -z "${SMS_CALLBACK_TOKEN:-}" ]; then
+  SMS_CALLBACK_TOKEN="$(secret_file callback_token)"
+  export SMS_CALLBACK_TOKEN
+fi
+
+"$PY" manage.py migrate --noinput
+"$PY" manage.py collectstatic --noinput --verbosity 0
+
+echo "gm_server_notify: http://127.0.0.1:${PORT}/api/docs (simulator on 127.0.0.1:${SIMULATOR_PORT})"
+echo "database: ${DATABASE_URL:-sqlite (var/gm_server_notify.sqlite3)}; broker: ${CELERY_BROKER_URL:-filesystem (var/broker)}"
+if [ -n "${generated_token:-}" ]; then
+  echo "service token for /sms/* (generated, kept in $GM_VAR_DIR/service_token):"
+  echo "  Authorization: Bearer ${SMS_SERVICE_TOKENS}"
+fi
+exec .venv/bin/honcho --no-colour start --procfile Procfile

@@ -1,0 +1,3 @@
+"""Tables of the signatures app."""
+
+from django.db import models  # noqa: F401

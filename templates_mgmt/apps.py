@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class TemplatesMgmtConfig(AppConfig):
+    name = "templates_mgmt"

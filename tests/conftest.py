@@ -1,0 +1,85 @@
+"""Fixtures shared by every suite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.conf import settings as django_settings
+from rest_framework.test import APIClient
+
+from tests.support.factories import TEST_PASSWORD, UserFactory
+from tests.support.worker import WorkerProcess, purge_broker
+
+SERVICE_TOKEN = "test-service-token"
+
+
+@pytest.fixture(autouse=True)
+def _service_token(settings) -> None:
+    # Fast hashing: the suite creates many users; production keeps Django's PBKDF2.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.SMS_SERVICE_TOKENS = [SERVICE_TOKEN]
+    settings.SMS_CALLBACK_TOKEN = "test-callback-token"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def station_client() -> APIClient:
+    """A client of the /sms/* API holding a valid service token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {SERVICE_TOKEN}")
+    return client
+
+
+@pytest.fixture
+def tenant(db):
+    return UserFactory(username="dcs")
+
+
+@pytest.fixture
+def root_user(db):
+    return UserFactory(username="root", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def basic_client() -> Callable[..., APIClient]:
+    """``basic_client(user)``: a client sending HTTP Basic credentials for that user."""
+
+    def make(user, password: str = TEST_PASSWORD) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=UserFactory.basic_header(user.username, password))
+        return client
+
+    return make
+
+
+@pytest.fixture
+def start_worker(transactional_db) -> Iterator[Callable[..., WorkerProcess]]:
+    """``start_worker()`` starts a real Celery worker process on the test database and broker."""
+    if not django_settings.CELERY_BROKER_URL.startswith(("redis://", "amqp://")):
+        pytest.fail("worker tests need a real broker (redis or amqp): run them through `make test`")
+    purge_broker()
+    started: list[WorkerProcess] = []
+
+    def start(**kwargs) -> WorkerProcess:
+        worker = WorkerProcess(**kwargs)
+        started.append(worker)
+        worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+    purge_broker()

@@ -1,0 +1,32 @@
+"""factory_boy factories shared by the suites."""
+
+from __future__ import annotations
+
+import base64
+
+import factory
+from django.contrib.auth import get_user_model
+
+TEST_PASSWORD = "correct-horse-battery"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    """A tenant of the v1 API; pass ``is_superuser=True`` for root."""
+
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"tenant{n}")
+    password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+    @staticmethod
+    def basic_header(username: str, password: str) -> str:
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        return f"Basic {token}"

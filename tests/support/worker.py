@@ -1,0 +1,114 @@
+"""A real Celery worker process for tests: same code, same broker, the test database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+from gm_server_notify.celery import app as celery_app
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+OUTPUT_DIR = REPO_ROOT / "test-output"
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL naming the database the test process is using right now."""
+    db = connection.settings_dict
+    if db["ENGINE"] != "django.db.backends.mysql":
+        raise RuntimeError("worker tests need MySQL: a worker cannot share an in-memory SQLite test DB")
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"mysql://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
+
+
+def worker_environment(**overrides: str) -> dict[str, str]:
+    environment = os.environ.copy()
+    environment.update(
+        {
+            "DATABASE_URL": test_database_url(),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "REDIS_URL": settings.REDIS_URL,
+            "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    environment.update(overrides)
+    return environment
+
+
+class WorkerProcess:
+    """``celery worker`` as a child process; ``stop()`` is graceful, ``kill()`` is SIGKILL."""
+
+    def __init__(
+        self, *, concurrency: int = 2, queues: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        OUTPUT_DIR.mkdir(exist_ok=True)
+        self.log_path = OUTPUT_DIR / f"worker-{self.name.split('@')[0]}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "gm_server_notify",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            self.name,
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        if queues:
+            command += ["--queues", queues]
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=worker_environment(**(env or {})),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.process.returncode}; see {self.log_path}")
+            if celery_app.control.ping(destination=[self.name], timeout=0.5):
+                return
+        raise TimeoutError(f"worker not ready after {timeout}s; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: the worker and its pool children die mid-task."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def purge_broker() -> Any:
+    """Drop every message left in the configured queues by an earlier test."""
+    return celery_app.control.purge()
