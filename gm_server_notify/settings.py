@@ -196,7 +196,31 @@ SMS_TENANT_PROVIDER = env.str("SMS_TENANT_PROVIDER", default="gateway")
 SMS_INTERNATIONAL_PROVIDER = env.str("SMS_INTERNATIONAL_PROVIDER", default="sjroom")
 SMS_DOUYIN_PROVIDER = env.str("SMS_DOUYIN_PROVIDER", default="fw199")
 SMS_FAILOVER = _csv("SMS_FAILOVER", default="tencent,gateway")
+# Message text per station business type (0 mall order, 1 order on behalf, 2 registration);
+# the signature is prefixed as 【name】. Tencent sends its own registered templates instead
+# (TENCENT_SMS_TEMPLATE_IDS), with the order id or code as the one parameter.
+SMS_STATION_TEMPLATES = json.loads(
+    env.str(
+        "SMS_STATION_TEMPLATES",
+        default=json.dumps(
+            {
+                "0": "您的商城订单{order_id}已提交成功，我们将尽快为您安排配送。",
+                "1": "已为您代下订单{order_id}，请留意收货。",
+                "2": "您的验证码为{verify_code}，5分钟内有效，请勿泄露给他人。",
+            },
+            ensure_ascii=False,
+        ),
+    )
+)
 PROVIDER_HTTP_TIMEOUT = env.float("PROVIDER_HTTP_TIMEOUT", default=5.0)
+# The pipeline: retries of an unavailable provider (exponential backoff with full jitter) before
+# the batch fails over to the next provider of SMS_FAILOVER.
+SMS_PROVIDER_MAX_RETRIES = env.int("SMS_PROVIDER_MAX_RETRIES", default=5)
+SMS_RETRY_BASE_SECONDS = env.float("SMS_RETRY_BASE_SECONDS", default=1.0)
+SMS_RETRY_MAX_SECONDS = env.float("SMS_RETRY_MAX_SECONDS", default=60.0)
+# statistics_overview's gm_balance: cached this long; a cold cache waits at most this long.
+PROVIDER_BALANCE_CACHE_SECONDS = env.int("PROVIDER_BALANCE_CACHE_SECONDS", default=300)
+PROVIDER_BALANCE_TIMEOUT = env.float("PROVIDER_BALANCE_TIMEOUT", default=1.5)
 
 SMS_PROVIDERS = {
     "tencent": {

@@ -1,3 +1,278 @@
-"""Tables of the sms app."""
+"""Tables of the station SMS domain (seed 000) and of the one sending pipeline.
 
-from django.db import models  # noqa: F401
+Table names are the seed's where it names them (``tbl_sms_send_record``, ``tbl_sms_statistics``);
+the others follow the same style.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class BusinessType(models.IntegerChoices):
+    """Seed 000's business types."""
+
+    MALL_ORDER = 0, "商城下单"
+    PROXY_ORDER = 1, "代下订单"
+    REGISTRATION = 2, "注册"
+
+
+class SendStatus(models.IntegerChoices):
+    """The status the API shows (seed 000): 0 sending, 1 success, 2 failed."""
+
+    SENDING = 0, "开始发送"
+    SUCCESS = 1, "发送成功"
+    FAILED = 2, "发送失败"
+
+
+class RecordState(models.TextChoices):
+    """The finer internal state of a send record.
+
+    ``created`` → ``queued`` → ``sending`` → ``submitted`` → ``delivered`` | ``failed``.
+    ``delivered`` and ``failed`` are final and never change back.
+    """
+
+    CREATED = "created", "added, not started"
+    QUEUED = "queued", "waiting for a worker"
+    SENDING = "sending", "claimed by a worker, provider request in flight"
+    SUBMITTED = "submitted", "accepted by the provider, waiting for its report"
+    DELIVERED = "delivered", "delivered"
+    FAILED = "failed", "failed"
+
+
+FINAL_STATES = (RecordState.DELIVERED, RecordState.FAILED)
+STATE_TO_STATUS = {
+    RecordState.CREATED: SendStatus.SENDING,
+    RecordState.QUEUED: SendStatus.SENDING,
+    RecordState.SENDING: SendStatus.SENDING,
+    RecordState.SUBMITTED: SendStatus.SENDING,
+    RecordState.DELIVERED: SendStatus.SUCCESS,
+    RecordState.FAILED: SendStatus.FAILED,
+}
+
+
+class Station(models.Model):
+    """``tbl_sms_statistics``: one row per station, its balance (``balance_nums``) and totals.
+
+    ``balance_nums`` changes only through ``sms.services.change_balance``; every change is a
+    ``BalanceLedger`` row, and the ledger sums to the balance.
+    """
+
+    station_id = models.CharField(max_length=32, unique=True)
+    station_name = models.CharField(max_length=128, blank=True, default="")
+    balance_nums = models.BigIntegerField(default=0)
+    total_recharge_nums = models.BigIntegerField(default=0)
+    total_recharge_money = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "tbl_sms_statistics"
+        constraints = [
+            models.CheckConstraint(condition=Q(balance_nums__gte=0), name="station_balance_not_negative"),
+        ]
+        indexes = [models.Index(fields=["station_name"], name="station_name_idx")]
+
+    def __str__(self) -> str:
+        return self.station_id
+
+
+class TenantAccount(models.Model):
+    """A v1 tenant's SMS balance (seed 001's ``v2/charge`` adds to it)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sms_account"
+    )
+    balance_nums = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "tbl_sms_tenant_account"
+        constraints = [
+            models.CheckConstraint(condition=Q(balance_nums__gte=0), name="tenant_balance_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"tenant:{self.user_id}"
+
+
+class LedgerReason(models.TextChoices):
+    RECHARGE = "recharge", "recharge"
+    CHARGE = "charge", "v2/charge"
+    RESERVE = "reserve", "reserved for a send"
+    REFUND = "refund", "refund of a failed send"
+
+
+class BalanceLedger(models.Model):
+    """One row per change of a balance. ``(account, reason, ref)`` is unique: a refund or a
+    reservation for the same record can never be booked twice."""
+
+    station = models.ForeignKey(
+        Station, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger"
+    )
+    tenant = models.ForeignKey(
+        TenantAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger"
+    )
+    delta = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
+    reason = models.CharField(max_length=16, choices=LedgerReason.choices)
+    ref = models.CharField(max_length=64, help_text="recharge id, record id or batch uuid")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "tbl_sms_balance_ledger"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(station__isnull=False, tenant__isnull=True)
+                | Q(station__isnull=True, tenant__isnull=False),
+                name="ledger_one_account",
+            ),
+            models.UniqueConstraint(fields=["station", "reason", "ref"], name="ledger_station_once"),
+            models.UniqueConstraint(fields=["tenant", "reason", "ref"], name="ledger_tenant_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} {self.delta:+d} ({self.ref})"
+
+
+class Combo(models.Model):
+    """``tbl_sms_combo``: an SMS package a station can buy. ``unit_price`` is in fen."""
+
+    name = models.CharField(max_length=64)
+    price = models.DecimalField(max_digits=12, decimal_places=2)
+    sms_nums = models.PositiveIntegerField()
+    unit = models.CharField(max_length=8, default="条")
+    unit_price = models.PositiveIntegerField(help_text="fen per message")
+    is_custom = models.BooleanField(default=False, help_text="any quantity and amount may be recharged")
+    is_active = models.BooleanField(default=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        db_table = "tbl_sms_combo"
+        ordering = ["sort_order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RechargeRecord(models.Model):
+    """``tbl_sms_recharge_record``: a station's purchase, with who booked it and the receipt."""
+
+    station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="recharges")
+    combo = models.ForeignKey(Combo, on_delete=models.PROTECT, related_name="+")
+    combo_name = models.CharField(max_length=64, help_text="the combo's name when bought")
+    recharge_nums = models.PositiveIntegerField()
+    recharge_money = models.DecimalField(max_digits=12, decimal_places=2)
+    unit_price = models.PositiveIntegerField(null=True, blank=True, help_text="fen per message")
+    deal_code = models.CharField(max_length=128, blank=True, default="")
+    remark = models.CharField(max_length=255, blank=True, default="")
+    operator_name = models.CharField(max_length=64)
+    recharge_date = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "tbl_sms_recharge_record"
+        indexes = [models.Index(fields=["station", "recharge_date", "id"], name="recharge_station_date_idx")]
+
+    def __str__(self) -> str:
+        return f"recharge {self.pk}: {self.recharge_nums}"
+
+
+class MessageBatch(models.Model):
+    """One tenant ``v1/message`` call: the uuid the client polls with."""
+
+    uuid = models.UUIDField(unique=True)
+    tenant = models.ForeignKey(TenantAccount, on_delete=models.PROTECT, related_name="batches")
+    sign_id = models.BigIntegerField()
+    temp_id = models.BigIntegerField()
+    content = models.TextField()
+    total = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "tbl_sms_message_batch"
+
+    def __str__(self) -> str:
+        return str(self.uuid)
+
+
+class SendRecord(models.Model):
+    """``tbl_sms_send_record``: one row per recipient. Its id is seed 000's ``task_id``."""
+
+    # Who sent it: a station (seed 000) or a tenant batch (seed 001).
+    station_id = models.CharField(max_length=32, null=True, blank=True)
+    batch = models.ForeignKey(
+        MessageBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
+    restaurant_id = models.BigIntegerField(null=True, blank=True)
+    receive_name = models.CharField(max_length=64, null=True, blank=True)
+    receive_phone = models.CharField(max_length=24, help_text="as the client gave it, normalised digits")
+    phone_e164 = models.CharField(max_length=24, help_text="+8613112341234")
+    business_type = models.SmallIntegerField(choices=BusinessType.choices, null=True, blank=True)
+    sms_content = models.JSONField(
+        default=dict, blank=True, help_text="the structured content of the request"
+    )
+    content = models.TextField(help_text="the rendered text, signature included")
+    segments = models.PositiveSmallIntegerField(help_text="billed messages")
+    state = models.CharField(max_length=16, choices=RecordState.choices, default=RecordState.CREATED)
+    status = models.SmallIntegerField(choices=SendStatus.choices, default=SendStatus.SENDING)
+    remark = models.CharField(max_length=255, blank=True, default="", help_text="why it failed")
+    provider = models.CharField(max_length=16, blank=True, default="")
+    provider_message_id = models.CharField(max_length=64, null=True, blank=True)
+    provider_code = models.CharField(max_length=64, blank=True, default="")
+    # Our id for the provider request that carried this record (the gateway's taskId): a
+    # redelivered task re-sends under the same id, so a provider that dedupes drops the repeat.
+    dispatch_id = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    refunded = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "tbl_sms_send_record"
+        indexes = [
+            # send_record/get: a station's records in a date range, newest first.
+            models.Index(fields=["station_id", "created_at", "id"], name="record_station_created_idx"),
+            # delivery reports find records by the provider's id.
+            models.Index(fields=["provider", "provider_message_id"], name="record_provider_msg_idx"),
+            # v1/message?uuid=: a batch's records.
+            models.Index(fields=["batch", "id"], name="record_batch_idx"),
+            # the sweeper: records left queued or sending too long.
+            models.Index(fields=["state", "updated_at"], name="record_state_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"record {self.pk}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+class DailyStatistics(models.Model):
+    """Per station per local day: what statistics read instead of scanning send records.
+
+    ``total_send_nums`` counts records started that day; ``success_send_nums`` and
+    ``send_failed_nums`` count those of them that ended delivered or failed (booked on the
+    record's day, so success + failed never exceeds total).
+    """
+
+    station_id = models.CharField(max_length=32)
+    send_date = models.DateField()
+    total_send_nums = models.PositiveIntegerField(default=0)
+    success_send_nums = models.PositiveIntegerField(default=0)
+    send_failed_nums = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "tbl_sms_daily_statistics"
+        constraints = [
+            models.UniqueConstraint(fields=["station_id", "send_date"], name="daily_station_date_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station_id} {self.send_date}"

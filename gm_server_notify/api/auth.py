@@ -129,3 +129,15 @@ class IsRoot(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return bool(request.user and request.user.is_authenticated and request.user.is_superuser)
+
+
+class CallbackTokenPermission(BasePermission):
+    """Provider callbacks carry ``?token=SMS_CALLBACK_TOKEN`` (providers do not sign their pushes).
+    With no token configured every callback is refused."""
+
+    message = "invalid or missing callback token"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        configured = settings.SMS_CALLBACK_TOKEN
+        presented = request.query_params.get("token", "")
+        return bool(configured) and hmac.compare_digest(presented.encode(), configured.encode())

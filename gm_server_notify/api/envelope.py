@@ -15,6 +15,8 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from gm_server_notify.errors import Conflict, DomainError, InsufficientBalance, InvalidInput, NotFound
+
 logger = logging.getLogger(__name__)
 
 
@@ -43,6 +45,14 @@ _HTTP_STATUS = {
     StationCode.CONFLICT: status.HTTP_409_CONFLICT,
     StationCode.THROTTLED: status.HTTP_429_TOO_MANY_REQUESTS,
     StationCode.SERVER_ERROR: status.HTTP_500_INTERNAL_SERVER_ERROR,
+}
+
+
+_DOMAIN_CODES = {
+    InvalidInput: StationCode.INVALID_PARAMETER,
+    NotFound: StationCode.NOT_FOUND,
+    InsufficientBalance: StationCode.INSUFFICIENT_BALANCE,
+    Conflict: StationCode.CONFLICT,
 }
 
 
@@ -96,6 +106,8 @@ def station_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     """Render any exception raised in a station view as the envelope; never a stack trace."""
     if isinstance(exc, StationAPIError):
         return station_error(exc.code, exc.msg)
+    if isinstance(exc, DomainError):
+        return station_error(_DOMAIN_CODES.get(type(exc), StationCode.INVALID_PARAMETER), exc.describe())
     if isinstance(exc, exceptions.ParseError):
         return station_error(StationCode.INVALID_JSON, f"request body is not valid JSON: {exc.detail}")
     if isinstance(exc, exceptions.UnsupportedMediaType):

@@ -25,6 +25,13 @@ class TenantBasicScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "basic"}
 
 
+class PaginationSerializer(serializers.Serializer):
+    page_obj = serializers.CharField(
+        allow_null=True, help_text="pass back for the next page; null on the last"
+    )
+    more = serializers.BooleanField()
+
+
 def station_envelope(
     name: str, data: serializers.Field | None = None, *, paged: bool = False
 ) -> serializers.Serializer:
@@ -35,10 +42,7 @@ def station_envelope(
         "data": data if data is not None else serializers.JSONField(allow_null=True, default=None),
     }
     if paged:
-        fields["pagination"] = inline_serializer(
-            name="Pagination",
-            fields={"page_obj": serializers.CharField(allow_null=True), "more": serializers.BooleanField()},
-        )
+        fields["pagination"] = PaginationSerializer()
     return inline_serializer(name=name, fields=fields)
 
 

@@ -72,8 +72,13 @@ def test_make_run_serves_docs_runs_worker_and_stops_on_ctrl_c(running_service):
     # A token is generated, kept in the var dir and printed.
     token = re.search(r"Authorization: Bearer (\S+)", log_path.read_text()).group(1)
     assert token == (log_path.parent / "var" / "service_token").read_text().strip()
+    # The station API is closed without it and open with it; the default combos are loaded.
+    base = f"http://127.0.0.1:{port}"
+    assert requests.get(f"{base}/sms/combo/get", timeout=5).json()["code"] == 1003
+    combos = requests.get(f"{base}/sms/combo/get", headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+    assert combos["code"] == 0 and combos["data"][0]["name"] == "套餐包: 2000条"
     # Errors come back as JSON envelopes from gunicorn too, never an HTML page.
-    assert requests.get(f"http://127.0.0.1:{port}/sms/anything", timeout=5).json()["code"] != 0
+    assert requests.get(f"{base}/sms/anything", timeout=5).json()["code"] == 1004
 
     assert _wait_for(f"http://127.0.0.1:{sim_port}/_sim/health", timeout=30).json() == {"status": "ok"}
 

@@ -1,0 +1,172 @@
+"""The one interface every SMS provider adapter implements, and its normalised results.
+
+Adapters are thin: they build the provider's request, post it through the shared HTTP session
+(timeouts, no retries: retrying is the pipeline's job), and parse the answer into these
+dataclasses. A transport fault, timeout or 5xx raises ``ProviderUnavailable``; the provider's
+own refusal of a number is a failed ``SendOutcome``, never an exception.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import requests
+from django.conf import settings
+
+
+class ProviderUnavailable(Exception):
+    """The provider could not be reached or answered with a server error: retry later."""
+
+
+class ProviderRequestRejected(Exception):
+    """The provider refused the whole request (bad credentials, malformed call): do not retry blindly."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class CallbackParseError(ValueError):
+    """A callback body that is not what the provider sends."""
+
+
+class OutcomeStatus(enum.StrEnum):
+    ACCEPTED = "accepted"
+    FAILED = "failed"
+
+
+class ReportStatus(enum.StrEnum):
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One recipient of a batch, as the pipeline hands it to an adapter."""
+
+    record_id: int
+    phone_e164: str
+    content: str
+    # For template providers (Tencent, fw199): the template id and its parameters.
+    template_id: str = ""
+    template_params: Sequence[str] = ()
+    sign_name: str = ""
+    # For fw199: the Douyin order id the message is addressed by (biz_type 1).
+    order_id: str = ""
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What the provider said about one message of a send request."""
+
+    record_id: int
+    status: OutcomeStatus
+    provider_message_id: str = ""
+    code: str = ""
+    description: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.status is OutcomeStatus.ACCEPTED
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """A provider's final word on one message: delivered or failed, with its own code kept."""
+
+    provider: str
+    status: ReportStatus
+    provider_message_id: str = ""
+    record_id: int | None = None
+    phone: str = ""
+    code: str = ""
+    description: str = ""
+    occurred_at: datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """An uplink (reply) SMS from a recipient."""
+
+    provider: str
+    phone: str
+    text: str
+    received_at: datetime | None = None
+    sign: str = ""
+    extend: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class ProviderBalance:
+    """The provider account's remaining messages (or money, where it counts that)."""
+
+    provider: str
+    remaining: int
+    unit: str = "messages"
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+_session: requests.Session | None = None
+
+
+def http_session() -> requests.Session:
+    """The one HTTP session adapters share (connection reuse; no automatic retries)."""
+    global _session
+    if _session is None:
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=32, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        _session = session
+    return _session
+
+
+class ProviderAdapter:
+    """Base of every adapter. Subclasses set ``name`` and implement what their provider offers."""
+
+    name: ClassVar[str]
+    # Whether the provider takes our own id and echoes it in reports (so a resend after a crash
+    # can be recognised) — see docs/architecture.md.
+    supports_pull_reports: ClassVar[bool] = False
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self.config = dict(config if config is not None else settings.SMS_PROVIDERS[self.name])
+
+    @property
+    def batch_limit(self) -> int:
+        return int(self.config["batch_limit"])
+
+    @property
+    def timeout(self) -> float:
+        return float(self.config.get("timeout", settings.PROVIDER_HTTP_TIMEOUT))
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        """POST through the shared session; transport faults and 5xx become ProviderUnavailable."""
+        try:
+            response = http_session().post(url, timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise ProviderUnavailable(f"{self.name}: {type(exc).__name__}") from exc
+        if response.status_code >= 500:
+            raise ProviderUnavailable(f"{self.name}: HTTP {response.status_code}")
+        return response
+
+    def send(self, batch: Sequence[OutgoingMessage], *, batch_id: str) -> list[SendOutcome]:
+        raise NotImplementedError
+
+    def parse_status_callback(self, body: bytes, content_type: str = "") -> list[DeliveryReport]:
+        raise NotImplementedError
+
+    def parse_uplink_callback(self, body: bytes, content_type: str = "") -> list[InboundMessage]:
+        raise NotImplementedError
+
+    def pull_reports(self) -> list[DeliveryReport]:
+        return []
+
+    def balance(self) -> ProviderBalance:
+        raise NotImplementedError

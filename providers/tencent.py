@@ -1,0 +1,264 @@
+"""Tencent Cloud SMS (API 2021-01-11) through the official ``tencentcloud-sdk-python``.
+
+- ``SendSms``: at most 200 E.164 numbers per call, all sharing one ``TemplateId`` and
+  ``TemplateParamSet``; ``SendStatusSet`` answers per number (``Code == "Ok"`` is accepted) with
+  the ``SerialNo`` that later reports carry as ``sid``.
+- Status reports are pushed (``/sms/callback``, a JSON array) or pulled (``PullSmsSendStatus``).
+- The reply (uplink) push is one JSON object.
+- ``SmsPackagesStatistics`` gives the package balance.
+
+The endpoint comes from ``TENCENT_SMS_ENDPOINT`` (the simulator by default).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.utils import timezone
+from tencentcloud.common import credential
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud.common.profile.client_profile import ClientProfile
+from tencentcloud.common.profile.http_profile import HttpProfile
+from tencentcloud.sms.v20210111 import models, sms_client
+
+from providers.base import (
+    CallbackParseError,
+    DeliveryReport,
+    InboundMessage,
+    OutcomeStatus,
+    OutgoingMessage,
+    ProviderAdapter,
+    ProviderBalance,
+    ProviderRequestRejected,
+    ProviderUnavailable,
+    ReportStatus,
+    SendOutcome,
+)
+
+NAME = "tencent"
+# SDK error codes that mean "try again later" rather than "this request is wrong".
+_TRANSIENT_CODES = {"ClientNetworkError", "ServerNetworkError", "InternalError", "RequestLimitExceeded"}
+_clients: dict[tuple[Any, ...], sms_client.SmsClient] = {}
+_clients_lock = threading.Lock()
+
+
+def _parse_tencent_time(text: str) -> dt.datetime | None:
+    """Tencent's ``user_receive_time`` is Beijing time, ``YYYY-MM-DD HH:MM:SS``."""
+    try:
+        naive = dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError):
+        return None
+    return timezone.make_aware(naive, timezone.get_default_timezone())
+
+
+def _from_unix(value: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromtimestamp(int(value), tz=dt.UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _national(mobile: str, nationcode: str) -> str:
+    return mobile if nationcode in ("", "86") else f"+{nationcode}{mobile}"
+
+
+def parse_status_reports(body: bytes) -> list[DeliveryReport]:
+    """Tencent's status-report push: a JSON array (at most 100) of
+    ``{user_receive_time, nationcode, mobile, report_status, errmsg, description, sid}``."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CallbackParseError("body is not JSON") from exc
+    if isinstance(payload, dict):
+        payload = [payload]
+    if not isinstance(payload, list):
+        raise CallbackParseError("body is not a JSON array of status reports")
+    reports = []
+    for item in payload:
+        if (
+            not isinstance(item, dict)
+            or not item.get("sid")
+            or item.get("report_status") not in ("SUCCESS", "FAIL")
+        ):
+            raise CallbackParseError("a status report lacks sid or report_status SUCCESS/FAIL")
+        delivered = item["report_status"] == "SUCCESS"
+        reports.append(
+            DeliveryReport(
+                provider=NAME,
+                status=ReportStatus.DELIVERED if delivered else ReportStatus.FAILED,
+                provider_message_id=str(item["sid"]),
+                phone=_national(str(item.get("mobile", "")), str(item.get("nationcode", "86"))),
+                code=str(item.get("errmsg", "")),
+                description=str(item.get("description", "")),
+                occurred_at=_parse_tencent_time(item.get("user_receive_time", "")),
+                raw=item,
+            )
+        )
+    return reports
+
+
+def parse_reply(body: bytes) -> list[InboundMessage]:
+    """Tencent's reply push: one object ``{extend, mobile, nationcode, sign, text, time}``."""
+    try:
+        item = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CallbackParseError("body is not JSON") from exc
+    if not isinstance(item, dict) or "mobile" not in item or "text" not in item:
+        raise CallbackParseError("a reply needs mobile and text")
+    return [
+        InboundMessage(
+            provider=NAME,
+            phone=_national(str(item["mobile"]), str(item.get("nationcode", "86"))),
+            text=str(item["text"]),
+            received_at=_from_unix(item.get("time")),
+            sign=str(item.get("sign", "")),
+            extend=str(item.get("extend", "")),
+            raw=item,
+        )
+    ]
+
+
+class TencentAdapter(ProviderAdapter):
+    name = NAME
+    supports_pull_reports = True
+
+    def _client(self) -> sms_client.SmsClient:
+        endpoint = urlsplit(self.config["endpoint"])
+        key = (
+            self.config["secret_id"],
+            self.config["secret_key"],
+            self.config["region"],
+            self.config["endpoint"],
+            self.timeout,
+        )
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                http_profile = HttpProfile(
+                    protocol=endpoint.scheme or "https",
+                    endpoint=endpoint.netloc or endpoint.path,
+                    reqTimeout=max(1, round(self.timeout)),
+                    keepAlive=True,
+                )
+                client = sms_client.SmsClient(
+                    credential.Credential(self.config["secret_id"], self.config["secret_key"]),
+                    self.config["region"],
+                    ClientProfile(httpProfile=http_profile),
+                )
+                _clients[key] = client
+        return client
+
+    def _call(self, method: str, request: Any) -> Any:
+        try:
+            return getattr(self._client(), method)(request)
+        except TencentCloudSDKException as exc:
+            code = exc.get_code() or ""
+            if code in _TRANSIENT_CODES or code.startswith(("InternalError", "RequestLimitExceeded")):
+                raise ProviderUnavailable(f"tencent {method}: {code}") from exc
+            raise ProviderRequestRejected(f"tencent {method}: {code} {exc.get_message()}", code=code) from exc
+        except Exception as exc:
+            raise ProviderUnavailable(f"tencent {method}: {type(exc).__name__}") from exc
+
+    def send(self, batch: Sequence[OutgoingMessage], *, batch_id: str) -> list[SendOutcome]:
+        """One SendSms call; every message of ``batch`` shares template and parameters."""
+        if not batch:
+            return []
+        if len(batch) > self.batch_limit:
+            raise ValueError(f"tencent takes at most {self.batch_limit} numbers per call")
+        first = batch[0]
+        request = models.SendSmsRequest()
+        request.PhoneNumberSet = [message.phone_e164 for message in batch]
+        request.SmsSdkAppId = self.config["sdk_app_id"]
+        request.SignName = first.sign_name or self.config["sign_name"]
+        request.TemplateId = first.template_id
+        request.TemplateParamSet = list(first.template_params)
+        # Our id: the record's for a single message, else the dispatch batch's.
+        request.SessionContext = str(first.record_id) if len(batch) == 1 else batch_id
+        response = self._call("SendSms", request)
+        statuses = list(response.SendStatusSet or [])
+        by_phone: dict[str, list[Any]] = {}
+        for status in statuses:
+            by_phone.setdefault(status.PhoneNumber, []).append(status)
+        outcomes = []
+        for message in batch:
+            candidates = by_phone.get(message.phone_e164) or []
+            status = candidates.pop(0) if candidates else None
+            if status is None:
+                outcomes.append(
+                    SendOutcome(
+                        message.record_id,
+                        OutcomeStatus.FAILED,
+                        code="MissingStatus",
+                        description="tencent returned no status for this number",
+                    )
+                )
+            elif status.Code == "Ok":
+                outcomes.append(
+                    SendOutcome(
+                        message.record_id,
+                        OutcomeStatus.ACCEPTED,
+                        provider_message_id=status.SerialNo,
+                        code=status.Code,
+                        description=status.Message or "",
+                    )
+                )
+            else:
+                outcomes.append(
+                    SendOutcome(
+                        message.record_id,
+                        OutcomeStatus.FAILED,
+                        provider_message_id=status.SerialNo or "",
+                        code=status.Code or "",
+                        description=status.Message or "",
+                    )
+                )
+        return outcomes
+
+    def parse_status_callback(self, body: bytes, content_type: str = "") -> list[DeliveryReport]:
+        return parse_status_reports(body)
+
+    def parse_uplink_callback(self, body: bytes, content_type: str = "") -> list[InboundMessage]:
+        return parse_reply(body)
+
+    def pull_reports(self, limit: int = 100) -> list[DeliveryReport]:
+        """PullSmsSendStatus: reports not yet pulled (for accounts with push turned off)."""
+        request = models.PullSmsSendStatusRequest()
+        request.SmsSdkAppId = self.config["sdk_app_id"]
+        request.Limit = limit
+        response = self._call("PullSmsSendStatus", request)
+        reports = []
+        for item in response.PullSmsSendStatusSet or []:
+            delivered = item.ReportStatus == "SUCCESS"
+            reports.append(
+                DeliveryReport(
+                    provider=NAME,
+                    status=ReportStatus.DELIVERED if delivered else ReportStatus.FAILED,
+                    provider_message_id=item.SerialNo,
+                    phone=item.PhoneNumber or "",
+                    code=item.ReportStatus or "",
+                    description=item.Description or "",
+                    occurred_at=_from_unix(item.UserReceiveTime),
+                )
+            )
+        return reports
+
+    def balance(self) -> ProviderBalance:
+        """SmsPackagesStatistics: the packages' amounts less what has been used."""
+        request = models.SmsPackagesStatisticsRequest()
+        request.SmsSdkAppId = self.config["sdk_app_id"]
+        request.Limit = 100
+        request.Offset = 0
+        now = timezone.localtime()
+        request.BeginTime = (now - dt.timedelta(days=3650)).strftime("%Y%m%d%H")
+        request.EndTime = now.strftime("%Y%m%d%H")
+        response = self._call("SmsPackagesStatistics", request)
+        remaining = sum(
+            max(0, int(item.PackageAmount or 0) - int(item.CurrentUsage or 0))
+            for item in response.SmsPackagesStatisticsSet or []
+        )
+        return ProviderBalance(provider=NAME, remaining=remaining)

@@ -1,0 +1,53 @@
+"""Phone number validation with Google's libphonenumber (the ``phonenumbers`` package)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+
+MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+MAINLAND_COUNTRY_CODE = 86
+
+
+class InvalidPhone(ValueError):
+    """The text is not a mobile number we can send to."""
+
+
+@dataclass(frozen=True)
+class Phone:
+    e164: str  # +8613112341234
+    national: str  # 13112341234 for mainland numbers, the E.164 form otherwise
+    country_code: int
+
+    @property
+    def is_mainland(self) -> bool:
+        return self.country_code == MAINLAND_COUNTRY_CODE
+
+
+def parse_mobile(raw: str | int) -> Phone:
+    """Parse a mobile number: mainland numbers bare (``13112341234``) or ``+86…``; other
+    countries only with their ``+CC`` prefix (they route to the international provider)."""
+    text = str(raw).strip().replace(" ", "").replace("-", "")
+    if not text:
+        raise InvalidPhone("empty phone number")
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, "CN")
+    except NumberParseException as exc:
+        raise InvalidPhone(f"{raw!r} is not a phone number") from exc
+    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in MOBILE_TYPES:
+        raise InvalidPhone(f"{raw!r} is not a valid mobile number")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    national = str(number.national_number) if number.country_code == MAINLAND_COUNTRY_CODE else e164
+    return Phone(e164=e164, national=national, country_code=number.country_code)
+
+
+def mask(phone: str) -> str:
+    """``13112341234`` → ``131****1234``: the only form a phone number takes in logs."""
+    digits = phone.strip()
+    if len(digits) < 8:
+        return "*" * len(digits)
+    return f"{digits[:-8]}****{digits[-4:]}"

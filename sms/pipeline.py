@@ -1,0 +1,301 @@
+"""The one sending pipeline every send goes through (station ``send/start``, tenant ``v1/message``).
+
+A dispatch takes a batch of record ids for one provider and runs three steps, each its own
+transaction, with the provider's HTTP call between them and outside any transaction:
+
+1. ``claim_batch``: lock the records (``SELECT … FOR UPDATE SKIP LOCKED``), keep only those still
+   ``queued``, mark them ``sending`` under a dispatch id. Two workers never claim one record.
+2. the adapter's ``send``: one provider request for the whole batch.
+3. ``record_outcomes``: accepted records become ``submitted`` with the provider's message id;
+   refused ones become ``failed`` at once, are refunded once and counted in the statistics.
+
+A provider that is unavailable puts the batch back to ``queued`` (``release_batch``) for the
+task to retry with backoff; when retries run out the batch fails over to the next provider in
+``SMS_FAILOVER``, and when none is left the records fail with the reason in ``remark``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from providers.base import (
+    OutcomeStatus,
+    OutgoingMessage,
+    ProviderRequestRejected,
+    ProviderUnavailable,
+    SendOutcome,
+)
+from providers.registry import get_adapter
+from sms.content import signature_name, template_params
+from sms.models import LedgerReason, RecordState, SendRecord, SendStatus, Station, TenantAccount
+from sms.phones import MAINLAND_COUNTRY_CODE
+from sms.services import AlreadyBooked, bump_daily_statistics, change_balance, local_date
+
+logger = logging.getLogger(__name__)
+
+
+def route_for(record: SendRecord) -> str:
+    """The provider a record goes to first: +86 station sends to SMS_DEFAULT_PROVIDER, tenant
+    sends to SMS_TENANT_PROVIDER, every other country to SMS_INTERNATIONAL_PROVIDER."""
+    if not record.phone_e164.startswith(f"+{MAINLAND_COUNTRY_CODE}"):
+        return settings.SMS_INTERNATIONAL_PROVIDER
+    if record.batch_id is not None:
+        return settings.SMS_TENANT_PROVIDER
+    return settings.SMS_DEFAULT_PROVIDER
+
+
+def next_provider(current: str, tried: Sequence[str]) -> str | None:
+    """The next provider of SMS_FAILOVER not tried yet, or None."""
+    for name in settings.SMS_FAILOVER:
+        if name != current and name not in tried:
+            return name
+    return None
+
+
+def outgoing_message(record: SendRecord, provider: str) -> OutgoingMessage:
+    """What the adapter needs of a record: text for text providers, template and parameters
+    for template providers (Tencent: the business type's template id)."""
+    template_id, params, sign = "", (), ""
+    if record.business_type is not None and record.sms_content:
+        template_id = str(
+            settings.SMS_PROVIDERS.get(provider, {})
+            .get("template_ids", {})
+            .get(str(record.business_type), "")
+        )
+        params = tuple(template_params(record.business_type, record.sms_content))
+        sign = signature_name(record.sms_content.get("sms_signature", ""))
+    return OutgoingMessage(
+        record_id=record.pk,
+        phone_e164=record.phone_e164,
+        content=record.content,
+        template_id=template_id,
+        template_params=params,
+        sign_name=sign,
+    )
+
+
+@dataclass
+class ClaimedBatch:
+    dispatch_id: str
+    provider: str
+    records: list[SendRecord]
+
+
+def claim_batch(*, record_ids: Sequence[int], provider: str, dispatch_id: str | None = None) -> ClaimedBatch:
+    """Mark the still-queued records of ``record_ids`` as ``sending`` for ``provider``.
+
+    Records another worker holds are skipped (SKIP LOCKED), and so are records no longer queued:
+    a redelivered or duplicated task claims nothing and sends nothing.
+    """
+    dispatch_id = dispatch_id or uuid.uuid4().hex
+    now = timezone.now()
+    with transaction.atomic():
+        records = list(
+            SendRecord.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=list(record_ids), state=RecordState.QUEUED)
+            .order_by("id")
+        )
+        for record in records:
+            record.state = RecordState.SENDING
+            record.provider = provider
+            record.dispatch_id = dispatch_id
+            record.attempts += 1
+            record.updated_at = now
+        SendRecord.objects.bulk_update(
+            records, ["state", "provider", "dispatch_id", "attempts", "updated_at"], batch_size=1000
+        )
+    return ClaimedBatch(dispatch_id=dispatch_id, provider=provider, records=records)
+
+
+def release_batch(*, batch: ClaimedBatch) -> int:
+    """Put a batch the provider could not take back to ``queued`` (only records still ``sending``
+    under this dispatch id), for a retry or another provider."""
+    with transaction.atomic():
+        return SendRecord.objects.filter(
+            pk__in=[record.pk for record in batch.records],
+            state=RecordState.SENDING,
+            dispatch_id=batch.dispatch_id,
+        ).update(state=RecordState.QUEUED, updated_at=timezone.now())
+
+
+def _refund(records: Sequence[SendRecord]) -> None:
+    """Give back the segments of records that failed before a provider accepted them; once."""
+    stations = {
+        station.station_id: station
+        for station in Station.objects.filter(
+            station_id__in={record.station_id for record in records if record.station_id}
+        )
+    }
+    tenant_ids = {record.batch.tenant_id for record in records if record.batch_id is not None}
+    tenants = {tenant.pk: tenant for tenant in TenantAccount.objects.filter(pk__in=tenant_ids)}
+    for record in records:
+        account = (
+            {"station": stations[record.station_id]}
+            if record.station_id
+            else {"tenant": tenants[record.batch.tenant_id]}
+        )
+        try:
+            change_balance(**account, delta=record.segments, reason=LedgerReason.REFUND, ref=str(record.pk))
+        except AlreadyBooked:
+            continue
+        record.refunded = True
+
+
+def fail_records(*, records: Sequence[SendRecord], remark: str, code: str = "") -> int:
+    """Fail records that no provider accepted (only those still ``sending`` or ``queued``):
+    refund them once and count them in the statistics."""
+    outcomes = [
+        SendOutcome(record.pk, OutcomeStatus.FAILED, code=code, description=remark) for record in records
+    ]
+    return record_outcomes(provider="", dispatch_id=None, outcomes=outcomes)
+
+
+def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequence[SendOutcome]) -> int:
+    """Apply a provider's answer: accepted → ``submitted``; refused → ``failed`` + refund.
+
+    Only records still ``sending`` under ``dispatch_id`` (or, without one, not final) change, so a
+    late or repeated answer changes nothing. Returns how many records changed.
+    """
+    by_id = {outcome.record_id: outcome for outcome in outcomes}
+    now = timezone.now()
+    with transaction.atomic():
+        query = SendRecord.objects.select_for_update().filter(pk__in=list(by_id)).select_related("batch")
+        if dispatch_id is not None:
+            query = query.filter(state=RecordState.SENDING, dispatch_id=dispatch_id)
+        else:
+            query = query.filter(state__in=[RecordState.QUEUED, RecordState.SENDING])
+        records = list(query.order_by("id"))
+        failed: list[SendRecord] = []
+        daily: dict[tuple[str, date], Counter[str]] = {}
+        for record in records:
+            outcome = by_id[record.pk]
+            record.updated_at = now
+            record.provider_code = outcome.code[:64]
+            if outcome.accepted:
+                record.state = RecordState.SUBMITTED
+                record.provider_message_id = outcome.provider_message_id or None
+                record.submitted_at = now
+            else:
+                record.state = RecordState.FAILED
+                record.status = SendStatus.FAILED
+                record.remark = (": ".join(p for p in (outcome.code, outcome.description) if p) or "refused")[
+                    :255
+                ]
+                record.finished_at = now
+                failed.append(record)
+                if record.station_id:
+                    daily.setdefault((record.station_id, local_date(record)), Counter())["failed"] += 1
+        _refund(failed)
+        SendRecord.objects.bulk_update(
+            records,
+            [
+                "state",
+                "status",
+                "remark",
+                "provider_code",
+                "provider_message_id",
+                "submitted_at",
+                "finished_at",
+                "refunded",
+                "updated_at",
+            ],
+            batch_size=1000,
+        )
+        bump_daily_statistics(daily)
+    return len(records)
+
+
+def send_batch(batch: ClaimedBatch) -> list[SendOutcome]:
+    """The provider request for a claimed batch (no transaction is open here)."""
+    adapter = get_adapter(batch.provider)
+    messages = [outgoing_message(record, batch.provider) for record in batch.records]
+    return adapter.send(messages, batch_id=batch.dispatch_id)
+
+
+def queue_for_dispatch(record_ids: Sequence[int]) -> None:
+    """Publish dispatch tasks for queued records, after the current transaction commits,
+    in batches of the first provider's size."""
+    records = SendRecord.objects.filter(pk__in=list(record_ids)).only(
+        "id", "phone_e164", "batch_id", "content"
+    )
+    # One provider request carries one text (the gateway's and sjroom's ``content``, Tencent's
+    # shared TemplateParamSet), so records are grouped by provider and text.
+    groups: dict[tuple[str, str], list[int]] = {}
+    for record in records.order_by("id"):
+        groups.setdefault((route_for(record), record.content), []).append(record.pk)
+    for (provider, _), ids in groups.items():
+        publish_batches(ids, provider=provider)
+
+
+def publish_batches(record_ids: Sequence[int], *, provider: str, tried: Sequence[str] = ()) -> None:
+    """Publish one dispatch task per provider-sized chunk, once the transaction commits."""
+    from sms import tasks
+
+    size = int(settings.SMS_PROVIDERS[provider]["batch_limit"])
+    for start in range(0, len(record_ids), size):
+        chunk = list(record_ids[start : start + size])
+        transaction.on_commit(lambda chunk=chunk: tasks.dispatch_records.delay(chunk, provider, list(tried)))
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    """What the task should do next: nothing, retry after ``retry_in`` seconds, or nothing
+    because the batch was handed to ``failed_over_to``."""
+
+    sent: int = 0
+    retry_in: float | None = None
+    failed_over_to: str | None = None
+
+
+def retry_delay(attempt: int) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    ceiling = min(settings.SMS_RETRY_MAX_SECONDS, settings.SMS_RETRY_BASE_SECONDS * (2**attempt))
+    return random.uniform(0, ceiling)
+
+
+def dispatch(
+    *, record_ids: Sequence[int], provider: str, attempt: int, tried: Sequence[str]
+) -> DispatchResult:
+    """Claim, send and record one batch (see the module's docstring)."""
+    batch = claim_batch(record_ids=record_ids, provider=provider)
+    if not batch.records:
+        return DispatchResult()
+    try:
+        outcomes = send_batch(batch)
+    except ProviderUnavailable as exc:
+        release_batch(batch=batch)
+        logger.warning(
+            "%s unavailable for %s record(s) (attempt %s): %s", provider, len(batch.records), attempt + 1, exc
+        )
+        if attempt < settings.SMS_PROVIDER_MAX_RETRIES:
+            return DispatchResult(retry_in=retry_delay(attempt))
+        fallback = next_provider(provider, tried)
+        ids = [record.pk for record in batch.records]
+        if fallback is not None:
+            with transaction.atomic():
+                publish_batches(ids, provider=fallback, tried=[*tried, provider])
+            return DispatchResult(failed_over_to=fallback)
+        fail_records(
+            records=batch.records,
+            remark=f"no provider available (last: {provider}: {exc})",
+            code="Unavailable",
+        )
+        return DispatchResult()
+    except ProviderRequestRejected as exc:
+        logger.error("%s refused a request of %s record(s): %s", provider, len(batch.records), exc)
+        outcomes = [
+            SendOutcome(record.pk, OutcomeStatus.FAILED, code=exc.code or "Rejected", description=str(exc))
+            for record in batch.records
+        ]
+    record_outcomes(provider=provider, dispatch_id=batch.dispatch_id, outcomes=outcomes)
+    return DispatchResult(sent=len(batch.records))

@@ -1,0 +1,206 @@
+"""Input parsing and output shapes of the station ``/sms/*`` API (field names are seed 000's)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from django.http import QueryDict
+from rest_framework import serializers
+
+from gm_server_notify.api.paging import PageRequestSerializer
+from sms.models import Combo, RechargeRecord, SendRecord, Station
+from sms.selectors import MAX_RANGE_DAYS
+
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+STATION_ID = {"max_length": 32, "trim_whitespace": True}
+
+
+def query_data(query: QueryDict, list_fields: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Query parameters as a plain dict; a list field may be repeated (``a=1&a=2``),
+    comma-separated (``a=1,2``) or a JSON array (``a=["1","2"]``)."""
+    data: dict[str, Any] = {key: query.get(key) for key in query if key not in list_fields}
+    for name in list_fields:
+        values: list[str] = []
+        for raw in query.getlist(name) + query.getlist(f"{name}[]"):
+            text = raw.strip()
+            if text.startswith("["):
+                try:
+                    parsed = json.loads(text)
+                except ValueError as exc:
+                    raise serializers.ValidationError({name: ["not a JSON array"]}) from exc
+                if not isinstance(parsed, list):
+                    raise serializers.ValidationError({name: ["not a JSON array"]})
+                values += [str(item) for item in parsed]
+            else:
+                values += [part.strip() for part in text.split(",") if part.strip()]
+        if values:
+            data[name] = values
+    return data
+
+
+def _check_range(attrs: dict[str, Any]) -> dict[str, Any]:
+    start: dt.date | None = attrs.get("start_date")
+    end: dt.date | None = attrs.get("end_date")
+    if start and end:
+        if end < start:
+            raise serializers.ValidationError({"end_date": ["must not be before start_date"]})
+        if (end - start).days + 1 > MAX_RANGE_DAYS:
+            raise serializers.ValidationError(
+                {"end_date": [f"the range may span at most {MAX_RANGE_DAYS} days"]}
+            )
+    return attrs
+
+
+# --- Requests ----------------------------------------------------------------------------------
+
+
+class SendAddRequest(serializers.Serializer):
+    station_id = serializers.CharField(**STATION_ID)
+    restaurant_id = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    receive_name = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
+    receive_phone = serializers.CharField(
+        max_length=32, help_text="mainland mobile, or +CC for other countries"
+    )
+    sms_content = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=64),
+        required=False,
+        allow_null=True,
+        help_text="order_id + sms_signature for business_type 0 and 1; verify_code + sms_signature for 2",
+    )
+    business_type = serializers.IntegerField(help_text="0 mall order, 1 order on behalf, 2 registration")
+
+
+class SendAddResponseData(serializers.Serializer):
+    task_id = serializers.IntegerField()
+
+
+class SendStartRequest(serializers.Serializer):
+    task_id = serializers.IntegerField(min_value=1)
+
+
+class StationQuery(serializers.Serializer):
+    station_id = serializers.CharField(**STATION_ID)
+
+
+class DateRangeQuery(StationQuery):
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return _check_range(attrs)
+
+
+class RechargeRecordQuery(PageRequestSerializer):
+    station_id = serializers.CharField(**STATION_ID)
+    start_date = serializers.DateField(required=False)
+    end_date = serializers.DateField(required=False)
+    q = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return _check_range(attrs)
+
+
+class RechargeCreateRequest(serializers.Serializer):
+    combo_id = serializers.IntegerField(min_value=1)
+    station_id = serializers.CharField(**STATION_ID)
+    station_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=128)
+    recharge_nums = serializers.IntegerField(min_value=1, max_value=100_000_000)
+    recharge_money = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    operator_name = serializers.CharField(max_length=64)
+    deal_code = serializers.CharField(required=False, allow_blank=True, default="", max_length=128)
+    remark = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    unit_price = serializers.DecimalField(
+        required=False,
+        allow_null=True,
+        max_digits=10,
+        decimal_places=2,
+        min_value=0,
+        help_text="fen per message; defaults to the combo's",
+    )
+
+
+class SendRecordQuery(PageRequestSerializer, DateRangeQuery):
+    search_text = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    business_type = serializers.ChoiceField(choices=[0, 1, 2], required=False)
+    status = serializers.ChoiceField(choices=[0, 1, 2], required=False)
+
+
+class StatisticsDetailQuery(PageRequestSerializer):
+    station_ids = serializers.ListField(
+        child=serializers.CharField(**STATION_ID), required=False, max_length=1000
+    )
+    q = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+
+
+# --- Responses ---------------------------------------------------------------------------------
+
+
+class ComboOut(serializers.ModelSerializer):
+    class Meta:
+        model = Combo
+        fields = ["id", "name", "price", "sms_nums", "unit", "unit_price"]
+
+
+class BalanceOut(serializers.Serializer):
+    sms_balance = serializers.IntegerField()
+
+
+class DailyRowOut(serializers.Serializer):
+    send_date = serializers.CharField(help_text="YYYY-MM-DD")
+    total_send_nums = serializers.IntegerField()
+    success_send_nums = serializers.IntegerField()
+    send_failed_nums = serializers.IntegerField()
+
+
+class RechargeRecordOut(serializers.ModelSerializer):
+    recharge_date = serializers.DateTimeField(format=DATETIME_FORMAT)
+    station_id = serializers.CharField(source="station.station_id")
+    combo_id = serializers.IntegerField()
+
+    class Meta:
+        model = RechargeRecord
+        fields = [
+            "recharge_date",
+            "station_id",
+            "combo_id",
+            "combo_name",
+            "recharge_nums",
+            "recharge_money",
+            "deal_code",
+            "remark",
+            "operator_name",
+        ]
+
+
+class SendRecordOut(serializers.ModelSerializer):
+    task_id = serializers.IntegerField(source="id")
+    send_time = serializers.DateTimeField(source="created_at", format=DATETIME_FORMAT)
+
+    class Meta:
+        model = SendRecord
+        fields = [
+            "task_id",
+            "business_type",
+            "receive_name",
+            "receive_phone",
+            "remark",
+            "restaurant_id",
+            "send_time",
+            "status",
+        ]
+
+
+class OverviewOut(serializers.Serializer):
+    gm_balance = serializers.IntegerField(allow_null=True, help_text="null when the provider cannot say")
+    saas_balance = serializers.CharField()
+    saas_recharge_money = serializers.CharField()
+
+
+class StationStatisticsOut(serializers.ModelSerializer):
+    sms_balance = serializers.IntegerField(source="balance_nums")
+
+    class Meta:
+        model = Station
+        fields = ["station_id", "station_name", "sms_balance", "total_recharge_money", "total_recharge_nums"]

@@ -1,0 +1,237 @@
+"""The station ``/sms/*`` API of seed 000. Views parse, call one service or selector, render.
+
+Class names are the seed's (``sms/views.py/SmsSendAddView`` …).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from gm_server_notify.api.auth import CallbackTokenPermission
+from gm_server_notify.api.envelope import StationCode, station_body, station_ok
+from gm_server_notify.api.paging import PageRequest
+from gm_server_notify.api.schema import STATION_ERROR, station_envelope
+from gm_server_notify.api.views import StationAPIView
+from providers.base import CallbackParseError
+from providers.registry import get_adapter
+from sms import selectors, services
+from sms.serializers import (
+    BalanceOut,
+    ComboOut,
+    DailyRowOut,
+    DateRangeQuery,
+    OverviewOut,
+    RechargeCreateRequest,
+    RechargeRecordOut,
+    RechargeRecordQuery,
+    SendAddRequest,
+    SendAddResponseData,
+    SendRecordOut,
+    SendRecordQuery,
+    SendStartRequest,
+    StationQuery,
+    StationStatisticsOut,
+    StatisticsDetailQuery,
+    query_data,
+)
+
+logger = logging.getLogger(__name__)
+
+ERRORS = {400: STATION_ERROR, 401: STATION_ERROR, 403: STATION_ERROR, 404: STATION_ERROR}
+NULL_OK = station_envelope("StationOk")
+TAG = ["sms (station)"]
+
+
+def _parse(serializer_class: type[serializers.Serializer], data: object) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class SmsSendAddView(StationAPIView):
+    @extend_schema(
+        tags=TAG,
+        summary="添加发送短信任务: validate, reserve balance, write the record",
+        request=SendAddRequest,
+        responses={200: station_envelope("SendAddResponse", SendAddResponseData()), **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = _parse(SendAddRequest, request.data)
+        record = services.create_station_send(**data)
+        return station_ok({"task_id": record.pk})
+
+
+class SmsSendStartView(StationAPIView):
+    @extend_schema(
+        tags=TAG,
+        summary="发送短信: queue an added record (starting twice sends once)",
+        request=SendStartRequest,
+        responses={200: NULL_OK, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = _parse(SendStartRequest, request.data)
+        services.start_station_send(task_id=data["task_id"])
+        return station_ok(None)
+
+
+class ComboGetView(StationAPIView):
+    @extend_schema(
+        tags=TAG,
+        summary="获取套餐包",
+        responses={200: station_envelope("ComboList", ComboOut(many=True)), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return station_ok(ComboOut(selectors.active_combos(), many=True).data)
+
+
+class BalanceGetView(StationAPIView):
+    @extend_schema(
+        tags=TAG,
+        summary="获取短信余额",
+        parameters=[StationQuery],
+        responses={200: station_envelope("BalanceResponse", BalanceOut()), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        data = _parse(StationQuery, query_data(request.query_params))
+        return station_ok({"sms_balance": selectors.station_balance(station_id=data["station_id"])})
+
+
+class DataCenterGetView(StationAPIView):
+    @extend_schema(
+        tags=TAG,
+        summary="获取短信近期每天发送详情 (one row per day, zero-filled)",
+        parameters=[DateRangeQuery],
+        responses={200: station_envelope("DataCenterResponse", DailyRowOut(many=True)), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        data = _parse(DateRangeQuery, query_data(request.query_params))
+        return station_ok(selectors.daily_send_statistics(**data))
+
+
+class RechargeRecordGetView(StationAPIView):
+    @extend_schema(
+        tags=TAG,
+        summary="获取充值记录",
+        parameters=[RechargeRecordQuery],
+        responses={
+            200: station_envelope("RechargeRecordList", RechargeRecordOut(many=True), paged=True),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        data = _parse(RechargeRecordQuery, query_data(request.query_params))
+        page = selectors.recharge_records_page(
+            station_id=data["station_id"],
+            start_date=data.get("start_date"),
+            end_date=data.get("end_date"),
+            q=data["q"],
+            page=PageRequest.from_validated(data),
+        )
+        return station_ok(RechargeRecordOut(page.items, many=True).data, pagination=page.pagination)
+
+
+class RechargeRecordCreateView(StationAPIView):
+    @extend_schema(
+        tags=TAG,
+        summary="创建充值记录 (creates the station on its first recharge)",
+        request=RechargeCreateRequest,
+        responses={200: NULL_OK, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = _parse(RechargeCreateRequest, request.data)
+        unit_price = data.pop("unit_price", None)
+        services.recharge_station(**data, unit_price=None if unit_price is None else round(unit_price))
+        return station_ok(None)
+
+
+class SendRecordGetView(StationAPIView):
+    @extend_schema(
+        tags=TAG,
+        summary="获取站点发送记录",
+        parameters=[SendRecordQuery],
+        responses={200: station_envelope("SendRecordList", SendRecordOut(many=True), paged=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        data = _parse(SendRecordQuery, query_data(request.query_params))
+        page = selectors.send_records_page(
+            station_id=data["station_id"],
+            start_date=data["start_date"],
+            end_date=data["end_date"],
+            search_text=data["search_text"],
+            business_type=data.get("business_type"),
+            status=data.get("status"),
+            page=PageRequest.from_validated(data),
+        )
+        return station_ok(SendRecordOut(page.items, many=True).data, pagination=page.pagination)
+
+
+class StatisticsOverviewGetView(StationAPIView):
+    @extend_schema(
+        tags=TAG,
+        summary="统计概览",
+        responses={200: station_envelope("OverviewResponse", OverviewOut()), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return station_ok(selectors.statistics_overview())
+
+
+class StatisticsDetailGetView(StationAPIView):
+    @extend_schema(
+        tags=TAG,
+        summary="所有站点短信统计",
+        parameters=[
+            StatisticsDetailQuery,
+            OpenApiParameter(
+                "station_ids", str, many=True, description="repeated, comma-separated or a JSON array"
+            ),
+        ],
+        responses={
+            200: station_envelope("StationStatisticsList", StationStatisticsOut(many=True), paged=True),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        data = _parse(StatisticsDetailQuery, query_data(request.query_params, list_fields=("station_ids",)))
+        page = selectors.station_statistics_page(
+            station_ids=data.get("station_ids", []), q=data["q"], page=PageRequest.from_validated(data)
+        )
+        return station_ok(StationStatisticsOut(page.items, many=True).data, pagination=page.pagination)
+
+
+TENCENT_ACK = {"result": 0, "errmsg": "OK"}
+
+
+class SmsCallbackView(StationAPIView):
+    """Tencent Cloud's status-report push. Tencent does not sign its pushes, so the URL carries
+    ``?token=SMS_CALLBACK_TOKEN``. The answer is seed 000's envelope with Tencent's own
+    acknowledgement keys in the same body, so Tencent does not push the batch again."""
+
+    authentication_classes = []
+    permission_classes = [CallbackTokenPermission]
+
+    @extend_schema(
+        tags=TAG,
+        summary="腾讯云短信回调 (status reports)",
+        parameters=[OpenApiParameter("token", str, required=True, description="SMS_CALLBACK_TOKEN")],
+        request={"application/json": {"type": "array", "items": {"type": "object"}}},
+        responses={200: station_envelope("CallbackAck"), 400: STATION_ERROR, 401: STATION_ERROR},
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            reports = get_adapter("tencent").parse_status_callback(request.body, request.content_type)
+        except CallbackParseError as exc:
+            logger.warning("tencent status callback refused: %s", exc)
+            return Response(station_body(StationCode.INVALID_PARAMETER, str(exc)), status=400)
+        result = services.apply_delivery_reports(provider="tencent", reports=reports)
+        logger.info(
+            "tencent status callback: %s applied, %s repeated, %s unknown",
+            result.applied,
+            result.ignored,
+            result.unknown,
+        )
+        return station_ok(None, **TENCENT_ACK)
