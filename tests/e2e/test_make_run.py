@@ -75,7 +75,9 @@ def test_make_run_serves_docs_runs_worker_and_stops_on_ctrl_c(running_service):
     # The station API is closed without it and open with it; the default combos are loaded.
     base = f"http://127.0.0.1:{port}"
     assert requests.get(f"{base}/sms/combo/get", timeout=5).json()["code"] == 1003
-    combos = requests.get(f"{base}/sms/combo/get", headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+    combos = requests.get(
+        f"{base}/sms/combo/get", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    ).json()
     assert combos["code"] == 0 and combos["data"][0]["name"] == "套餐包: 2000条"
     # Errors come back as JSON envelopes from gunicorn too, never an HTML page.
     assert requests.get(f"{base}/sms/anything", timeout=5).json()["code"] == 1004
