@@ -213,6 +213,8 @@ SMS_STATION_TEMPLATES = json.loads(
     )
 )
 PROVIDER_HTTP_TIMEOUT = env.float("PROVIDER_HTTP_TIMEOUT", default=5.0)
+# The gateway's answer code for a repeated taskId: the batch is already there (not an error).
+GATEWAY_DUPLICATE_TASK_CODE = env.str("GATEWAY_DUPLICATE_TASK_CODE", default="08")
 # The pipeline: retries of an unavailable provider (exponential backoff with full jitter) before
 # the batch fails over to the next provider of SMS_FAILOVER.
 SMS_PROVIDER_MAX_RETRIES = env.int("SMS_PROVIDER_MAX_RETRIES", default=5)

@@ -131,9 +131,10 @@ class ProviderAdapter:
     """Base of every adapter. Subclasses set ``name`` and implement what their provider offers."""
 
     name: ClassVar[str]
-    # Whether the provider takes our own id and echoes it in reports (so a resend after a crash
-    # can be recognised) — see docs/architecture.md.
     supports_pull_reports: ClassVar[bool] = False
+    # A provider with no delivery receipts (fw199): acceptance is the last word we will get,
+    # so an accepted record is final (shown as success) at once.
+    final_on_accept: ClassVar[bool] = False
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config = dict(config if config is not None else settings.SMS_PROVIDERS[self.name])
@@ -165,8 +166,16 @@ class ProviderAdapter:
     def parse_uplink_callback(self, body: bytes, content_type: str = "") -> list[InboundMessage]:
         raise NotImplementedError
 
-    def pull_reports(self) -> list[DeliveryReport]:
+    def pull_reports(self, pending_message_ids: Sequence[str] = ()) -> list[DeliveryReport]:
+        """Reports the provider holds for pulling. Providers that answer per batch (sjroom)
+        are asked about the batches of ``pending_message_ids``; the others ignore it."""
         return []
+
+    def pull_uplinks(self) -> list[InboundMessage]:
+        return []
+
+    # What the provider expects in the body of our answer to its callbacks.
+    callback_ack: ClassVar[dict[str, Any]] = {"status": "ok"}
 
     def balance(self) -> ProviderBalance:
         raise NotImplementedError

@@ -126,6 +126,7 @@ def parse_reply(body: bytes) -> list[InboundMessage]:
 class TencentAdapter(ProviderAdapter):
     name = NAME
     supports_pull_reports = True
+    callback_ack = {"result": 0, "errmsg": "OK"}
 
     def _client(self) -> sms_client.SmsClient:
         endpoint = urlsplit(self.config["endpoint"])
@@ -225,11 +226,11 @@ class TencentAdapter(ProviderAdapter):
     def parse_uplink_callback(self, body: bytes, content_type: str = "") -> list[InboundMessage]:
         return parse_reply(body)
 
-    def pull_reports(self, limit: int = 100) -> list[DeliveryReport]:
+    def pull_reports(self, pending_message_ids: Sequence[str] = ()) -> list[DeliveryReport]:
         """PullSmsSendStatus: reports not yet pulled (for accounts with push turned off)."""
         request = models.PullSmsSendStatusRequest()
         request.SmsSdkAppId = self.config["sdk_app_id"]
-        request.Limit = limit
+        request.Limit = 100
         response = self._call("PullSmsSendStatus", request)
         reports = []
         for item in response.PullSmsSendStatusSet or []:

@@ -1,3 +1,8 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from providers import views
+
+urlpatterns = [
+    path("<str:name>/status", views.ProviderStatusCallbackView.as_view(), name="provider-status-callback"),
+    path("<str:name>/uplink", views.ProviderUplinkCallbackView.as_view(), name="provider-uplink-callback"),
+]

@@ -35,7 +35,7 @@ from providers.base import (
     ProviderUnavailable,
     SendOutcome,
 )
-from providers.registry import get_adapter
+from providers.registry import adapter_class, get_adapter
 from sms.content import signature_name, template_params
 from sms.models import LedgerReason, RecordState, SendRecord, SendStatus, Station, TenantAccount
 from sms.phones import MAINLAND_COUNTRY_CODE
@@ -167,6 +167,7 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
     late or repeated answer changes nothing. Returns how many records changed.
     """
     by_id = {outcome.record_id: outcome for outcome in outcomes}
+    final_on_accept = bool(provider) and adapter_class(provider).final_on_accept
     now = timezone.now()
     with transaction.atomic():
         query = SendRecord.objects.select_for_update().filter(pk__in=list(by_id)).select_related("batch")
@@ -185,6 +186,13 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
                 record.state = RecordState.SUBMITTED
                 record.provider_message_id = outcome.provider_message_id or None
                 record.submitted_at = now
+                if final_on_accept:
+                    # No receipts will come (fw199): acceptance is the final word.
+                    record.state = RecordState.DELIVERED
+                    record.status = SendStatus.SUCCESS
+                    record.finished_at = now
+                    if record.station_id:
+                        daily.setdefault((record.station_id, local_date(record)), Counter())["success"] += 1
             else:
                 record.state = RecordState.FAILED
                 record.status = SendStatus.FAILED

@@ -1,0 +1,208 @@
+"""fw199, the Douyin (抖店) shop SMS gateway of seed 003.
+
+- ``POST <base_url>/gateway/dd/sms/send`` (form): public parameters ``appid``, ``timestamp``
+  (Unix seconds as a string), ``seller_nick`` and ``sign``; the business parameter
+  ``request_data`` is a JSON string ``{sign, sms_message_list, template_id, tag}``. At most 100
+  messages per call.
+- Each list item is addressed by ``order_id`` (``biz_type`` 1) or by ``post_tel`` (``biz_type``
+  0: the encrypted or the plain phone number) and carries its ``template_param``.
+- The answer is ``{code, message, data: [{code, message, order_id, message_id}, …]}``: an outer
+  code other than 0 fails the whole request, an inner code 0 accepts one message.
+- fw199 documents no delivery receipts, no uplinks and no balance API: acceptance is the last
+  word we get (``final_on_accept``).
+
+Our choices where the seed says nothing (assumptions, change them here if fw199 says otherwise):
+
+- the signing rule, see ``sign``;
+- ``tag`` (one per request, echoed in receipts) carries the dispatch ``batch_id``;
+- ``template_param`` is the message's ``template_params`` numbered from 1, like Tencent's
+  placeholders: ``("a", "b")`` → ``"{\"1\":\"a\",\"2\":\"b\"}"``, sent as a JSON string of an
+  object as the seed's Java example does;
+- the request's template id and SMS signature are the first message's (a batch shares them),
+  falling back to the configured ``template_id`` and to ``DEFAULT_SMS_SIGN``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from providers.base import (
+    OutcomeStatus,
+    OutgoingMessage,
+    ProviderAdapter,
+    ProviderRequestRejected,
+    ProviderUnavailable,
+    SendOutcome,
+)
+
+NAME = "fw199"
+SEND_PATH = "/gateway/dd/sms/send"
+SUCCESS = "0"
+DEFAULT_SMS_SIGN = "去采购"
+BIZ_TYPE_PHONE = 0
+BIZ_TYPE_ORDER = 1
+TAG_MAX_LENGTH = 512
+MISSING_RESULT = "MissingResult"
+# Outer codes meaning our credentials or signature are wrong (40001 is the simulator's; the real
+# gateway's codes are undocumented, so an outer message naming the signature or appid counts too).
+REJECTED_CODES = {"40001"}
+_REJECTED_WORDS = ("sign", "appid", "签名")
+
+
+def sign(params: Mapping[str, str], secret: str) -> str:
+    """The request signature (an assumption: seed 003 shows ``Sign(data, AppSecret)`` but not its
+    rule): every parameter except ``sign``, sorted by name, concatenated as name + value, wrapped
+    in the app secret on both sides, MD5, upper-case hex."""
+    joined = "".join(f"{name}{params[name]}" for name in sorted(params) if name != "sign")
+    return hashlib.md5(f"{secret}{joined}{secret}".encode()).hexdigest().upper()
+
+
+def fw199_phone(phone_e164: str) -> str:
+    """``post_tel`` takes the plain number: mainland numbers go as their 11 digits."""
+    return phone_e164[3:] if phone_e164.startswith("+86") else phone_e164
+
+
+def template_param(params: Sequence[str]) -> str:
+    """``template_params`` numbered from 1 (``{"1": p1, "2": p2, …}``), as a JSON string."""
+    return json.dumps(
+        {str(index): str(value) for index, value in enumerate(params, start=1)},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def build_request_data(
+    batch: Sequence[OutgoingMessage], *, batch_id: str, default_template_id: str
+) -> dict[str, Any]:
+    """The ``request_data`` object of one send: by order id when the message has one, else by phone."""
+    items = []
+    for message in batch:
+        item: dict[str, Any] = {"template_param": template_param(message.template_params)}
+        if message.order_id:
+            item = {"biz_type": BIZ_TYPE_ORDER, "order_id": message.order_id, **item}
+        else:
+            item = {"biz_type": BIZ_TYPE_PHONE, "post_tel": fw199_phone(message.phone_e164), **item}
+        items.append(item)
+    first = batch[0]
+    return {
+        "sign": first.sign_name or DEFAULT_SMS_SIGN,
+        "sms_message_list": items,
+        "template_id": first.template_id or default_template_id,
+        "tag": batch_id[:TAG_MAX_LENGTH],
+    }
+
+
+def _match_results(batch: Sequence[OutgoingMessage], results: list[Any]) -> list[Any]:
+    """Pair ``results`` with ``batch``: by position (data[i] ↔ batch[i]) when the lengths agree and
+    no echoed order id contradicts it; otherwise by order id, and the order-less rest in order if
+    as many results as messages remain. A message left unpaired gets ``None``."""
+
+    def echoed(result: Any) -> str:
+        return str(result.get("order_id") or "") if isinstance(result, dict) else ""
+
+    if len(results) == len(batch) and all(
+        not echoed(result) or echoed(result) == message.order_id
+        for message, result in zip(batch, results, strict=True)
+    ):
+        return list(results)
+    matched: list[Any] = [None] * len(batch)
+    used: set[int] = set()
+    for position, message in enumerate(batch):
+        if not message.order_id:
+            continue
+        for index, result in enumerate(results):
+            if index not in used and echoed(result) == message.order_id:
+                matched[position] = result
+                used.add(index)
+                break
+    rest_messages = [position for position, result in enumerate(matched) if result is None]
+    rest_results = [
+        index
+        for index, result in enumerate(results)
+        if index not in used and isinstance(result, dict) and not echoed(result)
+    ]
+    if len(rest_messages) == len(rest_results):
+        for position, index in zip(rest_messages, rest_results, strict=True):
+            matched[position] = results[index]
+    return matched
+
+
+def parse_send_answer(answer: Any, batch: Sequence[OutgoingMessage]) -> list[SendOutcome]:
+    """One outcome per message of ``batch`` from fw199's (JSON-decoded) answer to a send.
+
+    Raises ``ProviderRequestRejected`` when the outer code says our signature or appid is wrong
+    and ``ProviderUnavailable`` for an answer that is not fw199's shape; any other outer failure
+    fails every message with that code."""
+    if not isinstance(answer, dict) or "code" not in answer:
+        raise ProviderUnavailable("fw199 send: unexpected answer")
+    code = str(answer["code"])
+    message = str(answer.get("message") or "")
+    if code != SUCCESS:
+        lowered = message.lower()
+        if code in REJECTED_CODES or any(word in lowered for word in _REJECTED_WORDS):
+            raise ProviderRequestRejected(f"fw199 send: {message or code}", code=code)
+        return [
+            SendOutcome(item.record_id, OutcomeStatus.FAILED, code=code, description=message)
+            for item in batch
+        ]
+    data = answer.get("data")
+    results = _match_results(batch, data if isinstance(data, list) else [])
+    outcomes = []
+    for item, result in zip(batch, results, strict=True):
+        if not isinstance(result, dict):
+            outcomes.append(
+                SendOutcome(
+                    item.record_id,
+                    OutcomeStatus.FAILED,
+                    code=MISSING_RESULT,
+                    description="fw199 returned no result for this message",
+                )
+            )
+            continue
+        inner = str(result.get("code", ""))
+        outcomes.append(
+            SendOutcome(
+                item.record_id,
+                OutcomeStatus.ACCEPTED if inner == SUCCESS else OutcomeStatus.FAILED,
+                provider_message_id=str(result.get("message_id") or ""),
+                code=inner,
+                description=str(result.get("message") or ""),
+            )
+        )
+    return outcomes
+
+
+class Fw199Adapter(ProviderAdapter):
+    name = NAME
+    # No delivery receipts are documented: an accepted message is final, and there is nothing to pull.
+    supports_pull_reports = False
+    final_on_accept = True
+
+    def send(self, batch: Sequence[OutgoingMessage], *, batch_id: str) -> list[SendOutcome]:
+        """One send call for up to ``batch_limit`` (100) messages sharing one template."""
+        if not batch:
+            return []
+        if len(batch) > self.batch_limit:
+            raise ValueError(f"fw199 takes at most {self.batch_limit} messages per request")
+        request_data = build_request_data(
+            batch, batch_id=batch_id, default_template_id=self.config["template_id"]
+        )
+        params = {
+            "appid": self.config["app_id"],
+            "timestamp": str(int(time.time())),
+            "seller_nick": self.config["seller_nick"],
+            "request_data": json.dumps(request_data, ensure_ascii=False, separators=(",", ":")),
+        }
+        params["sign"] = sign(params, self.config["app_secret"])
+        response = self.post(f"{self.config['base_url'].rstrip('/')}{SEND_PATH}", data=params)
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise ProviderUnavailable(
+                f"fw199 send: answer is not JSON (HTTP {response.status_code})"
+            ) from exc
+        return parse_send_answer(answer, batch)

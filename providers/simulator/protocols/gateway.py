@@ -1,0 +1,148 @@
+"""The domestic HTTP SMS gateway of seed 002: form-encoded POSTs, ``pwd`` = MD5 of the
+password, ``code "00"`` for success, ``taskId`` globally unique (a repeated one is refused)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+from typing import Any
+
+from providers.simulator.server import (
+    REFUSED_SUFFIX,
+    UNDELIVERED_SUFFIX,
+    SimRequest,
+    SimResponse,
+    SimState,
+    post_json,
+    route,
+)
+
+PROVIDER = "gateway"
+ACCOUNT = os.environ.get("SIM_GATEWAY_ACCOUNT", "sim-account")
+PASSWORD = os.environ.get("SIM_GATEWAY_PASSWORD", "sim-password")
+BATCH_LIMIT = 3000
+DUPLICATE_TASK_CODE = "08"
+# The seed pushes one report object per request; pushing up to this many in one JSON array is
+# the simulator's (documented) shortcut for bulk runs. Set 1 in /_sim/config to push singly.
+PUSH_BATCH_KEY = "gateway_push_batch"
+
+
+def _answer(code: str, message: str, data: Any = None) -> SimResponse:
+    return SimResponse(body={"code": code, "data": data if data is not None else {}, "message": message})
+
+
+def _authorised(form: dict[str, str]) -> bool:
+    return (
+        form.get("account") == ACCOUNT
+        and form.get("pwd", "").lower() == hashlib.md5(PASSWORD.encode()).hexdigest()
+    )
+
+
+def _times(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def _push(target: str, reports: list[dict[str, Any]], batch: int = 100) -> None:
+    items = [
+        {
+            "sendId": report["task_id"],
+            "mobile": report["mobile"],
+            "times": _times(report["time"]),
+            "status": report["status"],
+        }
+        for report in reports
+    ]
+    if batch <= 1:
+        for item in items:
+            post_json(target, item)
+        return
+    for start in range(0, len(items), batch):
+        post_json(target, items[start : start + batch])
+
+
+def make_uplink(payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "mobile": str(payload.get("mobile", "")),
+        "content": str(payload.get("text", "")),
+        "times": _times(time.time()),
+        "extNo": str(payload.get("extend", "")),
+    }
+
+
+@route("POST", "/api/v1/send")
+def send(request: SimRequest, state: SimState) -> SimResponse:
+    form = request.form()
+    if not _authorised(form):
+        state.refuse(PROVIDER)
+        return _answer("01", "账号或密码错误")
+    mobiles = [mobile.strip() for mobile in form.get("mobiles", "").split(",") if mobile.strip()]
+    if not mobiles or not form.get("content"):
+        return _answer("02", "号码或内容为空")
+    if len(mobiles) > BATCH_LIMIT:
+        return _answer("03", f"号码数量超过{BATCH_LIMIT}")
+    ext_no = form.get("extNo", "")
+    if ext_no and not ext_no.isdigit():
+        return _answer("04", "extNo只能为正整数")
+    task_id = form.get("taskId") or uuid.uuid4().hex
+    fault = state.fault_for(PROVIDER, mobiles)
+    if fault is not None:
+        return fault
+    with state.lock:
+        seen = state.extra[PROVIDER].setdefault("task_ids", set())
+        duplicate = task_id in seen
+        seen.add(task_id)
+    if duplicate:
+        return _answer(DUPLICATE_TASK_CODE, "taskId重复", {"taskId": task_id})
+    state.record(PROVIDER, mobiles)
+    now = time.time()
+    reports = []
+    for mobile in mobiles:
+        if mobile.endswith(REFUSED_SUFFIX):
+            status = "REJECTD"
+        elif mobile.endswith(UNDELIVERED_SUFFIX):
+            status = "UNDELIV"
+        else:
+            status = "DELIVRD"
+        reports.append(
+            {"task_id": task_id, "mobile": mobile, "time": now, "status": status, "ext_no": ext_no}
+        )
+    batch = int(state.extra[PROVIDER].get(PUSH_BATCH_KEY, 100))
+    state.deliver_reports(PROVIDER, reports, lambda target, items: _push(target, items, batch))
+    return _answer("00", "成功", {"taskId": task_id})
+
+
+@route("POST", "/api/v1/report")
+def report(request: SimRequest, state: SimState) -> SimResponse:
+    if not _authorised(request.form()):
+        return _answer("01", "账号或密码错误")
+    items = [
+        {
+            "sendId": item["task_id"],
+            "status": "DELIVER" if item["status"] == "DELIVRD" else item["status"],
+            "times": _times(item["time"]),
+            "mobile": item["mobile"],
+            "extNo": item["ext_no"],
+        }
+        for item in state.take_held_reports(PROVIDER, 1000)
+    ]
+    return _answer("00", "成功", items)
+
+
+@route("POST", "/api/v1/mo")
+def uplinks(request: SimRequest, state: SimState) -> SimResponse:
+    if not _authorised(request.form()):
+        return _answer("01", "账号或密码错误")
+    with state.lock:
+        items, state.held_uplinks[PROVIDER] = state.held_uplinks[PROVIDER], []
+    return _answer("00", "成功", items)
+
+
+@route("POST", "/api/v1/queryBalance")
+def balance(request: SimRequest, state: SimState) -> SimResponse:
+    if not _authorised(request.form()):
+        return _answer("01", "账号或密码错误")
+    with state.lock:
+        remaining = state.balances[PROVIDER]
+    return _answer("00", "成功", {"balance": remaining, "payment": 0, "paymentName": "预付"})

@@ -1,0 +1,234 @@
+"""Tencent Cloud SMS API 2021-01-11 as the simulator speaks it: ``POST /`` with
+``X-TC-Action``, TC3-HMAC-SHA256 signatures checked against the simulator's credentials,
+errors as ``{"Response": {"Error": {...}}}`` with HTTP 200, as Tencent answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import os
+import time
+import uuid
+from typing import Any
+
+from providers.simulator.server import (
+    REFUSED_SUFFIX,
+    UNDELIVERED_SUFFIX,
+    SimRequest,
+    SimResponse,
+    SimState,
+    post_json,
+    route,
+)
+
+PROVIDER = "tencent"
+SECRET_ID = os.environ.get("SIM_TENCENT_SECRET_ID", "sim-secret-id")
+SECRET_KEY = os.environ.get("SIM_TENCENT_SECRET_KEY", "sim-secret-key")
+SDK_APP_ID = os.environ.get("SIM_TENCENT_SDK_APP_ID", "1400000001")
+BATCH_LIMIT = 200
+PUSH_BATCH = 100  # Tencent pushes at most 100 reports per request
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+# Tencent answers exactly ``application/json`` (the SDK reads errors only from that type).
+CONTENT_TYPE = "application/json"
+
+
+def _error(code: str, message: str) -> SimResponse:
+    body = {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": str(uuid.uuid4())}}
+    return SimResponse(body=body, content_type=CONTENT_TYPE)
+
+
+def _ok(payload: dict[str, Any]) -> SimResponse:
+    return SimResponse(
+        body={"Response": {**payload, "RequestId": str(uuid.uuid4())}}, content_type=CONTENT_TYPE
+    )
+
+
+def _hmac(key: bytes, message: str) -> bytes:
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
+
+
+def signature_problem(request: SimRequest) -> str | None:
+    """Check the TC3-HMAC-SHA256 signature the way Tencent does; None when it is valid."""
+    authorization = request.headers.get("authorization", "")
+    try:
+        algorithm, rest = authorization.split(" ", 1)
+        fields = dict(part.strip().split("=", 1) for part in rest.split(","))
+        secret_id, date, service, _ = fields["Credential"].split("/")
+        signed_headers, signature = fields["SignedHeaders"], fields["Signature"]
+    except (ValueError, KeyError):
+        return "AuthFailure.InvalidAuthorization"
+    if algorithm != "TC3-HMAC-SHA256":
+        return "AuthFailure.InvalidAuthorization"
+    if secret_id != SECRET_ID:
+        return "AuthFailure.SecretIdNotFound"
+    timestamp = request.headers.get("x-tc-timestamp", "0")
+    canonical_headers = "".join(
+        f"{name}:{request.headers.get(name, '').strip()}\n" for name in signed_headers.split(";")
+    )
+    canonical_request = "\n".join(
+        ["POST", "/", "", canonical_headers, signed_headers, hashlib.sha256(request.body).hexdigest()]
+    )
+    string_to_sign = "\n".join(
+        [
+            "TC3-HMAC-SHA256",
+            timestamp,
+            f"{date}/{service}/tc3_request",
+            hashlib.sha256(canonical_request.encode()).hexdigest(),
+        ]
+    )
+    key = _hmac(_hmac(_hmac(("TC3" + SECRET_KEY).encode(), date), service), "tc3_request")
+    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        return "AuthFailure.SignatureFailure"
+    return None
+
+
+def _report_push(report: dict[str, Any]) -> dict[str, Any]:
+    """A held report in Tencent's status-callback shape."""
+    phone = report["phone_e164"]
+    return {
+        "user_receive_time": dt.datetime.fromtimestamp(report["time"], BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+        "nationcode": "86" if phone.startswith("+86") else phone[1:3],
+        "mobile": phone[3:] if phone.startswith("+86") else phone,
+        "report_status": "SUCCESS" if report["delivered"] else "FAIL",
+        "errmsg": "DELIVRD" if report["delivered"] else "MK:0001",
+        "description": "用户短信送达成功" if report["delivered"] else "用户短信未送达",
+        "sid": report["serial"],
+    }
+
+
+def _push(target: str, reports: list[dict[str, Any]]) -> None:
+    for start in range(0, len(reports), PUSH_BATCH):
+        post_json(target, [_report_push(report) for report in reports[start : start + PUSH_BATCH]])
+
+
+def make_uplink(payload: dict[str, Any]) -> dict[str, Any]:
+    mobile = str(payload.get("mobile", ""))
+    return {
+        "extend": str(payload.get("extend", "")),
+        "mobile": mobile[3:] if mobile.startswith("+86") else mobile,
+        "nationcode": "86",
+        "sign": str(payload.get("sign", "去采购")),
+        "text": str(payload.get("text", "")),
+        "time": int(time.time()),
+    }
+
+
+def _send_sms(params: dict[str, Any], state: SimState) -> SimResponse:
+    phones = [str(phone) for phone in params.get("PhoneNumberSet") or []]
+    if str(params.get("SmsSdkAppId")) != SDK_APP_ID:
+        return _error("InvalidParameterValue.SdkAppIdNotExist", "SmsSdkAppId does not exist")
+    if not phones:
+        return _error("MissingParameter.EmptyPhoneNumberSet", "PhoneNumberSet is empty")
+    if len(phones) > BATCH_LIMIT:
+        return _error("LimitExceeded.PhoneNumberCountLimit", f"at most {BATCH_LIMIT} numbers per request")
+    if not params.get("TemplateId"):
+        return _error(
+            "FailedOperation.TemplateIncorrectOrUnapproved", "TemplateId is missing or not approved"
+        )
+    if not params.get("SignName"):
+        return _error("FailedOperation.SignatureIncorrectOrUnapproved", "SignName is missing or not approved")
+    fault = state.fault_for(PROVIDER, phones)
+    if fault is not None:
+        return fault
+    state.record(PROVIDER, phones)
+    statuses, reports, now = [], [], time.time()
+    for phone in phones:
+        serial = f"2640:{uuid.uuid4().hex}"
+        if phone.endswith(REFUSED_SUFFIX):
+            statuses.append(
+                {
+                    "SerialNo": "",
+                    "PhoneNumber": phone,
+                    "Fee": 0,
+                    "SessionContext": params.get("SessionContext", ""),
+                    "Code": "FailedOperation.PhoneNumberInBlacklist",
+                    "Message": "phone number in blacklist",
+                    "IsoCode": "CN",
+                }
+            )
+            continue
+        statuses.append(
+            {
+                "SerialNo": serial,
+                "PhoneNumber": phone,
+                "Fee": 1,
+                "SessionContext": params.get("SessionContext", ""),
+                "Code": "Ok",
+                "Message": "send success",
+                "IsoCode": "CN",
+            }
+        )
+        reports.append(
+            {
+                "serial": serial,
+                "phone_e164": phone,
+                "delivered": not phone.endswith(UNDELIVERED_SUFFIX),
+                "time": now,
+                "session": params.get("SessionContext", ""),
+            }
+        )
+    state.deliver_reports(PROVIDER, reports, _push)
+    return _ok({"SendStatusSet": statuses})
+
+
+def _pull_status(params: dict[str, Any], state: SimState) -> SimResponse:
+    limit = int(params.get("Limit") or 100)
+    items = []
+    for report in state.take_held_reports(PROVIDER, limit):
+        phone = report["phone_e164"]
+        items.append(
+            {
+                "UserReceiveTime": int(report["time"]),
+                "CountryCode": "86",
+                "SubscriberNumber": phone[3:],
+                "PhoneNumber": phone,
+                "SerialNo": report["serial"],
+                "ReportStatus": "SUCCESS" if report["delivered"] else "FAIL",
+                "Description": "用户短信送达成功" if report["delivered"] else "用户短信未送达",
+                "SessionContext": report.get("session", ""),
+            }
+        )
+    return _ok({"PullSmsSendStatusSet": items})
+
+
+def _packages(params: dict[str, Any], state: SimState) -> SimResponse:
+    with state.lock:
+        remaining = state.balances[PROVIDER]
+    used = 100000 - remaining
+    return _ok(
+        {
+            "SmsPackagesStatisticsSet": [
+                {
+                    "PackageCreateTime": "2026-01-01 00:00:00",
+                    "PackageEffectiveTime": "2026-01-01 00:00:00",
+                    "PackageExpiredTime": "2027-01-01 00:00:00",
+                    "PackageAmount": 100000,
+                    "PackageType": 1,
+                    "PackageId": 1,
+                    "CurrentUsage": used,
+                }
+            ]
+        }
+    )
+
+
+ACTIONS = {"SendSms": _send_sms, "PullSmsSendStatus": _pull_status, "SmsPackagesStatistics": _packages}
+
+
+@route("POST", "/")
+def tencent_api(request: SimRequest, state: SimState) -> SimResponse:
+    problem = signature_problem(request)
+    if problem is not None:
+        return _error(problem, "the request signature does not match")
+    action = ACTIONS.get(request.headers.get("x-tc-action", ""))
+    if action is None:
+        return _error("InvalidAction", "unknown action")
+    try:
+        params = request.json()
+    except ValueError:
+        return _error("InvalidParameter", "body is not JSON")
+    return action(params, state)

@@ -1,0 +1,89 @@
+"""Provider callbacks: ``/providers/<name>/status`` and ``/providers/<name>/uplink``.
+
+Each requires ``?token=SMS_CALLBACK_TOKEN``, parses the provider's own format with its adapter,
+and answers HTTP 200 with the body the provider expects. A body that is not the provider's format
+is 400; nothing here answers 500 for bad input. (Tencent's status push keeps seed 000's path
+``/sms/callback``; ``/providers/tencent/status`` is the same handler without the envelope.)
+"""
+
+from __future__ import annotations
+
+import logging
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gm_server_notify.api.auth import CallbackTokenPermission
+from providers import services as provider_services
+from providers.base import CallbackParseError, ProviderAdapter
+from providers.registry import UnknownProvider, get_adapter
+from sms import services as sms_services
+
+logger = logging.getLogger(__name__)
+
+_ACK = inline_serializer("ProviderCallbackAck", fields={"status": serializers.CharField()})
+_ERROR = inline_serializer("ProviderCallbackError", fields={"error": serializers.CharField()})
+_SCHEMA = {
+    "tags": ["providers (callbacks)"],
+    "parameters": [OpenApiParameter("token", str, required=True, description="SMS_CALLBACK_TOKEN")],
+    "request": {"application/json": {"type": "object"}},
+    "responses": {200: _ACK, 400: _ERROR, 401: _ERROR, 404: _ERROR},
+}
+
+
+class _ProviderCallbackView(APIView):
+    authentication_classes = []
+    permission_classes = [CallbackTokenPermission]
+
+    def _adapter(self, name: str) -> ProviderAdapter | None:
+        try:
+            return get_adapter(name)
+        except UnknownProvider:
+            return None
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if response is not None and response.status_code in (401, 403):
+            response.status_code = 401
+            response.data = {"error": "invalid or missing callback token"}
+        return response
+
+
+class ProviderStatusCallbackView(_ProviderCallbackView):
+    @extend_schema(summary="A provider's delivery-report push", **_SCHEMA)
+    def post(self, request: Request, name: str) -> Response:
+        adapter = self._adapter(name)
+        if adapter is None:
+            return Response({"error": f"no provider {name}"}, status=404)
+        try:
+            reports = adapter.parse_status_callback(request.body, request.content_type)
+        except (CallbackParseError, NotImplementedError) as exc:
+            logger.warning("%s status callback refused: %s", name, exc)
+            return Response({"error": str(exc) or "not supported"}, status=400)
+        result = sms_services.apply_delivery_reports(provider=name, reports=reports)
+        logger.info(
+            "%s status callback: %s applied, %s repeated, %s unknown",
+            name,
+            result.applied,
+            result.ignored,
+            result.unknown,
+        )
+        return Response(adapter.callback_ack)
+
+
+class ProviderUplinkCallbackView(_ProviderCallbackView):
+    @extend_schema(summary="A provider's uplink (reply) push", **_SCHEMA)
+    def post(self, request: Request, name: str) -> Response:
+        adapter = self._adapter(name)
+        if adapter is None:
+            return Response({"error": f"no provider {name}"}, status=404)
+        try:
+            messages = adapter.parse_uplink_callback(request.body, request.content_type)
+        except (CallbackParseError, NotImplementedError) as exc:
+            logger.warning("%s uplink callback refused: %s", name, exc)
+            return Response({"error": str(exc) or "not supported"}, status=400)
+        provider_services.store_inbound_messages(messages=messages)
+        return Response(adapter.callback_ack)

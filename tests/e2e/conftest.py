@@ -1,0 +1,65 @@
+"""Whole flows: the live service over HTTP, a real worker process, the simulator on loopback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from tests.conftest import SERVICE_TOKEN
+from tests.support.simulator import RunningSimulator, running_simulator
+
+CALLBACK_TOKEN = "test-callback-token"
+
+
+@dataclass
+class Stack:
+    url: str
+    simulator: RunningSimulator
+    start_worker: Callable
+
+    def station(self, method: str, path: str, **kwargs) -> dict:
+        headers = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+        response = requests.request(method, f"{self.url}{path}", headers=headers, timeout=10, **kwargs)
+        return response.json()
+
+    def worker_env(self) -> dict[str, str]:
+        """Point the worker's providers at the simulator."""
+        sim = self.simulator.url
+        return {
+            "TENCENT_SMS_ENDPOINT": sim,
+            "GATEWAY_SMS_BASE_URL": sim,
+            "FW199_BASE_URL": sim,
+            "SJROOM_BASE_URL": sim,
+            "PROVIDER_HTTP_TIMEOUT": "2",
+            "SMS_RETRY_BASE_SECONDS": "0.2",
+            "SMS_RETRY_MAX_SECONDS": "1",
+        }
+
+    def worker(self, **kwargs):
+        env = {**self.worker_env(), **kwargs.pop("env", {})}
+        return self.start_worker(env=env, **kwargs)
+
+
+@pytest.fixture
+def stack(live_server, start_worker, settings) -> Iterator[Stack]:
+    with running_simulator(settings) as simulator:
+        simulator.state.config.push = True
+        simulator.state.config.report_delay_ms = 50
+        simulator.state.config.push_targets = {
+            "tencent": {"status": f"{live_server.url}/sms/callback?token={CALLBACK_TOKEN}"},
+            "gateway": {"status": f"{live_server.url}/providers/gateway/status?token={CALLBACK_TOKEN}"},
+        }
+        yield Stack(url=live_server.url, simulator=simulator, start_worker=start_worker)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, message: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s: {message}")

@@ -1,0 +1,226 @@
+"""fw199, the Douyin shop gateway (seed 003): its signing rule, its documented answer, and real
+HTTP against the simulator."""
+
+import copy
+import hashlib
+import json
+import time
+
+import pytest
+import requests
+
+from providers.base import (
+    OutcomeStatus,
+    OutgoingMessage,
+    ProviderRequestRejected,
+    ProviderUnavailable,
+)
+from providers.fw199 import Fw199Adapter, build_request_data, parse_send_answer, sign
+
+# Seed 003's successful answer, verbatim.
+SEED_SUCCESS_ANSWER = """
+{
+    "code": 0,
+    "message": "ok",
+    "data": [
+        {
+            "code": 0,
+            "message": "",
+            "order_id": "",
+            "message_id": "0a01be41-5403-4731-b6b8-b48d0bb5d986"
+        },
+        {
+            "code": 0,
+            "message": "",
+            "order_id": "5001789329480019707",
+            "message_id": "f2d1acbf-63c9-495b-b18a-91fc15bb4138"
+        }
+    ]
+}
+"""
+
+
+def _message(record_id: int, phone: str = "+8613100000001", order_id: str = "") -> OutgoingMessage:
+    return OutgoingMessage(
+        record_id=record_id,
+        phone_e164=phone,
+        content="您的订单已发货",
+        template_params=("a", "b"),
+        order_id=order_id,
+    )
+
+
+def _by_phone(*phones: str) -> list[OutgoingMessage]:
+    return [_message(index + 1, phone=phone) for index, phone in enumerate(phones)]
+
+
+def test_sign_is_upper_md5_of_sorted_name_values_wrapped_in_the_secret():
+    params = {
+        "timestamp": "1657525936",
+        "appid": "app-1",
+        "sign": "ignored",
+        "seller_nick": "oms38173182",
+        "request_data": '{"tag":"x"}',
+    }
+    expected = (
+        hashlib.md5(
+            b'secret-9appidapp-1request_data{"tag":"x"}seller_nickoms38173182timestamp1657525936secret-9'
+        )
+        .hexdigest()
+        .upper()
+    )
+    assert sign(params, "secret-9") == expected
+
+
+def test_seed_answer_accepts_both_messages_matched_by_the_echoed_order_id():
+    # The seed's request lists the order-addressed message first, but its answer echoes the order
+    # id on the second result: the echoed order id wins over the position.
+    batch = [
+        _message(1, order_id="5001789329480019707"),
+        _message(2, phone="$DcwmMAKzUZzUj258P0LNEu8bad1eFd7JmRhBXBwT57s=$1$$"),
+    ]
+    outcomes = parse_send_answer(json.loads(SEED_SUCCESS_ANSWER), batch)
+    assert [(o.record_id, o.status, o.provider_message_id) for o in outcomes] == [
+        (1, OutcomeStatus.ACCEPTED, "f2d1acbf-63c9-495b-b18a-91fc15bb4138"),
+        (2, OutcomeStatus.ACCEPTED, "0a01be41-5403-4731-b6b8-b48d0bb5d986"),
+    ]
+
+
+def test_answer_results_map_by_position_and_missing_ones_fail():
+    batch = [_message(1), _message(2, phone="+8613100000002"), _message(3, order_id="o-3")]
+    answer = {
+        "code": 0,
+        "message": "ok",
+        "data": [
+            {"code": 0, "message": "", "order_id": "", "message_id": "m-1"},
+            {"code": 0, "message": "", "order_id": "o-3", "message_id": "m-3"},
+        ],
+    }
+    outcomes = parse_send_answer(answer, batch)
+    assert [(o.status, o.code, o.provider_message_id) for o in outcomes] == [
+        (OutcomeStatus.FAILED, "MissingResult", ""),
+        (OutcomeStatus.FAILED, "MissingResult", ""),
+        (OutcomeStatus.ACCEPTED, "0", "m-3"),
+    ]
+
+
+def test_outer_failure_fails_every_message_with_its_code():
+    outcomes = parse_send_answer(
+        {"code": 10001, "message": "系统繁忙", "data": []}, _by_phone("+8613100000001")
+    )
+    assert [(o.status, o.code, o.description) for o in outcomes] == [
+        (OutcomeStatus.FAILED, "10001", "系统繁忙")
+    ]
+
+
+def test_request_data_addresses_by_order_id_else_by_phone_and_numbers_the_template_params():
+    batch = [_message(1, order_id="5001789329480019707"), _message(2, phone="+8613100000002")]
+    data = build_request_data(batch, batch_id="dispatch-7", default_template_id="ST_72dd4e2c")
+    assert data == {
+        "sign": "去采购",
+        "sms_message_list": [
+            {"biz_type": 1, "order_id": "5001789329480019707", "template_param": '{"1":"a","2":"b"}'},
+            {"biz_type": 0, "post_tel": "13100000002", "template_param": '{"1":"a","2":"b"}'},
+        ],
+        "template_id": "ST_72dd4e2c",
+        "tag": "dispatch-7",
+    }
+
+
+def test_send_by_phone_and_by_order_id_are_accepted_with_message_ids(simulator):
+    adapter = Fw199Adapter()
+    by_phone = adapter.send([_message(1, phone="+8613100000001")], batch_id="d-1")
+    by_order = adapter.send([_message(2, order_id="5001789329480019707")], batch_id="d-2")
+    for outcome in by_phone + by_order:
+        assert outcome.accepted and outcome.provider_message_id
+    assert simulator.state.times_received("fw199", "13100000001") == 1
+    assert simulator.state.times_received("fw199", "5001789329480019707") == 1
+    assert simulator.stats()["fw199"] == {
+        "requests": 2,
+        "refused_requests": 0,
+        "numbers": 2,
+        "distinct_numbers": 2,
+        "duplicated_numbers": 0,
+    }
+
+
+def test_refused_number_fails_alone_while_the_others_are_accepted(simulator):
+    batch = [
+        _message(1, phone="+8613100000001"),
+        _message(2, phone="+8613100000005"),
+        _message(3, order_id="4000000000000005"),
+        _message(4, order_id="4000000000000001"),
+    ]
+    outcomes = Fw199Adapter().send(batch, batch_id="d-3")
+    assert [o.accepted for o in outcomes] == [True, False, False, True]
+    assert (outcomes[1].code, outcomes[1].description) == ("50001", "号码无效或订单不存在")
+    assert simulator.stats()["fw199"]["numbers"] == 4
+
+
+def test_wrong_app_secret_raises_request_rejected(simulator, settings):
+    providers = copy.deepcopy(settings.SMS_PROVIDERS)
+    providers["fw199"]["app_secret"] = "wrong"
+    settings.SMS_PROVIDERS = providers
+    with pytest.raises(ProviderRequestRejected) as raised:
+        Fw199Adapter().send(_by_phone("+8613100000001"), batch_id="d-4")
+    assert raised.value.code == "40001"
+    assert simulator.stats()["fw199"]["refused_requests"] == 1
+
+
+@pytest.mark.parametrize("phone", ["+8613100000500", "+8613100000408"], ids=["server-error", "timeout"])
+def test_server_error_and_timeout_raise_provider_unavailable(simulator, phone):
+    with pytest.raises(ProviderUnavailable):
+        Fw199Adapter().send(_by_phone("+8613100000001", phone), batch_id="d-5")
+
+
+def test_provider_down_raises_provider_unavailable(simulator):
+    simulator.configure(down=["fw199"])
+    with pytest.raises(ProviderUnavailable):
+        Fw199Adapter().send(_by_phone("+8613100000001"), batch_id="d-6")
+
+
+def test_more_than_100_messages_raise_value_error():
+    with pytest.raises(ValueError, match="at most 100"):
+        Fw199Adapter().send(_by_phone(*[f"+86131{index:08d}" for index in range(101)]), batch_id="d-7")
+
+
+def test_empty_batch_sends_nothing(simulator):
+    assert Fw199Adapter().send([], batch_id="d-8") == []
+    assert "fw199" not in simulator.stats()
+
+
+def test_simulator_takes_template_param_as_an_object_as_in_the_seed_example(simulator):
+    request_data = {
+        "sign": "群荐的铺子",
+        "sms_message_list": [
+            {
+                "biz_type": 1,
+                "template_param": {"name": "顺丰", "number": "sf3813741222"},
+                "order_id": "5001789329480019707",
+            }
+        ],
+        "template_id": "ST_72dd4e2c",
+    }
+    params = {
+        "appid": "sim-appid",
+        "timestamp": str(int(time.time())),
+        "seller_nick": "oms38173182",
+        "request_data": json.dumps(request_data, ensure_ascii=False),
+    }
+    params["sign"] = sign(params, "sim-app-secret")
+    answer = requests.post(f"{simulator.url}/gateway/dd/sms/send", data=params, timeout=5).json()
+    assert answer["code"] == 0
+    assert answer["data"][0]["order_id"] == "5001789329480019707"
+
+
+def test_simulator_refuses_more_than_100_messages_and_malformed_request_data(simulator):
+    def post(request_data: str) -> dict:
+        params = {"appid": "sim-appid", "timestamp": "1", "seller_nick": "s", "request_data": request_data}
+        params["sign"] = sign(params, "sim-app-secret")
+        return requests.post(f"{simulator.url}/gateway/dd/sms/send", data=params, timeout=5).json()
+
+    item = {"biz_type": 0, "post_tel": "13100000001", "template_param": "{}"}
+    too_many = json.dumps({"sms_message_list": [item] * 101, "template_id": "t"})
+    assert post(too_many)["code"] == 40002
+    assert post("not json")["code"] == 40003
+    assert post(json.dumps({"sms_message_list": [{"biz_type": 2}], "template_id": "t"}))["code"] == 40003

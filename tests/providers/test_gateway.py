@@ -1,0 +1,121 @@
+"""The domestic gateway (seed 002): its documented payloads, and real HTTP against the simulator."""
+
+import copy
+
+import pytest
+
+from providers.base import (
+    CallbackParseError,
+    OutgoingMessage,
+    ProviderRequestRejected,
+    ProviderUnavailable,
+    ReportStatus,
+)
+from providers.gateway import GatewayAdapter
+
+# Seed 002's pushed status report and pushed uplink, verbatim but for the comments.
+SEED_STATUS_PUSH = b'{"sendId": "b681adb3-fc1a-422d-80dd-b95cec7be769", "mobile": "13500009831", "times": "2019-04-12 17:57:08", "status": "DELIVRD"}'
+SEED_UPLINK_PUSH = (
+    '{"mobile": "139", "content": "端午节快乐", "times": "2019-04-12 17:57:08", "extNo": "10"}'.encode()
+)
+
+
+def _messages(*phones: str, content: str = "【去采购】您的验证码为112095") -> list[OutgoingMessage]:
+    return [
+        OutgoingMessage(record_id=index + 1, phone_e164=phone, content=content)
+        for index, phone in enumerate(phones)
+    ]
+
+
+def test_seed_status_push_is_a_delivered_report_keyed_by_task_and_mobile():
+    [report] = GatewayAdapter().parse_status_callback(SEED_STATUS_PUSH)
+    assert report.status is ReportStatus.DELIVERED
+    assert report.provider_message_id == "b681adb3-fc1a-422d-80dd-b95cec7be769:13500009831"
+
+
+def test_any_status_but_delivrd_is_a_failure_with_its_code():
+    [report] = GatewayAdapter().parse_status_callback(
+        b'[{"sendId": "t", "mobile": "13600000014", "status": "MBBLACK"}]'
+    )
+    assert (report.status, report.code) == (ReportStatus.FAILED, "MBBLACK")
+
+
+def test_seed_uplink_push_parses():
+    [message] = GatewayAdapter().parse_uplink_callback(SEED_UPLINK_PUSH)
+    assert (message.phone, message.text, message.extend) == ("139", "端午节快乐", "10")
+
+
+def test_malformed_push_is_refused():
+    with pytest.raises(CallbackParseError):
+        GatewayAdapter().parse_status_callback(b'{"sendId": "t"}')
+
+
+def test_send_posts_one_request_and_accepts_every_number(simulator):
+    outcomes = GatewayAdapter().send(_messages("+8613100000001", "+8613100000002"), batch_id="task-1")
+    assert [o.provider_message_id for o in outcomes] == ["task-1:13100000001", "task-1:13100000002"]
+    assert all(o.accepted for o in outcomes)
+    assert simulator.stats()["gateway"] == {
+        "requests": 1,
+        "refused_requests": 0,
+        "numbers": 2,
+        "distinct_numbers": 2,
+        "duplicated_numbers": 0,
+    }
+
+
+def test_resubmitting_a_task_id_is_accepted_without_a_second_delivery(simulator):
+    adapter = GatewayAdapter()
+    adapter.send(_messages("+8613100000001"), batch_id="task-1")
+    again = adapter.send(_messages("+8613100000001"), batch_id="task-1")
+    assert again[0].accepted and again[0].provider_message_id == "task-1:13100000001"
+    assert simulator.stats()["gateway"]["numbers"] == 1
+
+
+def test_wrong_password_is_refused(simulator, settings):
+    providers = copy.deepcopy(settings.SMS_PROVIDERS)
+    providers["gateway"]["password"] = "wrong"
+    settings.SMS_PROVIDERS = providers
+    with pytest.raises(ProviderRequestRejected):
+        GatewayAdapter().send(_messages("+8613100000001"), batch_id="t")
+
+
+@pytest.mark.parametrize("phone", ["+8613100000500", "+8613100000408"])
+def test_server_error_and_timeout_are_provider_unavailable(simulator, phone):
+    with pytest.raises(ProviderUnavailable):
+        GatewayAdapter().send(_messages("+8613100000001", phone), batch_id="t")
+
+
+def test_pulled_reports_settle_every_number(simulator):
+    adapter = GatewayAdapter()
+    adapter.send(_messages("+8613100000001", "+8613100000004", "+8613100000005"), batch_id="t9")
+    reports = {report.provider_message_id: report for report in adapter.pull_reports()}
+    assert reports["t9:13100000001"].status is ReportStatus.DELIVERED
+    assert (reports["t9:13100000004"].status, reports["t9:13100000004"].code) == (
+        ReportStatus.FAILED,
+        "UNDELIV",
+    )
+    assert reports["t9:13100000005"].status is ReportStatus.FAILED
+
+
+def test_pulled_uplinks_come_from_the_mo_api(simulator):
+    import requests
+
+    requests.post(
+        f"{simulator.url}/_sim/uplink",
+        json={"provider": "gateway", "mobile": "13100000001", "text": "TD"},
+        timeout=5,
+    )
+    [message] = GatewayAdapter().pull_uplinks()
+    assert (message.phone, message.text) == ("13100000001", "TD")
+
+
+def test_balance_drops_by_numbers_sent(simulator):
+    adapter = GatewayAdapter()
+    before = adapter.balance().remaining
+    adapter.send(_messages("+8613100000001", "+8613100000002", "+8613100000003"), batch_id="t")
+    assert adapter.balance().remaining == before - 3
+
+
+def test_more_than_3000_numbers_is_refused_before_sending(simulator):
+    with pytest.raises(ValueError):
+        GatewayAdapter().send(_messages(*[f"+86131{i:08d}" for i in range(3001)]), batch_id="t")
