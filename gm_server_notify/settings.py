@@ -220,6 +220,8 @@ GATEWAY_DUPLICATE_TASK_CODE = env.str("GATEWAY_DUPLICATE_TASK_CODE", default="08
 SMS_PROVIDER_MAX_RETRIES = env.int("SMS_PROVIDER_MAX_RETRIES", default=5)
 SMS_RETRY_BASE_SECONDS = env.float("SMS_RETRY_BASE_SECONDS", default=1.0)
 SMS_RETRY_MAX_SECONDS = env.float("SMS_RETRY_MAX_SECONDS", default=60.0)
+# Reports that matched no record are kept this long (they may overtake the worker's commit).
+PENDING_REPORT_MAX_AGE_SECONDS = env.int("PENDING_REPORT_MAX_AGE_SECONDS", default=7 * 86400)
 # statistics_overview's gm_balance: cached this long; a cold cache waits at most this long.
 PROVIDER_BALANCE_CACHE_SECONDS = env.int("PROVIDER_BALANCE_CACHE_SECONDS", default=300)
 PROVIDER_BALANCE_TIMEOUT = env.float("PROVIDER_BALANCE_TIMEOUT", default=1.5)
@@ -287,6 +289,10 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
+    "sweep-pending-reports": {
+        "task": "sms.sweep_pending_reports",
+        "schedule": timedelta(seconds=env.int("PENDING_REPORT_SWEEP_SECONDS", default=10)),
+    },
     "worker-heartbeat": {
         "task": "gm_server_notify.tasks.record_worker_heartbeat",
         "schedule": timedelta(seconds=env.int("WORKER_HEARTBEAT_SECONDS", default=30)),

@@ -1,3 +1,5 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from signatures import views
+
+urlpatterns = [path("signature", views.SignatureView.as_view(), name="v1-signature")]

@@ -1,3 +1,5 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from signatures import views
+
+urlpatterns = [path("signreview", views.SignReviewView.as_view(), name="v2-signreview")]

@@ -276,3 +276,26 @@ class DailyStatistics(models.Model):
 
     def __str__(self) -> str:
         return f"{self.station_id} {self.send_date}"
+
+
+class PendingReport(models.Model):
+    """A delivery report that matched no record yet: it can arrive before the worker has
+    committed the provider's message id. Applied as soon as the id is recorded (and by a beat
+    sweep for the race where both commit at once)."""
+
+    provider = models.CharField(max_length=16)
+    provider_message_id = models.CharField(max_length=64)
+    delivered = models.BooleanField()
+    code = models.CharField(max_length=64, blank=True, default="")
+    description = models.CharField(max_length=255, blank=True, default="")
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "tbl_sms_pending_report"
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "provider_message_id"], name="pending_report_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.provider_message_id}"

@@ -26,6 +26,7 @@ from datetime import date
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from providers.base import (
@@ -36,10 +37,18 @@ from providers.base import (
     SendOutcome,
 )
 from providers.registry import adapter_class, get_adapter
+from sms.bulk import bulk_save
 from sms.content import signature_name, template_params
-from sms.models import LedgerReason, RecordState, SendRecord, SendStatus, Station, TenantAccount
+from sms.models import LedgerReason, MessageBatch, RecordState, SendRecord, SendStatus, Station, TenantAccount
 from sms.phones import MAINLAND_COUNTRY_CODE
-from sms.services import AlreadyBooked, bump_daily_statistics, change_balance, local_date
+from sms.retry import retry_on_deadlock
+from sms.services import (
+    AlreadyBooked,
+    apply_pending_reports,
+    bump_daily_statistics,
+    change_balance,
+    local_date,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +100,7 @@ class ClaimedBatch:
     records: list[SendRecord]
 
 
+@retry_on_deadlock()
 def claim_batch(*, record_ids: Sequence[int], provider: str, dispatch_id: str | None = None) -> ClaimedBatch:
     """Mark the still-queued records of ``record_ids`` as ``sending`` for ``provider``.
 
@@ -105,18 +115,19 @@ def claim_batch(*, record_ids: Sequence[int], provider: str, dispatch_id: str | 
             .filter(pk__in=list(record_ids), state=RecordState.QUEUED)
             .order_by("id")
         )
-        for record in records:
-            record.state = RecordState.SENDING
-            record.provider = provider
-            record.dispatch_id = dispatch_id
-            record.attempts += 1
-            record.updated_at = now
-        SendRecord.objects.bulk_update(
-            records, ["state", "provider", "dispatch_id", "attempts", "updated_at"], batch_size=1000
+        SendRecord.objects.filter(pk__in=[record.pk for record in records]).update(
+            state=RecordState.SENDING,
+            provider=provider,
+            dispatch_id=dispatch_id,
+            attempts=F("attempts") + 1,
+            updated_at=now,
         )
+        for record in records:
+            record.state, record.provider, record.dispatch_id = RecordState.SENDING, provider, dispatch_id
     return ClaimedBatch(dispatch_id=dispatch_id, provider=provider, records=records)
 
 
+@retry_on_deadlock()
 def release_batch(*, batch: ClaimedBatch) -> int:
     """Put a batch the provider could not take back to ``queued`` (only records still ``sending``
     under this dispatch id), for a retry or another provider."""
@@ -130,19 +141,25 @@ def release_batch(*, batch: ClaimedBatch) -> int:
 
 def _refund(records: Sequence[SendRecord]) -> None:
     """Give back the segments of records that failed before a provider accepted them; once."""
+    if not records:
+        return
     stations = {
         station.station_id: station
-        for station in Station.objects.filter(
-            station_id__in={record.station_id for record in records if record.station_id}
-        )
+        for station in Station.objects.filter(station_id__in={r.station_id for r in records if r.station_id})
     }
-    tenant_ids = {record.batch.tenant_id for record in records if record.batch_id is not None}
-    tenants = {tenant.pk: tenant for tenant in TenantAccount.objects.filter(pk__in=tenant_ids)}
+    batch_tenants = dict(
+        MessageBatch.objects.filter(pk__in={r.batch_id for r in records if r.batch_id}).values_list(
+            "id", "tenant_id"
+        )
+    )
+    tenants = {
+        tenant.pk: tenant for tenant in TenantAccount.objects.filter(pk__in=set(batch_tenants.values()))
+    }
     for record in records:
         account = (
             {"station": stations[record.station_id]}
             if record.station_id
-            else {"tenant": tenants[record.batch.tenant_id]}
+            else {"tenant": tenants[batch_tenants[record.batch_id]]}
         )
         try:
             change_balance(**account, delta=record.segments, reason=LedgerReason.REFUND, ref=str(record.pk))
@@ -151,6 +168,7 @@ def _refund(records: Sequence[SendRecord]) -> None:
         record.refunded = True
 
 
+@retry_on_deadlock()
 def fail_records(*, records: Sequence[SendRecord], remark: str, code: str = "") -> int:
     """Fail records that no provider accepted (only those still ``sending`` or ``queued``):
     refund them once and count them in the statistics."""
@@ -160,6 +178,20 @@ def fail_records(*, records: Sequence[SendRecord], remark: str, code: str = "") 
     return record_outcomes(provider="", dispatch_id=None, outcomes=outcomes)
 
 
+RECORD_OUTCOME_FIELDS = (
+    "state",
+    "status",
+    "remark",
+    "provider_code",
+    "provider_message_id",
+    "submitted_at",
+    "finished_at",
+    "refunded",
+    "updated_at",
+)
+
+
+@retry_on_deadlock()
 def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequence[SendOutcome]) -> int:
     """Apply a provider's answer: accepted → ``submitted``; refused → ``failed`` + refund.
 
@@ -170,7 +202,9 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
     final_on_accept = bool(provider) and adapter_class(provider).final_on_accept
     now = timezone.now()
     with transaction.atomic():
-        query = SendRecord.objects.select_for_update().filter(pk__in=list(by_id)).select_related("batch")
+        # Lock only the records: joining the batch would lock its row too, which every worker
+        # of a large message shares.
+        query = SendRecord.objects.select_for_update().filter(pk__in=list(by_id))
         if dispatch_id is not None:
             query = query.filter(state=RecordState.SENDING, dispatch_id=dispatch_id)
         else:
@@ -204,21 +238,15 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
                 if record.station_id:
                     daily.setdefault((record.station_id, local_date(record)), Counter())["failed"] += 1
         _refund(failed)
-        SendRecord.objects.bulk_update(
-            records,
-            [
-                "state",
-                "status",
-                "remark",
-                "provider_code",
-                "provider_message_id",
-                "submitted_at",
-                "finished_at",
-                "refunded",
-                "updated_at",
-            ],
-            batch_size=1000,
-        )
+        bulk_save(records, RECORD_OUTCOME_FIELDS)
+        # Reports that overtook this commit were kept: apply them now that the ids are recorded.
+        accepted_ids = [
+            r.provider_message_id
+            for r in records
+            if r.state == RecordState.SUBMITTED and r.provider_message_id
+        ]
+        if accepted_ids:
+            apply_pending_reports(provider=provider, message_ids=accepted_ids)
         bump_daily_statistics(daily)
     return len(records)
 

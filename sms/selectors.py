@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from gm_server_notify.api.paging import Page, PageRequest, keyset_page
 from providers.balances import package_balance
-from sms.models import BusinessType, Combo, DailyStatistics, RechargeRecord, SendRecord, SendStatus, Station
+from sms.models import (
+    BusinessType,
+    Combo,
+    DailyStatistics,
+    MessageBatch,
+    RechargeRecord,
+    RecordState,
+    SendRecord,
+    SendStatus,
+    Station,
+    TenantAccount,
+)
 
 MAX_RANGE_DAYS = 366
 
@@ -135,3 +147,51 @@ def station_statistics_page(*, station_ids: Sequence[str], q: str, page: PageReq
     if q:
         query = query.filter(Q(station_id__icontains=q) | Q(station_name__icontains=q))
     return keyset_page(query, ordering=("station_id",), page=page)
+
+
+# --- Tenants (seed 001) ------------------------------------------------------------------------
+
+# What a tenant sees of a record's internal state.
+TENANT_STATE = {
+    RecordState.CREATED: "queued",
+    RecordState.QUEUED: "queued",
+    RecordState.SENDING: "sending",
+    RecordState.SUBMITTED: "sending",
+    RecordState.DELIVERED: "delivered",
+    RecordState.FAILED: "failed",
+}
+
+
+def tenant_balance(*, user: Any) -> int:
+    balance = TenantAccount.objects.filter(user=user).values_list("balance_nums", flat=True).first()
+    return balance or 0
+
+
+def message_batch_progress(
+    *, owner: Any, batch_uuid: uuid.UUID, page: int, page_size: int
+) -> dict[str, Any] | None:
+    """A tenant's batch: counts per state and one page of its numbers with their state (None if
+    the uuid is not one of the owner's)."""
+    batch = MessageBatch.objects.filter(uuid=batch_uuid, tenant__user=owner).first()
+    if batch is None:
+        return None
+    counts = dict.fromkeys(("queued", "sending", "delivered", "failed"), 0)
+    for row in SendRecord.objects.filter(batch=batch).values("state").annotate(n=Count("id")).order_by():
+        counts[TENANT_STATE[row["state"]]] += row["n"]
+    start = (page - 1) * page_size
+    records = (
+        SendRecord.objects.filter(batch=batch)
+        .order_by("id")
+        .only("receive_phone", "state", "remark")[start : start + page_size]
+    )
+    return {
+        "uuid": str(batch.uuid),
+        "total": batch.total,
+        "counts": counts,
+        "items": [
+            {"mobile": record.receive_phone, "state": TENANT_STATE[record.state], "reason": record.remark}
+            for record in records
+        ],
+        "page": page,
+        "page_size": page_size,
+    }

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from celery import Task, shared_task
+from datetime import timedelta
 
-from sms import pipeline
+from celery import Task, shared_task
+from django.conf import settings
+
+from sms import pipeline, services
 
 
 @shared_task(
@@ -18,3 +21,9 @@ def dispatch_records(self: Task, record_ids: list[int], provider: str, tried: li
     if result.retry_in is not None:
         raise self.retry(countdown=result.retry_in)
     return result.sent
+
+
+@shared_task(name="sms.sweep_pending_reports", ignore_result=True)
+def sweep_pending_reports() -> int:
+    """Beat: apply delivery reports that arrived before their records carried the id."""
+    return services.sweep_pending_reports(max_age=timedelta(seconds=settings.PENDING_REPORT_MAX_AGE_SECONDS))

@@ -1,3 +1,8 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from sms import platform_views
+
+urlpatterns = [
+    path("message", platform_views.MessageView.as_view(), name="v1-message"),
+    path("balance", platform_views.TenantBalanceView.as_view(), name="v1-balance"),
+]

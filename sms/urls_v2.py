@@ -1,3 +1,5 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from sms import platform_views
+
+urlpatterns = [path("charge", platform_views.ChargeView.as_view(), name="v2-charge")]

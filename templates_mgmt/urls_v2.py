@@ -1,3 +1,5 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from templates_mgmt import views
+
+urlpatterns = [path("tempreview", views.TempReviewView.as_view(), name="v2-tempreview")]

@@ -54,6 +54,11 @@ def root_user(db):
 
 
 @pytest.fixture
+def other_tenant(db):
+    return UserFactory(username="other")
+
+
+@pytest.fixture
 def basic_client() -> Callable[..., APIClient]:
     """``basic_client(user)``: a client sending HTTP Basic credentials for that user."""
 

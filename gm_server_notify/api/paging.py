@@ -143,3 +143,24 @@ def keyset_page(queryset: QuerySet, *, ordering: Sequence[str], page: PageReques
         last = rows[-1]
         next_obj = _encode([getattr(last, name.lstrip("-")) for name in effective], page.reverse)
     return Page(items=rows, page_obj=next_obj, more=more)
+
+
+# --- seed 001's list shape: {items, total, page, page_size} -----------------------------------
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+class OffsetPageSerializer(serializers.Serializer):
+    """``page`` (from 1) and ``page_size`` (1..100, default 20) of the v1 lists."""
+
+    page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=100_000)
+    page_size = serializers.IntegerField(
+        required=False, default=DEFAULT_PAGE_SIZE, min_value=1, max_value=MAX_PAGE_SIZE
+    )
+
+
+def offset_page(queryset: QuerySet, *, page: int, page_size: int) -> tuple[list[Any], int]:
+    """One page of an already ordered queryset, and the total count."""
+    start = (page - 1) * page_size
+    return list(queryset[start : start + page_size]), queryset.count()

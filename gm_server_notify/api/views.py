@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,6 +20,13 @@ from gm_server_notify.api.envelope import station_exception_handler
 from gm_server_notify.api.errors import platform_exception_handler
 
 ExceptionHandler = Callable[[Exception, dict[str, Any]], Response]
+
+
+def parse(serializer_class: type[serializers.Serializer], data: object) -> dict[str, Any]:
+    """Validate ``data`` with ``serializer_class``; a failure becomes the family's parameter error."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
 
 
 class StationAPIView(APIView):

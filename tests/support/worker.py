@@ -48,7 +48,12 @@ class WorkerProcess:
     """``celery worker`` as a child process; ``stop()`` is graceful, ``kill()`` is SIGKILL."""
 
     def __init__(
-        self, *, concurrency: int = 2, queues: str | None = None, env: dict[str, str] | None = None
+        self,
+        *,
+        concurrency: int = 2,
+        queues: str | None = None,
+        env: dict[str, str] | None = None,
+        beat: bool = False,
     ) -> None:
         self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
         OUTPUT_DIR.mkdir(exist_ok=True)
@@ -71,6 +76,8 @@ class WorkerProcess:
         ]
         if queues:
             command += ["--queues", queues]
+        if beat:  # embedded beat: the periodic sweeps run too
+            command += ["--beat", "--schedule", str(OUTPUT_DIR / f"beat-{self.name.split('@')[0]}")]
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             command,

@@ -1,0 +1,61 @@
+"""State changes of signatures. Each raises PlatformAPIError with the seed's code when refused."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from gm_server_notify.api.errors import PlatformAPIError, PlatformError
+from signatures.models import AuditStatus, Signature
+
+REVIEW_DECISIONS = (AuditStatus.PASSED, AuditStatus.REJECTED)
+
+
+def create_signature(
+    *, owner: AbstractBaseUser, signature: str, source: str, pics: Sequence[str] = ()
+) -> Signature:
+    """A new signature, waiting for root's review."""
+    return Signature.objects.create(owner=owner, signature=signature, source=source, pics=list(pics))
+
+
+def update_signature(
+    *, owner: AbstractBaseUser, sign_id: int, signature: str, source: str, pics: Sequence[str] = ()
+) -> Signature:
+    """Edit one of the owner's signatures; the edit sends it back to review (ER:0011 if it is not theirs)."""
+    with transaction.atomic():
+        sign = Signature.objects.select_for_update().filter(pk=sign_id, owner=owner).first()
+        if sign is None:
+            raise PlatformAPIError(PlatformError.EDIT_SIGN_FAIL, f"sign_id {sign_id} is not yours")
+        sign.signature, sign.source, sign.pics = signature, source, list(pics)
+        sign.audit_status, sign.reject_reason = AuditStatus.PENDING, ""
+        sign.save()
+    return sign
+
+
+def delete_signature(*, owner: AbstractBaseUser, sign_id: int) -> None:
+    """Delete one of the owner's signatures (ER:0012 if it is not theirs, or templates still use it)."""
+    with transaction.atomic():
+        sign = Signature.objects.select_for_update().filter(pk=sign_id, owner=owner).first()
+        if sign is None:
+            raise PlatformAPIError(PlatformError.DELETE_SIGN_FAIL, f"sign_id {sign_id} is not yours")
+        if sign.templates.exists():
+            raise PlatformAPIError(PlatformError.DELETE_SIGN_FAIL, "delete its templates first")
+        sign.delete()
+
+
+def review_signature(*, sign_id: int, audit_status: str, reject_reason: str = "") -> Signature:
+    """Root's decision: only ``passed`` or ``rejected`` (ER:0013 otherwise)."""
+    if audit_status not in REVIEW_DECISIONS:
+        raise PlatformAPIError(
+            PlatformError.SIGN_AUDIT_STATUS_FAIL, "audit_status must be passed or rejected"
+        )
+    with transaction.atomic():
+        sign = Signature.objects.select_for_update().filter(pk=sign_id).first()
+        if sign is None:
+            raise PlatformAPIError(PlatformError.PARAMS_FAIL, f"sign_id {sign_id} does not exist")
+        sign.audit_status = audit_status
+        sign.reject_reason = reject_reason if audit_status == AuditStatus.REJECTED else ""
+        sign.save(update_fields=["audit_status", "reject_reason", "updated_at"])
+    return sign

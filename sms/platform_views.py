@@ -1,0 +1,129 @@
+"""The tenant side of sending (seed 001): v1/message, v1/balance and root's v2/charge."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from gm_server_notify.api.errors import PlatformAPIError, PlatformError
+from gm_server_notify.api.paging import OffsetPageSerializer
+from gm_server_notify.api.schema import PLATFORM_ERROR
+from gm_server_notify.api.views import PlatformAPIView, RootAPIView, parse
+from sms import selectors, services
+
+ERRORS = {400: PLATFORM_ERROR, 403: PLATFORM_ERROR}
+
+
+class MessageRequest(serializers.Serializer):
+    sign_id = serializers.IntegerField(min_value=1)
+    temp_id = serializers.IntegerField(min_value=1)
+    mobiles = serializers.ListField(
+        child=serializers.CharField(max_length=32, allow_blank=True),
+        min_length=1,
+        max_length=services.MAX_MOBILES_PER_MESSAGE,
+    )
+    params = serializers.ListField(
+        child=serializers.CharField(max_length=64, allow_blank=True),
+        required=False,
+        default=list,
+        max_length=20,
+    )
+
+
+class MessageQuery(OffsetPageSerializer):
+    uuid = serializers.UUIDField()
+    page_size = serializers.IntegerField(
+        required=False, default=1000, min_value=1, max_value=services.MAX_MOBILES_PER_MESSAGE
+    )
+
+
+class MessageAccepted(serializers.Serializer):
+    uuid = serializers.CharField()
+
+
+class MessageItem(serializers.Serializer):
+    mobile = serializers.CharField()
+    state = serializers.ChoiceField(choices=["queued", "sending", "delivered", "failed"])
+    reason = serializers.CharField(help_text="why it failed; empty otherwise")
+
+
+class MessageCounts(serializers.Serializer):
+    queued = serializers.IntegerField()
+    sending = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class MessageProgress(serializers.Serializer):
+    uuid = serializers.CharField()
+    total = serializers.IntegerField()
+    counts = MessageCounts()
+    items = MessageItem(many=True)
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+
+
+class TenantBalanceOut(serializers.Serializer):
+    balance = serializers.IntegerField()
+
+
+class ChargeRequest(serializers.Serializer):
+    user = serializers.CharField(max_length=150)
+    charge = serializers.IntegerField(min_value=1, max_value=100_000_000)
+
+
+class ChargeOut(serializers.Serializer):
+    message = serializers.CharField()
+    balance = serializers.IntegerField()
+
+
+class MessageView(PlatformAPIView):
+    @extend_schema(
+        tags=["v1 messages"],
+        summary="短信发送: up to 10,000 mobiles; answers at once, workers send",
+        request=MessageRequest,
+        responses={200: MessageAccepted, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        batch = services.send_tenant_message(owner=request.user, **parse(MessageRequest, request.data))
+        return Response({"uuid": str(batch.uuid)})
+
+    @extend_schema(
+        tags=["v1 messages"],
+        summary="A batch's progress: counts and each mobile's state",
+        parameters=[MessageQuery],
+        responses={200: MessageProgress, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        query = parse(MessageQuery, request.query_params)
+        progress = selectors.message_batch_progress(
+            owner=request.user, batch_uuid=query["uuid"], page=query["page"], page_size=query["page_size"]
+        )
+        if progress is None:
+            raise PlatformAPIError(
+                PlatformError.PARAMS_FAIL, f"uuid {query['uuid']} is not one of your messages"
+            )
+        return Response(progress)
+
+
+class TenantBalanceView(PlatformAPIView):
+    @extend_schema(
+        tags=["v1 messages"], summary="The tenant's SMS balance", responses={200: TenantBalanceOut, **ERRORS}
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"balance": selectors.tenant_balance(user=request.user)})
+
+
+class ChargeView(RootAPIView):
+    @extend_schema(
+        tags=["v2 charge"],
+        summary="账户充值 (root only)",
+        request=ChargeRequest,
+        responses={200: ChargeOut, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = parse(ChargeRequest, request.data)
+        balance = services.charge_tenant(username=data["user"], charge=data["charge"])
+        return Response({"message": "ok", "balance": balance})

@@ -1,0 +1,48 @@
+"""Re-run a transaction that the database chose as a deadlock victim."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from django.db import OperationalError, connection
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# MySQL/MariaDB: 1213 deadlock, 1205 lock wait timeout. The whole transaction was rolled back,
+# so running it again is safe. (SQLite: "database is locked".)
+_RETRYABLE_CODES = {1213, 1205}
+
+
+def _retryable(exc: OperationalError) -> bool:
+    code = exc.args[0] if exc.args else None
+    return code in _RETRYABLE_CODES or "database is locked" in str(exc)
+
+
+def retry_on_deadlock(attempts: int = 5) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Retry the wrapped transactional function when it lost a deadlock; only at the outermost
+    level (inside another transaction the rollback is not ours to repeat)."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(function)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            for attempt in range(1, attempts + 1):
+                try:
+                    return function(*args, **kwargs)
+                except OperationalError as exc:
+                    if connection.in_atomic_block or not _retryable(exc) or attempt == attempts:
+                        raise
+                    logger.warning("%s lost a deadlock (attempt %s), retrying", function.__name__, attempt)
+                    time.sleep(random.uniform(0.01, 0.05 * attempt))
+            raise AssertionError("unreachable")
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,71 @@
+"""Request and response shapes of v1/template and v2/tempreview (seed 001's field names)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from gm_server_notify.api.paging import OffsetPageSerializer
+from signatures.serializers import UnixTimestampField
+from templates_mgmt.models import Template
+
+
+class TemplateWrite(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+    template = serializers.CharField(trim_whitespace=False, help_text="may hold {1}, {2} …")
+    # The seed's body says string, its table int: both are taken; the value must be 1, 2 or 3.
+    type = serializers.JSONField(source="template_type", help_text="1 验证码, 2 通知, 3 营销")
+    description = serializers.CharField(max_length=255)
+    sign_id = serializers.IntegerField(min_value=1)
+
+
+class TemplateUpdate(TemplateWrite):
+    temp_id = serializers.IntegerField(min_value=1)
+
+
+class TemplateDelete(serializers.Serializer):
+    sign_id = serializers.IntegerField(min_value=1)
+    temp_id = serializers.IntegerField(min_value=1)
+
+
+class TemplateReview(serializers.Serializer):
+    temp_id = serializers.IntegerField(min_value=1)
+    audit_status = serializers.CharField(max_length=16, help_text="passed or rejected")
+    reject_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+
+
+class TemplateListQuery(OffsetPageSerializer):
+    pass
+
+
+class TemplateOut(serializers.ModelSerializer):
+    # The seed lists ids as strings.
+    id = serializers.CharField()
+    sign_id = serializers.CharField()
+    created_at = UnixTimestampField()
+    updated_at = UnixTimestampField()
+
+    class Meta:
+        model = Template
+        fields = [
+            "id",
+            "name",
+            "audit_status",
+            "reject_reason",
+            "type",
+            "sign_id",
+            "template",
+            "description",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class TemplateIdOut(serializers.Serializer):
+    temp_id = serializers.IntegerField()
+
+
+class TemplateListOut(serializers.Serializer):
+    items = TemplateOut(many=True)
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()

@@ -1,0 +1,119 @@
+"""State changes of templates. Refusals carry the seed's ER codes."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from gm_server_notify.api.errors import PlatformAPIError, PlatformError
+from signatures.models import AuditStatus, Signature
+from templates_mgmt.models import Template, TemplateType
+from templates_mgmt.placeholders import TemplateError, validate_template
+
+REVIEW_DECISIONS = (AuditStatus.PASSED, AuditStatus.REJECTED)
+
+
+def _checked_type(value: object) -> int:
+    try:
+        number = int(str(value))
+    except ValueError as exc:
+        raise PlatformAPIError(PlatformError.TEMPLATE_TYPE_FAIL, "type must be 1, 2 or 3") from exc
+    if number not in TemplateType.values:
+        raise PlatformAPIError(PlatformError.TEMPLATE_TYPE_FAIL, "type must be 1, 2 or 3")
+    return number
+
+
+def _checked_template(template: str) -> str:
+    try:
+        validate_template(template)
+    except TemplateError as exc:
+        raise PlatformAPIError(PlatformError.TEMPLATE_PARAMS_FAIL, str(exc)) from exc
+    return template
+
+
+def _owned_sign(owner: AbstractBaseUser, sign_id: int) -> Signature:
+    sign = Signature.objects.filter(pk=sign_id, owner=owner).first()
+    if sign is None:
+        raise PlatformAPIError(PlatformError.SIGN_NOT_OF_USER, f"sign_id {sign_id}")
+    return sign
+
+
+def create_template(
+    *,
+    owner: AbstractBaseUser,
+    name: str,
+    template: str,
+    template_type: object,
+    description: str,
+    sign_id: int,
+) -> Template:
+    """A new template under one of the owner's signatures, waiting for review."""
+    checked_type = _checked_type(template_type)
+    text = _checked_template(template)
+    sign = _owned_sign(owner, sign_id)
+    return Template.objects.create(
+        owner=owner, sign=sign, name=name, template=text, type=checked_type, description=description
+    )
+
+
+def _owned_template(owner: AbstractBaseUser, sign: Signature, temp_id: int) -> Template:
+    template = Template.objects.select_for_update().filter(pk=temp_id, owner=owner, sign=sign).first()
+    if template is None:
+        raise PlatformAPIError(
+            PlatformError.TEMP_NOT_OF_SIGN, f"temp_id {temp_id} is not of sign_id {sign.pk}"
+        )
+    return template
+
+
+def update_template(
+    *,
+    owner: AbstractBaseUser,
+    temp_id: int,
+    sign_id: int,
+    name: str,
+    template: str,
+    template_type: object,
+    description: str,
+) -> Template:
+    """Edit a template that has not passed review (ER:0025: a passed template is kept as it was
+    approved; create a new one). The edit sends it back to review."""
+    checked_type = _checked_type(template_type)
+    text = _checked_template(template)
+    with transaction.atomic():
+        sign = _owned_sign(owner, sign_id)
+        current = _owned_template(owner, sign, temp_id)
+        if current.audit_status == AuditStatus.PASSED:
+            raise PlatformAPIError(
+                PlatformError.TEMP_STATUS_FAIL, "a passed template cannot be edited: create a new one"
+            )
+        current.name, current.template, current.type, current.description = (
+            name,
+            text,
+            checked_type,
+            description,
+        )
+        current.audit_status, current.reject_reason = AuditStatus.PENDING, ""
+        current.save()
+    return current
+
+
+def delete_template(*, owner: AbstractBaseUser, sign_id: int, temp_id: int) -> None:
+    with transaction.atomic():
+        sign = _owned_sign(owner, sign_id)
+        _owned_template(owner, sign, temp_id).delete()
+
+
+def review_template(*, temp_id: int, audit_status: str, reject_reason: str = "") -> Template:
+    """Root's decision: only ``passed`` or ``rejected`` (ER:0013, as for signatures)."""
+    if audit_status not in REVIEW_DECISIONS:
+        raise PlatformAPIError(
+            PlatformError.SIGN_AUDIT_STATUS_FAIL, "audit_status must be passed or rejected"
+        )
+    with transaction.atomic():
+        template = Template.objects.select_for_update().filter(pk=temp_id).first()
+        if template is None:
+            raise PlatformAPIError(PlatformError.PARAMS_FAIL, f"temp_id {temp_id} does not exist")
+        template.audit_status = audit_status
+        template.reject_reason = reject_reason if audit_status == AuditStatus.REJECTED else ""
+        template.save(update_fields=["audit_status", "reject_reason", "updated_at"])
+    return template

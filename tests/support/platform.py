@@ -1,0 +1,31 @@
+"""Helpers for the tenant API suites: signatures and templates through the real services."""
+
+from __future__ import annotations
+
+from signatures import services as signature_services
+from signatures.models import Signature
+from templates_mgmt import services as template_services
+from templates_mgmt.models import Template
+
+
+def make_signature(owner, *, passed: bool = True, signature: str = "去采购") -> Signature:
+    sign = signature_services.create_signature(owner=owner, signature=signature, source="营业执照")
+    if passed:
+        sign = signature_services.review_signature(sign_id=sign.pk, audit_status="passed")
+    return sign
+
+
+def make_template(
+    owner, sign: Signature, *, passed: bool = True, template: str = "您的验证码为{1}，{2}分钟内有效。"
+) -> Template:
+    created = template_services.create_template(
+        owner=owner,
+        name="验证码",
+        template=template,
+        template_type=1,
+        description="注册验证",
+        sign_id=sign.pk,
+    )
+    if passed:
+        created = template_services.review_template(temp_id=created.pk, audit_status="passed")
+    return created
