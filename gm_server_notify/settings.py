@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("GM_VAR_DIR", BASE_DIR / "var"))
@@ -220,6 +221,16 @@ GATEWAY_DUPLICATE_TASK_CODE = env.str("GATEWAY_DUPLICATE_TASK_CODE", default="08
 SMS_PROVIDER_MAX_RETRIES = env.int("SMS_PROVIDER_MAX_RETRIES", default=5)
 SMS_RETRY_BASE_SECONDS = env.float("SMS_RETRY_BASE_SECONDS", default=1.0)
 SMS_RETRY_MAX_SECONDS = env.float("SMS_RETRY_MAX_SECONDS", default=60.0)
+# Sweeps: records queued longer than this are published again (their task was lost); records
+# left sending longer than this belong to a dispatch whose worker died; records accepted but
+# unreported longer than this fail. Providers whose reports are pulled, and whose balance is kept.
+SMS_REQUEUE_AFTER_SECONDS = env.int("SMS_REQUEUE_AFTER_SECONDS", default=60)
+SMS_SENDING_STUCK_SECONDS = env.int("SMS_SENDING_STUCK_SECONDS", default=120)
+SMS_REPORT_DEADLINE_SECONDS = env.int("SMS_REPORT_DEADLINE_SECONDS", default=72 * 3600)
+SMS_PULL_REPORT_PROVIDERS = _csv("SMS_PULL_REPORT_PROVIDERS", default="sjroom")
+SMS_BALANCE_PROVIDERS = _csv("SMS_BALANCE_PROVIDERS", default="tencent,gateway,sjroom")
+# A dispatch waits at most this long for its provider's rate limit before it is put off.
+SMS_RATE_LIMIT_MAX_WAIT = env.float("SMS_RATE_LIMIT_MAX_WAIT", default=2.0)
 # Reports that matched no record are kept this long (they may overtake the worker's commit).
 PENDING_REPORT_MAX_AGE_SECONDS = env.int("PENDING_REPORT_MAX_AGE_SECONDS", default=7 * 86400)
 # statistics_overview's gm_balance: cached this long; a cold cache waits at most this long.
@@ -268,6 +279,11 @@ SMS_PROVIDERS = {
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # An unacknowledged task (its worker was killed) is delivered again after this long.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
+    }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed"):
@@ -288,10 +304,26 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Dispatch and report work on queues of their own, so a flood of one never starves the other.
+CELERY_TASK_QUEUES = (Queue("default"), Queue("sms_dispatch"), Queue("sms_reports"))
+CELERY_TASK_ROUTES = {
+    "sms.dispatch_records": {"queue": "sms_dispatch"},
+    "sms.sweep_pending_reports": {"queue": "sms_reports"},
+    "sms.pull_reports": {"queue": "sms_reports"},
+    "sms.sweep_stale_records": {"queue": "sms_reports"},
+    "sms.refresh_provider_balances": {"queue": "sms_reports"},
+}
+_SWEEP_SECONDS = env.int("SMS_SWEEP_SECONDS", default=15)
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-reports": {
         "task": "sms.sweep_pending_reports",
-        "schedule": timedelta(seconds=env.int("PENDING_REPORT_SWEEP_SECONDS", default=10)),
+        "schedule": timedelta(seconds=_SWEEP_SECONDS),
+    },
+    "sweep-stale-records": {"task": "sms.sweep_stale_records", "schedule": timedelta(seconds=_SWEEP_SECONDS)},
+    "pull-reports": {"task": "sms.pull_reports", "schedule": timedelta(seconds=_SWEEP_SECONDS)},
+    "refresh-provider-balances": {
+        "task": "sms.refresh_provider_balances",
+        "schedule": timedelta(seconds=env.int("PROVIDER_BALANCE_REFRESH_SECONDS", default=300)),
     },
     "worker-heartbeat": {
         "task": "gm_server_notify.tasks.record_worker_heartbeat",

@@ -135,6 +135,12 @@ class ProviderAdapter:
     # A provider with no delivery receipts (fw199): acceptance is the last word we will get,
     # so an accepted record is final (shown as success) at once.
     final_on_accept: ClassVar[bool] = False
+    # Sends only templates registered with the provider (no free text): tenant messages never
+    # fail over to it.
+    requires_template: ClassVar[bool] = False
+    # Drops a repeated request id (the gateway's taskId): a dispatch cut short by a crash may be
+    # sent again under the same id without reaching anyone twice.
+    idempotent_resend: ClassVar[bool] = False
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config = dict(config if config is not None else settings.SMS_PROVIDERS[self.name])

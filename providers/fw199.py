@@ -178,6 +178,7 @@ def parse_send_answer(answer: Any, batch: Sequence[OutgoingMessage]) -> list[Sen
 
 class Fw199Adapter(ProviderAdapter):
     name = NAME
+    requires_template = True
     # No delivery receipts are documented: an accepted message is final, and there is nothing to pull.
     supports_pull_reports = False
     final_on_accept = True

@@ -18,17 +18,19 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from providers import ratelimit
 from providers.base import (
     OutcomeStatus,
     OutgoingMessage,
@@ -63,11 +65,15 @@ def route_for(record: SendRecord) -> str:
     return settings.SMS_DEFAULT_PROVIDER
 
 
-def next_provider(current: str, tried: Sequence[str]) -> str | None:
-    """The next provider of SMS_FAILOVER not tried yet, or None."""
+def next_provider(current: str, tried: Sequence[str], *, needs_text: bool) -> str | None:
+    """The next provider of SMS_FAILOVER not tried yet that can carry the batch (tenant texts
+    cannot go to providers that send only their own registered templates), or None."""
     for name in settings.SMS_FAILOVER:
-        if name != current and name not in tried:
-            return name
+        if name == current or name in tried:
+            continue
+        if needs_text and adapter_class(name).requires_template:
+            continue
+        return name
     return None
 
 
@@ -101,20 +107,25 @@ class ClaimedBatch:
 
 
 @retry_on_deadlock()
-def claim_batch(*, record_ids: Sequence[int], provider: str, dispatch_id: str | None = None) -> ClaimedBatch:
+def claim_batch(
+    *, record_ids: Sequence[int], provider: str, dispatch_id: str | None = None, resume: bool = False
+) -> ClaimedBatch:
     """Mark the still-queued records of ``record_ids`` as ``sending`` for ``provider``.
 
     Records another worker holds are skipped (SKIP LOCKED), and so are records no longer queued:
-    a redelivered or duplicated task claims nothing and sends nothing.
+    a redelivered or duplicated task claims nothing and sends nothing. With ``resume``, the
+    records still ``sending`` under ``dispatch_id`` are taken back instead (a worker died in the
+    middle of that dispatch; only for providers that drop a repeated dispatch id).
     """
     dispatch_id = dispatch_id or uuid.uuid4().hex
     now = timezone.now()
     with transaction.atomic():
-        records = list(
-            SendRecord.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=list(record_ids), state=RecordState.QUEUED)
-            .order_by("id")
-        )
+        query = SendRecord.objects.select_for_update(skip_locked=True).filter(pk__in=list(record_ids))
+        if resume:
+            query = query.filter(state=RecordState.SENDING, dispatch_id=dispatch_id)
+        else:
+            query = query.filter(state=RecordState.QUEUED)
+        records = list(query.order_by("id"))
         SendRecord.objects.filter(pk__in=[record.pk for record in records]).update(
             state=RecordState.SENDING,
             provider=provider,
@@ -273,23 +284,39 @@ def queue_for_dispatch(record_ids: Sequence[int]) -> None:
         publish_batches(ids, provider=provider)
 
 
-def publish_batches(record_ids: Sequence[int], *, provider: str, tried: Sequence[str] = ()) -> None:
-    """Publish one dispatch task per provider-sized chunk, once the transaction commits."""
+def publish_batches(
+    record_ids: Sequence[int],
+    *,
+    provider: str,
+    tried: Sequence[str] = (),
+    resume_dispatch_id: str | None = None,
+) -> None:
+    """Publish one dispatch task per provider-sized chunk, once the transaction commits.
+
+    A failed publish (broker down) is logged, not raised: the records are committed as
+    ``queued`` and the re-dispatch sweep sends them when the broker is back.
+    """
     from sms import tasks
 
     size = int(settings.SMS_PROVIDERS[provider]["batch_limit"])
     for start in range(0, len(record_ids), size):
         chunk = list(record_ids[start : start + size])
-        transaction.on_commit(lambda chunk=chunk: tasks.dispatch_records.delay(chunk, provider, list(tried)))
+        transaction.on_commit(
+            lambda chunk=chunk: tasks.dispatch_records.delay(
+                chunk, provider, list(tried), resume_dispatch_id
+            ),
+            robust=True,
+        )
 
 
 @dataclass(frozen=True)
 class DispatchResult:
-    """What the task should do next: nothing, retry after ``retry_in`` seconds, or nothing
-    because the batch was handed to ``failed_over_to``."""
+    """What the task should do next: nothing; retry after ``retry_in`` seconds (counts as an
+    attempt); or come back after ``delay_for`` seconds (the rate limit: not an attempt)."""
 
     sent: int = 0
     retry_in: float | None = None
+    delay_for: float | None = None
     failed_over_to: str | None = None
 
 
@@ -300,10 +327,25 @@ def retry_delay(attempt: int) -> float:
 
 
 def dispatch(
-    *, record_ids: Sequence[int], provider: str, attempt: int, tried: Sequence[str]
+    *,
+    record_ids: Sequence[int],
+    provider: str,
+    attempt: int,
+    tried: Sequence[str],
+    resume_dispatch_id: str | None = None,
 ) -> DispatchResult:
     """Claim, send and record one batch (see the module's docstring)."""
-    batch = claim_batch(record_ids=record_ids, provider=provider)
+    booked, wait = ratelimit.reserve(provider, len(record_ids))
+    if not booked:
+        return DispatchResult(delay_for=wait)
+    if wait:
+        time.sleep(wait)
+    batch = claim_batch(
+        record_ids=record_ids,
+        provider=provider,
+        dispatch_id=resume_dispatch_id,
+        resume=resume_dispatch_id is not None,
+    )
     if not batch.records:
         return DispatchResult()
     try:
@@ -315,7 +357,8 @@ def dispatch(
         )
         if attempt < settings.SMS_PROVIDER_MAX_RETRIES:
             return DispatchResult(retry_in=retry_delay(attempt))
-        fallback = next_provider(provider, tried)
+        needs_text = any(record.business_type is None for record in batch.records)
+        fallback = next_provider(provider, tried, needs_text=needs_text)
         ids = [record.pk for record in batch.records]
         if fallback is not None:
             with transaction.atomic():
@@ -335,3 +378,105 @@ def dispatch(
         ]
     record_outcomes(provider=provider, dispatch_id=batch.dispatch_id, outcomes=outcomes)
     return DispatchResult(sent=len(batch.records))
+
+
+# --- Sweeps (beat) ---------------------------------------------------------------------------------
+
+
+def requeue_stale_queued(*, older_than: timedelta, limit: int = 10_000) -> int:
+    """Publish again records left ``queued`` longer than ``older_than``: their task was lost
+    (broker restarted, publish failed). Claiming is idempotent, so a task that was merely slow
+    costs nothing."""
+    cutoff = timezone.now() - older_than
+    with transaction.atomic():
+        ids = list(
+            SendRecord.objects.select_for_update(skip_locked=True)
+            .filter(state=RecordState.QUEUED, updated_at__lt=cutoff)
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if not ids:
+            return 0
+        SendRecord.objects.filter(pk__in=ids).update(updated_at=timezone.now())
+        queue_for_dispatch(ids)
+    logger.warning("re-dispatching %s record(s) left queued since before %s", len(ids), cutoff.isoformat())
+    return len(ids)
+
+
+STUCK_REMARK = (
+    "outcome unknown: the worker stopped during the provider request; not resent, to avoid a duplicate"
+)
+
+
+def reconcile_stuck_sending(*, older_than: timedelta, limit: int = 10_000) -> tuple[int, int]:
+    """Records left ``sending`` longer than ``older_than`` belong to a dispatch whose worker
+    died between claiming them and recording the provider's answer. Where the provider drops a
+    repeated request id (the gateway) the same dispatch is sent again under the same id; where
+    it does not, a resend could reach the recipient twice, so the records fail (and are
+    refunded) with a clear remark. Returns (resent, failed)."""
+    cutoff = timezone.now() - older_than
+    stuck = list(
+        SendRecord.objects.filter(state=RecordState.SENDING, updated_at__lt=cutoff)
+        .order_by("id")
+        .only("id", "provider", "dispatch_id", "batch_id", "station_id", "segments", "created_at")[:limit]
+    )
+    groups: dict[tuple[str, str], list[SendRecord]] = {}
+    for record in stuck:
+        groups.setdefault((record.provider, record.dispatch_id), []).append(record)
+    resent = failed = 0
+    for (provider, dispatch_id), records in groups.items():
+        if provider and adapter_class(provider).idempotent_resend:
+            with transaction.atomic():
+                publish_batches([r.pk for r in records], provider=provider, resume_dispatch_id=dispatch_id)
+            resent += len(records)
+        else:
+            failed += fail_records(records=records, remark=STUCK_REMARK, code="Unknown")
+    if resent or failed:
+        logger.warning("stuck sending records: %s re-sent under their dispatch id, %s failed", resent, failed)
+    return resent, failed
+
+
+def pull_reports(*, provider: str, limit: int = 10_000) -> int:
+    """Ask a provider for the reports it holds and apply them (sjroom: per batch of the
+    records still waiting)."""
+    from sms.services import apply_delivery_reports
+
+    pending = list(
+        SendRecord.objects.filter(provider=provider, state=RecordState.SUBMITTED)
+        .exclude(provider_message_id=None)
+        .values_list("provider_message_id", flat=True)[:limit]
+    )
+    try:
+        reports = get_adapter(provider).pull_reports(pending)
+    except (ProviderUnavailable, ProviderRequestRejected) as exc:
+        logger.warning("pulling %s reports failed: %s", provider, exc)
+        return 0
+    if not reports:
+        return 0
+    return apply_delivery_reports(provider=provider, reports=reports).applied
+
+
+NO_REPORT_REMARK = "no delivery report from the provider within the deadline"
+
+
+@retry_on_deadlock()
+def expire_unreported(*, older_than: timedelta, limit: int = 10_000) -> int:
+    """Fail records a provider accepted but never reported on within ``older_than``. They were
+    accepted (and billed), so there is no refund."""
+    cutoff = timezone.now() - older_than
+    now = timezone.now()
+    with transaction.atomic():
+        records = list(
+            SendRecord.objects.select_for_update(skip_locked=True)
+            .filter(state=RecordState.SUBMITTED, submitted_at__lt=cutoff)
+            .order_by("id")[:limit]
+        )
+        daily: dict[tuple[str, date], Counter[str]] = {}
+        for record in records:
+            record.state, record.status = RecordState.FAILED, SendStatus.FAILED
+            record.remark, record.provider_code, record.finished_at = NO_REPORT_REMARK, "NoReport", now
+            if record.station_id:
+                daily.setdefault((record.station_id, local_date(record)), Counter())["failed"] += 1
+        bulk_save(records, ["state", "status", "remark", "provider_code", "finished_at", "updated_at"])
+        bump_daily_statistics(daily)
+    return len(records)
