@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, BasicAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,16 @@ def _failure_key(address: str) -> str:
     return f"auth-failures:{address}"
 
 
+def _cached_failures(address: str) -> int:
+    """Failed attempts from ``address`` in the window; 0 when the cache is unreachable (the
+    throttle fails open rather than locking every tenant out during a Redis restart)."""
+    try:
+        return int(cache.get(_failure_key(address), 0))
+    except Exception as exc:  # noqa: BLE001 - any cache error: count nothing, log it
+        logger.warning("auth failure counter unavailable: %s", type(exc).__name__)
+        return 0
+
+
 class TenantBasicAuthentication(BasicAuthentication):
     """HTTP Basic against Django users, with failed attempts throttled per client address."""
 
@@ -91,7 +104,7 @@ class TenantBasicAuthentication(BasicAuthentication):
 
     def authenticate(self, request: Request) -> tuple[Any, None] | None:
         address = client_address(request)
-        failures = cache.get(_failure_key(address), 0)
+        failures = _cached_failures(address)
         if failures >= settings.AUTH_FAILURE_LIMIT:
             raise exceptions.Throttled(
                 wait=settings.AUTH_FAILURE_WINDOW_SECONDS,
@@ -107,12 +120,15 @@ class TenantBasicAuthentication(BasicAuthentication):
     @staticmethod
     def _count_failure(address: str) -> None:
         key = _failure_key(address)
-        # add() is atomic where the backend supports it, so the window starts at the first failure.
-        if not cache.add(key, 1, timeout=settings.AUTH_FAILURE_WINDOW_SECONDS):
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.set(key, 1, timeout=settings.AUTH_FAILURE_WINDOW_SECONDS)
+        try:
+            # add() is atomic where the backend supports it: the window starts at the first failure.
+            if not cache.add(key, 1, timeout=settings.AUTH_FAILURE_WINDOW_SECONDS):
+                try:
+                    cache.incr(key)
+                except ValueError:
+                    cache.set(key, 1, timeout=settings.AUTH_FAILURE_WINDOW_SECONDS)
+        except Exception as exc:  # noqa: BLE001 - a cache outage must not take logins down with it
+            logger.warning("auth failure counter unavailable: %s", type(exc).__name__)
 
 
 class IsTenant(BasePermission):

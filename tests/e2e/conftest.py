@@ -44,6 +44,19 @@ class Stack:
         return self.start_worker(env=env, **kwargs)
 
 
+@pytest.fixture(autouse=True)
+def _default_combos(request):
+    """Transactional tests empty every table afterwards, the data migration's combos included."""
+    if "transactional_db" not in request.fixturenames and "live_server" not in request.fixturenames:
+        return
+    import importlib
+
+    from django.apps import apps
+
+    request.getfixturevalue("transactional_db")
+    importlib.import_module("sms.migrations.0002_default_combos").create_combos(apps, None)
+
+
 @pytest.fixture
 def stack(live_server, start_worker, settings) -> Iterator[Stack]:
     with running_simulator(settings) as simulator:
@@ -63,3 +76,25 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, message: st
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout}s: {message}")
+
+
+@pytest.fixture
+def recharge(db):
+    from tests.sms.conftest import CUSTOM_COMBO_ID
+
+    def make(station_id: str = "T7442", nums: int = 100):
+        from decimal import Decimal
+
+        from sms import services
+        from sms.models import Station
+
+        services.recharge_station(
+            station_id=station_id,
+            combo_id=CUSTOM_COMBO_ID,
+            recharge_nums=nums,
+            recharge_money=Decimal(nums) / 10,
+            operator_name="e2e",
+        )
+        return Station.objects.get(station_id=station_id)
+
+    return make

@@ -1,0 +1,164 @@
+"""The pipeline's pieces: claiming, outcomes, early reports, sweeps, failover, backoff, rate limit."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from providers import ratelimit
+from providers.base import DeliveryReport, OutcomeStatus, ReportStatus, SendOutcome
+from sms import pipeline, services
+from sms.models import BalanceLedger, PendingReport, RecordState, SendRecord, Station
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued(recharge):
+    """Three queued station records of T7442 (balance 10, 3 reserved)."""
+    station = recharge("T7442", 10)
+
+    def make(count: int = 3) -> list[SendRecord]:
+        records = []
+        for index in range(count):
+            record = services.create_station_send(
+                station_id="T7442",
+                receive_phone=f"1310000{index:02d}12",
+                business_type=2,
+                sms_content={"verify_code": "1", "sms_signature": "去采购"},
+            )
+            SendRecord.objects.filter(pk=record.pk).update(state=RecordState.QUEUED)
+            records.append(record)
+        return records
+
+    make.station = station
+    return make
+
+
+def test_a_record_is_claimed_once(queued):
+    ids = [record.pk for record in queued()]
+    first = pipeline.claim_batch(record_ids=ids, provider="tencent")
+    second = pipeline.claim_batch(record_ids=ids, provider="tencent")
+    assert len(first.records) == 3 and second.records == []
+    assert set(SendRecord.objects.values_list("state", "attempts")) == {(RecordState.SENDING, 1)}
+
+
+def test_refused_record_fails_and_is_refunded_exactly_once(queued):
+    record = queued(1)[0]
+    batch = pipeline.claim_batch(record_ids=[record.pk], provider="tencent")
+    refusal = [SendOutcome(record.pk, OutcomeStatus.FAILED, code="FailedOperation.PhoneNumberInBlacklist")]
+    assert pipeline.record_outcomes(provider="tencent", dispatch_id=batch.dispatch_id, outcomes=refusal) == 1
+    assert pipeline.record_outcomes(provider="tencent", dispatch_id=batch.dispatch_id, outcomes=refusal) == 0
+    assert pipeline.fail_records(records=[record], remark="again") == 0
+    record.refresh_from_db()
+    assert (record.state, record.refunded) == (RecordState.FAILED, True)
+    assert BalanceLedger.objects.filter(reason="refund", ref=str(record.pk)).count() == 1
+    assert Station.objects.get(station_id="T7442").balance_nums == 10
+
+
+def test_report_that_overtakes_the_submit_is_applied_when_the_id_is_recorded(queued):
+    record = queued(1)[0]
+    batch = pipeline.claim_batch(record_ids=[record.pk], provider="tencent")
+    early = DeliveryReport(provider="tencent", status=ReportStatus.DELIVERED, provider_message_id="sid-early")
+    assert services.apply_delivery_reports(provider="tencent", reports=[early, early]).unknown == 2
+    assert PendingReport.objects.count() == 1
+    pipeline.record_outcomes(
+        provider="tencent",
+        dispatch_id=batch.dispatch_id,
+        outcomes=[SendOutcome(record.pk, OutcomeStatus.ACCEPTED, provider_message_id="sid-early")],
+    )
+    record.refresh_from_db()
+    assert record.state == RecordState.DELIVERED
+    assert not PendingReport.objects.exists()
+
+
+def test_stale_queued_records_are_published_again(queued, django_capture_on_commit_callbacks):
+    records = queued(2)
+    SendRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
+    with (
+        mock.patch("sms.tasks.dispatch_records.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert pipeline.requeue_stale_queued(older_than=timedelta(seconds=60)) == 2
+    assert sorted(delay.call_args.args[0]) == sorted(record.pk for record in records)
+    with (
+        mock.patch("sms.tasks.dispatch_records.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert pipeline.requeue_stale_queued(older_than=timedelta(seconds=60)) == 0
+
+
+def test_stuck_sending_is_failed_and_refunded_where_a_resend_could_duplicate(queued):
+    records = queued(2)
+    pipeline.claim_batch(record_ids=[r.pk for r in records], provider="tencent")
+    SendRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
+    assert pipeline.reconcile_stuck_sending(older_than=timedelta(seconds=60)) == (0, 2)
+    assert set(SendRecord.objects.values_list("state", "remark")) == {
+        (RecordState.FAILED, f"Unknown: {pipeline.STUCK_REMARK}")
+    }
+    assert Station.objects.get(station_id="T7442").balance_nums == 10
+
+
+def test_stuck_sending_is_resent_under_its_dispatch_id_where_the_provider_drops_repeats(
+    queued, django_capture_on_commit_callbacks
+):
+    records = queued(2)
+    batch = pipeline.claim_batch(record_ids=[r.pk for r in records], provider="gateway")
+    SendRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
+    with (
+        mock.patch("sms.tasks.dispatch_records.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert pipeline.reconcile_stuck_sending(older_than=timedelta(seconds=60)) == (2, 0)
+    assert delay.call_args.args[1:] == ("gateway", [], batch.dispatch_id)
+    resumed = pipeline.claim_batch(
+        record_ids=[r.pk for r in records], provider="gateway", dispatch_id=batch.dispatch_id, resume=True
+    )
+    assert len(resumed.records) == 2
+
+
+def test_unreported_records_fail_after_the_deadline_without_refund(queued):
+    record = queued(1)[0]
+    SendRecord.objects.filter(pk=record.pk).update(
+        state=RecordState.SUBMITTED, submitted_at=timezone.now() - timedelta(days=4)
+    )
+    assert pipeline.expire_unreported(older_than=timedelta(days=3)) == 1
+    record.refresh_from_db()
+    assert (record.state, record.remark, record.refunded) == (
+        RecordState.FAILED,
+        pipeline.NO_REPORT_REMARK,
+        False,
+    )
+    assert Station.objects.get(station_id="T7442").balance_nums == 9
+
+
+def test_failover_skips_template_only_providers_for_free_text(settings):
+    settings.SMS_FAILOVER = ["gateway", "tencent", "fw199", "sjroom"]
+    assert pipeline.next_provider("gateway", [], needs_text=True) == "sjroom"
+    assert pipeline.next_provider("gateway", [], needs_text=False) == "tencent"
+    assert pipeline.next_provider("gateway", ["tencent", "fw199", "sjroom"], needs_text=False) is None
+
+
+def test_backoff_grows_and_is_capped(settings):
+    settings.SMS_RETRY_BASE_SECONDS, settings.SMS_RETRY_MAX_SECONDS = 1.0, 8.0
+    for attempt, ceiling in [(0, 1), (1, 2), (2, 4), (3, 8), (9, 8)]:
+        delays = [pipeline.retry_delay(attempt) for _ in range(200)]
+        assert 0 <= min(delays) and max(delays) <= ceiling
+        assert max(delays) > ceiling / 2  # full jitter spreads over the whole window
+
+
+@pytest.mark.worker
+def test_rate_limit_books_slots_and_puts_off_a_burst(settings):
+    import redis
+
+    redis.Redis.from_url(settings.REDIS_URL).delete("ratelimit:gateway")
+    settings.SMS_PROVIDERS = {
+        **settings.SMS_PROVIDERS,
+        "gateway": {**settings.SMS_PROVIDERS["gateway"], "rate_per_second": 100},
+    }
+    assert ratelimit.reserve("gateway", 100, max_wait=2.0) == (True, 0.0)
+    booked, wait = ratelimit.reserve("gateway", 100, max_wait=2.0)
+    assert booked and 0.9 < wait <= 1.0
+    booked, wait = ratelimit.reserve("gateway", 100, max_wait=1.5)
+    assert not booked and 1.5 < wait <= 2.0
