@@ -318,6 +318,7 @@ class DispatchResult:
     retry_in: float | None = None
     delay_for: float | None = None
     failed_over_to: str | None = None
+    resume_dispatch_id: str | None = None  # retry the same dispatch (same provider request id)
 
 
 def retry_delay(attempt: int) -> float:
@@ -351,12 +352,17 @@ def dispatch(
     try:
         outcomes = send_batch(batch)
     except ProviderUnavailable as exc:
-        release_batch(batch=batch)
         logger.warning(
             "%s unavailable for %s record(s) (attempt %s): %s", provider, len(batch.records), attempt + 1, exc
         )
         if attempt < settings.SMS_PROVIDER_MAX_RETRIES:
+            if adapter_class(provider).idempotent_resend:
+                # The request may have arrived (a timeout): retry under the same id, which the
+                # provider drops if it has it already.
+                return DispatchResult(retry_in=retry_delay(attempt), resume_dispatch_id=batch.dispatch_id)
+            release_batch(batch=batch)
             return DispatchResult(retry_in=retry_delay(attempt))
+        release_batch(batch=batch)
         needs_text = any(record.business_type is None for record in batch.records)
         fallback = next_provider(provider, tried, needs_text=needs_text)
         ids = [record.pk for record in batch.records]

@@ -30,7 +30,8 @@ def dispatch_records(
         resume_dispatch_id=resume_dispatch_id,
     )
     if result.retry_in is not None:
-        raise self.retry(countdown=result.retry_in)
+        args = (record_ids, provider, tried, result.resume_dispatch_id)
+        raise self.retry(args=args, countdown=result.retry_in)
     if result.delay_for is not None:
         # Over the provider's rate: come back later as a fresh task (not a failed attempt).
         dispatch_records.apply_async(
