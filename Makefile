@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
+
+.PHONY: bench bench-accept bench-bulk bench-stats
 .PHONY: run services test test-fast lint format simulator worker flower schema clean
 
 $(PY):
@@ -60,3 +62,18 @@ schema: $(VENV)/.deps
 
 clean:
 	rm -rf var/test var/test-fast .pytest_cache
+
+# Benchmarks (bench/, docs/performance.md): MariaDB, Redis, gunicorn, a worker, the simulator, wrk.
+bench: bench-accept bench-bulk bench-stats
+
+bench-accept: services
+	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
+	$(PY) -m bench.accept_sends
+
+bench-bulk: services
+	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
+	$(PY) -m bench.bulk_send
+
+bench-stats: services
+	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
+	$(PY) -m bench.statistics_scale

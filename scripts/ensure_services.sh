@@ -24,6 +24,7 @@ dpkg -s libmariadb-dev >/dev/null 2>&1 || dpkg -s libmysqlclient-dev >/dev/null 
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 have_port 3306 || command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
 have_port 6379 || command -v redis-server >/dev/null || missing+=(redis-server)
+command -v wrk >/dev/null || missing+=(wrk)  # the benchmarks' load generator (and their smoke tests)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure_services: installing ${missing[*]}"
   apt_install "${missing[@]}"

@@ -74,7 +74,10 @@ def change_balance(
         raise ValueError("change_balance needs exactly one of station or tenant")
     account = station if station is not None else tenant
     model = type(account)
-    with transaction.atomic():
+    # Only a refund can be repeated (its ref is a record that may be failed twice); reservations,
+    # recharges and charges carry fresh refs. Savepoints only where a repeat must be undone.
+    repeatable = reason == LedgerReason.REFUND
+    with transaction.atomic(savepoint=repeatable):
         query = model.objects.filter(pk=account.pk)
         if delta < 0:
             query = query.filter(balance_nums__gte=-delta)
@@ -82,16 +85,12 @@ def change_balance(
             current = model.objects.filter(pk=account.pk).values_list("balance_nums", flat=True).first()
             raise InsufficientBalance(f"balance is {current or 0}, the send needs {-delta}", field="balance")
         balance_after = model.objects.filter(pk=account.pk).values_list("balance_nums", flat=True).get()
+        entry = BalanceLedger(
+            station=station, tenant=tenant, delta=delta, balance_after=balance_after, reason=reason, ref=ref
+        )
         try:
-            with transaction.atomic():
-                BalanceLedger.objects.create(
-                    station=station,
-                    tenant=tenant,
-                    delta=delta,
-                    balance_after=balance_after,
-                    reason=reason,
-                    ref=ref,
-                )
+            with transaction.atomic(savepoint=repeatable):
+                entry.save(force_insert=True)
         except IntegrityError as exc:
             raise AlreadyBooked(f"{reason} {ref} was booked already") from exc
     account.balance_nums = balance_after

@@ -1,0 +1,27 @@
+"""The accepting-sends benchmark still runs (a few seconds; figures are not asserted)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.worker
+
+
+def test_accept_sends_benchmark_smoke_runs_without_errors():
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.accept_sends", "--smoke"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads((REPO / "var" / "bench" / "accept_sends.json").read_text())
+    [run] = result["runs"]
+    assert run["project"]["requests"] > 0 and run["floor"]["requests"] > 0
+    assert run["project"]["errors"] == 0 and run["floor"]["errors"] == 0
