@@ -189,6 +189,8 @@ SMS_CALLBACK_TOKEN = env.str("SMS_CALLBACK_TOKEN", default="")
 # Failed Basic-auth attempts allowed per client address per window before ER:0001 is throttled.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
 AUTH_FAILURE_WINDOW_SECONDS = env.int("AUTH_FAILURE_WINDOW_SECONDS", default=300)
+# A verified Basic-auth credential is trusted this long without re-running the password hash.
+AUTH_CACHE_SECONDS = env.int("AUTH_CACHE_SECONDS", default=300)
 
 # --- Providers --------------------------------------------------------------------------------
 SIMULATOR_URL = f"http://127.0.0.1:{SIMULATOR_PORT}"

@@ -236,8 +236,21 @@ class SendRecord(models.Model):
     class Meta:
         db_table = "tbl_sms_send_record"
         indexes = [
-            # send_record/get: a station's records in a date range, newest first.
-            models.Index(fields=["station_id", "created_at", "id"], name="record_station_created_idx"),
+            # send_record/get: a station's records in a date range, newest first. The filter and
+            # search columns ride along so the type/status filters and the substring search are
+            # checked inside the index (index condition pushdown), fetching only matching rows.
+            models.Index(
+                fields=[
+                    "station_id",
+                    "created_at",
+                    "id",
+                    "business_type",
+                    "status",
+                    "receive_phone",
+                    "receive_name",
+                ],
+                name="record_station_search_idx",
+            ),
             # delivery reports find records by the provider's id.
             models.Index(fields=["provider", "provider_message_id"], name="record_provider_msg_idx"),
             # v1/message?uuid=: a batch's records.

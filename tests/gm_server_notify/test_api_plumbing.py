@@ -243,3 +243,18 @@ def test_paging_cursor_cannot_switch_direction(station_client, twenty_five_users
 
 def test_service_token_constant_is_what_the_fixture_configures(settings):
     assert settings.SMS_SERVICE_TOKENS == [SERVICE_TOKEN]
+
+
+def test_verified_basic_credentials_skip_the_password_hash_until_the_password_changes(api_client, tenant):
+    from unittest import mock
+
+    from django.contrib.auth.hashers import check_password
+
+    api_client.credentials(HTTP_AUTHORIZATION=UserFactory.basic_header("dcs", TEST_PASSWORD))
+    with mock.patch("django.contrib.auth.base_user.check_password", side_effect=check_password) as checked:
+        for _ in range(3):
+            assert api_client.post("/v1/echo", VALID, format="json").status_code == 200
+    assert checked.call_count == 1
+    tenant.set_password("a-new-password-1")
+    tenant.save()
+    assert api_client.post("/v1/echo", VALID, format="json").json()["error"] == "ER:0001"
