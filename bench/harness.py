@@ -212,7 +212,7 @@ def wait_for_http(url: str, timeout: float = 60.0) -> None:
         try:
             requests.get(url, timeout=2)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 from django.db import connection
 from django.db.models import Model
+
+T = TypeVar("T")
+# MariaDB turns an IN list of 1000 or more values into a table join
+# (``in_predicate_conversion_threshold``); a locking read then locks every row it scans, and a
+# concurrent ``SKIP LOCKED`` claim finds nothing. Locking queries stay below that size.
+IN_LIST_LIMIT = 999
+
+
+def chunked(values: Sequence[T], size: int = IN_LIST_LIMIT) -> Iterator[list[T]]:
+    """``values`` in lists of at most ``size`` (for ``… WHERE id IN (…)``)."""
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
 
 
 def bulk_save(rows: Sequence[Model], fields: Sequence[str], *, batch_size: int = 1000) -> None:

@@ -253,8 +253,9 @@ class SendRecord(models.Model):
             ),
             # delivery reports find records by the provider's id.
             models.Index(fields=["provider", "provider_message_id"], name="record_provider_msg_idx"),
-            # v1/message?uuid=: a batch's records.
+            # v1/message?uuid=: a batch's records, and its counts per state from the index alone.
             models.Index(fields=["batch", "id"], name="record_batch_idx"),
+            models.Index(fields=["batch", "state"], name="record_batch_state_idx"),
             # the sweeper: records left queued or sending too long.
             models.Index(fields=["state", "updated_at"], name="record_state_updated_idx"),
         ]

@@ -39,7 +39,7 @@ from providers.base import (
     SendOutcome,
 )
 from providers.registry import adapter_class, get_adapter
-from sms.bulk import bulk_save
+from sms.bulk import bulk_save, chunked
 from sms.content import signature_name, template_params
 from sms.models import LedgerReason, MessageBatch, RecordState, SendRecord, SendStatus, Station, TenantAccount
 from sms.phones import MAINLAND_COUNTRY_CODE
@@ -120,19 +120,22 @@ def claim_batch(
     dispatch_id = dispatch_id or uuid.uuid4().hex
     now = timezone.now()
     with transaction.atomic():
-        query = SendRecord.objects.select_for_update(skip_locked=True).filter(pk__in=list(record_ids))
-        if resume:
-            query = query.filter(state=RecordState.SENDING, dispatch_id=dispatch_id)
-        else:
-            query = query.filter(state=RecordState.QUEUED)
-        records = list(query.order_by("id"))
-        SendRecord.objects.filter(pk__in=[record.pk for record in records]).update(
-            state=RecordState.SENDING,
-            provider=provider,
-            dispatch_id=dispatch_id,
-            attempts=F("attempts") + 1,
-            updated_at=now,
-        )
+        records = []
+        for chunk in chunked(sorted(record_ids)):
+            query = SendRecord.objects.select_for_update(skip_locked=True).filter(pk__in=chunk)
+            if resume:
+                query = query.filter(state=RecordState.SENDING, dispatch_id=dispatch_id)
+            else:
+                query = query.filter(state=RecordState.QUEUED)
+            records += list(query.order_by("id"))
+        for chunk in chunked([record.pk for record in records]):
+            SendRecord.objects.filter(pk__in=chunk).update(
+                state=RecordState.SENDING,
+                provider=provider,
+                dispatch_id=dispatch_id,
+                attempts=F("attempts") + 1,
+                updated_at=now,
+            )
         for record in records:
             record.state, record.provider, record.dispatch_id = RecordState.SENDING, provider, dispatch_id
     return ClaimedBatch(dispatch_id=dispatch_id, provider=provider, records=records)
@@ -215,12 +218,14 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
     with transaction.atomic():
         # Lock only the records: joining the batch would lock its row too, which every worker
         # of a large message shares.
-        query = SendRecord.objects.select_for_update().filter(pk__in=list(by_id))
-        if dispatch_id is not None:
-            query = query.filter(state=RecordState.SENDING, dispatch_id=dispatch_id)
-        else:
-            query = query.filter(state__in=[RecordState.QUEUED, RecordState.SENDING])
-        records = list(query.order_by("id"))
+        records = []
+        for chunk in chunked(sorted(by_id)):
+            query = SendRecord.objects.select_for_update().filter(pk__in=chunk)
+            if dispatch_id is not None:
+                query = query.filter(state=RecordState.SENDING, dispatch_id=dispatch_id)
+            else:
+                query = query.filter(state__in=[RecordState.QUEUED, RecordState.SENDING])
+            records += list(query.order_by("id"))
         failed: list[SendRecord] = []
         daily: dict[tuple[str, date], Counter[str]] = {}
         for record in records:
@@ -250,15 +255,15 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
                     daily.setdefault((record.station_id, local_date(record)), Counter())["failed"] += 1
         _refund(failed)
         bulk_save(records, RECORD_OUTCOME_FIELDS)
-        # Reports that overtook this commit were kept: apply them now that the ids are recorded.
-        accepted_ids = [
-            r.provider_message_id
-            for r in records
-            if r.state == RecordState.SUBMITTED and r.provider_message_id
-        ]
-        if accepted_ids:
-            apply_pending_reports(provider=provider, message_ids=accepted_ids)
         bump_daily_statistics(daily)
+    # Reports that overtook this commit were kept: apply them now that the ids are committed.
+    # After the commit, not inside it: a report handler that looked before our commit has stored
+    # its report by the time we look, and one that looks after it finds the record (READ COMMITTED).
+    accepted_ids = [
+        r.provider_message_id for r in records if r.state == RecordState.SUBMITTED and r.provider_message_id
+    ]
+    for chunk in chunked(accepted_ids):
+        apply_pending_reports(provider=provider, message_ids=chunk)
     return len(records)
 
 

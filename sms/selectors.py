@@ -179,18 +179,18 @@ def message_batch_progress(
     for row in SendRecord.objects.filter(batch=batch).values("state").annotate(n=Count("id")).order_by():
         counts[TENANT_STATE[row["state"]]] += row["n"]
     start = (page - 1) * page_size
-    records = (
+    # Plain tuples: building model instances cost more than the query for a 1000-row page.
+    rows = (
         SendRecord.objects.filter(batch=batch)
         .order_by("id")
-        .only("receive_phone", "state", "remark")[start : start + page_size]
+        .values_list("receive_phone", "state", "remark")[start : start + page_size]
     )
     return {
         "uuid": str(batch.uuid),
         "total": batch.total,
         "counts": counts,
         "items": [
-            {"mobile": record.receive_phone, "state": TENANT_STATE[record.state], "reason": record.remark}
-            for record in records
+            {"mobile": phone, "state": TENANT_STATE[state], "reason": remark} for phone, state, remark in rows
         ],
         "page": page,
         "page_size": page_size,

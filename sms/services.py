@@ -21,7 +21,7 @@ from gm_server_notify.api.errors import PlatformAPIError, PlatformError
 from gm_server_notify.errors import InsufficientBalance, InvalidInput, NotFound
 from providers.base import DeliveryReport, ReportStatus
 from signatures.models import AuditStatus, Signature
-from sms.bulk import bulk_save
+from sms.bulk import chunked
 from sms.content import REQUIRED_CONTENT_FIELDS, count_segments, render_station_message
 from sms.models import (
     FINAL_STATES,
@@ -295,8 +295,10 @@ def _apply_reports(
     # Find the ids without locking, then lock by primary key in id order: the order the workers
     # lock in, so report handlers and workers do not deadlock each other.
     matching = SendRecord.objects.filter(provider=provider, provider_message_id__in=list(by_message_id))
-    ids = set(matching.values_list("id", flat=True)) | set(by_record_id)
-    records = list(SendRecord.objects.select_for_update().filter(pk__in=sorted(ids)).order_by("id"))
+    ids = sorted(set(matching.values_list("id", flat=True)) | set(by_record_id))
+    records = []
+    for chunk in chunked(ids):
+        records += list(SendRecord.objects.select_for_update().filter(pk__in=chunk).order_by("id"))
     changed: list[SendRecord] = []
     daily: dict[tuple[str, date], Counter[str]] = {}
     matched: set[str] = set()
@@ -318,7 +320,17 @@ def _apply_reports(
         if record.station_id:
             key = (record.station_id, local_date(record))
             daily.setdefault(key, Counter())["success" if delivered else "failed"] += 1
-    bulk_save(changed, ["state", "status", "provider_code", "remark", "finished_at", "updated_at"])
+    # Reports mostly share their outcome: one UPDATE per distinct outcome, not a row-by-row write.
+    groups: dict[tuple[str, int, str, str], list[int]] = {}
+    for record in changed:
+        groups.setdefault((record.state, record.status, record.provider_code, record.remark), []).append(
+            record.pk
+        )
+    for (state, status, code, remark), group_ids in groups.items():
+        for chunk in chunked(group_ids):
+            SendRecord.objects.filter(pk__in=chunk).update(
+                state=state, status=status, provider_code=code, remark=remark, finished_at=now, updated_at=now
+            )
     bump_daily_statistics(daily)
     result.applied = len(changed)
     unmatched = [report for report in reports if _report_key(report) not in matched]
@@ -348,7 +360,14 @@ def apply_delivery_reports(*, provider: str, reports: Sequence[DeliveryReport]) 
             if report.provider_message_id
         ]
         PendingReport.objects.bulk_create(pending, ignore_conflicts=True, batch_size=1000)
-    result.unknown = len(unmatched)
+    late = 0
+    if pending:
+        # The worker may have committed the ids after we looked and before we stored: look again,
+        # now that our reports are committed (the worker looks after its own commit too).
+        for chunk in chunked([row.provider_message_id for row in pending]):
+            late += apply_pending_reports(provider=provider, message_ids=chunk)
+    result.applied += late
+    result.unknown = len(unmatched) - late
     if unmatched:
         logger.info(
             "%s: %s delivery report(s) kept until their records carry the id", provider, len(unmatched)

@@ -1,0 +1,39 @@
+"""The bulk-send benchmark runs end to end at smoke size (figures are printed, never asserted)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RESULT = REPO / "var" / "bench" / "bulk_send.json"
+SMOKE_TOTAL = 2_000
+SMOKE_BASELINE = 200
+
+
+@pytest.mark.worker
+def test_bulk_send_smoke_delivers_every_number_exactly_once():
+    RESULT.unlink(missing_ok=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.bulk_send", "--smoke"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads(RESULT.read_text())
+    assert result["smoke"] is True
+    assert result["total"] == SMOKE_TOTAL
+    assert result["simulator"]["numbers"] == SMOKE_TOTAL
+    assert result["simulator"]["distinct"] == SMOKE_TOTAL
+    assert result["simulator"]["duplicated"] == 0
+    assert result["final"] == SMOKE_TOTAL
+    assert set(result["states"]) <= {"delivered", "failed"}
+    assert sum(result["states"].values()) == SMOKE_TOTAL
+    baseline = result["baseline"]
+    assert baseline["recipients"] == SMOKE_BASELINE
+    assert sum(baseline["states"].get(state, 0) for state in ("delivered", "failed")) == SMOKE_BASELINE
+    assert (baseline["simulator"]["numbers"], baseline["simulator"]["duplicated"]) == (SMOKE_BASELINE, 0)

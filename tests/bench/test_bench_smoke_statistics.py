@@ -1,0 +1,33 @@
+"""The statistics-at-scale benchmark still runs (20,000 records; figures are not asserted)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.worker
+
+
+def test_statistics_scale_benchmark_smoke_runs_without_errors_or_full_scans():
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.statistics_scale", "--smoke"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads((REPO / "var" / "bench" / "statistics_scale.json").read_text())
+    assert result["smoke"] is True
+    assert result["load"]["records"] == 20_000
+    endpoints = result["endpoints"]
+    assert len(endpoints) >= 8
+    for endpoint in endpoints:
+        assert endpoint["requests"] > 0, endpoint["endpoint"]
+        assert endpoint["errors"] == 0, endpoint["endpoint"]
+        assert endpoint["send_record_full_scan"] is False, (endpoint["endpoint"], endpoint["explain"])
+        assert endpoint["explain"], endpoint["endpoint"]
