@@ -239,11 +239,12 @@ class SendRecord(models.Model):
             # send_record/get: a station's records in a date range, newest first. The filter and
             # search columns ride along so the type/status filters and the substring search are
             # checked inside the index (index condition pushdown), fetching only matching rows.
+            # Descending: MariaDB pushes index conditions down only on forward index reads.
             models.Index(
                 fields=[
                     "station_id",
-                    "created_at",
-                    "id",
+                    "-created_at",
+                    "-id",
                     "business_type",
                     "status",
                     "receive_phone",

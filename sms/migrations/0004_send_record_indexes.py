@@ -18,8 +18,8 @@ class Migration(migrations.Migration):
             index=models.Index(
                 fields=[
                     "station_id",
-                    "created_at",
-                    "id",
+                    "-created_at",
+                    "-id",
                     "business_type",
                     "status",
                     "receive_phone",

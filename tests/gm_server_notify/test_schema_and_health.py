@@ -37,3 +37,9 @@ def test_schema_generates_without_warnings_for_every_endpoint(tmp_path):
     text = target.read_text()
     for path in ("/sms/send/add:", "/sms/callback:", "/sms/statistics_detail/get:"):
         assert path in text
+
+
+def test_models_and_migrations_agree():
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
