@@ -100,6 +100,20 @@ def change_balance(
 # --- Recharges ---------------------------------------------------------------------------------
 
 
+def validate_recharge(*, combo_id: int, recharge_nums: int, recharge_money: Decimal) -> Combo:
+    """The checks of a recharge, on their own (the admin's form runs them before booking)."""
+    combo = Combo.objects.filter(pk=combo_id, is_active=True).first()
+    if combo is None:
+        raise NotFound(f"combo {combo_id} does not exist", field="combo_id")
+    if recharge_nums <= 0:
+        raise InvalidInput("must be a positive number of messages", field="recharge_nums")
+    if recharge_money < 0:
+        raise InvalidInput("must not be negative", field="recharge_money")
+    if not combo.is_custom and recharge_nums != combo.sms_nums:
+        raise InvalidInput(f"combo {combo.pk} holds {combo.sms_nums} messages", field="recharge_nums")
+    return combo
+
+
 def recharge_station(
     *,
     station_id: str,
@@ -114,15 +128,7 @@ def recharge_station(
 ) -> RechargeRecord:
     """Record a purchase and add its messages to the station's balance (the station is created
     on its first recharge). A fixed combo must be bought whole; a custom combo takes any amount."""
-    combo = Combo.objects.filter(pk=combo_id, is_active=True).first()
-    if combo is None:
-        raise NotFound(f"combo {combo_id} does not exist", field="combo_id")
-    if recharge_nums <= 0:
-        raise InvalidInput("must be a positive number of messages", field="recharge_nums")
-    if recharge_money < 0:
-        raise InvalidInput("must not be negative", field="recharge_money")
-    if not combo.is_custom and recharge_nums != combo.sms_nums:
-        raise InvalidInput(f"combo {combo.pk} holds {combo.sms_nums} messages", field="recharge_nums")
+    combo = validate_recharge(combo_id=combo_id, recharge_nums=recharge_nums, recharge_money=recharge_money)
     with transaction.atomic():
         station, _ = Station.objects.get_or_create(
             station_id=station_id, defaults={"station_name": station_name}
