@@ -8,6 +8,7 @@ simulator, so no default ever reaches a real vendor.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -142,6 +143,9 @@ TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+# Plotly's browser bundle, from the plotly package on PyPI, served as /static/plotly/plotly.min.js:
+# the dashboard needs no CDN (operators' networks may be closed).
+STATICFILES_DIRS = [("plotly", str(Path(importlib.util.find_spec("plotly").origin).parent / "package_data"))]
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {

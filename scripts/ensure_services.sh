@@ -25,9 +25,17 @@ command -v pkg-config >/dev/null || missing+=(pkg-config)
 have_port 3306 || command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
 have_port 6379 || command -v redis-server >/dev/null || missing+=(redis-server)
 command -v wrk >/dev/null || missing+=(wrk)  # the benchmarks' load generator (and their smoke tests)
+
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure_services: installing ${missing[*]}"
   apt_install "${missing[@]}"
+fi
+
+# The dashboard's browser test: Debian's chromium and its chromedriver. Not fatal: without a
+# browser that one test skips and says why.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  echo "ensure_services: installing chromium and chromium-driver for the browser test"
+  apt_install chromium chromium-driver || echo "ensure_services: no browser could be installed; the browser test will skip"
 fi
 
 wait_for_port() {

@@ -39,4 +39,9 @@ if [ -n "${generated_token:-}" ]; then
   echo "service token for /sms/* (generated, kept in $GM_VAR_DIR/service_token):"
   echo "  Authorization: Bearer ${SMS_SERVICE_TOKENS}"
 fi
+# Every web and worker process writes its metrics here and /metrics adds them up; values of a
+# previous run would be added in too, so the directory starts empty.
+export PROMETHEUS_MULTIPROC_DIR="$GM_VAR_DIR/prometheus"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 exec .venv/bin/honcho --no-colour start --procfile Procfile

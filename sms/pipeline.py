@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from gm_server_notify import metrics
 from providers import ratelimit
 from providers.base import (
     OutcomeStatus,
@@ -256,6 +257,7 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
         _refund(failed)
         bulk_save(records, RECORD_OUTCOME_FIELDS)
         bump_daily_statistics(daily)
+    metrics.count_outcomes(records, provider=provider)
     # Reports that overtook this commit were kept: apply them now that the ids are committed.
     # After the commit, not inside it: a report handler that looked before our commit has stored
     # its report by the time we look, and one that looks after it finds the record (READ COMMITTED).
@@ -271,7 +273,8 @@ def send_batch(batch: ClaimedBatch) -> list[SendOutcome]:
     """The provider request for a claimed batch (no transaction is open here)."""
     adapter = get_adapter(batch.provider)
     messages = [outgoing_message(record, batch.provider) for record in batch.records]
-    return adapter.send(messages, batch_id=batch.dispatch_id)
+    with metrics.PROVIDER_REQUEST_SECONDS.labels(batch.provider).time():
+        return adapter.send(messages, batch_id=batch.dispatch_id)
 
 
 def queue_for_dispatch(record_ids: Sequence[int]) -> None:
@@ -361,6 +364,7 @@ def dispatch(
             "%s unavailable for %s record(s) (attempt %s): %s", provider, len(batch.records), attempt + 1, exc
         )
         if attempt < settings.SMS_PROVIDER_MAX_RETRIES:
+            metrics.PROVIDER_RETRIES.labels(provider).inc()
             if adapter_class(provider).idempotent_resend:
                 # The request may have arrived (a timeout): retry under the same id, which the
                 # provider drops if it has it already.
@@ -372,6 +376,7 @@ def dispatch(
         fallback = next_provider(provider, tried, needs_text=needs_text)
         ids = [record.pk for record in batch.records]
         if fallback is not None:
+            metrics.PROVIDER_FAILOVERS.labels(provider, fallback).inc()
             with transaction.atomic():
                 publish_batches(ids, provider=fallback, tried=[*tried, provider])
             return DispatchResult(failed_over_to=fallback)
@@ -490,4 +495,5 @@ def expire_unreported(*, older_than: timedelta, limit: int = 10_000) -> int:
                 daily.setdefault((record.station_id, local_date(record)), Counter())["failed"] += 1
         bulk_save(records, ["state", "status", "remark", "provider_code", "finished_at", "updated_at"])
         bump_daily_statistics(daily)
+    metrics.count_finished(records)
     return len(records)

@@ -195,3 +195,88 @@ def message_batch_progress(
         "page": page,
         "page_size": page_size,
     }
+
+
+# --- The operators' dashboard ------------------------------------------------------------------
+
+FINAL_STATE_VALUES = (RecordState.DELIVERED, RecordState.FAILED)
+
+
+def platform_daily_statistics(*, start_date: dt.date, end_date: dt.date) -> list[dict[str, Any]]:
+    """All stations' sends per day of ``[start_date, end_date]``, zero-filled (the aggregate)."""
+    sums = {
+        row["send_date"]: row
+        for row in DailyStatistics.objects.filter(send_date__gte=start_date, send_date__lte=end_date)
+        .values("send_date")
+        .annotate(
+            total=Sum("total_send_nums"), success=Sum("success_send_nums"), failed=Sum("send_failed_nums")
+        )
+        .order_by()
+    }
+    days = (end_date - start_date).days + 1
+    result = []
+    for offset in range(days):
+        day = start_date + dt.timedelta(days=offset)
+        row = sums.get(day, {})
+        result.append(
+            {
+                "send_date": day.isoformat(),
+                "total_send_nums": row.get("total") or 0,
+                "success_send_nums": row.get("success") or 0,
+                "send_failed_nums": row.get("failed") or 0,
+            }
+        )
+    return result
+
+
+def top_stations(*, start_date: dt.date, end_date: dt.date, limit: int = 10) -> list[dict[str, Any]]:
+    """The stations that sent most in the range (the aggregate)."""
+    rows = (
+        DailyStatistics.objects.filter(send_date__gte=start_date, send_date__lte=end_date)
+        .values("station_id")
+        .annotate(
+            total=Sum("total_send_nums"), success=Sum("success_send_nums"), failed=Sum("send_failed_nums")
+        )
+        .order_by("-total", "station_id")[:limit]
+    )
+    return [dict(row) for row in rows]
+
+
+def provider_delivery(*, since: dt.datetime) -> list[dict[str, Any]]:
+    """Per provider, records that ended delivered or failed since ``since`` and the delivery rate
+    (reads the (state, updated_at) index, not the whole table)."""
+    counts: dict[str, dict[str, int]] = {}
+    rows = (
+        SendRecord.objects.filter(state__in=FINAL_STATE_VALUES, updated_at__gte=since)
+        .values("provider", "state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        counts.setdefault(row["provider"] or "none", {"delivered": 0, "failed": 0})[row["state"]] = row["n"]
+    return [
+        {"provider": provider, **values, "rate": round(values["delivered"] / max(1, sum(values.values())), 4)}
+        for provider, values in sorted(counts.items())
+    ]
+
+
+def pipeline_depth(*, stuck_after: dt.timedelta) -> dict[str, int]:
+    """Records waiting in each non-final state, and those stuck in ``sending``."""
+    depth = dict.fromkeys(("created", "queued", "sending", "submitted"), 0)
+    for row in (
+        SendRecord.objects.filter(state__in=list(depth)).values("state").annotate(n=Count("id")).order_by()
+    ):
+        depth[row["state"]] = row["n"]
+    depth["stuck_sending"] = SendRecord.objects.filter(
+        state=RecordState.SENDING, updated_at__lt=timezone.now() - stuck_after
+    ).count()
+    return depth
+
+
+def cached_provider_balances() -> dict[str, int | None]:
+    """The providers' balances as last cached by beat (never asks a provider)."""
+    from django.core.cache import cache
+
+    return {
+        provider: cache.get(f"provider-balance:{provider}") for provider in settings.SMS_BALANCE_PROVIDERS
+    }

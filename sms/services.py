@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from gm_server_notify import metrics
 from gm_server_notify.api.errors import PlatformAPIError, PlatformError
 from gm_server_notify.errors import InsufficientBalance, InvalidInput, NotFound
 from providers.base import DeliveryReport, ReportStatus
@@ -338,6 +339,7 @@ def _apply_reports(
                 state=state, status=status, provider_code=code, remark=remark, finished_at=now, updated_at=now
             )
     bump_daily_statistics(daily)
+    metrics.count_finished(changed, provider=provider)
     result.applied = len(changed)
     unmatched = [report for report in reports if _report_key(report) not in matched]
     return result, unmatched
