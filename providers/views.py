@@ -44,6 +44,30 @@ class _ProviderCallbackView(APIView):
         except UnknownProvider:
             return None
 
+    def handle_push(self, request: Request, name: str, *, kind: str) -> Response:
+        """Parse a ``status`` or ``uplink`` push with the provider's adapter and apply it."""
+        adapter = self._adapter(name)
+        if adapter is None:
+            return Response({"error": f"no provider {name}"}, status=404)
+        parse_push = adapter.parse_status_callback if kind == "status" else adapter.parse_uplink_callback
+        try:
+            items = parse_push(request.body, request.content_type)
+        except (CallbackParseError, NotImplementedError) as exc:
+            logger.warning("%s %s callback refused: %s", name, kind, exc)
+            return Response({"error": str(exc) or "not supported"}, status=400)
+        if kind == "status":
+            result = sms_services.apply_delivery_reports(provider=name, reports=items)
+            logger.info(
+                "%s status callback: %s applied, %s repeated, %s unknown",
+                name,
+                result.applied,
+                result.ignored,
+                result.unknown,
+            )
+        else:
+            provider_services.store_inbound_messages(messages=items)
+        return Response(adapter.callback_ack)
+
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
         if response is not None and response.status_code in (401, 403):
@@ -55,35 +79,10 @@ class _ProviderCallbackView(APIView):
 class ProviderStatusCallbackView(_ProviderCallbackView):
     @extend_schema(summary="A provider's delivery-report push", **_SCHEMA)
     def post(self, request: Request, name: str) -> Response:
-        adapter = self._adapter(name)
-        if adapter is None:
-            return Response({"error": f"no provider {name}"}, status=404)
-        try:
-            reports = adapter.parse_status_callback(request.body, request.content_type)
-        except (CallbackParseError, NotImplementedError) as exc:
-            logger.warning("%s status callback refused: %s", name, exc)
-            return Response({"error": str(exc) or "not supported"}, status=400)
-        result = sms_services.apply_delivery_reports(provider=name, reports=reports)
-        logger.info(
-            "%s status callback: %s applied, %s repeated, %s unknown",
-            name,
-            result.applied,
-            result.ignored,
-            result.unknown,
-        )
-        return Response(adapter.callback_ack)
+        return self.handle_push(request, name, kind="status")
 
 
 class ProviderUplinkCallbackView(_ProviderCallbackView):
     @extend_schema(summary="A provider's uplink (reply) push", **_SCHEMA)
     def post(self, request: Request, name: str) -> Response:
-        adapter = self._adapter(name)
-        if adapter is None:
-            return Response({"error": f"no provider {name}"}, status=404)
-        try:
-            messages = adapter.parse_uplink_callback(request.body, request.content_type)
-        except (CallbackParseError, NotImplementedError) as exc:
-            logger.warning("%s uplink callback refused: %s", name, exc)
-            return Response({"error": str(exc) or "not supported"}, status=400)
-        provider_services.store_inbound_messages(messages=messages)
-        return Response(adapter.callback_ack)
+        return self.handle_push(request, name, kind="uplink")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import models, transaction
 
 from gm_server_notify.api.errors import PlatformAPIError, PlatformError
 from signatures.models import AuditStatus, Signature
 
 REVIEW_DECISIONS = (AuditStatus.PASSED, AuditStatus.REJECTED)
+ReviewedModel = TypeVar("ReviewedModel", bound=models.Model)
 
 
 def create_signature(
@@ -45,17 +47,27 @@ def delete_signature(*, owner: AbstractBaseUser, sign_id: int) -> None:
         sign.delete()
 
 
-def review_signature(*, sign_id: int, audit_status: str, reject_reason: str = "") -> Signature:
-    """Root's decision: only ``passed`` or ``rejected`` (ER:0013 otherwise)."""
+def apply_review(
+    model: type[ReviewedModel], *, pk: int, id_name: str, audit_status: str, reject_reason: str
+) -> ReviewedModel:
+    """Root's decision on a signature or a template: only ``passed`` or ``rejected`` (ER:0013
+    otherwise); the reason is kept for a rejection and cleared for a pass."""
     if audit_status not in REVIEW_DECISIONS:
         raise PlatformAPIError(
             PlatformError.SIGN_AUDIT_STATUS_FAIL, "audit_status must be passed or rejected"
         )
     with transaction.atomic():
-        sign = Signature.objects.select_for_update().filter(pk=sign_id).first()
-        if sign is None:
-            raise PlatformAPIError(PlatformError.PARAMS_FAIL, f"sign_id {sign_id} does not exist")
-        sign.audit_status = audit_status
-        sign.reject_reason = reject_reason if audit_status == AuditStatus.REJECTED else ""
-        sign.save(update_fields=["audit_status", "reject_reason", "updated_at"])
-    return sign
+        reviewed = model.objects.select_for_update().filter(pk=pk).first()
+        if reviewed is None:
+            raise PlatformAPIError(PlatformError.PARAMS_FAIL, f"{id_name} {pk} does not exist")
+        reviewed.audit_status = audit_status
+        reviewed.reject_reason = reject_reason if audit_status == AuditStatus.REJECTED else ""
+        reviewed.save(update_fields=["audit_status", "reject_reason", "updated_at"])
+    return reviewed
+
+
+def review_signature(*, sign_id: int, audit_status: str, reject_reason: str = "") -> Signature:
+    """Root's review of a signature (``v2/signreview``, the admin's actions)."""
+    return apply_review(
+        Signature, pk=sign_id, id_name="sign_id", audit_status=audit_status, reject_reason=reject_reason
+    )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,7 +15,7 @@ from gm_server_notify.api.auth import CallbackTokenPermission
 from gm_server_notify.api.envelope import StationCode, station_body, station_ok
 from gm_server_notify.api.paging import PageRequest
 from gm_server_notify.api.schema import STATION_ERROR, station_envelope
-from gm_server_notify.api.views import StationAPIView
+from gm_server_notify.api.views import StationAPIView, parse
 from providers.base import CallbackParseError
 from providers.registry import get_adapter
 from sms import selectors, services
@@ -47,12 +46,6 @@ NULL_OK = station_envelope("StationOk")
 TAG = ["sms (station)"]
 
 
-def _parse(serializer_class: type[serializers.Serializer], data: object) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class SmsSendAddView(StationAPIView):
     @extend_schema(
         tags=TAG,
@@ -61,7 +54,7 @@ class SmsSendAddView(StationAPIView):
         responses={200: station_envelope("SendAddResponse", SendAddResponseData()), **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        data = _parse(SendAddRequest, request.data)
+        data = parse(SendAddRequest, request.data)
         record = services.create_station_send(**data)
         return station_ok({"task_id": record.pk})
 
@@ -74,7 +67,7 @@ class SmsSendStartView(StationAPIView):
         responses={200: NULL_OK, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        data = _parse(SendStartRequest, request.data)
+        data = parse(SendStartRequest, request.data)
         services.start_station_send(task_id=data["task_id"])
         return station_ok(None)
 
@@ -97,7 +90,7 @@ class BalanceGetView(StationAPIView):
         responses={200: station_envelope("BalanceResponse", BalanceOut()), **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        data = _parse(StationQuery, query_data(request.query_params))
+        data = parse(StationQuery, query_data(request.query_params))
         return station_ok({"sms_balance": selectors.station_balance(station_id=data["station_id"])})
 
 
@@ -109,7 +102,7 @@ class DataCenterGetView(StationAPIView):
         responses={200: station_envelope("DataCenterResponse", DailyRowOut(many=True)), **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        data = _parse(DateRangeQuery, query_data(request.query_params))
+        data = parse(DateRangeQuery, query_data(request.query_params))
         return station_ok(selectors.daily_send_statistics(**data))
 
 
@@ -124,7 +117,7 @@ class RechargeRecordGetView(StationAPIView):
         },
     )
     def get(self, request: Request) -> Response:
-        data = _parse(RechargeRecordQuery, query_data(request.query_params))
+        data = parse(RechargeRecordQuery, query_data(request.query_params))
         page = selectors.recharge_records_page(
             station_id=data["station_id"],
             start_date=data.get("start_date"),
@@ -143,7 +136,7 @@ class RechargeRecordCreateView(StationAPIView):
         responses={200: NULL_OK, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        data = _parse(RechargeCreateRequest, request.data)
+        data = parse(RechargeCreateRequest, request.data)
         unit_price = data.pop("unit_price", None)
         services.recharge_station(**data, unit_price=None if unit_price is None else round(unit_price))
         return station_ok(None)
@@ -157,7 +150,7 @@ class SendRecordGetView(StationAPIView):
         responses={200: station_envelope("SendRecordList", SendRecordOut(many=True), paged=True), **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        data = _parse(SendRecordQuery, query_data(request.query_params))
+        data = parse(SendRecordQuery, query_data(request.query_params))
         page = selectors.send_records_page(
             station_id=data["station_id"],
             start_date=data["start_date"],
@@ -196,7 +189,7 @@ class StatisticsDetailGetView(StationAPIView):
         },
     )
     def get(self, request: Request) -> Response:
-        data = _parse(StatisticsDetailQuery, query_data(request.query_params, list_fields=("station_ids",)))
+        data = parse(StatisticsDetailQuery, query_data(request.query_params, list_fields=("station_ids",)))
         page = selectors.station_statistics_page(
             station_ids=data.get("station_ids", []), q=data["q"], page=PageRequest.from_validated(data)
         )

@@ -7,10 +7,9 @@ from django.db import transaction
 
 from gm_server_notify.api.errors import PlatformAPIError, PlatformError
 from signatures.models import AuditStatus, Signature
+from signatures.services import apply_review
 from templates_mgmt.models import Template, TemplateType
 from templates_mgmt.placeholders import TemplateError, validate_template
-
-REVIEW_DECISIONS = (AuditStatus.PASSED, AuditStatus.REJECTED)
 
 
 def _checked_type(value: object) -> int:
@@ -104,16 +103,7 @@ def delete_template(*, owner: AbstractBaseUser, sign_id: int, temp_id: int) -> N
 
 
 def review_template(*, temp_id: int, audit_status: str, reject_reason: str = "") -> Template:
-    """Root's decision: only ``passed`` or ``rejected`` (ER:0013, as for signatures)."""
-    if audit_status not in REVIEW_DECISIONS:
-        raise PlatformAPIError(
-            PlatformError.SIGN_AUDIT_STATUS_FAIL, "audit_status must be passed or rejected"
-        )
-    with transaction.atomic():
-        template = Template.objects.select_for_update().filter(pk=temp_id).first()
-        if template is None:
-            raise PlatformAPIError(PlatformError.PARAMS_FAIL, f"temp_id {temp_id} does not exist")
-        template.audit_status = audit_status
-        template.reject_reason = reject_reason if audit_status == AuditStatus.REJECTED else ""
-        template.save(update_fields=["audit_status", "reject_reason", "updated_at"])
-    return template
+    """Root's review of a template (``v2/tempreview``, the admin's actions), as for signatures."""
+    return apply_review(
+        Template, pk=temp_id, id_name="temp_id", audit_status=audit_status, reject_reason=reject_reason
+    )
