@@ -31,11 +31,17 @@ def refresh_balance(provider: str, *, timeout: float | None = None) -> ProviderB
     return balance
 
 
+def cached_balance(provider: str) -> int | None:
+    """The provider's balance as last cached (never asks the provider)."""
+    cached = cache.get(_key(provider))
+    return None if cached is None else int(cached)
+
+
 def package_balance(provider: str) -> int | None:
     """The provider's remaining messages from the cache; on a cold cache one quick request
     (``PROVIDER_BALANCE_TIMEOUT``). None when the provider cannot say."""
-    cached = cache.get(_key(provider))
+    cached = cached_balance(provider)
     if cached is not None:
-        return int(cached)
+        return cached
     balance = refresh_balance(provider, timeout=settings.PROVIDER_BALANCE_TIMEOUT)
     return None if balance is None else balance.remaining

@@ -131,7 +131,6 @@ class ProviderAdapter:
     """Base of every adapter. Subclasses set ``name`` and implement what their provider offers."""
 
     name: ClassVar[str]
-    supports_pull_reports: ClassVar[bool] = False
     # A provider with no delivery receipts (fw199): acceptance is the last word we will get,
     # so an accepted record is final (shown as success) at once.
     final_on_accept: ClassVar[bool] = False

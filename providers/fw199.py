@@ -180,7 +180,6 @@ class Fw199Adapter(ProviderAdapter):
     name = NAME
     requires_template = True
     # No delivery receipts are documented: an accepted message is final, and there is nothing to pull.
-    supports_pull_reports = False
     final_on_accept = True
 
     def send(self, batch: Sequence[OutgoingMessage], *, batch_id: str) -> list[SendOutcome]:

@@ -108,7 +108,6 @@ def _json_items(body: bytes) -> list[Any]:
 class GatewayAdapter(ProviderAdapter):
     name = NAME
     idempotent_resend = True
-    supports_pull_reports = True
 
     def _credentials(self) -> dict[str, str]:
         return {

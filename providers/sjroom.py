@@ -180,7 +180,6 @@ def parse_balance(payload: Any) -> ProviderBalance:
 
 class SjroomAdapter(ProviderAdapter):
     name = NAME
-    supports_pull_reports = True
 
     def _url(self, path: str) -> str:
         return f"{self.config['base_url'].rstrip('/')}{path}"

@@ -126,7 +126,6 @@ def parse_reply(body: bytes) -> list[InboundMessage]:
 class TencentAdapter(ProviderAdapter):
     name = NAME
     requires_template = True
-    supports_pull_reports = True
     callback_ack = {"result": 0, "errmsg": "OK"}
 
     def _client(self) -> sms_client.SmsClient:

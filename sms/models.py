@@ -43,14 +43,6 @@ class RecordState(models.TextChoices):
 
 
 FINAL_STATES = (RecordState.DELIVERED, RecordState.FAILED)
-STATE_TO_STATUS = {
-    RecordState.CREATED: SendStatus.SENDING,
-    RecordState.QUEUED: SendStatus.SENDING,
-    RecordState.SENDING: SendStatus.SENDING,
-    RecordState.SUBMITTED: SendStatus.SENDING,
-    RecordState.DELIVERED: SendStatus.SUCCESS,
-    RecordState.FAILED: SendStatus.FAILED,
-}
 
 
 class Station(models.Model):
@@ -263,10 +255,6 @@ class SendRecord(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.pk}"
-
-    @property
-    def is_final(self) -> bool:
-        return self.state in FINAL_STATES
 
 
 class DailyStatistics(models.Model):

@@ -47,6 +47,7 @@ from sms.phones import MAINLAND_COUNTRY_CODE
 from sms.retry import retry_on_deadlock
 from sms.services import (
     AlreadyBooked,
+    apply_delivery_reports,
     apply_pending_reports,
     bump_daily_statistics,
     change_balance,
@@ -455,8 +456,6 @@ def reconcile_stuck_sending(*, older_than: timedelta, limit: int = 10_000) -> tu
 def pull_reports(*, provider: str, limit: int = 10_000) -> int:
     """Ask a provider for the reports it holds and apply them (sjroom: per batch of the
     records still waiting)."""
-    from sms.services import apply_delivery_reports
-
     pending = list(
         SendRecord.objects.filter(provider=provider, state=RecordState.SUBMITTED)
         .exclude(provider_message_id=None)

@@ -13,7 +13,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from gm_server_notify.api.paging import Page, PageRequest, keyset_page
-from providers.balances import package_balance
+from providers.balances import cached_balance, package_balance
 from sms.models import (
     BusinessType,
     Combo,
@@ -275,8 +275,4 @@ def pipeline_depth(*, stuck_after: dt.timedelta) -> dict[str, int]:
 
 def cached_provider_balances() -> dict[str, int | None]:
     """The providers' balances as last cached by beat (never asks a provider)."""
-    from django.core.cache import cache
-
-    return {
-        provider: cache.get(f"provider-balance:{provider}") for provider in settings.SMS_BALANCE_PROVIDERS
-    }
+    return {provider: cached_balance(provider) for provider in settings.SMS_BALANCE_PROVIDERS}

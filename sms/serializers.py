@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from typing import Any
 
 from django.http import QueryDict
@@ -119,6 +120,10 @@ class RechargeCreateRequest(serializers.Serializer):
         min_value=0,
         help_text="fen per message; defaults to the combo's",
     )
+
+    def validate_unit_price(self, value: Decimal | None) -> int | None:
+        """The seed types it Float; it is fen per message like the combos', so whole fen."""
+        return None if value is None else round(value)
 
 
 class SendRecordQuery(PageRequestSerializer, DateRangeQuery):

@@ -137,8 +137,7 @@ class RechargeRecordCreateView(StationAPIView):
     )
     def post(self, request: Request) -> Response:
         data = parse(RechargeCreateRequest, request.data)
-        unit_price = data.pop("unit_price", None)
-        services.recharge_station(**data, unit_price=None if unit_price is None else round(unit_price))
+        services.recharge_station(**data)
         return station_ok(None)
 
 

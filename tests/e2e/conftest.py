@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import SERVICE_TOKEN
+from tests.sms.conftest import recharge  # noqa: F401 - the shared fixture
 from tests.support.simulator import RunningSimulator, running_simulator
 
 CALLBACK_TOKEN = "test-callback-token"
@@ -76,25 +77,3 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, message: st
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout}s: {message}")
-
-
-@pytest.fixture
-def recharge(db):
-    from tests.sms.conftest import CUSTOM_COMBO_ID
-
-    def make(station_id: str = "T7442", nums: int = 100):
-        from decimal import Decimal
-
-        from sms import services
-        from sms.models import Station
-
-        services.recharge_station(
-            station_id=station_id,
-            combo_id=CUSTOM_COMBO_ID,
-            recharge_nums=nums,
-            recharge_money=Decimal(nums) / 10,
-            operator_name="e2e",
-        )
-        return Station.objects.get(station_id=station_id)
-
-    return make

@@ -195,3 +195,9 @@ def test_recharge_record_get_rejects_reversed_range(station_client, db):
         {"station_id": "T7442", "start_date": "2019-05-28", "end_date": "2019-04-28"},
     ).json()
     assert body["code"] == 1002 and "end_date" in body["msg"]
+
+
+def test_unit_price_is_kept_in_whole_fen(station_client):
+    body = station_client.post("/sms/recharge_record/create", {**SEED_RECHARGE, "unit_price": 9.6}, format="json").json()
+    assert body["code"] == 0
+    assert RechargeRecord.objects.get().unit_price == 10
