@@ -1,8 +1,8 @@
 from django.urls import path
 
-from sms import platform_views
+from sms import tenant_views
 
 urlpatterns = [
-    path("message", platform_views.MessageView.as_view(), name="v1-message"),
-    path("balance", platform_views.TenantBalanceView.as_view(), name="v1-balance"),
+    path("message", tenant_views.MessageView.as_view(), name="v1-message"),
+    path("balance", tenant_views.TenantBalanceView.as_view(), name="v1-balance"),
 ]

@@ -1,5 +1,5 @@
 from django.urls import path
 
-from sms import platform_views
+from sms import tenant_views
 
-urlpatterns = [path("charge", platform_views.ChargeView.as_view(), name="v2-charge")]
+urlpatterns = [path("charge", tenant_views.ChargeView.as_view(), name="v2-charge")]
