@@ -44,6 +44,7 @@ test-fast: $(VENV)/.deps-dev
 
 lint: $(VENV)/.deps-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.deps-dev
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .

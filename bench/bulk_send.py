@@ -88,7 +88,7 @@ def seed(balance: int) -> tuple[Any, int, int]:
     from django.contrib.auth import get_user_model
 
     from signatures import services as signature_services
-    from sms.services import charge_tenant
+    from sms.tenant_services import charge_tenant
     from templates_mgmt import services as template_services
 
     harness.truncate(*TABLES)
@@ -290,7 +290,7 @@ def create_baseline_records(user: Any, sign_id: int, temp_id: int, count: int) -
     """Queued records written exactly as ``v1/message`` writes them, but not published."""
     from sms import pipeline
     from sms.models import SendRecord
-    from sms.services import send_tenant_message
+    from sms.tenant_services import send_tenant_message
 
     numbers = baseline_numbers(count)
     batches = []

@@ -1,15 +1,42 @@
-"""Domain errors raised by services; each API family renders them in its own body."""
+"""Domain errors: what services raise when they refuse a request.
+
+Services never raise an API family's error. Each family maps a ``DomainError`` to its own body in
+one place: the station envelope by the error's class (``gm_server_notify.api.envelope``), the
+tenant ``{error, message}`` body by its ``reason`` where it has one, else by its class
+(``gm_server_notify.api.errors``).
+"""
 
 from __future__ import annotations
 
+import enum
+
+
+class Reason(enum.StrEnum):
+    """Why the tenant domain (signatures, templates, tenant sends) refused a request, where the
+    seed's error table tells the cases apart. Each maps to one seed ``ER:00xx`` code."""
+
+    SIGN_NOT_EDITABLE = "sign_not_editable"  # ER:0011
+    SIGN_NOT_DELETABLE = "sign_not_deletable"  # ER:0012
+    AUDIT_STATUS = "audit_status"  # ER:0013
+    TEMPLATE_PARAMS = "template_params"  # ER:0021
+    TEMPLATE_TYPE = "template_type"  # ER:0022
+    SIGN_NOT_OWNED = "sign_not_owned"  # ER:0023
+    TEMPLATE_NOT_OF_SIGN = "template_not_of_sign"  # ER:0024
+    TEMPLATE_NOT_EDITABLE = "template_not_editable"  # ER:0025
+    SIGN_NOT_PASSED = "sign_not_passed"  # ER:0031
+    TEMPLATE_NOT_PASSED = "template_not_passed"  # ER:0032
+    INVALID_MOBILE = "invalid_mobile"  # ER:0033
+
 
 class DomainError(Exception):
-    """A request the domain refuses. ``field`` names the offending input, when there is one."""
+    """A request the domain refuses. ``field`` names the offending input, when there is one;
+    ``reason`` says which of the tenant API's cases it is, when it is one."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, reason: Reason | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.reason = reason
 
     def describe(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
@@ -25,7 +52,3 @@ class NotFound(DomainError):
 
 class InsufficientBalance(DomainError):
     """The balance cannot cover the send."""
-
-
-class Conflict(DomainError):
-    """The request contradicts the current state."""

@@ -1,138 +1,35 @@
 """Prometheus metrics: ``GET /metrics``, behind the service's bearer tokens.
 
-- ``sms_sends_accepted_total``, ``sms_sends_delivered_total``, ``sms_sends_failed_total``
-  (labels ``provider``, ``business_type``: ``0``/``1``/``2`` for station sends, ``tenant`` for
-  tenant sends), counted once the change is committed;
-- ``sms_provider_request_seconds`` (the adapter's request), ``sms_provider_retries_total``,
-  ``sms_provider_failovers_total``;
-- ``sms_records{state}`` (records not final yet) and ``sms_records_stuck_sending``, read from
-  the database at scrape time.
+The metrics themselves belong to the apps that count them (``sms.metrics``); apps whose
+metrics are read at scrape time register a collector here (``register_collector``) from their
+``AppConfig.ready``, so this module imports no app.
 
 gunicorn runs several workers and Celery a pool: with ``PROMETHEUS_MULTIPROC_DIR`` set (``make
 run`` sets it) every process writes its values there and a scrape adds them up
 (prometheus_client's multiprocess mode). Without it the process's own registry is reported.
-No label ever carries a phone number.
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter as Tally
-from collections.abc import Iterable, Iterator
-from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from gm_server_notify.api.auth import token_matches
-from sms.models import RecordState, SendRecord
 
-SEND_LABELS = ("provider", "business_type")
-
-SENDS_ACCEPTED = Counter("sms_sends_accepted_total", "Records a provider accepted.", SEND_LABELS)
-SENDS_DELIVERED = Counter("sms_sends_delivered_total", "Records that reached delivered.", SEND_LABELS)
-SENDS_FAILED = Counter("sms_sends_failed_total", "Records that reached failed.", SEND_LABELS)
-PROVIDER_REQUEST_SECONDS = Histogram(
-    "sms_provider_request_seconds",
-    "Duration of one send request to a provider (a whole batch).",
-    ["provider"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
-)
-PROVIDER_RETRIES = Counter(
-    "sms_provider_retries_total", "Batches retried after the provider was unavailable.", ["provider"]
-)
-PROVIDER_FAILOVERS = Counter(
-    "sms_provider_failovers_total",
-    "Batches handed to the next provider after the retries ran out.",
-    ["from_provider", "to_provider"],
-)
-
-NON_FINAL_STATES = (RecordState.CREATED, RecordState.QUEUED, RecordState.SENDING, RecordState.SUBMITTED)
+_scrape_time_collectors: list[Collector] = []
 
 
-def _labels(record: SendRecord, provider: str = "") -> tuple[str, str]:
-    business_type = "tenant" if record.business_type is None else str(record.business_type)
-    return (record.provider or provider or "none", business_type)
-
-
-def _count_after_commit(counts: dict[Counter, Tally[tuple[str, str]]]) -> None:
-    """Add ``counts`` once the current transaction commits (at once outside one): a rolled
-    back change (a deadlock retried) is never counted."""
-    counts = {metric: tally for metric, tally in counts.items() if tally}
-    if not counts:
-        return
-
-    def add() -> None:
-        for metric, tally in counts.items():
-            for labels, n in tally.items():
-                metric.labels(*labels).inc(n)
-
-    transaction.on_commit(add, robust=True)
-
-
-def count_finished(records: Iterable[SendRecord], *, provider: str = "") -> None:
-    """Count records that have just reached ``delivered`` or ``failed``."""
-    delivered: Tally[tuple[str, str]] = Tally()
-    failed: Tally[tuple[str, str]] = Tally()
-    for record in records:
-        if record.state == RecordState.DELIVERED:
-            delivered[_labels(record, provider)] += 1
-        elif record.state == RecordState.FAILED:
-            failed[_labels(record, provider)] += 1
-    _count_after_commit({SENDS_DELIVERED: delivered, SENDS_FAILED: failed})
-
-
-def count_outcomes(records: Iterable[SendRecord], *, provider: str = "") -> None:
-    """Count a provider's answer just recorded: accepted records (``submitted``, or
-    ``delivered`` where acceptance is final), refused ones (``failed``)."""
-    records = list(records)
-    accepted: Tally[tuple[str, str]] = Tally(
-        _labels(record, provider)
-        for record in records
-        if record.state in (RecordState.SUBMITTED, RecordState.DELIVERED)
-    )
-    _count_after_commit({SENDS_ACCEPTED: accepted})
-    count_finished(records, provider=provider)
-
-
-class RecordStateCollector:
-    """The records not final yet, by state, and those stuck ``sending``: asked of the database
-    at scrape time (the (state, updated_at) index answers both)."""
-
-    def collect(self) -> Iterator[Metric]:
-        rows = (
-            SendRecord.objects.filter(state__in=NON_FINAL_STATES)
-            .values("state")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        by_state = {row["state"]: row["n"] for row in rows}
-        states = GaugeMetricFamily("sms_records", "Records not final yet, by state.", labels=["state"])
-        for state in NON_FINAL_STATES:
-            states.add_metric([str(state)], by_state.get(state, 0))
-        yield states
-        cutoff = timezone.now() - timedelta(seconds=settings.SMS_SENDING_STUCK_SECONDS)
-        stuck = SendRecord.objects.filter(state=RecordState.SENDING, updated_at__lt=cutoff).count()
-        yield GaugeMetricFamily(
-            "sms_records_stuck_sending",
-            "Records sending for longer than SMS_SENDING_STUCK_SECONDS (their worker may have died).",
-            value=stuck,
-        )
+def register_collector(collector: Collector) -> None:
+    """Add a collector that is asked at every scrape (once per collector)."""
+    if collector not in _scrape_time_collectors:
+        _scrape_time_collectors.append(collector)
 
 
 def multiprocess_mode() -> bool:
@@ -141,13 +38,14 @@ def multiprocess_mode() -> bool:
 
 def scrape_registry() -> CollectorRegistry:
     """What a scrape reports: every process's values (multiprocess mode) or this process's,
-    and the record states."""
+    and the registered scrape-time collectors."""
     registry = CollectorRegistry()
     if multiprocess_mode():
         MultiProcessCollector(registry)
     else:
         registry.register(REGISTRY)
-    registry.register(RecordStateCollector())
+    for collector in _scrape_time_collectors:
+        registry.register(collector)
     return registry
 
 

@@ -12,7 +12,7 @@ urlpatterns = [
     path("sms/", include("sms.urls")),
     path("v1/", include("gm_server_notify.urls_v1")),
     path("v2/", include("gm_server_notify.urls_v2")),
-    path("providers/", include("providers.urls")),
+    path("providers/", include("sms.urls_callbacks")),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -18,11 +18,15 @@ import requests
 from django.conf import settings
 
 
-class ProviderUnavailable(Exception):
+class ProviderError(Exception):
+    """Root of the provider exceptions."""
+
+
+class ProviderUnavailable(ProviderError):
     """The provider could not be reached or answered with a server error: retry later."""
 
 
-class ProviderRequestRejected(Exception):
+class ProviderRequestRejected(ProviderError):
     """The provider refused the whole request (bad credentials, malformed call): do not retry blindly."""
 
     def __init__(self, message: str, *, code: str = "") -> None:
@@ -30,7 +34,7 @@ class ProviderRequestRejected(Exception):
         self.code = code
 
 
-class CallbackParseError(ValueError):
+class CallbackParseError(ProviderError, ValueError):
     """A callback body that is not what the provider sends."""
 
 
@@ -152,6 +156,10 @@ class ProviderAdapter:
     def timeout(self) -> float:
         return float(self.config.get("timeout", settings.PROVIDER_HTTP_TIMEOUT))
 
+    def template_id_for(self, business_type: int) -> str:
+        """The provider-side template registered for a station business type ("" if none)."""
+        return str(self.config.get("template_ids", {}).get(str(business_type), ""))
+
     def post(self, url: str, **kwargs: Any) -> requests.Response:
         """POST through the shared session; transport faults and 5xx become ProviderUnavailable."""
         try:
@@ -162,7 +170,7 @@ class ProviderAdapter:
             raise ProviderUnavailable(f"{self.name}: HTTP {response.status_code}")
         return response
 
-    def send(self, batch: Sequence[OutgoingMessage], *, batch_id: str) -> list[SendOutcome]:
+    def send(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> list[SendOutcome]:
         raise NotImplementedError
 
     def parse_status_callback(self, body: bytes, content_type: str = "") -> list[DeliveryReport]:

@@ -182,14 +182,14 @@ class Fw199Adapter(ProviderAdapter):
     # No delivery receipts are documented: an accepted message is final, and there is nothing to pull.
     final_on_accept = True
 
-    def send(self, batch: Sequence[OutgoingMessage], *, batch_id: str) -> list[SendOutcome]:
+    def send(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> list[SendOutcome]:
         """One send call for up to ``batch_limit`` (100) messages sharing one template."""
         if not batch:
             return []
         if len(batch) > self.batch_limit:
             raise ValueError(f"fw199 takes at most {self.batch_limit} messages per request")
         request_data = build_request_data(
-            batch, batch_id=batch_id, default_template_id=self.config["template_id"]
+            batch, batch_id=dispatch_id, default_template_id=self.config["template_id"]
         )
         params = {
             "appid": self.config["app_id"],

@@ -131,21 +131,21 @@ class GatewayAdapter(ProviderAdapter):
             )
         return answer
 
-    def send(self, batch: Sequence[OutgoingMessage], *, batch_id: str) -> list[SendOutcome]:
+    def send(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> list[SendOutcome]:
         """One /api/v1/send for up to 3000 numbers sharing one text; taskId = ``batch_id``."""
         if not batch:
             return []
         if len(batch) > self.batch_limit:
             raise ValueError(f"the gateway takes at most {self.batch_limit} numbers per request")
         mobiles = [gateway_mobile(message.phone_e164) for message in batch]
-        data = {"taskId": batch_id, "mobiles": ",".join(mobiles), "content": batch[0].content}
+        data = {"taskId": dispatch_id, "mobiles": ",".join(mobiles), "content": batch[0].content}
         if self.config.get("ext_no"):
             data["extNo"] = str(self.config["ext_no"])
         answer = self._call("/api/v1/send", data)
         code = str(answer.get("code"))
         # A repeated taskId means the gateway already has this batch (a resend after a crash).
         accepted = code == SUCCESS or code == settings.GATEWAY_DUPLICATE_TASK_CODE
-        task_id = str((answer.get("data") or {}).get("taskId") or batch_id)
+        task_id = str((answer.get("data") or {}).get("taskId") or dispatch_id)
         return [
             SendOutcome(
                 record_id=message.record_id,

@@ -221,7 +221,7 @@ class SjroomAdapter(ProviderAdapter):
         with _channel_cache_lock:
             _channel_cache.pop((self.config["base_url"], self.config["account"]), None)
 
-    def send(self, batch: Sequence[OutgoingMessage], *, batch_id: str) -> list[SendOutcome]:
+    def send(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> list[SendOutcome]:
         """One submit per channel; every message shares ``batch[0].content`` (the pipeline only
         batches identical texts). Numbers go comma-joined in international form without "+"
         (assumption: the seed only says "up to ten thousand numbers").

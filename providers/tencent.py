@@ -165,7 +165,7 @@ class TencentAdapter(ProviderAdapter):
         except Exception as exc:
             raise ProviderUnavailable(f"tencent {method}: {type(exc).__name__}") from exc
 
-    def send(self, batch: Sequence[OutgoingMessage], *, batch_id: str) -> list[SendOutcome]:
+    def send(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> list[SendOutcome]:
         """One SendSms call; every message of ``batch`` shares template and parameters."""
         if not batch:
             return []
@@ -179,7 +179,7 @@ class TencentAdapter(ProviderAdapter):
         request.TemplateId = first.template_id
         request.TemplateParamSet = list(first.template_params)
         # Our id: the record's for a single message, else the dispatch batch's.
-        request.SessionContext = str(first.record_id) if len(batch) == 1 else batch_id
+        request.SessionContext = str(first.record_id) if len(batch) == 1 else dispatch_id
         response = self._call("SendSms", request)
         statuses = list(response.SendStatusSet or [])
         by_phone: dict[str, list[Any]] = {}

@@ -9,4 +9,5 @@ export GM_VAR_DIR="${GM_VAR_DIR:-$PWD/var/test}"
 export SMS_SERVICE_TOKENS="${SMS_SERVICE_TOKENS:-test-service-token}"
 export SMS_CALLBACK_TOKEN="${SMS_CALLBACK_TOKEN:-test-callback-token}"
 .venv/bin/ruff check .
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/pytest "$@"

@@ -1,4 +1,4 @@
-"""State changes of signatures. Each raises PlatformAPIError with the seed's code when refused."""
+"""State changes of signatures. Refusals are domain errors whose ``reason`` names the seed's case."""
 
 from __future__ import annotations
 
@@ -8,11 +8,21 @@ from typing import TypeVar
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
 
-from gm_server_notify.api.errors import PlatformAPIError, PlatformError
+from gm_server_notify.errors import InvalidInput, NotFound, Reason
+from signatures import selectors
 from signatures.models import AuditStatus, Signature
 
 REVIEW_DECISIONS = (AuditStatus.PASSED, AuditStatus.REJECTED)
 ReviewedModel = TypeVar("ReviewedModel", bound=models.Model)
+
+
+def own_signature(*, owner: AbstractBaseUser, sign_id: int) -> Signature:
+    """One of the owner's signatures, or ``NotFound`` (ER:0023): the one ownership check of
+    signatures, for templates and sends alike."""
+    sign = selectors.signature_of(owner=owner, sign_id=sign_id)
+    if sign is None:
+        raise NotFound(f"sign_id {sign_id}", reason=Reason.SIGN_NOT_OWNED)
+    return sign
 
 
 def create_signature(
@@ -29,7 +39,7 @@ def update_signature(
     with transaction.atomic():
         sign = Signature.objects.select_for_update().filter(pk=sign_id, owner=owner).first()
         if sign is None:
-            raise PlatformAPIError(PlatformError.EDIT_SIGN_FAIL, f"sign_id {sign_id} is not yours")
+            raise NotFound(f"sign_id {sign_id} is not yours", reason=Reason.SIGN_NOT_EDITABLE)
         sign.signature, sign.source, sign.pics = signature, source, list(pics)
         sign.audit_status, sign.reject_reason = AuditStatus.PENDING, ""
         sign.save()
@@ -41,9 +51,9 @@ def delete_signature(*, owner: AbstractBaseUser, sign_id: int) -> None:
     with transaction.atomic():
         sign = Signature.objects.select_for_update().filter(pk=sign_id, owner=owner).first()
         if sign is None:
-            raise PlatformAPIError(PlatformError.DELETE_SIGN_FAIL, f"sign_id {sign_id} is not yours")
+            raise NotFound(f"sign_id {sign_id} is not yours", reason=Reason.SIGN_NOT_DELETABLE)
         if sign.templates.exists():
-            raise PlatformAPIError(PlatformError.DELETE_SIGN_FAIL, "delete its templates first")
+            raise InvalidInput("delete its templates first", reason=Reason.SIGN_NOT_DELETABLE)
         sign.delete()
 
 
@@ -53,13 +63,11 @@ def apply_review(
     """Root's decision on a signature or a template: only ``passed`` or ``rejected`` (ER:0013
     otherwise); the reason is kept for a rejection and cleared for a pass."""
     if audit_status not in REVIEW_DECISIONS:
-        raise PlatformAPIError(
-            PlatformError.SIGN_AUDIT_STATUS_FAIL, "audit_status must be passed or rejected"
-        )
+        raise InvalidInput("audit_status must be passed or rejected", reason=Reason.AUDIT_STATUS)
     with transaction.atomic():
         reviewed = model.objects.select_for_update().filter(pk=pk).first()
         if reviewed is None:
-            raise PlatformAPIError(PlatformError.PARAMS_FAIL, f"{id_name} {pk} does not exist")
+            raise NotFound(f"{id_name} {pk} does not exist")
         reviewed.audit_status = audit_status
         reviewed.reject_reason = reject_reason if audit_status == AuditStatus.REJECTED else ""
         reviewed.save(update_fields=["audit_status", "reject_reason", "updated_at"])

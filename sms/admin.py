@@ -15,7 +15,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from gm_server_notify.errors import DomainError
-from sms import services
+from sms import services, tenant_services
 from sms.models import Combo, RechargeRecord, SendRecord, Station, TenantAccount
 from sms.phones import mask
 
@@ -183,5 +183,5 @@ class TenantAccountAdmin(admin.ModelAdmin):
         """Charge through the same ledger service as ``v2/charge``; never save the balance directly."""
         charge = form.cleaned_data.get("charge")
         if charge:
-            balance = services.charge_tenant(username=obj.user.username, charge=charge)
+            balance = tenant_services.charge_tenant(username=obj.user.username, charge=charge)
             self.message_user(request, f"charged {charge}; balance now {balance}")

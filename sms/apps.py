@@ -3,3 +3,9 @@ from django.apps import AppConfig
 
 class SmsConfig(AppConfig):
     name = "sms"
+
+    def ready(self) -> None:
+        from gm_server_notify.metrics import register_collector
+        from sms.metrics import RecordStateCollector
+
+        register_collector(RecordStateCollector())

@@ -9,6 +9,7 @@ from phonenumbers import NumberParseException, PhoneNumberType
 
 MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 MAINLAND_COUNTRY_CODE = 86
+MAINLAND_PREFIX = f"+{MAINLAND_COUNTRY_CODE}"
 
 
 class InvalidPhone(ValueError):
@@ -24,6 +25,11 @@ class Phone:
     @property
     def is_mainland(self) -> bool:
         return self.country_code == MAINLAND_COUNTRY_CODE
+
+
+def is_mainland_e164(e164: str) -> bool:
+    """Whether a stored E.164 number is a mainland China number (the domestic providers' kind)."""
+    return e164.startswith(MAINLAND_PREFIX)
 
 
 def parse_mobile(raw: str | int) -> Phone:

@@ -9,9 +9,15 @@ transaction, with the provider's HTTP call between them and outside any transact
 3. ``record_outcomes``: accepted records become ``submitted`` with the provider's message id;
    refused ones become ``failed`` at once, are refunded once and counted in the statistics.
 
-A provider that is unavailable puts the batch back to ``queued`` (``release_batch``) for the
-task to retry with backoff; when retries run out the batch fails over to the next provider in
-``SMS_FAILOVER``, and when none is left the records fail with the reason in ``remark``.
+A provider that is unavailable is retried with backoff (``retry_delay``). Where the provider
+drops a repeated request id (``idempotent_resend``: the gateway's taskId) the batch stays
+``sending`` and the retry resends the same dispatch under the same id, since the first request may
+have arrived; elsewhere the batch goes back to ``queued`` (``release_batch``) and is claimed
+afresh. When retries run out the batch fails over to the next provider of ``SMS_FAILOVER``
+(``sms.routing``), and when none is left the records fail with the reason in ``remark``.
+
+The dispatch task is published by name (``DISPATCH_TASK``): ``sms.tasks`` imports this module,
+never the other way round. The beat sweeps that recover lost work are in ``sms.sweeps``.
 """
 
 from __future__ import annotations
@@ -20,85 +26,34 @@ import logging
 import random
 import time
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from gm_server_notify import metrics
 from providers import ratelimit
 from providers.base import (
     OutcomeStatus,
-    OutgoingMessage,
     ProviderRequestRejected,
     ProviderUnavailable,
     SendOutcome,
 )
 from providers.registry import adapter_class, get_adapter
+from sms import metrics
 from sms.bulk import bulk_save, chunked
-from sms.content import signature_name, template_params
-from sms.models import LedgerReason, MessageBatch, RecordState, SendRecord, SendStatus, Station, TenantAccount
-from sms.phones import MAINLAND_COUNTRY_CODE
+from sms.ledger import refund_records
+from sms.models import RecordState, SendRecord, SendStatus
+from sms.reports import DailyCounts, apply_pending_reports, bump_daily_statistics, count_daily, failure_remark
 from sms.retry import retry_on_deadlock
-from sms.services import (
-    AlreadyBooked,
-    apply_delivery_reports,
-    apply_pending_reports,
-    bump_daily_statistics,
-    change_balance,
-    local_date,
-)
+from sms.routing import next_provider, outgoing_message, route_for
 
 logger = logging.getLogger(__name__)
 
-
-def route_for(record: SendRecord) -> str:
-    """The provider a record goes to first: +86 station sends to SMS_DEFAULT_PROVIDER, tenant
-    sends to SMS_TENANT_PROVIDER, every other country to SMS_INTERNATIONAL_PROVIDER."""
-    if not record.phone_e164.startswith(f"+{MAINLAND_COUNTRY_CODE}"):
-        return settings.SMS_INTERNATIONAL_PROVIDER
-    if record.batch_id is not None:
-        return settings.SMS_TENANT_PROVIDER
-    return settings.SMS_DEFAULT_PROVIDER
-
-
-def next_provider(current: str, tried: Sequence[str], *, needs_text: bool) -> str | None:
-    """The next provider of SMS_FAILOVER not tried yet that can carry the batch (tenant texts
-    cannot go to providers that send only their own registered templates), or None."""
-    for name in settings.SMS_FAILOVER:
-        if name == current or name in tried:
-            continue
-        if needs_text and adapter_class(name).requires_template:
-            continue
-        return name
-    return None
-
-
-def outgoing_message(record: SendRecord, provider: str) -> OutgoingMessage:
-    """What the adapter needs of a record: text for text providers, template and parameters
-    for template providers (Tencent: the business type's template id)."""
-    template_id, params, sign = "", (), ""
-    if record.business_type is not None and record.sms_content:
-        template_id = str(
-            settings.SMS_PROVIDERS.get(provider, {})
-            .get("template_ids", {})
-            .get(str(record.business_type), "")
-        )
-        params = tuple(template_params(record.business_type, record.sms_content))
-        sign = signature_name(record.sms_content.get("sms_signature", ""))
-    return OutgoingMessage(
-        record_id=record.pk,
-        phone_e164=record.phone_e164,
-        content=record.content,
-        template_id=template_id,
-        template_params=params,
-        sign_name=sign,
-    )
+DISPATCH_TASK = "sms.dispatch_records"
 
 
 @dataclass
@@ -155,35 +110,6 @@ def release_batch(*, batch: ClaimedBatch) -> int:
         ).update(state=RecordState.QUEUED, updated_at=timezone.now())
 
 
-def _refund(records: Sequence[SendRecord]) -> None:
-    """Give back the segments of records that failed before a provider accepted them; once."""
-    if not records:
-        return
-    stations = {
-        station.station_id: station
-        for station in Station.objects.filter(station_id__in={r.station_id for r in records if r.station_id})
-    }
-    batch_tenants = dict(
-        MessageBatch.objects.filter(pk__in={r.batch_id for r in records if r.batch_id}).values_list(
-            "id", "tenant_id"
-        )
-    )
-    tenants = {
-        tenant.pk: tenant for tenant in TenantAccount.objects.filter(pk__in=set(batch_tenants.values()))
-    }
-    for record in records:
-        account = (
-            {"station": stations[record.station_id]}
-            if record.station_id
-            else {"tenant": tenants[batch_tenants[record.batch_id]]}
-        )
-        try:
-            change_balance(**account, delta=record.segments, reason=LedgerReason.REFUND, ref=str(record.pk))
-        except AlreadyBooked:
-            continue
-        record.refunded = True
-
-
 @retry_on_deadlock()
 def fail_records(*, records: Sequence[SendRecord], remark: str, code: str = "") -> int:
     """Fail records that no provider accepted (only those still ``sending`` or ``queued``):
@@ -229,7 +155,7 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
                 query = query.filter(state__in=[RecordState.QUEUED, RecordState.SENDING])
             records += list(query.order_by("id"))
         failed: list[SendRecord] = []
-        daily: dict[tuple[str, date], Counter[str]] = {}
+        daily: DailyCounts = {}
         for record in records:
             outcome = by_id[record.pk]
             record.updated_at = now
@@ -243,19 +169,15 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
                     record.state = RecordState.DELIVERED
                     record.status = SendStatus.SUCCESS
                     record.finished_at = now
-                    if record.station_id:
-                        daily.setdefault((record.station_id, local_date(record)), Counter())["success"] += 1
+                    count_daily(daily, record, "success")
             else:
                 record.state = RecordState.FAILED
                 record.status = SendStatus.FAILED
-                record.remark = (": ".join(p for p in (outcome.code, outcome.description) if p) or "refused")[
-                    :255
-                ]
+                record.remark = failure_remark(outcome.code, outcome.description, default="refused")
                 record.finished_at = now
                 failed.append(record)
-                if record.station_id:
-                    daily.setdefault((record.station_id, local_date(record)), Counter())["failed"] += 1
-        _refund(failed)
+                count_daily(daily, record, "failed")
+        refund_records(failed)
         bulk_save(records, RECORD_OUTCOME_FIELDS)
         bump_daily_statistics(daily)
     metrics.count_outcomes(records, provider=provider)
@@ -273,9 +195,9 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
 def send_batch(batch: ClaimedBatch) -> list[SendOutcome]:
     """The provider request for a claimed batch (no transaction is open here)."""
     adapter = get_adapter(batch.provider)
-    messages = [outgoing_message(record, batch.provider) for record in batch.records]
+    messages = [outgoing_message(record, adapter) for record in batch.records]
     with metrics.PROVIDER_REQUEST_SECONDS.labels(batch.provider).time():
-        return adapter.send(messages, batch_id=batch.dispatch_id)
+        return adapter.send(messages, dispatch_id=batch.dispatch_id)
 
 
 def queue_for_dispatch(record_ids: Sequence[int]) -> None:
@@ -305,17 +227,20 @@ def publish_batches(
     A failed publish (broker down) is logged, not raised: the records are committed as
     ``queued`` and the re-dispatch sweep sends them when the broker is back.
     """
-    from sms import tasks
-
-    size = int(settings.SMS_PROVIDERS[provider]["batch_limit"])
+    size = adapter_class(provider)().batch_limit
     for start in range(0, len(record_ids), size):
         chunk = list(record_ids[start : start + size])
         transaction.on_commit(
-            lambda chunk=chunk: tasks.dispatch_records.delay(
-                chunk, provider, list(tried), resume_dispatch_id
-            ),
+            lambda chunk=chunk: publish_dispatch(chunk, provider, list(tried), resume_dispatch_id),
             robust=True,
         )
+
+
+def publish_dispatch(
+    record_ids: list[int], provider: str, tried: list[str], resume_dispatch_id: str | None
+) -> None:
+    """Send one ``DISPATCH_TASK`` message now (by name: see the module's docstring)."""
+    current_app.send_task(DISPATCH_TASK, args=(record_ids, provider, tried, resume_dispatch_id))
 
 
 @dataclass(frozen=True)
@@ -395,104 +320,3 @@ def dispatch(
         ]
     record_outcomes(provider=provider, dispatch_id=batch.dispatch_id, outcomes=outcomes)
     return DispatchResult(sent=len(batch.records))
-
-
-# --- Sweeps (beat) ---------------------------------------------------------------------------------
-
-
-def requeue_stale_queued(*, older_than: timedelta, limit: int = 10_000) -> int:
-    """Publish again records left ``queued`` longer than ``older_than``: their task was lost
-    (broker restarted, publish failed). Claiming is idempotent, so a task that was merely slow
-    costs nothing."""
-    cutoff = timezone.now() - older_than
-    with transaction.atomic():
-        ids = list(
-            SendRecord.objects.select_for_update(skip_locked=True)
-            .filter(state=RecordState.QUEUED, updated_at__lt=cutoff)
-            .order_by("id")
-            .values_list("id", flat=True)[:limit]
-        )
-        if not ids:
-            return 0
-        SendRecord.objects.filter(pk__in=ids).update(updated_at=timezone.now())
-        queue_for_dispatch(ids)
-    logger.warning("re-dispatching %s record(s) left queued since before %s", len(ids), cutoff.isoformat())
-    return len(ids)
-
-
-STUCK_REMARK = (
-    "outcome unknown: the worker stopped during the provider request; not resent, to avoid a duplicate"
-)
-
-
-def reconcile_stuck_sending(*, older_than: timedelta, limit: int = 10_000) -> tuple[int, int]:
-    """Records left ``sending`` longer than ``older_than`` belong to a dispatch whose worker
-    died between claiming them and recording the provider's answer. Where the provider drops a
-    repeated request id (the gateway) the same dispatch is sent again under the same id; where
-    it does not, a resend could reach the recipient twice, so the records fail (and are
-    refunded) with a clear remark. Returns (resent, failed)."""
-    cutoff = timezone.now() - older_than
-    stuck = list(
-        SendRecord.objects.filter(state=RecordState.SENDING, updated_at__lt=cutoff)
-        .order_by("id")
-        .only("id", "provider", "dispatch_id", "batch_id", "station_id", "segments", "created_at")[:limit]
-    )
-    groups: dict[tuple[str, str], list[SendRecord]] = {}
-    for record in stuck:
-        groups.setdefault((record.provider, record.dispatch_id), []).append(record)
-    resent = failed = 0
-    for (provider, dispatch_id), records in groups.items():
-        if provider and adapter_class(provider).idempotent_resend:
-            with transaction.atomic():
-                publish_batches([r.pk for r in records], provider=provider, resume_dispatch_id=dispatch_id)
-            resent += len(records)
-        else:
-            failed += fail_records(records=records, remark=STUCK_REMARK, code="Unknown")
-    if resent or failed:
-        logger.warning("stuck sending records: %s re-sent under their dispatch id, %s failed", resent, failed)
-    return resent, failed
-
-
-def pull_reports(*, provider: str, limit: int = 10_000) -> int:
-    """Ask a provider for the reports it holds and apply them (sjroom: per batch of the
-    records still waiting)."""
-    pending = list(
-        SendRecord.objects.filter(provider=provider, state=RecordState.SUBMITTED)
-        .exclude(provider_message_id=None)
-        .values_list("provider_message_id", flat=True)[:limit]
-    )
-    try:
-        reports = get_adapter(provider).pull_reports(pending)
-    except (ProviderUnavailable, ProviderRequestRejected) as exc:
-        logger.warning("pulling %s reports failed: %s", provider, exc)
-        return 0
-    if not reports:
-        return 0
-    return apply_delivery_reports(provider=provider, reports=reports).applied
-
-
-NO_REPORT_REMARK = "no delivery report from the provider within the deadline"
-
-
-@retry_on_deadlock()
-def expire_unreported(*, older_than: timedelta, limit: int = 10_000) -> int:
-    """Fail records a provider accepted but never reported on within ``older_than``. They were
-    accepted (and billed), so there is no refund."""
-    cutoff = timezone.now() - older_than
-    now = timezone.now()
-    with transaction.atomic():
-        records = list(
-            SendRecord.objects.select_for_update(skip_locked=True)
-            .filter(state=RecordState.SUBMITTED, submitted_at__lt=cutoff)
-            .order_by("id")[:limit]
-        )
-        daily: dict[tuple[str, date], Counter[str]] = {}
-        for record in records:
-            record.state, record.status = RecordState.FAILED, SendStatus.FAILED
-            record.remark, record.provider_code, record.finished_at = NO_REPORT_REMARK, "NoReport", now
-            if record.station_id:
-                daily.setdefault((record.station_id, local_date(record)), Counter())["failed"] += 1
-        bulk_save(records, ["state", "status", "remark", "provider_code", "finished_at", "updated_at"])
-        bump_daily_statistics(daily)
-    metrics.count_finished(records)
-    return len(records)

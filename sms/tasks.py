@@ -1,4 +1,5 @@
-"""Celery tasks of the sending pipeline; each calls the pipeline and obeys what it answers."""
+"""Celery tasks of the sending pipeline; each calls the pipeline, a sweep or the reports, and
+obeys what it answers."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from providers import balances
-from sms import pipeline, services
+from sms import pipeline, reports, sweeps
 
 
 @shared_task(
-    bind=True, name="sms.dispatch_records", acks_late=True, reject_on_worker_lost=True, max_retries=None
+    bind=True,
+    name=pipeline.DISPATCH_TASK, acks_late=True, reject_on_worker_lost=True, max_retries=None
 )
 def dispatch_records(
     self: Task,
@@ -43,25 +45,25 @@ def dispatch_records(
 @shared_task(name="sms.sweep_pending_reports", ignore_result=True)
 def sweep_pending_reports() -> int:
     """Beat: apply delivery reports that arrived before their records carried the id."""
-    return services.sweep_pending_reports(max_age=timedelta(seconds=settings.PENDING_REPORT_MAX_AGE_SECONDS))
+    return reports.sweep_pending_reports(max_age=timedelta(seconds=settings.PENDING_REPORT_MAX_AGE_SECONDS))
 
 
 @shared_task(name="sms.sweep_stale_records", ignore_result=True)
 def sweep_stale_records() -> dict[str, int]:
     """Beat: re-dispatch records left queued; reconcile records left sending; fail records
     whose report never came."""
-    requeued = pipeline.requeue_stale_queued(older_than=timedelta(seconds=settings.SMS_REQUEUE_AFTER_SECONDS))
-    resent, failed = pipeline.reconcile_stuck_sending(
+    requeued = sweeps.requeue_stale_queued(older_than=timedelta(seconds=settings.SMS_REQUEUE_AFTER_SECONDS))
+    resent, failed = sweeps.reconcile_stuck_sending(
         older_than=timedelta(seconds=settings.SMS_SENDING_STUCK_SECONDS)
     )
-    expired = pipeline.expire_unreported(older_than=timedelta(seconds=settings.SMS_REPORT_DEADLINE_SECONDS))
+    expired = sweeps.expire_unreported(older_than=timedelta(seconds=settings.SMS_REPORT_DEADLINE_SECONDS))
     return {"requeued": requeued, "resent": resent, "failed": failed, "expired": expired}
 
 
 @shared_task(name="sms.pull_reports", ignore_result=True)
 def pull_reports() -> int:
     """Beat: pull reports from the providers that only offer pulling (or have pushes off)."""
-    return sum(pipeline.pull_reports(provider=provider) for provider in settings.SMS_PULL_REPORT_PROVIDERS)
+    return sum(sweeps.pull_reports(provider=provider) for provider in settings.SMS_PULL_REPORT_PROVIDERS)
 
 
 @shared_task(name="sms.refresh_provider_balances", ignore_result=True)

@@ -11,7 +11,7 @@ from gm_server_notify.api.errors import PlatformAPIError, PlatformError
 from gm_server_notify.api.paging import OffsetPageSerializer
 from gm_server_notify.api.schema import PLATFORM_ERROR
 from gm_server_notify.api.views import PlatformAPIView, RootAPIView, parse
-from sms import selectors, services
+from sms import selectors, tenant_services
 
 ERRORS = {400: PLATFORM_ERROR, 403: PLATFORM_ERROR}
 
@@ -22,7 +22,7 @@ class MessageRequest(serializers.Serializer):
     mobiles = serializers.ListField(
         child=serializers.CharField(max_length=32, allow_blank=True),
         min_length=1,
-        max_length=services.MAX_MOBILES_PER_MESSAGE,
+        max_length=tenant_services.MAX_MOBILES_PER_MESSAGE,
     )
     params = serializers.ListField(
         child=serializers.CharField(max_length=64, allow_blank=True),
@@ -35,7 +35,7 @@ class MessageRequest(serializers.Serializer):
 class MessageQuery(OffsetPageSerializer):
     uuid = serializers.UUIDField()
     page_size = serializers.IntegerField(
-        required=False, default=1000, min_value=1, max_value=services.MAX_MOBILES_PER_MESSAGE
+        required=False, default=1000, min_value=1, max_value=tenant_services.MAX_MOBILES_PER_MESSAGE
     )
 
 
@@ -87,7 +87,7 @@ class MessageView(PlatformAPIView):
         responses={200: MessageAccepted, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        batch = services.send_tenant_message(owner=request.user, **parse(MessageRequest, request.data))
+        batch = tenant_services.send_tenant_message(owner=request.user, **parse(MessageRequest, request.data))
         return Response({"uuid": str(batch.uuid)})
 
     @extend_schema(
@@ -125,5 +125,5 @@ class ChargeView(RootAPIView):
     )
     def post(self, request: Request) -> Response:
         data = parse(ChargeRequest, request.data)
-        balance = services.charge_tenant(username=data["user"], charge=data["charge"])
+        balance = tenant_services.charge_tenant(username=data["user"], charge=data["charge"])
         return Response({"message": "ok", "balance": balance})

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from sms import views
+from sms import callbacks, views
 
 urlpatterns = [
     path("send/add", views.SmsSendAddView.as_view(), name="sms-send-add"),
@@ -21,5 +21,5 @@ urlpatterns = [
         name="sms-statistics-overview-get",
     ),
     path("statistics_detail/get", views.StatisticsDetailGetView.as_view(), name="sms-statistics-detail-get"),
-    path("callback", views.SmsCallbackView.as_view(), name="sms-callback"),
+    path("callback", callbacks.SmsCallbackView.as_view(), name="sms-callback"),
 ]

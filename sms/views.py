@@ -1,23 +1,19 @@
 """The station ``/sms/*`` API of seed 000. Views parse, call one service or selector, render.
 
-Class names are the seed's (``sms/views.py/SmsSendAddView`` …).
+Class names are the seed's (``sms/views.py/SmsSendAddView`` …). Tencent's push at
+``/sms/callback`` is with the other provider pushes in ``sms/callbacks.py``.
 """
 
 from __future__ import annotations
-
-import logging
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from gm_server_notify.api.auth import CallbackTokenPermission
-from gm_server_notify.api.envelope import StationCode, station_body, station_ok
+from gm_server_notify.api.envelope import station_ok
 from gm_server_notify.api.paging import PageRequest
 from gm_server_notify.api.schema import STATION_ERROR, station_envelope
 from gm_server_notify.api.views import StationAPIView, parse
-from providers.base import CallbackParseError
-from providers.registry import get_adapter
 from sms import selectors, services
 from sms.serializers import (
     BalanceOut,
@@ -38,8 +34,6 @@ from sms.serializers import (
     StatisticsDetailQuery,
     query_data,
 )
-
-logger = logging.getLogger(__name__)
 
 ERRORS = {400: STATION_ERROR, 401: STATION_ERROR, 403: STATION_ERROR, 404: STATION_ERROR}
 NULL_OK = station_envelope("StationOk")
@@ -193,37 +187,3 @@ class StatisticsDetailGetView(StationAPIView):
             station_ids=data.get("station_ids", []), q=data["q"], page=PageRequest.from_validated(data)
         )
         return station_ok(StationStatisticsOut(page.items, many=True).data, pagination=page.pagination)
-
-
-TENCENT_ACK = {"result": 0, "errmsg": "OK"}
-
-
-class SmsCallbackView(StationAPIView):
-    """Tencent Cloud's status-report push. Tencent does not sign its pushes, so the URL carries
-    ``?token=SMS_CALLBACK_TOKEN``. The answer is seed 000's envelope with Tencent's own
-    acknowledgement keys in the same body, so Tencent does not push the batch again."""
-
-    authentication_classes = []
-    permission_classes = [CallbackTokenPermission]
-
-    @extend_schema(
-        tags=TAG,
-        summary="腾讯云短信回调 (status reports)",
-        parameters=[OpenApiParameter("token", str, required=True, description="SMS_CALLBACK_TOKEN")],
-        request={"application/json": {"type": "array", "items": {"type": "object"}}},
-        responses={200: station_envelope("CallbackAck"), 400: STATION_ERROR, 401: STATION_ERROR},
-    )
-    def post(self, request: Request) -> Response:
-        try:
-            reports = get_adapter("tencent").parse_status_callback(request.body, request.content_type)
-        except CallbackParseError as exc:
-            logger.warning("tencent status callback refused: %s", exc)
-            return Response(station_body(StationCode.INVALID_PARAMETER, str(exc)), status=400)
-        result = services.apply_delivery_reports(provider="tencent", reports=reports)
-        logger.info(
-            "tencent status callback: %s applied, %s repeated, %s unknown",
-            result.applied,
-            result.ignored,
-            result.unknown,
-        )
-        return station_ok(None, **TENCENT_ACK)

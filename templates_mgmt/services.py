@@ -1,13 +1,13 @@
-"""State changes of templates. Refusals carry the seed's ER codes."""
+"""State changes of templates. Refusals are domain errors whose ``reason`` names the seed's case."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from gm_server_notify.api.errors import PlatformAPIError, PlatformError
+from gm_server_notify.errors import InvalidInput, NotFound, Reason
 from signatures.models import AuditStatus, Signature
-from signatures.services import apply_review
+from signatures.services import apply_review, own_signature
 from templates_mgmt.models import Template, TemplateType
 from templates_mgmt.placeholders import TemplateError, validate_template
 
@@ -16,9 +16,9 @@ def _checked_type(value: object) -> int:
     try:
         number = int(str(value))
     except ValueError as exc:
-        raise PlatformAPIError(PlatformError.TEMPLATE_TYPE_FAIL, "type must be 1, 2 or 3") from exc
+        raise InvalidInput("type must be 1, 2 or 3", reason=Reason.TEMPLATE_TYPE) from exc
     if number not in TemplateType.values:
-        raise PlatformAPIError(PlatformError.TEMPLATE_TYPE_FAIL, "type must be 1, 2 or 3")
+        raise InvalidInput("type must be 1, 2 or 3", reason=Reason.TEMPLATE_TYPE)
     return number
 
 
@@ -26,15 +26,8 @@ def _checked_template(template: str) -> str:
     try:
         validate_template(template)
     except TemplateError as exc:
-        raise PlatformAPIError(PlatformError.TEMPLATE_PARAMS_FAIL, str(exc)) from exc
+        raise InvalidInput(str(exc), reason=Reason.TEMPLATE_PARAMS) from exc
     return template
-
-
-def _owned_sign(owner: AbstractBaseUser, sign_id: int) -> Signature:
-    sign = Signature.objects.filter(pk=sign_id, owner=owner).first()
-    if sign is None:
-        raise PlatformAPIError(PlatformError.SIGN_NOT_OF_USER, f"sign_id {sign_id}")
-    return sign
 
 
 def create_template(
@@ -49,7 +42,7 @@ def create_template(
     """A new template under one of the owner's signatures, waiting for review."""
     checked_type = _checked_type(template_type)
     text = _checked_template(template)
-    sign = _owned_sign(owner, sign_id)
+    sign = own_signature(owner=owner, sign_id=sign_id)
     return Template.objects.create(
         owner=owner, sign=sign, name=name, template=text, type=checked_type, description=description
     )
@@ -58,9 +51,7 @@ def create_template(
 def _owned_template(owner: AbstractBaseUser, sign: Signature, temp_id: int) -> Template:
     template = Template.objects.select_for_update().filter(pk=temp_id, owner=owner, sign=sign).first()
     if template is None:
-        raise PlatformAPIError(
-            PlatformError.TEMP_NOT_OF_SIGN, f"temp_id {temp_id} is not of sign_id {sign.pk}"
-        )
+        raise NotFound(f"temp_id {temp_id} is not of sign_id {sign.pk}", reason=Reason.TEMPLATE_NOT_OF_SIGN)
     return template
 
 
@@ -79,11 +70,11 @@ def update_template(
     checked_type = _checked_type(template_type)
     text = _checked_template(template)
     with transaction.atomic():
-        sign = _owned_sign(owner, sign_id)
+        sign = own_signature(owner=owner, sign_id=sign_id)
         current = _owned_template(owner, sign, temp_id)
         if current.audit_status == AuditStatus.PASSED:
-            raise PlatformAPIError(
-                PlatformError.TEMP_STATUS_FAIL, "a passed template cannot be edited: create a new one"
+            raise InvalidInput(
+                "a passed template cannot be edited: create a new one", reason=Reason.TEMPLATE_NOT_EDITABLE
             )
         current.name, current.template, current.type, current.description = (
             name,
@@ -98,7 +89,7 @@ def update_template(
 
 def delete_template(*, owner: AbstractBaseUser, sign_id: int, temp_id: int) -> None:
     with transaction.atomic():
-        sign = _owned_sign(owner, sign_id)
+        sign = own_signature(owner=owner, sign_id=sign_id)
         _owned_template(owner, sign, temp_id).delete()
 
 

@@ -15,7 +15,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from gm_server_notify.errors import Conflict, DomainError, InsufficientBalance, InvalidInput, NotFound
+from gm_server_notify.errors import DomainError, InsufficientBalance, InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -52,21 +52,7 @@ _DOMAIN_CODES = {
     InvalidInput: StationCode.INVALID_PARAMETER,
     NotFound: StationCode.NOT_FOUND,
     InsufficientBalance: StationCode.INSUFFICIENT_BALANCE,
-    Conflict: StationCode.CONFLICT,
 }
-
-
-class StationAPIError(Exception):
-    """A failure to answer in the station envelope; raise it from services or views."""
-
-    def __init__(self, code: StationCode, msg: str) -> None:
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-
-    @property
-    def http_status(self) -> int:
-        return _HTTP_STATUS[self.code]
 
 
 def station_body(code: StationCode, msg: str, data: Any = None) -> dict[str, Any]:
@@ -104,8 +90,6 @@ def describe_validation_error(detail: Any, prefix: str = "") -> str:
 
 def station_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Render any exception raised in a station view as the envelope; never a stack trace."""
-    if isinstance(exc, StationAPIError):
-        return station_error(exc.code, exc.msg)
     if isinstance(exc, DomainError):
         return station_error(_DOMAIN_CODES.get(type(exc), StationCode.INVALID_PARAMETER), exc.describe())
     if isinstance(exc, exceptions.ParseError):

@@ -21,6 +21,7 @@ from gm_server_notify.api.envelope import (
     describe_validation_error,
     station_body,
 )
+from gm_server_notify.errors import DomainError, InsufficientBalance, Reason
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,30 @@ class PlatformAPIError(Exception):
         self.detail = detail
 
 
+_REASON_ERRORS = {
+    Reason.SIGN_NOT_EDITABLE: PlatformError.EDIT_SIGN_FAIL,
+    Reason.SIGN_NOT_DELETABLE: PlatformError.DELETE_SIGN_FAIL,
+    Reason.AUDIT_STATUS: PlatformError.SIGN_AUDIT_STATUS_FAIL,
+    Reason.TEMPLATE_PARAMS: PlatformError.TEMPLATE_PARAMS_FAIL,
+    Reason.TEMPLATE_TYPE: PlatformError.TEMPLATE_TYPE_FAIL,
+    Reason.SIGN_NOT_OWNED: PlatformError.SIGN_NOT_OF_USER,
+    Reason.TEMPLATE_NOT_OF_SIGN: PlatformError.TEMP_NOT_OF_SIGN,
+    Reason.TEMPLATE_NOT_EDITABLE: PlatformError.TEMP_STATUS_FAIL,
+    Reason.SIGN_NOT_PASSED: PlatformError.SIGN_NOT_PASSED,
+    Reason.TEMPLATE_NOT_PASSED: PlatformError.TEMP_NOT_PASSED,
+    Reason.INVALID_MOBILE: PlatformError.INVALID_MOBILE,
+}
+
+
+def platform_error_for(exc: DomainError) -> PlatformError:
+    """The seed's code for a domain refusal: by its reason, else by its kind."""
+    if exc.reason is not None:
+        return _REASON_ERRORS[exc.reason]
+    if isinstance(exc, InsufficientBalance):
+        return PlatformError.BALANCE_NOT_ENOUGH
+    return PlatformError.PARAMS_FAIL
+
+
 def platform_body(error: PlatformError, detail: str = "") -> dict[str, str]:
     message = f"{error.message}: {detail}" if detail else error.message
     return {"error": error.code, "message": message}
@@ -87,6 +112,8 @@ def platform_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
     """Render any exception raised in a v1/v2 view as ``{error, message}``."""
     if isinstance(exc, PlatformAPIError):
         return platform_error(exc.error, exc.detail)
+    if isinstance(exc, DomainError):
+        return platform_error(platform_error_for(exc), exc.message)
     if isinstance(exc, (exceptions.ParseError, exceptions.UnsupportedMediaType)):
         return platform_error(PlatformError.NOT_JSON)
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.core import signing
@@ -57,7 +57,6 @@ class Page:
     items: list[Any]
     page_obj: str | None
     more: bool
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def pagination(self) -> dict[str, Any]:

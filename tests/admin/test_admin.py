@@ -82,9 +82,9 @@ def test_send_record_list_masks_phones_and_finds_by_phone(staff_client):
 
 
 def test_charge_in_admin_goes_through_the_ledger(staff_client, tenant):
-    from sms import services
+    from sms import tenant_services
 
-    services.charge_tenant(username=tenant.username, charge=1)
+    tenant_services.charge_tenant(username=tenant.username, charge=1)
     account = TenantAccount.objects.get(user=tenant)
     response = staff_client.post(f"/admin/sms/tenantaccount/{account.pk}/change/", {"charge": 50})
     assert response.status_code == 302

@@ -14,7 +14,7 @@ import requests
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from sms import services
+from sms import tenant_services
 from sms.models import FINAL_STATES, BalanceLedger, RecordState, SendRecord, Station, TenantAccount
 from tests.e2e.conftest import wait_until
 from tests.support.factories import TEST_PASSWORD
@@ -39,7 +39,7 @@ def _mobiles(count: int, start: int = 0) -> list[str]:
 def _tenant_ready(tenant, charge: int):
     sign = make_signature(tenant)
     template = make_template(tenant, sign, template="您的订单{1}已发货。")
-    services.charge_tenant(username=tenant.username, charge=charge)
+    tenant_services.charge_tenant(username=tenant.username, charge=charge)
     return sign, template
 
 

@@ -4,10 +4,11 @@ from django.contrib.auth import get_user_model
 from django.urls import path
 from rest_framework import serializers
 
-from gm_server_notify.api.envelope import StationAPIError, StationCode, station_ok
+from gm_server_notify.api.envelope import station_ok
 from gm_server_notify.api.errors import PlatformAPIError, PlatformError
 from gm_server_notify.api.paging import PageRequest, PageRequestSerializer, keyset_page
 from gm_server_notify.api.views import PlatformAPIView, RootAPIView, StationAPIView
+from gm_server_notify.errors import NotFound
 from gm_server_notify.urls import handler404, handler500  # noqa: F401 - the real handlers
 
 
@@ -23,7 +24,7 @@ class StationEchoView(StationAPIView):
         return station_ok(serializer.validated_data)
 
     def get(self, request):
-        raise StationAPIError(StationCode.NOT_FOUND, "task_id 5 does not exist")
+        raise NotFound("task_id 5 does not exist")
 
 
 class StationCrashView(StationAPIView):

@@ -14,10 +14,10 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from gm_server_notify import metrics
 from providers.base import DeliveryReport, OutcomeStatus, ProviderUnavailable, ReportStatus, SendOutcome
-from sms import pipeline, services
+from sms import metrics, pipeline, services, sweeps
 from sms.models import RecordState, SendRecord
+from sms.reports import apply_delivery_reports
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.gm_server_notify.metrics_urls")]
 
@@ -109,9 +109,9 @@ def test_accepted_refused_and_reported_records_are_counted_by_provider_and_busin
     ]
     with django_capture_on_commit_callbacks(execute=True):
         pipeline.record_outcomes(provider="tencent", dispatch_id=batch.dispatch_id, outcomes=outcomes)
-        services.apply_delivery_reports(provider="tencent", reports=reports)
+        apply_delivery_reports(provider="tencent", reports=reports)
         # Repeated reports change nothing and count nothing.
-        services.apply_delivery_reports(provider="tencent", reports=reports)
+        apply_delivery_reports(provider="tencent", reports=reports)
     after = scrape(station_client)
 
     labels = {"provider": "tencent", "business_type": "2"}
@@ -146,7 +146,7 @@ def test_records_expired_without_a_report_count_as_failed(django_capture_on_comm
     )
     failed = metrics.SENDS_FAILED.labels("gateway", "2")._value.get()
     with django_capture_on_commit_callbacks(execute=True):
-        assert pipeline.expire_unreported(older_than=timedelta(days=3)) == 2
+        assert sweeps.expire_unreported(older_than=timedelta(days=3)) == 2
     assert metrics.SENDS_FAILED.labels("gateway", "2")._value.get() - failed == 2
 
 
@@ -183,7 +183,7 @@ def test_unavailable_provider_counts_retries_then_the_failover(station_client):
     with (
         mock.patch.object(pipeline.ratelimit, "reserve", return_value=(True, 0.0)),
         mock.patch.object(pipeline, "get_adapter", return_value=adapter),
-        mock.patch("sms.tasks.dispatch_records.delay"),
+        mock.patch("sms.pipeline.publish_dispatch"),
     ):
         first = pipeline.dispatch(record_ids=ids, provider="tencent", attempt=0, tried=[])
         SendRecord.objects.filter(pk__in=ids).update(state=RecordState.QUEUED)
@@ -229,7 +229,7 @@ def test_multiprocess_mode_adds_up_the_values_every_process_wrote(tmp_path):
     writer = textwrap.dedent(
         """
         import django; django.setup()
-        from gm_server_notify import metrics
+        from sms import metrics
         metrics.SENDS_ACCEPTED.labels("gateway", "1").inc(3)
         """
     )
@@ -238,9 +238,10 @@ def test_multiprocess_mode_adds_up_the_values_every_process_wrote(tmp_path):
         import django; django.setup()
         from unittest import mock
         from prometheus_client import generate_latest
-        from gm_server_notify import metrics
+        from gm_server_notify.metrics import scrape_registry
+        from sms import metrics
         with mock.patch.object(metrics.RecordStateCollector, "collect", return_value=iter(())):
-            print(generate_latest(metrics.scrape_registry()).decode())
+            print(generate_latest(scrape_registry()).decode())
         """
     )
     for _ in range(2):

@@ -138,7 +138,7 @@ def test_simulator_pushes_gateway_reports_to_the_live_service(simulator, live_se
             OutgoingMessage(delivered.pk, "+8613100000001", "x"),
             OutgoingMessage(undelivered.pk, "+8613100000004", "x"),
         ],
-        batch_id="t1",
+        dispatch_id="t1",
     )
     assert _wait(lambda: SendRecord.objects.filter(state__in=["delivered", "failed"]).count() == 2)
     undelivered.refresh_from_db()
@@ -161,7 +161,7 @@ def test_simulator_pushes_tencent_reports_to_sms_callback(simulator, live_server
                 1, "+8613100000001", "", template_id="1003", template_params=("1",), sign_name="去采购"
             )
         ],
-        batch_id="b",
+        dispatch_id="b",
     )
     record = _record("tencent", outcome.provider_message_id)
     assert _wait(lambda: SendRecord.objects.get(pk=record.pk).state == RecordState.DELIVERED)

@@ -129,8 +129,8 @@ def test_request_data_addresses_by_order_id_else_by_phone_and_numbers_the_templa
 
 def test_send_by_phone_and_by_order_id_are_accepted_with_message_ids(simulator):
     adapter = Fw199Adapter()
-    by_phone = adapter.send([_message(1, phone="+8613100000001")], batch_id="d-1")
-    by_order = adapter.send([_message(2, order_id="5001789329480019707")], batch_id="d-2")
+    by_phone = adapter.send([_message(1, phone="+8613100000001")], dispatch_id="d-1")
+    by_order = adapter.send([_message(2, order_id="5001789329480019707")], dispatch_id="d-2")
     for outcome in by_phone + by_order:
         assert outcome.accepted and outcome.provider_message_id
     assert simulator.state.times_received("fw199", "13100000001") == 1
@@ -151,7 +151,7 @@ def test_refused_number_fails_alone_while_the_others_are_accepted(simulator):
         _message(3, order_id="4000000000000005"),
         _message(4, order_id="4000000000000001"),
     ]
-    outcomes = Fw199Adapter().send(batch, batch_id="d-3")
+    outcomes = Fw199Adapter().send(batch, dispatch_id="d-3")
     assert [o.accepted for o in outcomes] == [True, False, False, True]
     assert (outcomes[1].code, outcomes[1].description) == ("50001", "号码无效或订单不存在")
     assert simulator.stats()["fw199"]["numbers"] == 4
@@ -162,7 +162,7 @@ def test_wrong_app_secret_raises_request_rejected(simulator, settings):
     providers["fw199"]["app_secret"] = "wrong"
     settings.SMS_PROVIDERS = providers
     with pytest.raises(ProviderRequestRejected) as raised:
-        Fw199Adapter().send(_by_phone("+8613100000001"), batch_id="d-4")
+        Fw199Adapter().send(_by_phone("+8613100000001"), dispatch_id="d-4")
     assert raised.value.code == "40001"
     assert simulator.stats()["fw199"]["refused_requests"] == 1
 
@@ -170,22 +170,22 @@ def test_wrong_app_secret_raises_request_rejected(simulator, settings):
 @pytest.mark.parametrize("phone", ["+8613100000500", "+8613100000408"], ids=["server-error", "timeout"])
 def test_server_error_and_timeout_raise_provider_unavailable(simulator, phone):
     with pytest.raises(ProviderUnavailable):
-        Fw199Adapter().send(_by_phone("+8613100000001", phone), batch_id="d-5")
+        Fw199Adapter().send(_by_phone("+8613100000001", phone), dispatch_id="d-5")
 
 
 def test_provider_down_raises_provider_unavailable(simulator):
     simulator.configure(down=["fw199"])
     with pytest.raises(ProviderUnavailable):
-        Fw199Adapter().send(_by_phone("+8613100000001"), batch_id="d-6")
+        Fw199Adapter().send(_by_phone("+8613100000001"), dispatch_id="d-6")
 
 
 def test_more_than_100_messages_raise_value_error():
     with pytest.raises(ValueError, match="at most 100"):
-        Fw199Adapter().send(_by_phone(*[f"+86131{index:08d}" for index in range(101)]), batch_id="d-7")
+        Fw199Adapter().send(_by_phone(*[f"+86131{index:08d}" for index in range(101)]), dispatch_id="d-7")
 
 
 def test_empty_batch_sends_nothing(simulator):
-    assert Fw199Adapter().send([], batch_id="d-8") == []
+    assert Fw199Adapter().send([], dispatch_id="d-8") == []
     assert "fw199" not in simulator.stats()
 
 

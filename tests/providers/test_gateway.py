@@ -51,7 +51,7 @@ def test_malformed_push_is_refused():
 
 
 def test_send_posts_one_request_and_accepts_every_number(simulator):
-    outcomes = GatewayAdapter().send(_messages("+8613100000001", "+8613100000002"), batch_id="task-1")
+    outcomes = GatewayAdapter().send(_messages("+8613100000001", "+8613100000002"), dispatch_id="task-1")
     assert [o.provider_message_id for o in outcomes] == ["task-1:13100000001", "task-1:13100000002"]
     assert all(o.accepted for o in outcomes)
     assert simulator.stats()["gateway"] == {
@@ -65,8 +65,8 @@ def test_send_posts_one_request_and_accepts_every_number(simulator):
 
 def test_resubmitting_a_task_id_is_accepted_without_a_second_delivery(simulator):
     adapter = GatewayAdapter()
-    adapter.send(_messages("+8613100000001"), batch_id="task-1")
-    again = adapter.send(_messages("+8613100000001"), batch_id="task-1")
+    adapter.send(_messages("+8613100000001"), dispatch_id="task-1")
+    again = adapter.send(_messages("+8613100000001"), dispatch_id="task-1")
     assert again[0].accepted and again[0].provider_message_id == "task-1:13100000001"
     assert simulator.stats()["gateway"]["numbers"] == 1
 
@@ -76,18 +76,18 @@ def test_wrong_password_is_refused(simulator, settings):
     providers["gateway"]["password"] = "wrong"
     settings.SMS_PROVIDERS = providers
     with pytest.raises(ProviderRequestRejected):
-        GatewayAdapter().send(_messages("+8613100000001"), batch_id="t")
+        GatewayAdapter().send(_messages("+8613100000001"), dispatch_id="t")
 
 
 @pytest.mark.parametrize("phone", ["+8613100000500", "+8613100000408"])
 def test_server_error_and_timeout_are_provider_unavailable(simulator, phone):
     with pytest.raises(ProviderUnavailable):
-        GatewayAdapter().send(_messages("+8613100000001", phone), batch_id="t")
+        GatewayAdapter().send(_messages("+8613100000001", phone), dispatch_id="t")
 
 
 def test_pulled_reports_settle_every_number(simulator):
     adapter = GatewayAdapter()
-    adapter.send(_messages("+8613100000001", "+8613100000004", "+8613100000005"), batch_id="t9")
+    adapter.send(_messages("+8613100000001", "+8613100000004", "+8613100000005"), dispatch_id="t9")
     reports = {report.provider_message_id: report for report in adapter.pull_reports()}
     assert reports["t9:13100000001"].status is ReportStatus.DELIVERED
     assert (reports["t9:13100000004"].status, reports["t9:13100000004"].code) == (
@@ -112,10 +112,10 @@ def test_pulled_uplinks_come_from_the_mo_api(simulator):
 def test_balance_drops_by_numbers_sent(simulator):
     adapter = GatewayAdapter()
     before = adapter.balance().remaining
-    adapter.send(_messages("+8613100000001", "+8613100000002", "+8613100000003"), batch_id="t")
+    adapter.send(_messages("+8613100000001", "+8613100000002", "+8613100000003"), dispatch_id="t")
     assert adapter.balance().remaining == before - 3
 
 
 def test_more_than_3000_numbers_is_refused_before_sending(simulator):
     with pytest.raises(ValueError):
-        GatewayAdapter().send(_messages(*[f"+86131{i:08d}" for i in range(3001)]), batch_id="t")
+        GatewayAdapter().send(_messages(*[f"+86131{i:08d}" for i in range(3001)]), dispatch_id="t")

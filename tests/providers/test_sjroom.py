@@ -127,7 +127,7 @@ def test_non_json_answer_is_provider_unavailable(monkeypatch):
 
 
 def test_each_number_goes_to_the_channel_of_its_country(simulator):
-    outcomes = SjroomAdapter().send(_messages(US, HK, SG), batch_id="b1")
+    outcomes = SjroomAdapter().send(_messages(US, HK, SG), dispatch_id="b1")
     assert all(outcome.accepted for outcome in outcomes)
     # The simulator refuses a number not of the channel's country: three accepted submits.
     assert simulator.stats()["sjroom"]["requests"] == 3
@@ -135,14 +135,14 @@ def test_each_number_goes_to_the_channel_of_its_country(simulator):
 
 
 def test_number_of_a_disabled_channel_fails_with_no_channel_and_is_not_sent(simulator):
-    outcomes = SjroomAdapter().send(_messages(RU, UK), batch_id="b1")
+    outcomes = SjroomAdapter().send(_messages(RU, UK), dispatch_id="b1")
     assert (outcomes[0].status, outcomes[0].code) == (OutcomeStatus.FAILED, "NoChannel")
     assert outcomes[1].accepted
     assert "79161234567" not in simulator.state.received["sjroom"]
 
 
 def test_mixed_uk_and_us_batch_is_two_submits_with_batch_and_digits_ids(simulator):
-    outcomes = SjroomAdapter().send(_messages(UK, US, _suffix(UK, "0001")), batch_id="b1")
+    outcomes = SjroomAdapter().send(_messages(UK, US, _suffix(UK, "0001")), dispatch_id="b1")
     assert all(outcome.accepted for outcome in outcomes)
     assert simulator.stats()["sjroom"]["requests"] == 2
     batches = [outcome.provider_message_id.split(":")[0] for outcome in outcomes]
@@ -164,15 +164,15 @@ def test_channel_list_is_fetched_once_and_cached(simulator, monkeypatch):
         return real_call(path, payload)
 
     monkeypatch.setattr(adapter, "_call", counting_call)
-    adapter.send(_messages(UK), batch_id="b1")
-    adapter.send(_messages(US), batch_id="b2")
+    adapter.send(_messages(UK), dispatch_id="b1")
+    adapter.send(_messages(US), dispatch_id="b2")
     assert calls.count("/api/open/int/sms/list") == 1
 
 
 def test_pulled_reports_deliver_normal_numbers_and_fail_undelivered_ones(simulator):
     adapter = SjroomAdapter()
     undelivered = _suffix(UK, "0004")
-    outcomes = adapter.send(_messages(UK, undelivered, US), batch_id="b1")
+    outcomes = adapter.send(_messages(UK, undelivered, US), dispatch_id="b1")
     ids = [outcome.provider_message_id for outcome in outcomes]
     reports = {report.provider_message_id: report for report in adapter.pull_reports(ids)}
     assert reports[ids[0]].status is ReportStatus.DELIVERED
@@ -184,7 +184,7 @@ def test_pulled_reports_deliver_normal_numbers_and_fail_undelivered_ones(simulat
 def test_unsettled_batch_gives_no_report(simulator):
     simulator.configure(report_delay_ms=60000)
     adapter = SjroomAdapter()
-    outcomes = adapter.send(_messages(UK, _suffix(UK, "0004")), batch_id="b1")
+    outcomes = adapter.send(_messages(UK, _suffix(UK, "0004")), dispatch_id="b1")
     assert all(outcome.accepted for outcome in outcomes)
     assert adapter.pull_reports([outcome.provider_message_id for outcome in outcomes]) == []
 
@@ -198,7 +198,7 @@ def test_wrong_password_is_refused(simulator, settings):
     providers["sjroom"]["password"] = "wrong"
     settings.SMS_PROVIDERS = providers
     with pytest.raises(ProviderRequestRejected) as refused:
-        SjroomAdapter().send(_messages(UK), batch_id="b1")
+        SjroomAdapter().send(_messages(UK), dispatch_id="b1")
     assert refused.value.code == "401"
     assert simulator.stats()["sjroom"]["refused_requests"] == 1
 
@@ -206,36 +206,36 @@ def test_wrong_password_is_refused(simulator, settings):
 @pytest.mark.parametrize("suffix", ["0500", "0408"], ids=["server-error", "timeout"])
 def test_server_error_and_timeout_are_provider_unavailable(simulator, suffix):
     with pytest.raises(ProviderUnavailable):
-        SjroomAdapter().send(_messages(UK, _suffix(UK, suffix)), batch_id="b1")
+        SjroomAdapter().send(_messages(UK, _suffix(UK, suffix)), dispatch_id="b1")
 
 
 def test_provider_down_is_provider_unavailable(simulator):
     simulator.configure(down=["sjroom"])
     with pytest.raises(ProviderUnavailable):
-        SjroomAdapter().send(_messages(UK), batch_id="b1")
+        SjroomAdapter().send(_messages(UK), dispatch_id="b1")
 
 
 def test_balance_is_the_providers_and_drops_by_numbers_sent(simulator):
     adapter = SjroomAdapter()
     before = adapter.balance()
     assert (before.remaining, before.unit) == (simulator.state.balances["sjroom"], "money")
-    adapter.send(_messages(UK, US, HK), batch_id="b1")
+    adapter.send(_messages(UK, US, HK), dispatch_id="b1")
     assert adapter.balance().remaining == before.remaining - 3
 
 
 def test_more_than_10000_numbers_is_refused_before_sending(simulator):
     with pytest.raises(ValueError):
-        SjroomAdapter().send(_messages(*[f"+4479{i:08d}" for i in range(10001)]), batch_id="b1")
+        SjroomAdapter().send(_messages(*[f"+4479{i:08d}" for i in range(10001)]), dispatch_id="b1")
     assert "sjroom" not in simulator.stats()
 
 
 def test_empty_batch_sends_nothing(simulator):
-    assert SjroomAdapter().send([], batch_id="b1") == []
+    assert SjroomAdapter().send([], dispatch_id="b1") == []
     assert "sjroom" not in simulator.stats()
 
 
 def test_a_later_submit_failing_fails_only_its_numbers_once_one_was_accepted(simulator):
-    outcomes = SjroomAdapter().send(_messages(UK, _suffix(US, "0500")), batch_id="b1")
+    outcomes = SjroomAdapter().send(_messages(UK, _suffix(US, "0500")), dispatch_id="b1")
     assert outcomes[0].accepted
     assert (outcomes[1].status, outcomes[1].code) == (OutcomeStatus.FAILED, "Unavailable")
     assert simulator.stats()["sjroom"]["requests"] == 1

@@ -90,7 +90,7 @@ def test_malformed_status_push_is_refused(body):
 
 def test_sdk_send_accepts_each_number_with_its_serial(simulator):
     outcomes = TencentAdapter().send(
-        [_message(1, "+8613100000001"), _message(2, "+8613100000002")], batch_id="b1"
+        [_message(1, "+8613100000001"), _message(2, "+8613100000002")], dispatch_id="b1"
     )
     assert [outcome.accepted for outcome in outcomes] == [True, True]
     assert all(outcome.provider_message_id.startswith("2640:") for outcome in outcomes)
@@ -99,7 +99,7 @@ def test_sdk_send_accepts_each_number_with_its_serial(simulator):
 
 def test_sdk_send_refused_number_fails_alone_with_its_code(simulator):
     outcomes = TencentAdapter().send(
-        [_message(1, "+8613100000001"), _message(2, "+8613100000005")], batch_id="b1"
+        [_message(1, "+8613100000001"), _message(2, "+8613100000005")], dispatch_id="b1"
     )
     assert outcomes[0].accepted and not outcomes[1].accepted
     assert outcomes[1].code == "FailedOperation.PhoneNumberInBlacklist"
@@ -110,35 +110,35 @@ def test_wrong_secret_key_is_refused_by_signature_check(simulator, settings):
     providers["tencent"]["secret_key"] = "wrong"
     settings.SMS_PROVIDERS = providers
     with pytest.raises(ProviderRequestRejected) as refused:
-        TencentAdapter().send([_message(1, "+8613100000001")], batch_id="b1")
+        TencentAdapter().send([_message(1, "+8613100000001")], dispatch_id="b1")
     assert refused.value.code == "AuthFailure.SignatureFailure"
     assert "tencent" not in simulator.stats()
 
 
 def test_server_error_is_provider_unavailable(simulator):
     with pytest.raises(ProviderUnavailable):
-        TencentAdapter().send([_message(1, "+8613100000500")], batch_id="b1")
+        TencentAdapter().send([_message(1, "+8613100000500")], dispatch_id="b1")
 
 
 def test_timeout_is_provider_unavailable(simulator):
     with pytest.raises(ProviderUnavailable):
-        TencentAdapter().send([_message(1, "+8613100000408")], batch_id="b1")
+        TencentAdapter().send([_message(1, "+8613100000408")], dispatch_id="b1")
 
 
 def test_provider_down_is_unavailable(simulator):
     simulator.configure(down=["tencent"])
     with pytest.raises(ProviderUnavailable):
-        TencentAdapter().send([_message(1, "+8613100000001")], batch_id="b1")
+        TencentAdapter().send([_message(1, "+8613100000001")], dispatch_id="b1")
 
 
 def test_more_than_200_numbers_per_call_is_refused_before_sending(simulator):
     with pytest.raises(ValueError):
-        TencentAdapter().send([_message(i, f"+86131{i:08d}") for i in range(201)], batch_id="b1")
+        TencentAdapter().send([_message(i, f"+86131{i:08d}") for i in range(201)], dispatch_id="b1")
 
 
 def test_pulled_reports_match_the_serials_sent(simulator):
     adapter = TencentAdapter()
-    outcomes = adapter.send([_message(1, "+8613100000001"), _message(2, "+8613100000004")], batch_id="b1")
+    outcomes = adapter.send([_message(1, "+8613100000001"), _message(2, "+8613100000004")], dispatch_id="b1")
     reports = {report.provider_message_id: report for report in adapter.pull_reports()}
     assert reports[outcomes[0].provider_message_id].status is ReportStatus.DELIVERED
     assert reports[outcomes[1].provider_message_id].status is ReportStatus.FAILED
@@ -148,5 +148,5 @@ def test_pulled_reports_match_the_serials_sent(simulator):
 def test_package_balance_drops_by_what_was_sent(simulator):
     adapter = TencentAdapter()
     before = adapter.balance().remaining
-    adapter.send([_message(1, "+8613100000001"), _message(2, "+8613100000002")], batch_id="b1")
+    adapter.send([_message(1, "+8613100000001"), _message(2, "+8613100000002")], dispatch_id="b1")
     assert adapter.balance().remaining == before - 2

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from providers import ratelimit
 from providers.base import DeliveryReport, OutcomeStatus, ReportStatus, SendOutcome
-from sms import pipeline, services
+from sms import pipeline, reports, routing, services, sweeps
 from sms.models import BalanceLedger, PendingReport, RecordState, SendRecord, Station
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_report_that_overtakes_the_submit_is_applied_when_the_id_is_recorded(que
     record = queued(1)[0]
     batch = pipeline.claim_batch(record_ids=[record.pk], provider="tencent")
     early = DeliveryReport(provider="tencent", status=ReportStatus.DELIVERED, provider_message_id="sid-early")
-    assert services.apply_delivery_reports(provider="tencent", reports=[early, early]).unknown == 2
+    assert reports.apply_delivery_reports(provider="tencent", reports=[early, early]).unknown == 2
     assert PendingReport.objects.count() == 1
     pipeline.record_outcomes(
         provider="tencent",
@@ -77,25 +77,25 @@ def test_stale_queued_records_are_published_again(queued, django_capture_on_comm
     records = queued(2)
     SendRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
     with (
-        mock.patch("sms.tasks.dispatch_records.delay") as delay,
+        mock.patch("sms.pipeline.publish_dispatch") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert pipeline.requeue_stale_queued(older_than=timedelta(seconds=60)) == 2
+        assert sweeps.requeue_stale_queued(older_than=timedelta(seconds=60)) == 2
     assert sorted(delay.call_args.args[0]) == sorted(record.pk for record in records)
     with (
-        mock.patch("sms.tasks.dispatch_records.delay") as delay,
+        mock.patch("sms.pipeline.publish_dispatch") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert pipeline.requeue_stale_queued(older_than=timedelta(seconds=60)) == 0
+        assert sweeps.requeue_stale_queued(older_than=timedelta(seconds=60)) == 0
 
 
 def test_stuck_sending_is_failed_and_refunded_where_a_resend_could_duplicate(queued):
     records = queued(2)
     pipeline.claim_batch(record_ids=[r.pk for r in records], provider="tencent")
     SendRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
-    assert pipeline.reconcile_stuck_sending(older_than=timedelta(seconds=60)) == (0, 2)
+    assert sweeps.reconcile_stuck_sending(older_than=timedelta(seconds=60)) == (0, 2)
     assert set(SendRecord.objects.values_list("state", "remark")) == {
-        (RecordState.FAILED, f"Unknown: {pipeline.STUCK_REMARK}")
+        (RecordState.FAILED, f"Unknown: {sweeps.STUCK_REMARK}")
     }
     assert Station.objects.get(station_id="T7442").balance_nums == 10
 
@@ -107,10 +107,10 @@ def test_stuck_sending_is_resent_under_its_dispatch_id_where_the_provider_drops_
     batch = pipeline.claim_batch(record_ids=[r.pk for r in records], provider="gateway")
     SendRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
     with (
-        mock.patch("sms.tasks.dispatch_records.delay") as delay,
+        mock.patch("sms.pipeline.publish_dispatch") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert pipeline.reconcile_stuck_sending(older_than=timedelta(seconds=60)) == (2, 0)
+        assert sweeps.reconcile_stuck_sending(older_than=timedelta(seconds=60)) == (2, 0)
     assert delay.call_args.args[1:] == ("gateway", [], batch.dispatch_id)
     resumed = pipeline.claim_batch(
         record_ids=[r.pk for r in records], provider="gateway", dispatch_id=batch.dispatch_id, resume=True
@@ -123,11 +123,11 @@ def test_unreported_records_fail_after_the_deadline_without_refund(queued):
     SendRecord.objects.filter(pk=record.pk).update(
         state=RecordState.SUBMITTED, submitted_at=timezone.now() - timedelta(days=4)
     )
-    assert pipeline.expire_unreported(older_than=timedelta(days=3)) == 1
+    assert sweeps.expire_unreported(older_than=timedelta(days=3)) == 1
     record.refresh_from_db()
     assert (record.state, record.remark, record.refunded) == (
         RecordState.FAILED,
-        pipeline.NO_REPORT_REMARK,
+        sweeps.NO_REPORT_REMARK,
         False,
     )
     assert Station.objects.get(station_id="T7442").balance_nums == 9
@@ -135,9 +135,9 @@ def test_unreported_records_fail_after_the_deadline_without_refund(queued):
 
 def test_failover_skips_template_only_providers_for_free_text(settings):
     settings.SMS_FAILOVER = ["gateway", "tencent", "fw199", "sjroom"]
-    assert pipeline.next_provider("gateway", [], needs_text=True) == "sjroom"
-    assert pipeline.next_provider("gateway", [], needs_text=False) == "tencent"
-    assert pipeline.next_provider("gateway", ["tencent", "fw199", "sjroom"], needs_text=False) is None
+    assert routing.next_provider("gateway", [], needs_text=True) == "sjroom"
+    assert routing.next_provider("gateway", [], needs_text=False) == "tencent"
+    assert routing.next_provider("gateway", ["tencent", "fw199", "sjroom"], needs_text=False) is None
 
 
 def test_backoff_grows_and_is_capped(settings):

@@ -1,0 +1,93 @@
+"""Balances: the one function that changes one, and the refund of records that failed unsent.
+
+Every change of ``Station.balance_nums`` or ``TenantAccount.balance_nums`` is a ``BalanceLedger``
+row written in the same transaction, so the ledger always sums to the balance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from gm_server_notify.errors import InsufficientBalance
+from sms.models import BalanceLedger, LedgerReason, MessageBatch, SendRecord, Station, TenantAccount
+
+
+class AlreadyBooked(Exception):
+    """A ledger entry with this (account, reason, ref) exists: the change was made before."""
+
+
+def change_balance(
+    *,
+    station: Station | None = None,
+    tenant: TenantAccount | None = None,
+    delta: int,
+    reason: LedgerReason,
+    ref: str,
+) -> int:
+    """Add ``delta`` (negative to spend) to one account's balance and book it in the ledger.
+
+    The balance can never go below zero, even under concurrency: the change is a conditional
+    ``UPDATE … SET balance_nums = balance_nums + delta WHERE balance_nums >= -delta``. The
+    ledger's unique ``(account, reason, ref)`` makes a repeated change (a second refund of the
+    same record) raise ``AlreadyBooked`` and leave the balance untouched. Returns the new balance.
+    Joins the caller's transaction.
+    """
+    if (station is None) == (tenant is None):
+        raise ValueError("change_balance needs exactly one of station or tenant")
+    account = station if station is not None else tenant
+    model = type(account)
+    # Only a refund can be repeated (its ref is a record that may be failed twice); reservations,
+    # recharges and charges carry fresh refs. Savepoints only where a repeat must be undone.
+    repeatable = reason == LedgerReason.REFUND
+    with transaction.atomic(savepoint=repeatable):
+        query = model.objects.filter(pk=account.pk)
+        if delta < 0:
+            query = query.filter(balance_nums__gte=-delta)
+        if not query.update(balance_nums=F("balance_nums") + delta):
+            current = model.objects.filter(pk=account.pk).values_list("balance_nums", flat=True).first()
+            raise InsufficientBalance(f"balance is {current or 0}, the send needs {-delta}", field="balance")
+        balance_after = model.objects.filter(pk=account.pk).values_list("balance_nums", flat=True).get()
+        entry = BalanceLedger(
+            station=station, tenant=tenant, delta=delta, balance_after=balance_after, reason=reason, ref=ref
+        )
+        try:
+            with transaction.atomic(savepoint=repeatable):
+                entry.save(force_insert=True)
+        except IntegrityError as exc:
+            raise AlreadyBooked(f"{reason} {ref} was booked already") from exc
+    account.balance_nums = balance_after
+    return balance_after
+
+
+def refund_records(records: Sequence[SendRecord]) -> None:
+    """Give back the segments of records that failed before a provider accepted them, once per
+    record (a repeat is ``AlreadyBooked`` and skipped); marks each refunded record in memory.
+    Joins the caller's transaction."""
+    if not records:
+        return
+    stations = {
+        station.station_id: station
+        for station in Station.objects.filter(station_id__in={r.station_id for r in records if r.station_id})
+    }
+    batch_tenants = dict(
+        MessageBatch.objects.filter(pk__in={r.batch_id for r in records if r.batch_id}).values_list(
+            "id", "tenant_id"
+        )
+    )
+    tenants = {
+        tenant.pk: tenant for tenant in TenantAccount.objects.filter(pk__in=set(batch_tenants.values()))
+    }
+    for record in records:
+        account = (
+            {"station": stations[record.station_id]}
+            if record.station_id
+            else {"tenant": tenants[batch_tenants[record.batch_id]]}
+        )
+        try:
+            change_balance(**account, delta=record.segments, reason=LedgerReason.REFUND, ref=str(record.pk))
+        except AlreadyBooked:
+            continue
+        record.refunded = True

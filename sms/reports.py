@@ -1,0 +1,235 @@
+"""Delivery reports and the daily statistics they feed.
+
+A report moves a record to its final state (``delivered`` or ``failed``) in bulk and
+idempotently; a report that names no record yet is kept (``PendingReport``) and applied once the
+record carries the provider's id. The per-station per-day aggregate (``DailyStatistics``)
+changes in the same transaction as the records it counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from providers.base import DeliveryReport, ReportStatus
+from sms import metrics
+from sms.bulk import chunked
+from sms.models import FINAL_STATES, DailyStatistics, PendingReport, RecordState, SendRecord, SendStatus
+from sms.retry import retry_on_deadlock
+
+logger = logging.getLogger(__name__)
+
+
+def local_date(record: SendRecord) -> date:
+    """The station's day a record belongs to (Asia/Shanghai)."""
+    return timezone.localdate(record.created_at)
+
+
+def failure_remark(code: str, description: str, *, default: str) -> str:
+    """What a failed record shows as its reason: the provider's code and description, or
+    ``default`` when it gave neither."""
+    return (": ".join(part for part in (code, description) if part) or default)[:255]
+
+
+# --- Daily statistics --------------------------------------------------------------------------
+
+# Counts to add to the aggregate, per (station, day): ``total``, ``success``, ``failed``.
+DailyCounts = dict[tuple[str, date], Counter[str]]
+
+_DAILY_FIELDS = {"total": "total_send_nums", "success": "success_send_nums", "failed": "send_failed_nums"}
+
+
+def count_daily(counts: DailyCounts, record: SendRecord, outcome: str) -> None:
+    """Add one ``outcome`` of ``record`` to ``counts``; tenant records have no station and are
+    not in the station aggregate."""
+    if record.station_id:
+        counts.setdefault((record.station_id, local_date(record)), Counter())[outcome] += 1
+
+
+def bump_daily_statistics(changes: DailyCounts) -> None:
+    """Add counts to the per-station per-day aggregate, one statement per (station, day).
+
+    Call inside the transaction that changes the records, so the two never disagree.
+    """
+    for (station_id, day), counts in sorted(changes.items()):
+        updates = {
+            _DAILY_FIELDS[key]: F(_DAILY_FIELDS[key]) + value for key, value in counts.items() if value
+        }
+        if not updates:
+            continue
+        if DailyStatistics.objects.filter(station_id=station_id, send_date=day).update(**updates):
+            continue
+        try:
+            with transaction.atomic():
+                DailyStatistics.objects.create(
+                    station_id=station_id,
+                    send_date=day,
+                    **{_DAILY_FIELDS[key]: value for key, value in counts.items()},
+                )
+        except IntegrityError:
+            # Another transaction created the row first: add to it instead.
+            DailyStatistics.objects.filter(station_id=station_id, send_date=day).update(**updates)
+
+
+# --- Delivery reports --------------------------------------------------------------------------
+
+
+@dataclass
+class ReportResult:
+    applied: int = 0
+    already_final: int = 0  # the record was final already: a repeated or late report
+    unknown: int = 0  # no record carries that id (yet): kept as a pending report
+
+
+def _report_key(report: DeliveryReport) -> str:
+    return report.provider_message_id or f"record:{report.record_id}"
+
+
+def _apply_reports(
+    provider: str, reports: Sequence[DeliveryReport]
+) -> tuple[ReportResult, list[DeliveryReport]]:
+    """Apply reports to the records they name, inside the caller's transaction. Returns the
+    counts and the reports that matched no record."""
+    result = ReportResult()
+    by_message_id = {report.provider_message_id: report for report in reports if report.provider_message_id}
+    by_record_id = {
+        report.record_id: report for report in reports if report.record_id and not report.provider_message_id
+    }
+    if not by_message_id and not by_record_id:
+        return result, [
+            report for report in reports if not report.provider_message_id and not report.record_id
+        ]
+    now = timezone.now()
+    # Find the ids without locking, then lock by primary key in id order: the order the workers
+    # lock in, so report handlers and workers do not deadlock each other.
+    matching = SendRecord.objects.filter(provider=provider, provider_message_id__in=list(by_message_id))
+    ids = sorted(set(matching.values_list("id", flat=True)) | set(by_record_id))
+    records = []
+    for chunk in chunked(ids):
+        records += list(SendRecord.objects.select_for_update().filter(pk__in=chunk).order_by("id"))
+    changed: list[SendRecord] = []
+    daily: DailyCounts = {}
+    matched: set[str] = set()
+    for record in records:
+        report = by_message_id.get(record.provider_message_id or "") or by_record_id.get(record.pk)
+        if report is None:
+            continue
+        matched.add(_report_key(report))
+        if record.state in FINAL_STATES:
+            result.already_final += 1
+            continue
+        delivered = report.status is ReportStatus.DELIVERED
+        record.state = RecordState.DELIVERED if delivered else RecordState.FAILED
+        record.status = SendStatus.SUCCESS if delivered else SendStatus.FAILED
+        record.provider_code = report.code[:64]
+        record.remark = (
+            "" if delivered else failure_remark(report.code, report.description, default="undelivered")
+        )
+        record.finished_at = now
+        changed.append(record)
+        count_daily(daily, record, "success" if delivered else "failed")
+    # Reports mostly share their outcome: one UPDATE per distinct outcome, not a row-by-row write.
+    groups: dict[tuple[str, int, str, str], list[int]] = {}
+    for record in changed:
+        groups.setdefault((record.state, record.status, record.provider_code, record.remark), []).append(
+            record.pk
+        )
+    for (state, status, code, remark), group_ids in groups.items():
+        for chunk in chunked(group_ids):
+            SendRecord.objects.filter(pk__in=chunk).update(
+                state=state, status=status, provider_code=code, remark=remark, finished_at=now, updated_at=now
+            )
+    bump_daily_statistics(daily)
+    metrics.count_finished(changed, provider=provider)
+    result.applied = len(changed)
+    unmatched = [report for report in reports if _report_key(report) not in matched]
+    return result, unmatched
+
+
+@retry_on_deadlock()
+def apply_delivery_reports(*, provider: str, reports: Sequence[DeliveryReport]) -> ReportResult:
+    """Move records to their final state from a provider's reports, in bulk and idempotently.
+
+    A report for a record already final changes nothing and counts nothing twice. The daily
+    statistics change in the same transaction as the records. A report that names no record
+    yet (it overtook the worker's commit) is kept and applied once the record carries its id.
+    """
+    with transaction.atomic():
+        result, unmatched = _apply_reports(provider, reports)
+        pending = [
+            PendingReport(
+                provider=provider,
+                provider_message_id=report.provider_message_id[:64],
+                delivered=report.status is ReportStatus.DELIVERED,
+                code=report.code[:64],
+                description=report.description[:255],
+                occurred_at=report.occurred_at,
+            )
+            for report in unmatched
+            if report.provider_message_id
+        ]
+        PendingReport.objects.bulk_create(pending, ignore_conflicts=True, batch_size=1000)
+    late = 0
+    if pending:
+        # The worker may have committed the ids after we looked and before we stored: look again,
+        # now that our reports are committed (the worker looks after its own commit too).
+        for chunk in chunked([row.provider_message_id for row in pending]):
+            late += apply_pending_reports(provider=provider, message_ids=chunk)
+    result.applied += late
+    result.unknown = len(unmatched) - late
+    if unmatched:
+        logger.info(
+            "%s: %s delivery report(s) kept until their records carry the id", provider, len(unmatched)
+        )
+    return result
+
+
+def _as_report(row: PendingReport) -> DeliveryReport:
+    return DeliveryReport(
+        provider=row.provider,
+        provider_message_id=row.provider_message_id,
+        status=ReportStatus.DELIVERED if row.delivered else ReportStatus.FAILED,
+        code=row.code,
+        description=row.description,
+        occurred_at=row.occurred_at,
+    )
+
+
+@retry_on_deadlock()
+def apply_pending_reports(
+    *, provider: str, message_ids: Sequence[str] | None = None, limit: int = 5000
+) -> int:
+    """Apply kept reports whose records now carry the id (all of the provider's, or those of
+    ``message_ids``), and forget them. Joins the caller's transaction when there is one."""
+    with transaction.atomic():
+        query = PendingReport.objects.select_for_update(skip_locked=True).filter(provider=provider)
+        if message_ids is not None:
+            query = query.filter(provider_message_id__in=list(message_ids))
+        rows = list(query.order_by("id")[:limit])
+        if not rows:
+            return 0
+        result, unmatched = _apply_reports(provider, [_as_report(row) for row in rows])
+        still_unknown = {report.provider_message_id for report in unmatched}
+        PendingReport.objects.filter(
+            pk__in=[row.pk for row in rows if row.provider_message_id not in still_unknown]
+        ).delete()
+    return result.applied
+
+
+def sweep_pending_reports(*, max_age: dt.timedelta) -> int:
+    """Beat: apply kept reports whose records have caught up; drop those older than ``max_age``
+    (they belong to no record of ours)."""
+    applied = sum(
+        apply_pending_reports(provider=provider)
+        for provider in PendingReport.objects.values_list("provider", flat=True).distinct()
+    )
+    PendingReport.objects.filter(received_at__lt=timezone.now() - max_age).delete()
+    return applied

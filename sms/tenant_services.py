@@ -1,0 +1,129 @@
+"""State changes of the tenant API (seed 001): root's charges and tenants' bulk messages.
+
+Each public function is one transaction. Refusals are domain errors; the tenant API maps them to
+the seed's ``ER:00xx`` codes (``gm_server_notify.api.errors``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from gm_server_notify.errors import InvalidInput, NotFound, Reason
+from signatures.models import AuditStatus
+from signatures.services import own_signature
+from sms.content import count_segments
+from sms.ledger import change_balance
+from sms.models import LedgerReason, MessageBatch, RecordState, SendRecord, TenantAccount
+from sms.phones import InvalidPhone, Phone, parse_mobile
+from sms.pipeline import queue_for_dispatch
+from templates_mgmt.models import Template
+from templates_mgmt.placeholders import TemplateError
+from templates_mgmt.placeholders import render as render_template
+
+logger = logging.getLogger(__name__)
+
+MAX_MOBILES_PER_MESSAGE = 10_000
+
+
+def _tenant_account(user: Any) -> TenantAccount:
+    account, _ = TenantAccount.objects.get_or_create(user=user)
+    return account
+
+
+def charge_tenant(*, username: str, charge: int) -> int:
+    """Root adds ``charge`` messages to a tenant's balance (a ledger row); returns the new balance."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"user {username} does not exist", field="user")
+    if charge <= 0:
+        raise InvalidInput("charge must be positive", field="charge")
+    with transaction.atomic():
+        account = _tenant_account(user)
+        return change_balance(tenant=account, delta=charge, reason=LedgerReason.CHARGE, ref=uuid.uuid4().hex)
+
+
+def _invalid_mobiles_detail(invalid: list[str]) -> str:
+    shown = ", ".join(invalid[:20])
+    more = f" and {len(invalid) - 20} more" if len(invalid) > 20 else ""
+    return f"{shown}{more}"
+
+
+def send_tenant_message(
+    *, owner: Any, sign_id: int, temp_id: int, mobiles: Sequence[str], params: Sequence[str] = ()
+) -> MessageBatch:
+    """Validate a tenant's bulk message, reserve every recipient's segments, write one queued
+    record per distinct number in bulk, and publish the dispatch after commit.
+
+    Refused (with nothing written or reserved) when the sign or template is not the tenant's
+    (ER:0023/ER:0024) or not passed (ER:0031/ER:0032), a mobile is invalid (ER:0033, naming
+    them), the params do not fit the template (ER:0021) or the balance cannot cover it (ER:0034).
+    """
+    sign = own_signature(owner=owner, sign_id=sign_id)
+    template = Template.objects.filter(pk=temp_id, owner=owner, sign=sign).first()
+    if template is None:
+        raise NotFound(f"temp_id {temp_id} is not of sign_id {sign_id}", reason=Reason.TEMPLATE_NOT_OF_SIGN)
+    if sign.audit_status != AuditStatus.PASSED:
+        raise InvalidInput(f"sign_id {sign_id} is {sign.audit_status}", reason=Reason.SIGN_NOT_PASSED)
+    if template.audit_status != AuditStatus.PASSED:
+        raise InvalidInput(f"temp_id {temp_id} is {template.audit_status}", reason=Reason.TEMPLATE_NOT_PASSED)
+    if not mobiles or len(mobiles) > MAX_MOBILES_PER_MESSAGE:
+        raise InvalidInput(f"mobiles: 1 to {MAX_MOBILES_PER_MESSAGE} numbers")
+    phones: dict[str, Phone] = {}
+    invalid: list[str] = []
+    for raw in mobiles:
+        try:
+            phone = parse_mobile(raw)
+        except InvalidPhone:
+            invalid.append(str(raw))
+            continue
+        phones.setdefault(phone.e164, phone)  # a number listed twice is sent once
+    if invalid:
+        raise InvalidInput(_invalid_mobiles_detail(invalid), field="mobiles", reason=Reason.INVALID_MOBILE)
+    try:
+        body = render_template(template.template, [str(param) for param in params])
+    except TemplateError as exc:
+        raise InvalidInput(str(exc), field="params", reason=Reason.TEMPLATE_PARAMS) from exc
+    text = f"【{sign.signature}】{body}"
+    segments = count_segments(text)
+    batch_uuid = uuid.uuid4()
+    now = timezone.now()
+    with transaction.atomic():
+        account = _tenant_account(owner)
+        change_balance(
+            tenant=account, delta=-segments * len(phones), reason=LedgerReason.RESERVE, ref=batch_uuid.hex
+        )
+        batch = MessageBatch.objects.create(
+            uuid=batch_uuid,
+            tenant=account,
+            sign_id=sign.pk,
+            temp_id=template.pk,
+            content=text,
+            total=len(phones),
+        )
+        SendRecord.objects.bulk_create(
+            [
+                SendRecord(
+                    batch=batch,
+                    receive_phone=phone.national,
+                    phone_e164=phone.e164,
+                    content=text,
+                    segments=segments,
+                    state=RecordState.QUEUED,
+                    queued_at=now,
+                )
+                for phone in phones.values()
+            ],
+            batch_size=2000,
+        )
+        queue_for_dispatch(list(SendRecord.objects.filter(batch=batch).values_list("id", flat=True)))
+    logger.info(
+        "tenant %s queued batch %s: %s numbers, %s segments each", owner.pk, batch_uuid, len(phones), segments
+    )
+    return batch
