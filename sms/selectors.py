@@ -48,28 +48,32 @@ def active_combos() -> QuerySet[Combo]:
     return Combo.objects.filter(is_active=True).order_by("sort_order", "id")
 
 
-def daily_send_statistics(*, station_id: str, start_date: dt.date, end_date: dt.date) -> list[dict[str, Any]]:
-    """One row per day of ``[start_date, end_date]``, days without sends filled with zeros."""
-    rows = {
-        row.send_date: row
-        for row in DailyStatistics.objects.filter(
-            station_id=station_id, send_date__gte=start_date, send_date__lte=end_date
-        )
-    }
-    days = (end_date - start_date).days + 1
+def _zero_filled_days(
+    start_date: dt.date, end_date: dt.date, counts: dict[dt.date, tuple[int, int, int]]
+) -> list[dict[str, Any]]:
+    """One row per day of ``[start_date, end_date]`` from ``counts`` (day → total, success,
+    failed), days without sends filled with zeros."""
     result = []
-    for offset in range(days):
+    for offset in range((end_date - start_date).days + 1):
         day = start_date + dt.timedelta(days=offset)
-        row = rows.get(day)
+        total, success, failed = counts.get(day, (0, 0, 0))
         result.append(
             {
                 "send_date": day.isoformat(),
-                "total_send_nums": row.total_send_nums if row else 0,
-                "success_send_nums": row.success_send_nums if row else 0,
-                "send_failed_nums": row.send_failed_nums if row else 0,
+                "total_send_nums": total or 0,
+                "success_send_nums": success or 0,
+                "send_failed_nums": failed or 0,
             }
         )
     return result
+
+
+def daily_send_statistics(*, station_id: str, start_date: dt.date, end_date: dt.date) -> list[dict[str, Any]]:
+    """One row per day of ``[start_date, end_date]``, days without sends filled with zeros."""
+    rows = DailyStatistics.objects.filter(
+        station_id=station_id, send_date__gte=start_date, send_date__lte=end_date
+    ).values_list("send_date", "total_send_nums", "success_send_nums", "send_failed_nums")
+    return _zero_filled_days(start_date, end_date, {day: tuple(counts) for day, *counts in rows})
 
 
 def recharge_records_page(
@@ -204,29 +208,16 @@ FINAL_STATE_VALUES = (RecordState.DELIVERED, RecordState.FAILED)
 
 def platform_daily_statistics(*, start_date: dt.date, end_date: dt.date) -> list[dict[str, Any]]:
     """All stations' sends per day of ``[start_date, end_date]``, zero-filled (the aggregate)."""
-    sums = {
-        row["send_date"]: row
-        for row in DailyStatistics.objects.filter(send_date__gte=start_date, send_date__lte=end_date)
+    rows = (
+        DailyStatistics.objects.filter(send_date__gte=start_date, send_date__lte=end_date)
         .values("send_date")
         .annotate(
             total=Sum("total_send_nums"), success=Sum("success_send_nums"), failed=Sum("send_failed_nums")
         )
+        .values_list("send_date", "total", "success", "failed")
         .order_by()
-    }
-    days = (end_date - start_date).days + 1
-    result = []
-    for offset in range(days):
-        day = start_date + dt.timedelta(days=offset)
-        row = sums.get(day, {})
-        result.append(
-            {
-                "send_date": day.isoformat(),
-                "total_send_nums": row.get("total") or 0,
-                "success_send_nums": row.get("success") or 0,
-                "send_failed_nums": row.get("failed") or 0,
-            }
-        )
-    return result
+    )
+    return _zero_filled_days(start_date, end_date, {day: tuple(counts) for day, *counts in rows})
 
 
 def top_stations(*, start_date: dt.date, end_date: dt.date, limit: int = 10) -> list[dict[str, Any]]:
