@@ -8,6 +8,7 @@ from typing import TypeVar
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
 
+from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import InvalidInput, NotFound, Reason
 from signatures import selectors
 from signatures.models import AuditStatus, Signature
@@ -25,6 +26,7 @@ def own_signature(*, owner: AbstractBaseUser, sign_id: int) -> Signature:
     return sign
 
 
+@retry_on_deadlock()
 def create_signature(
     *, owner: AbstractBaseUser, signature: str, source: str, pics: Sequence[str] = ()
 ) -> Signature:
@@ -32,6 +34,7 @@ def create_signature(
     return Signature.objects.create(owner=owner, signature=signature, source=source, pics=list(pics))
 
 
+@retry_on_deadlock()
 def update_signature(
     *, owner: AbstractBaseUser, sign_id: int, signature: str, source: str, pics: Sequence[str] = ()
 ) -> Signature:
@@ -46,6 +49,7 @@ def update_signature(
     return sign
 
 
+@retry_on_deadlock()
 def delete_signature(*, owner: AbstractBaseUser, sign_id: int) -> None:
     """Delete one of the owner's signatures (ER:0012 if it is not theirs, or templates still use it)."""
     with transaction.atomic():
@@ -57,6 +61,7 @@ def delete_signature(*, owner: AbstractBaseUser, sign_id: int) -> None:
         sign.delete()
 
 
+@retry_on_deadlock()
 def apply_review(
     model: type[ReviewedModel], *, pk: int, id_name: str, audit_status: str, reject_reason: str
 ) -> ReviewedModel:

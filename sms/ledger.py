@@ -80,7 +80,14 @@ def refund_records(records: Sequence[SendRecord]) -> None:
     tenants = {
         tenant.pk: tenant for tenant in TenantAccount.objects.filter(pk__in=set(batch_tenants.values()))
     }
-    for record in records:
+    # Accounts are locked in one order (stations by id, then tenants by id), whatever order the
+    # records come in, so two refunding transactions never wait on each other's accounts.
+    def account_order(record: SendRecord) -> tuple[int, str, int, int]:
+        if record.station_id:
+            return (0, record.station_id, 0, record.pk)
+        return (1, "", batch_tenants[record.batch_id], record.pk)
+
+    for record in sorted(records, key=account_order):
         account = (
             {"station": stations[record.station_id]}
             if record.station_id

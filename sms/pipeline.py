@@ -35,6 +35,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from gm_server_notify.db import retry_on_deadlock
 from providers import ratelimit
 from providers.base import (
     OutcomeStatus,
@@ -48,7 +49,6 @@ from sms.bulk import bulk_save, chunked
 from sms.ledger import refund_records
 from sms.models import RecordState, SendRecord, SendStatus
 from sms.reports import DailyCounts, apply_pending_reports, bump_daily_statistics, count_daily, failure_remark
-from sms.retry import retry_on_deadlock
 from sms.routing import next_provider, outgoing_message, route_for
 
 logger = logging.getLogger(__name__)

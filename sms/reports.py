@@ -15,15 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
+from gm_server_notify.db import retry_on_deadlock
 from providers.base import DeliveryReport, ReportStatus
 from sms import metrics
 from sms.bulk import chunked
 from sms.models import FINAL_STATES, DailyStatistics, PendingReport, RecordState, SendRecord, SendStatus
-from sms.retry import retry_on_deadlock
 
 logger = logging.getLogger(__name__)
 
@@ -55,28 +54,31 @@ def count_daily(counts: DailyCounts, record: SendRecord, outcome: str) -> None:
 
 
 def bump_daily_statistics(changes: DailyCounts) -> None:
-    """Add counts to the per-station per-day aggregate, one statement per (station, day).
+    """Add counts to the per-station per-day aggregate: one ``INSERT … ON DUPLICATE KEY UPDATE``
+    per (station, day), in (station, day) order.
 
-    Call inside the transaction that changes the records, so the two never disagree.
+    Call inside the transaction that changes the records, so the two never disagree, and as its
+    last write, so the row lock is held only until the commit. One upsert statement takes the row's
+    exclusive lock at once; the former update-then-insert took a shared lock on a duplicate insert
+    and deadlocked when two transactions then both upgraded it (MySQL 1213 under concurrent starts).
     """
-    for (station_id, day), counts in sorted(changes.items()):
-        updates = {
-            _DAILY_FIELDS[key]: F(_DAILY_FIELDS[key]) + value for key, value in counts.items() if value
-        }
-        if not updates:
-            continue
-        if DailyStatistics.objects.filter(station_id=station_id, send_date=day).update(**updates):
-            continue
-        try:
-            with transaction.atomic():
-                DailyStatistics.objects.create(
-                    station_id=station_id,
-                    send_date=day,
-                    **{_DAILY_FIELDS[key]: value for key, value in counts.items()},
-                )
-        except IntegrityError:
-            # Another transaction created the row first: add to it instead.
-            DailyStatistics.objects.filter(station_id=station_id, send_date=day).update(**updates)
+    table = connection.ops.quote_name(DailyStatistics._meta.db_table)
+    columns = [_DAILY_FIELDS[key] for key in ("total", "success", "failed")]
+    if connection.vendor == "mysql":
+        on_conflict = "ON DUPLICATE KEY UPDATE " + ", ".join(f"{c} = {c} + VALUES({c})" for c in columns)
+    else:  # SQLite (the embedded default) and PostgreSQL
+        on_conflict = "ON CONFLICT (station_id, send_date) DO UPDATE SET " + ", ".join(
+            f"{c} = {table}.{c} + excluded.{c}" for c in columns
+        )
+    sql = (
+        f"INSERT INTO {table} (station_id, send_date, {', '.join(columns)}) "
+        f"VALUES (%s, %s, %s, %s, %s) {on_conflict}"
+    )
+    with connection.cursor() as cursor:
+        for (station_id, day), counts in sorted(changes.items()):
+            values = [counts.get(key, 0) for key in ("total", "success", "failed")]
+            if any(values):
+                cursor.execute(sql, [station_id, day, *values])
 
 
 # --- Delivery reports --------------------------------------------------------------------------
@@ -94,10 +96,11 @@ def _report_key(report: DeliveryReport) -> str:
 
 
 def _apply_reports(
-    provider: str, reports: Sequence[DeliveryReport]
+    provider: str, reports: Sequence[DeliveryReport], daily: DailyCounts
 ) -> tuple[ReportResult, list[DeliveryReport]]:
-    """Apply reports to the records they name, inside the caller's transaction. Returns the
-    counts and the reports that matched no record."""
+    """Apply reports to the records they name, inside the caller's transaction, adding the
+    statistics to ``daily`` for the caller to book last. Returns the counts and the reports that
+    matched no record."""
     result = ReportResult()
     by_message_id = {report.provider_message_id: report for report in reports if report.provider_message_id}
     by_record_id = {
@@ -116,7 +119,6 @@ def _apply_reports(
     for chunk in chunked(ids):
         records += list(SendRecord.objects.select_for_update().filter(pk__in=chunk).order_by("id"))
     changed: list[SendRecord] = []
-    daily: DailyCounts = {}
     matched: set[str] = set()
     for record in records:
         report = by_message_id.get(record.provider_message_id or "") or by_record_id.get(record.pk)
@@ -147,7 +149,6 @@ def _apply_reports(
             SendRecord.objects.filter(pk__in=chunk).update(
                 state=state, status=status, provider_code=code, remark=remark, finished_at=now, updated_at=now
             )
-    bump_daily_statistics(daily)
     metrics.count_finished(changed, provider=provider)
     result.applied = len(changed)
     unmatched = [report for report in reports if _report_key(report) not in matched]
@@ -163,7 +164,8 @@ def apply_delivery_reports(*, provider: str, reports: Sequence[DeliveryReport]) 
     yet (it overtook the worker's commit) is kept and applied once the record carries its id.
     """
     with transaction.atomic():
-        result, unmatched = _apply_reports(provider, reports)
+        daily: DailyCounts = {}
+        result, unmatched = _apply_reports(provider, reports, daily)
         pending = [
             PendingReport(
                 provider=provider,
@@ -177,6 +179,7 @@ def apply_delivery_reports(*, provider: str, reports: Sequence[DeliveryReport]) 
             if report.provider_message_id
         ]
         PendingReport.objects.bulk_create(pending, ignore_conflicts=True, batch_size=1000)
+        bump_daily_statistics(daily)
     late = 0
     if pending:
         # The worker may have committed the ids after we looked and before we stored: look again,
@@ -216,11 +219,13 @@ def apply_pending_reports(
         rows = list(query.order_by("id")[:limit])
         if not rows:
             return 0
-        result, unmatched = _apply_reports(provider, [_as_report(row) for row in rows])
+        daily: DailyCounts = {}
+        result, unmatched = _apply_reports(provider, [_as_report(row) for row in rows], daily)
         still_unknown = {report.provider_message_id for report in unmatched}
         PendingReport.objects.filter(
             pk__in=[row.pk for row in rows if row.provider_message_id not in still_unknown]
         ).delete()
+        bump_daily_statistics(daily)
     return result.applied
 
 

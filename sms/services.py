@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import InsufficientBalance, InvalidInput, NotFound
 from sms.content import REQUIRED_CONTENT_FIELDS, count_segments, render_station_message
 from sms.ledger import change_balance
@@ -42,6 +43,7 @@ def validate_recharge(*, combo_id: int, recharge_nums: int, recharge_money: Deci
     return combo
 
 
+@retry_on_deadlock()
 def recharge_station(
     *,
     station_id: str,
@@ -99,6 +101,7 @@ def _validated_content(business_type: int, sms_content: dict[str, Any] | None) -
     return {name: str(content[name]).strip() for name in REQUIRED_CONTENT_FIELDS[business_type]}
 
 
+@retry_on_deadlock()
 def create_station_send(
     *,
     station_id: str,
@@ -143,6 +146,7 @@ def create_station_send(
     return record
 
 
+@retry_on_deadlock()
 def start_station_send(*, task_id: int) -> SendRecord:
     """Queue an added record for sending. Starting a record twice sends it once: only a record
     still ``created`` moves to ``queued`` and publishes a dispatch task (after commit)."""
@@ -155,8 +159,8 @@ def start_station_send(*, task_id: int) -> SendRecord:
         record.state = RecordState.QUEUED
         record.queued_at = timezone.now()
         record.save(update_fields=["state", "queued_at", "updated_at"])
+        queue_for_dispatch([record.pk])
         daily: DailyCounts = {}
         count_daily(daily, record, "total")
-        bump_daily_statistics(daily)
-        queue_for_dispatch([record.pk])
+        bump_daily_statistics(daily)  # last: its row lock is held only until the commit
     return record

@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from gm_server_notify.db import retry_on_deadlock
 from providers.base import ProviderError
 from providers.registry import adapter_class, get_adapter
 from sms import metrics
@@ -16,7 +17,6 @@ from sms.bulk import bulk_save
 from sms.models import RecordState, SendRecord, SendStatus
 from sms.pipeline import fail_records, publish_batches, queue_for_dispatch
 from sms.reports import DailyCounts, apply_delivery_reports, bump_daily_statistics, count_daily
-from sms.retry import retry_on_deadlock
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import InvalidInput, NotFound, Reason
 from signatures.models import AuditStatus
 from signatures.services import own_signature
@@ -37,6 +38,7 @@ def _tenant_account(user: Any) -> TenantAccount:
     return account
 
 
+@retry_on_deadlock()
 def charge_tenant(*, username: str, charge: int) -> int:
     """Root adds ``charge`` messages to a tenant's balance (a ledger row); returns the new balance."""
     user = get_user_model().objects.filter(username=username).first()
@@ -55,6 +57,7 @@ def _invalid_mobiles_detail(invalid: list[str]) -> str:
     return f"{shown}{more}"
 
 
+@retry_on_deadlock()
 def send_tenant_message(
     *, owner: Any, sign_id: int, temp_id: int, mobiles: Sequence[str], params: Sequence[str] = ()
 ) -> MessageBatch:

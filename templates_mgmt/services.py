@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import InvalidInput, NotFound, Reason
 from signatures.models import AuditStatus, Signature
 from signatures.services import apply_review, own_signature
@@ -30,6 +31,7 @@ def _checked_template(template: str) -> str:
     return template
 
 
+@retry_on_deadlock()
 def create_template(
     *,
     owner: AbstractBaseUser,
@@ -55,6 +57,7 @@ def _owned_template(owner: AbstractBaseUser, sign: Signature, temp_id: int) -> T
     return template
 
 
+@retry_on_deadlock()
 def update_template(
     *,
     owner: AbstractBaseUser,
@@ -87,6 +90,7 @@ def update_template(
     return current
 
 
+@retry_on_deadlock()
 def delete_template(*, owner: AbstractBaseUser, sign_id: int, temp_id: int) -> None:
     with transaction.atomic():
         sign = own_signature(owner=owner, sign_id=sign_id)

@@ -24,7 +24,8 @@ class Stack:
 
     def station(self, method: str, path: str, **kwargs) -> dict:
         headers = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
-        response = requests.request(method, f"{self.url}{path}", headers=headers, timeout=10, **kwargs)
+        # Generous: a loaded machine makes a request slower, never a failed test.
+        response = requests.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
         return response.json()
 
     def worker_env(self) -> dict[str, str]:

@@ -176,6 +176,7 @@ def test_fifty_concurrent_sends_against_a_balance_of_twenty(stack, recharge):
     stack.worker()
     recharge("T7442", 20)
     codes: list[int] = []
+    start_codes: list[int] = []
     lock = threading.Lock()
 
     def send(index: int) -> None:
@@ -192,7 +193,9 @@ def test_fifty_concurrent_sends_against_a_balance_of_twenty(stack, recharge):
         with lock:
             codes.append(body["code"])
         if body["code"] == 0:
-            stack.station("POST", "/sms/send/start", json={"task_id": body["data"]["task_id"]})
+            started = stack.station("POST", "/sms/send/start", json={"task_id": body["data"]["task_id"]})
+            with lock:
+                start_codes.append(started["code"])
 
     threads = [threading.Thread(target=send, args=(index,)) for index in range(50)]
     for thread in threads:
@@ -200,11 +203,12 @@ def test_fifty_concurrent_sends_against_a_balance_of_twenty(stack, recharge):
     for thread in threads:
         thread.join()
     assert sorted(codes) == [0] * 20 + [1006] * 30
+    assert start_codes == [0] * 20  # every start answered (a deadlock here was an HTTP 500)
     station = Station.objects.get(station_id="T7442")
     assert station.balance_nums == 0
     assert BalanceLedger.objects.filter(station=station).aggregate(low=Min("balance_after"))["low"] >= 0
     assert _ledger_matches_balance({"station": station})
-    wait_until(_all_final(20), timeout=60, message="20 delivered")
+    wait_until(_all_final(20), timeout=180, message="20 delivered")
     assert stack.simulator.stats()["tencent"]["numbers"] == 20
 
 

@@ -1,4 +1,13 @@
-"""Re-run a transaction that the database chose as a deadlock victim."""
+"""The one way a write transaction is run: re-run it when the database chose it as a deadlock
+victim or a lock wait timed out.
+
+Every service, report handler and sweep that writes is decorated with ``retry_on_deadlock``.
+On 1213 (deadlock) MySQL/MariaDB roll the whole transaction back; on 1205 (lock wait timeout) the
+exception leaves ``transaction.atomic`` and Django rolls the rest back. Either way nothing of the
+attempt remains (its ``on_commit`` callbacks are dropped too), so running the function again from
+the start is safe; only the outermost call retries (inside another transaction the rollback is
+the caller's to repeat). Lock orders that keep deadlocks rare are listed in docs/architecture.md.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +35,7 @@ def _retryable(exc: OperationalError) -> bool:
     return code in _RETRYABLE_CODES or "database is locked" in str(exc)
 
 
-def retry_on_deadlock(attempts: int = 5) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def retry_on_deadlock(attempts: int = 8) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Retry the wrapped transactional function when it lost a deadlock; only at the outermost
     level (inside another transaction the rollback is not ours to repeat)."""
 
@@ -40,7 +49,8 @@ def retry_on_deadlock(attempts: int = 5) -> Callable[[Callable[P, R]], Callable[
                     if connection.in_atomic_block or not _retryable(exc) or attempt == attempts:
                         raise
                     logger.warning("%s lost a deadlock (attempt %s), retrying", function.__name__, attempt)
-                    time.sleep(random.uniform(0.01, 0.05 * attempt))
+                    # Full jitter, growing: the transactions that collided do not collide again.
+                    time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
             raise AssertionError("unreachable")
 
         return wrapper
