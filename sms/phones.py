@@ -22,10 +22,6 @@ class Phone:
     national: str  # 13112341234 for mainland numbers, the E.164 form otherwise
     country_code: int
 
-    @property
-    def is_mainland(self) -> bool:
-        return self.country_code == MAINLAND_COUNTRY_CODE
-
 
 def is_mainland_e164(e164: str) -> bool:
     """Whether a stored E.164 number is a mainland China number (the domestic providers' kind)."""

@@ -3,7 +3,7 @@
 import pytest
 
 from sms.content import count_segments, render_station_message, signature_name
-from sms.phones import InvalidPhone, mask, parse_mobile
+from sms.phones import InvalidPhone, is_mainland_e164, mask, parse_mobile
 
 
 @pytest.mark.parametrize(
@@ -28,7 +28,7 @@ def test_registration_message_carries_code_and_signature():
 )
 def test_mainland_mobile_forms_parse_to_one_number(raw):
     phone = parse_mobile(raw)
-    assert (phone.e164, phone.national, phone.is_mainland) == ("+8613112341234", "13112341234", True)
+    assert (phone.e164, phone.national, is_mainland_e164(phone.e164)) == ("+8613112341234", "13112341234", True)
 
 
 @pytest.mark.parametrize("raw", ["", "12345", "1311234123", "02012345678", "+1 555", "abc"])
@@ -39,7 +39,7 @@ def test_non_mobiles_are_refused(raw):
 
 def test_foreign_mobile_keeps_its_country():
     phone = parse_mobile("+447911123456")
-    assert (phone.country_code, phone.is_mainland, phone.national) == (44, False, "+447911123456")
+    assert (phone.country_code, is_mainland_e164(phone.e164), phone.national) == (44, False, "+447911123456")
 
 
 def test_mask_keeps_prefix_and_last_four():
