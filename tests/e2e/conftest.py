@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ import requests
 from tests.conftest import SERVICE_TOKEN
 from tests.sms.conftest import recharge  # noqa: F401 - the shared fixture
 from tests.support.simulator import RunningSimulator, running_simulator
+from tests.support.waiting import wait_until  # noqa: F401 - the e2e tests import it from here
 
 CALLBACK_TOKEN = "test-callback-token"
 
@@ -69,12 +69,3 @@ def stack(live_server, start_worker, settings) -> Iterator[Stack]:
             "gateway": {"status": f"{live_server.url}/providers/gateway/status?token={CALLBACK_TOKEN}"},
         }
         yield Stack(url=live_server.url, simulator=simulator, start_worker=start_worker)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, message: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s: {message}")

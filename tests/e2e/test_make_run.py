@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.waiting import scaled
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Variables that would point the run at MySQL/Redis or fix the token: the test wants defaults.
 NOT_INHERITED = {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "SMS_SERVICE_TOKENS", "SMS_CALLBACK_TOKEN"}
@@ -25,7 +27,7 @@ def _free_port() -> int:
 
 
 def _wait_for(url: str, timeout: float, **kwargs) -> requests.Response:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         try:

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from gm_server_notify.health import worker_heartbeat_age
 from gm_server_notify.tasks import record_worker_heartbeat
+from tests.support.waiting import scaled
 
 pytestmark = pytest.mark.worker
 
@@ -26,7 +27,7 @@ def test_task_queued_on_commit_runs_in_worker_process(start_worker):
     assert worker_heartbeat_age() is None
     with transaction.atomic():
         record_worker_heartbeat.delay_on_commit()
-    assert _wait_for_heartbeat(timeout=20) is not None
+    assert _wait_for_heartbeat(timeout=scaled(20)) is not None
 
 
 def test_task_queued_in_rolled_back_transaction_never_runs(start_worker):

@@ -1,7 +1,6 @@
 """/providers/<name>/status and /providers/<name>/uplink, and real pushes from the simulator."""
 
 import json
-import time
 
 import pytest
 import requests
@@ -10,6 +9,7 @@ from providers.gateway import GatewayAdapter
 from providers.models import InboundSms
 from providers.tencent import TencentAdapter
 from sms.models import RecordState, SendRecord
+from tests.support.waiting import poll
 
 TOKEN = "test-callback-token"
 
@@ -113,12 +113,7 @@ def test_unknown_provider_is_404_and_malformed_body_is_400(api_client):
 
 
 def _wait(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+    return poll(predicate, timeout, interval=0.05)
 
 
 @pytest.mark.django_db(transaction=True)
