@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make run: migrate, load defaults, then run web (gunicorn), worker, beat and the provider
-# simulator in the foreground under honcho; Ctrl-C stops them all.
+# simulator in the foreground under supervisord (scripts/supervisord.conf): a process that dies is
+# restarted on its own; Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -9,8 +10,8 @@ mkdir -p "$GM_VAR_DIR"
 
 export PORT="${PORT:-8000}"
 export SIMULATOR_PORT="${SIMULATOR_PORT:-8100}"
-# honcho gives each process its own $PORT; the web server binds to this one.
 export GM_WEB_PORT="$PORT"
+export WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-2}"
 
 secret_file() {  # a random secret kept in var/ so restarts keep the same value
   local file="$GM_VAR_DIR/$1"
@@ -44,4 +45,4 @@ fi
 export PROMETHEUS_MULTIPROC_DIR="$GM_VAR_DIR/prometheus"
 rm -rf "$PROMETHEUS_MULTIPROC_DIR"
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
-exec .venv/bin/honcho --no-colour start --procfile Procfile
+exec .venv/bin/supervisord --nodaemon --configuration scripts/supervisord.conf

@@ -66,7 +66,7 @@ def running_service(tmp_path):
             process.wait()
 
 
-def test_make_run_serves_docs_runs_worker_and_stops_on_ctrl_c(running_service):
+def test_make_run_serves_docs_runs_worker_survives_kill_9_and_stops_on_ctrl_c(running_service):
     process, port, sim_port, log_path = running_service
     docs = _wait_for(f"http://127.0.0.1:{port}/api/docs", timeout=90)
     assert docs.status_code == 200 and "swagger-ui" in docs.text
@@ -95,10 +95,89 @@ def test_make_run_serves_docs_runs_worker_and_stops_on_ctrl_c(running_service):
         time.sleep(0.5)
     assert age is not None, log_path.read_text()[-3000:]
 
-    # Ctrl-C (SIGINT to the foreground group) stops every process.
+    # supervisord restarts a process killed with SIGKILL and leaves the others running.
+    env = {**os.environ, "GM_VAR_DIR": str(log_path.parent / "var")}
+    for name in PROGRAMS:
+        before = _program_pids(env)
+        os.kill(before[name], signal.SIGKILL)
+        _wait_until(lambda name=name, before=before: _program_pids(env).get(name, before[name]) != before[name])
+        after = _program_pids(env)
+        assert {other: pid for other, pid in after.items() if other != name} == {
+            other: pid for other, pid in before.items() if other != name
+        }, f"killing {name} touched the others"
+        assert process.poll() is None, f"make run exited when {name} was killed"
+    assert _wait_for(f"{base}/healthz", timeout=60).status_code == 200
+    assert _wait_for(f"http://127.0.0.1:{sim_port}/_sim/health", timeout=30).json() == {"status": "ok"}
+    since = time.time()
+    _wait_until(lambda: _heartbeat_age(port) is not None and _heartbeat_age(port) < time.time() - since)
+
+    # Ctrl-C (SIGINT to the foreground group) stops every process, its children included.
+    tree = _descendants(process.pid)
+    assert len(tree) >= len(PROGRAMS)
     os.killpg(process.pid, signal.SIGINT)
-    assert process.wait(timeout=30) is not None
-    leftovers = subprocess.run(
-        ["pgrep", "-g", str(process.pid)], capture_output=True, text=True
-    ).stdout.split()
-    assert leftovers == []
+    assert process.wait(timeout=scaled(30)) is not None
+    assert [pid for pid in tree if _alive(pid)] == []
+
+
+PROGRAMS = ("web", "worker", "beat", "simulator")
+
+
+def _wait_until(predicate, timeout: float = 60) -> None:
+    deadline = time.monotonic() + scaled(timeout)
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.3)
+    raise AssertionError("timed out")
+
+
+def _program_pids(env: dict[str, str]) -> dict[str, int]:
+    """What supervisorctl says: each RUNNING program's pid."""
+    out = subprocess.run(
+        [str(REPO_ROOT / ".venv/bin/supervisorctl"), "-c", "scripts/supervisord.conf", "status"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    pids = {}
+    for line in out.splitlines():
+        match = re.match(r"(\S+)\s+RUNNING\s+pid (\d+)", line)
+        if match:
+            pids[match.group(1)] = int(match.group(2))
+    return pids
+
+
+def _heartbeat_age(port: int) -> float | None:
+    try:
+        body = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
+    except requests.RequestException:
+        return None
+    return body["checks"]["worker_heartbeat_age_seconds"]
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc), whatever its process group."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
