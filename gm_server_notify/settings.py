@@ -337,6 +337,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.int("WORKER_HEARTBEAT_SECONDS", default=30)),
     },
 }
+# /readyz counts the workers as down when the last heartbeat is older than this (three missed beats).
+READINESS_HEARTBEAT_MAX_AGE = env.int(
+    "READINESS_HEARTBEAT_MAX_AGE", default=3 * env.int("WORKER_HEARTBEAT_SECONDS", default=30)
+)
+# How long /readyz waits for each dependency to answer.
+READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=2.0)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from gm_server_notify.health import healthz
+from gm_server_notify.health import healthz, readyz
 from gm_server_notify.metrics import metrics_view
 from sms.dashboard import dashboard
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("dashboard", dashboard, name="dashboard"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
