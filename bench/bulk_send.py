@@ -5,9 +5,9 @@ client, unless ``--threads``), through the domestic gateway adapter and the simu
 pushes its delivery reports to the web process (its default 200 ms report delay, unless
 ``--report-delay-ms``). Timed from just before the first request until every record is final
 (``delivered`` or ``failed``), read from the database every 0.2 s. The stack is the harness's
-(gunicorn, a worker of concurrency 2, the simulator) plus the beat, as deployed (scripts/supervisord.conf): its
-sweeps finish what the pipeline leaves to them (reports that overtook their record, records
-left queued), so a run measures that tail too.
+(gunicorn, a worker of concurrency 2, the simulator) plus the beat, as deployed
+(scripts/supervisord.conf): its sweeps finish what the pipeline leaves to them (reports that
+overtook their record, records left queued), so a run measures that tail too.
 
 Baseline in the same run: the same work as one Celery task per recipient
 (``bench/baseline_tasks.py``: the pipeline's own claim/send/record steps on a batch of one), on a
@@ -152,7 +152,8 @@ def worker_command(*extra: str) -> list[str]:
 
 
 def start_beat(stack: harness.Stack) -> None:
-    """The beat, as deployed (scripts/supervisord.conf): its sweeps apply reports that overtook their record."""
+    """The beat, as deployed (scripts/supervisord.conf): its sweeps apply reports that overtook
+    their record."""
     schedule = harness.OUTPUT_DIR / "bulk_send-beat-schedule"
     for old in harness.OUTPUT_DIR.glob(f"{schedule.name}*"):
         old.unlink()

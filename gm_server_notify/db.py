@@ -18,7 +18,9 @@ import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from django.db import OperationalError, connection
+import kombu.exceptions
+import redis.exceptions
+from django.db import InterfaceError, OperationalError, connection
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,36 @@ R = TypeVar("R")
 # MySQL/MariaDB: 1213 deadlock, 1205 lock wait timeout. The whole transaction was rolled back,
 # so running it again is safe. (SQLite: "database is locked".)
 _RETRYABLE_CODES = {1213, 1205}
+
+
+# What a task or a report handler retries with backoff instead of failing: the database, the cache
+# or the broker could not be reached or dropped the connection (MySQLdb raises OperationalError
+# and InterfaceError for those; a SQL mistake is a ProgrammingError, DataError or IntegrityError
+# and is not retried).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+    ConnectionError,
+)
+
+
+def backoff_seconds(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    return random.uniform(0, min(cap, base * 2**attempt))
+
+
+def drop_broken_connection() -> None:
+    """Forget a database connection that failed, so the next query opens a fresh one (not inside
+    a transaction: that one's owner rolls it back)."""
+    if connection.in_atomic_block:
+        return
+    try:
+        connection.close()
+    except Exception:
+        logger.debug("closing a broken database connection failed", exc_info=True)
 
 
 def _retryable(exc: OperationalError) -> bool:

@@ -108,6 +108,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
             # Workers claim rows with SELECT … FOR UPDATE SKIP LOCKED; READ COMMITTED avoids
             # REPEATABLE READ's gap locks blocking concurrent inserts of send records.
             "isolation_level": "read committed",
+            # A database that does not answer fails fast: requests answer and handlers fall back
+            # (provider pushes are queued) instead of hanging on the connect.
+            "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=3),
         }
     )
     DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
@@ -314,12 +317,19 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Dispatch and report work on queues of their own, so a flood of one never starves the other.
 CELERY_TASK_QUEUES = (Queue("default"), Queue("sms_dispatch"), Queue("sms_reports"))
 CELERY_TASK_ROUTES = {
+    "sms.apply_provider_push": {"queue": "sms_reports"},
     "sms.dispatch_records": {"queue": "sms_dispatch"},
     "sms.sweep_pending_reports": {"queue": "sms_reports"},
     "sms.pull_reports": {"queue": "sms_reports"},
     "sms.sweep_stale_records": {"queue": "sms_reports"},
     "sms.refresh_provider_balances": {"queue": "sms_reports"},
 }
+# Transient infrastructure errors (database, cache, broker unreachable): a task is retried with
+# backoff this many times; a push queued while the database was down, many more (it exists nowhere
+# else); a provider's answer is written again in place for this long (it exists only in memory).
+SMS_INFRA_MAX_RETRIES = env.int("SMS_INFRA_MAX_RETRIES", default=20)
+SMS_PUSH_APPLY_MAX_RETRIES = env.int("SMS_PUSH_APPLY_MAX_RETRIES", default=200)
+SMS_OUTCOME_RETRY_SECONDS = env.int("SMS_OUTCOME_RETRY_SECONDS", default=300)
 _SWEEP_SECONDS = env.int("SMS_SWEEP_SECONDS", default=15)
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-reports": {

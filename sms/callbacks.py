@@ -7,13 +7,16 @@ app handles, so ``providers/`` never imports ``sms``).
   in seed 000's envelope with Tencent's acknowledgement keys in the same body.
 
 Each requires ``?token=SMS_CALLBACK_TOKEN`` (providers do not sign their pushes). A body that is
-not the provider's format is 400; nothing here answers 500 for bad input.
+not the provider's format is 400; nothing here answers 500 for bad input. A push is acknowledged
+only once it is stored: applied to the database, or, while the database cannot be reached, queued
+in the broker for a worker to apply with retries. When neither takes it the answer is 503, which
+providers that retry (Tencent) take as "push again".
 """
 
 from __future__ import annotations
 
+import base64
 import logging
-from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -25,45 +28,49 @@ from gm_server_notify.api.auth import CallbackTokenPermission
 from gm_server_notify.api.envelope import StationCode, station_body, station_ok
 from gm_server_notify.api.schema import STATION_ERROR, station_envelope
 from gm_server_notify.api.views import StationAPIView
-from providers import services as provider_services
+from gm_server_notify.db import TRANSIENT_ERRORS, drop_broken_connection
 from providers.base import CallbackParseError, ProviderAdapter
-from providers.registry import UnknownProvider, get_adapter
-from sms import reports
+from sms import intake, metrics, tasks
+from sms.intake import STATUS, UPLINK, UnknownProviderPush
 
 logger = logging.getLogger(__name__)
 
-STATUS = "status"
-UPLINK = "uplink"
+# How hard publishing a queued push tries before the provider is asked to push again.
+_PUBLISH_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 
 
-class UnknownProviderPush(LookupError):
-    """A push to ``/providers/<name>/…`` for a provider we do not have."""
+class PushNotStored(Exception):
+    """Neither the database nor the broker took the push: answer so the provider pushes again."""
 
 
 def handle_push(*, provider: str, kind: str, body: bytes, content_type: str) -> ProviderAdapter:
-    """Parse a ``status`` or ``uplink`` push with the provider's adapter and apply it: reports
-    move records, uplinks are stored. Returns the adapter (its ``callback_ack`` is the answer).
-    Raises ``UnknownProviderPush`` or ``CallbackParseError``."""
+    """Parse a ``status`` or ``uplink`` push and apply it, or, when the database cannot be
+    reached, queue the raw push for a worker to apply with retries. Returns the adapter (its
+    ``callback_ack`` is the answer). Raises ``UnknownProviderPush``, ``CallbackParseError`` or
+    ``PushNotStored``."""
     try:
-        adapter = get_adapter(provider)
-    except UnknownProvider as exc:
-        raise UnknownProviderPush(f"no provider {provider}") from exc
-    parse = adapter.parse_status_callback if kind == STATUS else adapter.parse_uplink_callback
+        adapter, items = intake.parse_push(provider=provider, kind=kind, body=body, content_type=content_type)
+    except CallbackParseError:
+        metrics.PROVIDER_PUSHES.labels(provider, kind, "rejected").inc()
+        raise
     try:
-        items: list[Any] = parse(body, content_type)
-    except NotImplementedError as exc:
-        raise CallbackParseError(f"{provider} has no {kind} push") from exc
-    if kind == STATUS:
-        result = reports.apply_delivery_reports(provider=provider, reports=items)
-        logger.info(
-            "%s status push: %s applied, %s already final, %s unknown",
-            provider,
-            result.applied,
-            result.already_final,
-            result.unknown,
-        )
-    else:
-        provider_services.store_inbound_messages(messages=items)
+        intake.apply_push(provider=provider, kind=kind, items=items)
+    except TRANSIENT_ERRORS as exc:
+        drop_broken_connection()
+        logger.warning("%s %s push not applied (%s): queueing it", provider, kind, type(exc).__name__)
+        try:
+            tasks.apply_provider_push.apply_async(
+                (provider, kind, base64.b64encode(body).decode("ascii"), content_type),
+                retry=True,
+                retry_policy=_PUBLISH_POLICY,
+            )
+        except Exception as publish_error:
+            metrics.PROVIDER_PUSHES.labels(provider, kind, "refused").inc()
+            logger.error("%s %s push not stored anywhere: %s", provider, kind, type(publish_error).__name__)
+            raise PushNotStored(f"{provider} {kind} push not stored") from publish_error
+        metrics.PROVIDER_PUSHES.labels(provider, kind, "queued").inc()
+        return adapter
+    metrics.PROVIDER_PUSHES.labels(provider, kind, "applied").inc()
     return adapter
 
 
@@ -74,7 +81,7 @@ _PROVIDER_SCHEMA = {
     "tags": ["providers (callbacks)"],
     "parameters": [_TOKEN],
     "request": {"application/json": {"type": "object"}},
-    "responses": {200: _ACK, 400: _ERROR, 401: _ERROR, 404: _ERROR},
+    "responses": {200: _ACK, 400: _ERROR, 401: _ERROR, 404: _ERROR, 503: _ERROR},
 }
 
 
@@ -95,6 +102,8 @@ class _ProviderPushView(APIView):
         except CallbackParseError as exc:
             logger.warning("%s %s callback refused: %s", name, self.kind, exc)
             return Response({"error": str(exc) or "not supported"}, status=400)
+        except PushNotStored:
+            return Response({"error": "temporarily unavailable: push again later"}, status=503)
         return Response(adapter.callback_ack)
 
     def handle_exception(self, exc: Exception) -> Response:
@@ -134,7 +143,12 @@ class SmsCallbackView(StationAPIView):
         summary="腾讯云短信回调 (status reports)",
         parameters=[_TOKEN],
         request={"application/json": {"type": "array", "items": {"type": "object"}}},
-        responses={200: station_envelope("CallbackAck"), 400: STATION_ERROR, 401: STATION_ERROR},
+        responses={
+            200: station_envelope("CallbackAck"),
+            400: STATION_ERROR,
+            401: STATION_ERROR,
+            503: STATION_ERROR,
+        },
     )
     def post(self, request: Request) -> Response:
         try:
@@ -144,4 +158,7 @@ class SmsCallbackView(StationAPIView):
         except CallbackParseError as exc:
             logger.warning("tencent status callback refused: %s", exc)
             return Response(station_body(StationCode.INVALID_PARAMETER, str(exc)), status=400)
+        except PushNotStored:
+            body = station_body(StationCode.SERVICE_UNAVAILABLE, "temporarily unavailable: push again later")
+            return Response(body, status=503)
         return station_ok(None, **adapter.callback_ack)

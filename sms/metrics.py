@@ -117,3 +117,21 @@ class RecordStateCollector:
             "Records sending for longer than SMS_SENDING_STUCK_SECONDS (their worker may have died).",
             value=stuck,
         )
+
+
+TASK_RETRIES = Counter(
+    "sms_task_retries_total",
+    "Tasks retried after a transient infrastructure error (database, cache or broker).",
+    ["task", "error"],
+)
+OUTCOME_WRITE_RETRIES = Counter(
+    "sms_outcome_write_retries_total",
+    "Writes of a provider's answer retried in place while the database was unreachable.",
+    ["provider"],
+)
+PROVIDER_PUSHES = Counter(
+    "sms_provider_pushes_total",
+    "Provider pushes received: applied at once, queued (the database was down), refused (nothing "
+    "could store them: the provider is asked to push again) or rejected (not the provider's format).",
+    ["provider", "kind", "outcome"],
+)

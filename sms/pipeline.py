@@ -35,7 +35,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from gm_server_notify.db import retry_on_deadlock
+from gm_server_notify.db import TRANSIENT_ERRORS, backoff_seconds, drop_broken_connection, retry_on_deadlock
 from providers import ratelimit
 from providers.base import (
     OutcomeStatus,
@@ -318,5 +318,27 @@ def dispatch(
             SendOutcome(record.pk, OutcomeStatus.FAILED, code=exc.code or "Rejected", description=str(exc))
             for record in batch.records
         ]
-    record_outcomes(provider=provider, dispatch_id=batch.dispatch_id, outcomes=outcomes)
+    record_outcomes_durably(provider=provider, dispatch_id=batch.dispatch_id, outcomes=outcomes)
     return DispatchResult(sent=len(batch.records))
+
+
+def record_outcomes_durably(*, provider: str, dispatch_id: str, outcomes: Sequence[SendOutcome]) -> int:
+    """``record_outcomes``, written again in place while the database cannot be reached (up to
+    ``SMS_OUTCOME_RETRY_SECONDS``). The provider has answered and its answer exists only in this
+    process: retrying the task instead would find the records ``sending`` and send nothing, and
+    the stuck-sending sweep would then fail records the provider accepted."""
+    deadline = time.monotonic() + settings.SMS_OUTCOME_RETRY_SECONDS
+    attempt = 0
+    while True:
+        try:
+            return record_outcomes(provider=provider, dispatch_id=dispatch_id, outcomes=outcomes)
+        except TRANSIENT_ERRORS as exc:
+            attempt += 1
+            if time.monotonic() >= deadline:
+                raise
+            metrics.OUTCOME_WRITE_RETRIES.labels(provider).inc()
+            logger.warning(
+                "%s: writing %s outcome(s) failed (%s), retrying", provider, len(outcomes), type(exc).__name__
+            )
+            drop_broken_connection()
+            time.sleep(backoff_seconds(attempt, cap=5))

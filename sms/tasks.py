@@ -1,20 +1,52 @@
-"""Celery tasks of the sending pipeline; each calls the pipeline, a sweep or the reports, and
-obeys what it answers."""
+"""Celery tasks of the sending pipeline; each calls the pipeline, a sweep, the reports or the
+intake, and obeys what it answers.
+
+A transient infrastructure error (the database, the cache or the broker unreachable:
+``gm_server_notify.db.TRANSIENT_ERRORS``) retries the task with exponential backoff and jitter,
+bounded, and is counted in ``sms_task_retries_total``; the sweeps remain the last line, not the
+first. Every task acknowledges late, so a worker that dies mid-task leaves its message to be
+delivered again; the claim guard (``state=queued``) makes that redelivery safe.
+"""
 
 from __future__ import annotations
 
+import base64
+import logging
 from datetime import timedelta
 
 from celery import Task, shared_task
+from celery.signals import task_retry
 from django.conf import settings
 
+from gm_server_notify.db import TRANSIENT_ERRORS, backoff_seconds, drop_broken_connection
 from providers import balances
-from sms import pipeline, reports, sweeps
+from providers.base import CallbackParseError
+from sms import intake, metrics, pipeline, reports, sweeps
+
+logger = logging.getLogger(__name__)
+
+# Periodic and report tasks: Celery's own retry, on transient errors only.
+RETRY_TRANSIENT = {
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+}
+
+
+@task_retry.connect
+def _count_retry(sender: Task | None = None, reason: object = None, **_: object) -> None:
+    if sender is not None and sender.name.startswith("sms."):
+        error = type(reason).__name__ if isinstance(reason, BaseException) else "retry"
+        metrics.TASK_RETRIES.labels(sender.name, error).inc()
 
 
 @shared_task(
     bind=True,
-    name=pipeline.DISPATCH_TASK, acks_late=True, reject_on_worker_lost=True, max_retries=None
+    name=pipeline.DISPATCH_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
 )
 def dispatch_records(
     self: Task,
@@ -22,33 +54,72 @@ def dispatch_records(
     provider: str,
     tried: list[str] | None = None,
     resume_dispatch_id: str | None = None,
+    infra_attempt: int = 0,
 ) -> int:
     """Send one provider-sized batch of queued records."""
-    result = pipeline.dispatch(
-        record_ids=record_ids,
-        provider=provider,
-        attempt=self.request.retries,
-        tried=tried or [],
-        resume_dispatch_id=resume_dispatch_id,
-    )
+    args = (record_ids, provider, tried, resume_dispatch_id)
+    try:
+        result = pipeline.dispatch(
+            record_ids=record_ids,
+            provider=provider,
+            # Retries for the infrastructure are not the provider's attempts.
+            attempt=self.request.retries - infra_attempt,
+            tried=tried or [],
+            resume_dispatch_id=resume_dispatch_id,
+        )
+    except TRANSIENT_ERRORS as exc:
+        drop_broken_connection()
+        if infra_attempt >= settings.SMS_INFRA_MAX_RETRIES:
+            raise  # the re-dispatch sweep takes the records when the infrastructure is back
+        raise self.retry(
+            args=args, kwargs={"infra_attempt": infra_attempt + 1}, countdown=backoff_seconds(infra_attempt)
+        ) from exc
     if result.retry_in is not None:
-        args = (record_ids, provider, tried, result.resume_dispatch_id)
-        raise self.retry(args=args, countdown=result.retry_in)
+        retry_args = (record_ids, provider, tried, result.resume_dispatch_id)
+        raise self.retry(args=retry_args, kwargs={"infra_attempt": infra_attempt}, countdown=result.retry_in)
     if result.delay_for is not None:
         # Over the provider's rate: come back later as a fresh task (not a failed attempt).
-        dispatch_records.apply_async(
-            (record_ids, provider, tried, resume_dispatch_id), countdown=result.delay_for
-        )
+        dispatch_records.apply_async(args, countdown=result.delay_for)
     return result.sent
 
 
-@shared_task(name="sms.sweep_pending_reports", ignore_result=True)
+@shared_task(
+    bind=True,
+    name="sms.apply_provider_push",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+    ignore_result=True,
+)
+def apply_provider_push(self: Task, provider: str, kind: str, body_base64: str, content_type: str) -> None:
+    """Apply a provider push that arrived while the database could not be reached (queued by
+    ``sms.callbacks``). Retried with backoff until the database is back (bounded by
+    ``SMS_PUSH_APPLY_MAX_RETRIES``): the provider was told the push is stored."""
+    body = base64.b64decode(body_base64)
+    try:
+        _, items = intake.parse_push(provider=provider, kind=kind, body=body, content_type=content_type)
+    except (CallbackParseError, intake.UnknownProviderPush) as exc:
+        logger.error("queued %s %s push cannot be parsed any more, dropped: %s", provider, kind, exc)
+        return
+    try:
+        intake.apply_push(provider=provider, kind=kind, items=items)
+    except TRANSIENT_ERRORS as exc:
+        drop_broken_connection()
+        if self.request.retries >= settings.SMS_PUSH_APPLY_MAX_RETRIES:
+            logger.error(
+                "queued %s %s push still not applied after %s retries", provider, kind, self.request.retries
+            )
+            raise
+        raise self.retry(countdown=backoff_seconds(self.request.retries, cap=60)) from exc
+
+
+@shared_task(name="sms.sweep_pending_reports", ignore_result=True, **RETRY_TRANSIENT)
 def sweep_pending_reports() -> int:
     """Beat: apply delivery reports that arrived before their records carried the id."""
     return reports.sweep_pending_reports(max_age=timedelta(seconds=settings.PENDING_REPORT_MAX_AGE_SECONDS))
 
 
-@shared_task(name="sms.sweep_stale_records", ignore_result=True)
+@shared_task(name="sms.sweep_stale_records", ignore_result=True, **RETRY_TRANSIENT)
 def sweep_stale_records() -> dict[str, int]:
     """Beat: re-dispatch records left queued; reconcile records left sending; fail records
     whose report never came."""
@@ -60,13 +131,13 @@ def sweep_stale_records() -> dict[str, int]:
     return {"requeued": requeued, "resent": resent, "failed": failed, "expired": expired}
 
 
-@shared_task(name="sms.pull_reports", ignore_result=True)
+@shared_task(name="sms.pull_reports", ignore_result=True, **RETRY_TRANSIENT)
 def pull_reports() -> int:
     """Beat: pull reports from the providers that only offer pulling (or have pushes off)."""
     return sum(sweeps.pull_reports(provider=provider) for provider in settings.SMS_PULL_REPORT_PROVIDERS)
 
 
-@shared_task(name="sms.refresh_provider_balances", ignore_result=True)
+@shared_task(name="sms.refresh_provider_balances", ignore_result=True, **RETRY_TRANSIENT)
 def refresh_provider_balances() -> None:
     """Beat: keep the providers' package balances fresh in the cache."""
     for provider in settings.SMS_BALANCE_PROVIDERS:
