@@ -56,7 +56,8 @@ fi
 if ! have_port 6379; then
   echo "ensure_services: starting Redis"
   mkdir -p /var/lib/redis
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /var/lib/redis
+  # Append-only file, fsync every second: the broker's queue survives a Redis restart.
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly yes --appendfsync everysec --dir /var/lib/redis
   wait_for_port 6379
 fi
 

@@ -26,3 +26,19 @@ def test_compose_requires_secrets_instead_of_shipping_defaults():
     environment = COMPOSE["x-app"]["environment"]
     for name in ("DJANGO_SECRET_KEY", "SMS_SERVICE_TOKENS", "SMS_CALLBACK_TOKEN"):
         assert environment[name].startswith(f"${{{name}:?")
+
+
+def test_compose_restarts_every_long_running_service_and_runs_one_beat():
+    services = COMPOSE["services"]
+    app_restart = COMPOSE["x-app"]["restart"]
+    for name, service in services.items():
+        if name == "migrate":
+            continue  # one-shot
+        assert service.get("restart", app_restart) in ("unless-stopped", "always"), name
+    assert "replicas" not in services["beat"].get("deploy", {}), "beat must run exactly once"
+
+
+def test_compose_redis_keeps_its_data_across_a_restart():
+    command = COMPOSE["services"]["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "everysec"
