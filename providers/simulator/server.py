@@ -107,6 +107,9 @@ class SimState:
     # Per-provider scratch space for protocol modules (sjroom batches, gateway task ids …).
     extra: dict[str, dict[str, Any]] = field(default_factory=lambda: defaultdict(dict))
     pusher: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=4))
+    # Status reports pushed, and those the receiver acknowledged with a 2xx (providers push once).
+    reports_pushed: Counter[str] = field(default_factory=Counter)
+    reports_acknowledged: Counter[str] = field(default_factory=Counter)
     balances: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 100000))
 
     def record(self, provider: str, numbers: list[str]) -> None:
@@ -131,6 +134,8 @@ class SimState:
                     "numbers": sum(counter.values()),
                     "distinct_numbers": len(counter),
                     "duplicated_numbers": sum(1 for count in counter.values() if count > 1),
+                    "reports_pushed": self.reports_pushed[provider],
+                    "reports_acknowledged": self.reports_acknowledged[provider],
                 }
             return stats
 
@@ -145,6 +150,8 @@ class SimState:
             self.refused_requests.clear()
             self.held_reports.clear()
             self.held_uplinks.clear()
+            self.reports_pushed.clear()
+            self.reports_acknowledged.clear()
             self.extra.clear()
             self.balances.clear()
             self.config = SimConfig(push_targets=self.config.push_targets)
@@ -173,10 +180,11 @@ class SimState:
     # --- reports: pushed after a delay, or held for pulling ---
 
     def deliver_reports(
-        self, provider: str, reports: list[dict[str, Any]], push: Callable[[str, list[dict[str, Any]]], None]
+        self, provider: str, reports: list[dict[str, Any]], push: Callable[[str, list[dict[str, Any]]], int]
     ) -> None:
         """Push ``reports`` to the provider's status target after the report delay, or hold
-        them for the pull API when pushing is off or no target is set."""
+        them for the pull API when pushing is off or no target is set. ``push`` answers how many
+        of them the receiver acknowledged; both counts are kept for ``/_sim/stats``."""
         target = self.config.push_targets.get(provider, {}).get("status")
         if not self.config.push or not target:
             with self.lock:
@@ -186,10 +194,14 @@ class SimState:
 
         def later() -> None:
             time.sleep(delay)
+            acknowledged = 0
             try:
-                push(target, reports)
+                acknowledged = push(target, reports)
             except Exception:
                 logger.exception("push of %s %s reports to %s failed", len(reports), provider, target)
+            with self.lock:
+                self.reports_pushed[provider] += len(reports)
+                self.reports_acknowledged[provider] += acknowledged
 
         self.pusher.submit(later)
 
@@ -200,11 +212,18 @@ class SimState:
             return taken
 
 
-def post_json(url: str, payload: Any) -> None:
-    """How a provider pushes: one JSON POST; non-2xx answers are logged (providers push once)."""
-    response = requests.post(url, json=payload, timeout=10)
+def post_json(url: str, payload: Any) -> bool:
+    """How a provider pushes: one JSON POST, never repeated (providers push once). Whether the
+    receiver acknowledged it with a 2xx; anything else is logged."""
+    try:
+        response = requests.post(url, json=payload, timeout=10)
+    except requests.RequestException as exc:
+        logger.warning("push to %s failed: %s", url.split("?")[0], type(exc).__name__)
+        return False
     if response.status_code >= 300:
         logger.warning("push to %s answered %s", url.split("?")[0], response.status_code)
+        return False
+    return True
 
 
 Handler = Callable[[SimRequest, SimState], SimResponse]

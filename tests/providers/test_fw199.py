@@ -141,6 +141,8 @@ def test_send_by_phone_and_by_order_id_are_accepted_with_message_ids(simulator):
         "numbers": 2,
         "distinct_numbers": 2,
         "duplicated_numbers": 0,
+        "reports_pushed": 0,
+        "reports_acknowledged": 0,
     }
 
 

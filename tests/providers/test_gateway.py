@@ -60,6 +60,8 @@ def test_send_posts_one_request_and_accepts_every_number(simulator):
         "numbers": 2,
         "distinct_numbers": 2,
         "duplicated_numbers": 0,
+        "reports_pushed": 0,
+        "reports_acknowledged": 0,
     }
 
 

@@ -55,11 +55,9 @@ def _push(target: str, reports: list[dict[str, Any]], batch: int = 100) -> None:
         for report in reports
     ]
     if batch <= 1:
-        for item in items:
-            post_json(target, item)
-        return
-    for start in range(0, len(items), batch):
-        post_json(target, items[start : start + batch])
+        return sum(1 for item in items if post_json(target, item))
+    chunks = [items[start : start + batch] for start in range(0, len(items), batch)]
+    return sum(len(chunk) for chunk in chunks if post_json(target, chunk))
 
 
 def make_uplink(payload: dict[str, Any]) -> dict[str, Any]:

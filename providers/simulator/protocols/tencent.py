@@ -100,9 +100,9 @@ def _report_push(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _push(target: str, reports: list[dict[str, Any]]) -> None:
-    for start in range(0, len(reports), PUSH_BATCH):
-        post_json(target, [_report_push(report) for report in reports[start : start + PUSH_BATCH]])
+def _push(target: str, reports: list[dict[str, Any]]) -> int:
+    chunks = [reports[start : start + PUSH_BATCH] for start in range(0, len(reports), PUSH_BATCH)]
+    return sum(len(chunk) for chunk in chunks if post_json(target, [_report_push(r) for r in chunk]))
 
 
 def make_uplink(payload: dict[str, Any]) -> dict[str, Any]:
