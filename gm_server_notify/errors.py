@@ -52,3 +52,7 @@ class NotFound(DomainError):
 
 class InsufficientBalance(DomainError):
     """The balance cannot cover the send."""
+
+
+class Conflict(DomainError):
+    """The request contradicts what was done before (a receipt already booked with other values)."""

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -339,6 +340,9 @@ CELERY_TASK_ROUTES = {
 SMS_INFRA_MAX_RETRIES = env.int("SMS_INFRA_MAX_RETRIES", default=20)
 SMS_PUSH_APPLY_MAX_RETRIES = env.int("SMS_PUSH_APPLY_MAX_RETRIES", default=200)
 SMS_OUTCOME_RETRY_SECONDS = env.int("SMS_OUTCOME_RETRY_SECONDS", default=300)
+# One recharge may add at most this many messages and this much money (fat-finger ceilings).
+SMS_RECHARGE_MAX_NUMS = env.int("SMS_RECHARGE_MAX_NUMS", default=10_000_000)
+SMS_RECHARGE_MAX_MONEY = Decimal(env.str("SMS_RECHARGE_MAX_MONEY", default="1000000.00"))
 _SWEEP_SECONDS = env.int("SMS_SWEEP_SECONDS", default=15)
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-reports": {

@@ -56,7 +56,8 @@ class Station(models.Model):
     station_name = models.CharField(max_length=128, blank=True, default="")
     balance_nums = models.BigIntegerField(default=0)
     total_recharge_nums = models.BigIntegerField(default=0)
-    total_recharge_money = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # Wide enough that recharges within the per-recharge ceiling can never overflow it.
+    total_recharge_money = models.DecimalField(max_digits=20, decimal_places=2, default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -166,7 +167,10 @@ class RechargeRecord(models.Model):
 
     class Meta:
         db_table = "tbl_sms_recharge_record"
-        indexes = [models.Index(fields=["station", "recharge_date", "id"], name="recharge_station_date_idx")]
+        indexes = [
+            models.Index(fields=["station", "recharge_date", "id"], name="recharge_station_date_idx"),
+            models.Index(fields=["station", "deal_code"], name="recharge_station_receipt_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"recharge {self.pk}: {self.recharge_nums}"

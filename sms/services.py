@@ -10,12 +10,13 @@ import logging
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from gm_server_notify.db import retry_on_deadlock
-from gm_server_notify.errors import InsufficientBalance, InvalidInput, NotFound
+from gm_server_notify.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
 from sms.content import REQUIRED_CONTENT_FIELDS, count_segments, render_station_message
 from sms.ledger import change_balance
 from sms.models import BusinessType, Combo, LedgerReason, RechargeRecord, RecordState, SendRecord, Station
@@ -40,7 +41,25 @@ def validate_recharge(*, combo_id: int, recharge_nums: int, recharge_money: Deci
         raise InvalidInput("must not be negative", field="recharge_money")
     if not combo.is_custom and recharge_nums != combo.sms_nums:
         raise InvalidInput(f"combo {combo.pk} holds {combo.sms_nums} messages", field="recharge_nums")
+    # Ceilings against fat fingers; they also keep a station's running totals far from overflow.
+    if recharge_nums > settings.SMS_RECHARGE_MAX_NUMS:
+        raise InvalidInput(
+            f"at most {settings.SMS_RECHARGE_MAX_NUMS} messages per recharge", field="recharge_nums"
+        )
+    if recharge_money > settings.SMS_RECHARGE_MAX_MONEY:
+        raise InvalidInput(f"at most {settings.SMS_RECHARGE_MAX_MONEY} per recharge", field="recharge_money")
     return combo
+
+
+def _same_recharge(
+    record: RechargeRecord, *, combo: Combo, nums: int, money: Decimal, unit_price: int
+) -> bool:
+    return (record.combo_id, record.recharge_nums, record.recharge_money, record.unit_price) == (
+        combo.pk,
+        nums,
+        money,
+        unit_price,
+    )
 
 
 @retry_on_deadlock()
@@ -57,19 +76,37 @@ def recharge_station(
     station_name: str = "",
 ) -> RechargeRecord:
     """Record a purchase and add its messages to the station's balance (the station is created
-    on its first recharge). A fixed combo must be bought whole; a custom combo takes any amount."""
+    on its first recharge). A fixed combo must be bought whole; a custom combo takes any amount.
+
+    A receipt (``deal_code``) is credited once per station: the same receipt with the same values
+    returns the first recharge and credits nothing; with other values it is a ``Conflict``.
+    """
     combo = validate_recharge(combo_id=combo_id, recharge_nums=recharge_nums, recharge_money=recharge_money)
+    price = unit_price if unit_price is not None else combo.unit_price
     with transaction.atomic():
-        station, _ = Station.objects.get_or_create(
-            station_id=station_id, defaults={"station_name": station_name}
-        )
+        Station.objects.get_or_create(station_id=station_id, defaults={"station_name": station_name})
+        # The station's row lock serialises its recharges, so one receipt cannot be booked twice.
+        station = Station.objects.select_for_update().get(station_id=station_id)
+        if deal_code:
+            booked = RechargeRecord.objects.filter(station=station, deal_code=deal_code).first()
+            if booked is not None:
+                if _same_recharge(
+                    booked, combo=combo, nums=recharge_nums, money=recharge_money, unit_price=price
+                ):
+                    logger.info("station %s: receipt of record %s presented again", station_id, booked.pk)
+                    return booked
+                raise Conflict(
+                    f"deal_code {deal_code} was recharged already, as {booked.recharge_nums} messages "
+                    f"for {booked.recharge_money} (record {booked.pk})",
+                    field="deal_code",
+                )
         record = RechargeRecord.objects.create(
             station=station,
             combo=combo,
             combo_name=combo.name,
             recharge_nums=recharge_nums,
             recharge_money=recharge_money,
-            unit_price=unit_price if unit_price is not None else combo.unit_price,
+            unit_price=price,
             deal_code=deal_code,
             remark=remark,
             operator_name=operator_name,

@@ -15,7 +15,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from gm_server_notify.errors import DomainError, InsufficientBalance, InvalidInput, NotFound
+from gm_server_notify.errors import Conflict, DomainError, InsufficientBalance, InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ _DOMAIN_CODES = {
     InvalidInput: StationCode.INVALID_PARAMETER,
     NotFound: StationCode.NOT_FOUND,
     InsufficientBalance: StationCode.INSUFFICIENT_BALANCE,
+    Conflict: StationCode.CONFLICT,
 }
 
 

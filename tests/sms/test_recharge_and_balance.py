@@ -54,7 +54,8 @@ def test_second_recharge_adds_to_balance_and_totals(station_client):
     station_client.post("/sms/recharge_record/create", SEED_RECHARGE, format="json")
     station_client.post(
         "/sms/recharge_record/create",
-        {**SEED_RECHARGE, "recharge_nums": 10, "recharge_money": "0.30"},
+        # Another receipt: one receipt is credited once per station (tests/security/test_recharges.py).
+        {**SEED_RECHARGE, "recharge_nums": 10, "recharge_money": "0.30", "deal_code": "测试-2"},
         format="json",
     )
     station = Station.objects.get(station_id="T7442")
