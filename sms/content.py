@@ -10,10 +10,20 @@ from django.conf import settings
 
 from sms.models import BusinessType
 
-# One message holds 70 characters (signature included); a longer text is sent in parts of 67
-# (3 characters per part go to the concatenation header), as Chinese carriers and Tencent bill.
+# Carriers count in UCS-2 units: one message holds 70 (signature included); a longer text goes in
+# parts of 67 (the concatenation header takes the rest), as Chinese carriers and Tencent bill. A
+# character outside the Basic Multilingual Plane (most emoji) is a surrogate pair: two units.
 SINGLE_SEGMENT_CHARS = 70
 MULTIPART_SEGMENT_CHARS = 67
+# GSM 03.38's 7-bit alphabet, for numbers outside the mainland (international carriers use it when
+# every character fits): 160 per message, parts of 153; the extension table's characters take two.
+GSM7_SINGLE_SEGMENT = 160
+GSM7_MULTIPART_SEGMENT = 153
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
 
 # The fields each business type needs in ``sms_content``.
 REQUIRED_CONTENT_FIELDS: dict[int, tuple[str, ...]] = {
@@ -32,12 +42,22 @@ def signature_name(raw: str) -> str:
     return (match.group(1) if match else text).strip()
 
 
-def count_segments(text: str) -> int:
-    """Billed messages for ``text`` (signature included)."""
-    length = len(text)
-    if length <= SINGLE_SEGMENT_CHARS:
-        return 1
-    return math.ceil(length / MULTIPART_SEGMENT_CHARS)
+def is_gsm7(text: str) -> bool:
+    """Whether every character of ``text`` is in the GSM 7-bit alphabet (basic or extension)."""
+    return all(char in GSM7_BASIC or char in GSM7_EXTENSION for char in text)
+
+
+def count_segments(text: str, *, gsm7_allowed: bool = False) -> int:
+    """Billed messages for ``text`` (signature included): UCS-2 units, 70 in one message, 67 per
+    part; with ``gsm7_allowed`` (numbers outside the mainland) a text that fits GSM-7 counts
+    septets instead, 160 in one message, 153 per part."""
+    if gsm7_allowed and is_gsm7(text):
+        units = len(text) + sum(1 for char in text if char in GSM7_EXTENSION)
+        single, part = GSM7_SINGLE_SEGMENT, GSM7_MULTIPART_SEGMENT
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, part = SINGLE_SEGMENT_CHARS, MULTIPART_SEGMENT_CHARS
+    return 1 if units <= single else math.ceil(units / part)
 
 
 def render_station_message(business_type: int, sms_content: Mapping[str, str]) -> str:

@@ -20,7 +20,7 @@ from gm_server_notify.errors import Conflict, InsufficientBalance, InvalidInput,
 from sms.content import REQUIRED_CONTENT_FIELDS, count_segments, render_station_message
 from sms.ledger import change_balance
 from sms.models import BusinessType, Combo, LedgerReason, RechargeRecord, RecordState, SendRecord, Station
-from sms.phones import InvalidPhone, mask, parse_mobile
+from sms.phones import InvalidPhone, is_mainland_e164, mask, parse_mobile
 from sms.pipeline import queue_for_dispatch
 from sms.reports import DailyCounts, bump_daily_statistics, count_daily
 
@@ -160,7 +160,7 @@ def create_station_send(
         raise InvalidInput(str(exc), field="receive_phone") from exc
     content = _validated_content(business_type, sms_content)
     text = render_station_message(business_type, content)
-    segments = count_segments(text)
+    segments = count_segments(text, gsm7_allowed=not is_mainland_e164(phone.e164))
     with transaction.atomic():
         station = Station.objects.filter(station_id=station_id).first()
         if station is None:

@@ -22,10 +22,10 @@ from signatures.services import own_signature
 from sms.content import count_segments
 from sms.ledger import change_balance
 from sms.models import LedgerReason, MessageBatch, RecordState, SendRecord, TenantAccount
-from sms.phones import InvalidPhone, Phone, parse_mobile
+from sms.phones import InvalidPhone, Phone, is_mainland_e164, parse_mobile
 from sms.pipeline import queue_for_dispatch
 from templates_mgmt.models import Template
-from templates_mgmt.placeholders import TemplateError
+from templates_mgmt.placeholders import TemplateError, check_params
 from templates_mgmt.placeholders import render as render_template
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,8 @@ def send_tenant_message(
 
     Refused (with nothing written or reserved) when the sign or template is not the tenant's
     (ER:0023/ER:0024) or not passed (ER:0031/ER:0032), a mobile is invalid (ER:0033, naming
-    them), the params do not fit the template (ER:0021) or the balance cannot cover it (ER:0034).
+    them), the params do not fit the template or its type (ER:0021: ``check_params``) or the
+    balance cannot cover it (ER:0034).
     """
     sign = own_signature(owner=owner, sign_id=sign_id)
     template = Template.objects.filter(pk=temp_id, owner=owner, sign=sign).first()
@@ -90,17 +91,20 @@ def send_tenant_message(
     if invalid:
         raise InvalidInput(_invalid_mobiles_detail(invalid), field="mobiles", reason=Reason.INVALID_MOBILE)
     try:
+        check_params(template.type, [str(param) for param in params])
         body = render_template(template.template, [str(param) for param in params])
     except TemplateError as exc:
         raise InvalidInput(str(exc), field="params", reason=Reason.TEMPLATE_PARAMS) from exc
     text = f"【{sign.signature}】{body}"
-    segments = count_segments(text)
+    # Billed per recipient: numbers outside the mainland may count GSM-7 septets.
+    domestic, international = count_segments(text), count_segments(text, gsm7_allowed=True)
+    segments = {e164: domestic if is_mainland_e164(e164) else international for e164 in phones}
     batch_uuid = uuid.uuid4()
     now = timezone.now()
     with transaction.atomic():
         account = _tenant_account(owner)
         change_balance(
-            tenant=account, delta=-segments * len(phones), reason=LedgerReason.RESERVE, ref=batch_uuid.hex
+            tenant=account, delta=-sum(segments.values()), reason=LedgerReason.RESERVE, ref=batch_uuid.hex
         )
         batch = MessageBatch.objects.create(
             uuid=batch_uuid,
@@ -117,7 +121,7 @@ def send_tenant_message(
                     receive_phone=phone.national,
                     phone_e164=phone.e164,
                     content=text,
-                    segments=segments,
+                    segments=segments[phone.e164],
                     state=RecordState.QUEUED,
                     queued_at=now,
                 )
@@ -127,6 +131,10 @@ def send_tenant_message(
         )
         queue_for_dispatch(list(SendRecord.objects.filter(batch=batch).values_list("id", flat=True)))
     logger.info(
-        "tenant %s queued batch %s: %s numbers, %s segments each", owner.pk, batch_uuid, len(phones), segments
+        "tenant %s queued batch %s: %s numbers, %s segments",
+        owner.pk,
+        batch_uuid,
+        len(phones),
+        sum(segments.values()),
     )
     return batch

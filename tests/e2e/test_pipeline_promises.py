@@ -38,7 +38,7 @@ def _mobiles(count: int, start: int = 0) -> list[str]:
 
 def _tenant_ready(tenant, charge: int):
     sign = make_signature(tenant)
-    template = make_template(tenant, sign, template="您的订单{1}已发货。")
+    template = make_template(tenant, sign, template="您的订单{1}已发货。", template_type=2)
     tenant_services.charge_tenant(username=tenant.username, charge=charge)
     return sign, template
 

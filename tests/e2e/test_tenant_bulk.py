@@ -21,7 +21,7 @@ def _basic(user) -> dict[str, str]:
 def test_ten_thousand_mobiles_all_reach_delivered_exactly_once(stack, tenant, root_user):
     stack.worker(concurrency=2, beat=True)
     sign = make_signature(tenant)
-    template = make_template(tenant, sign, template="您的订单{1}已发货。")
+    template = make_template(tenant, sign, template="您的订单{1}已发货。", template_type=2)
     charge = requests.post(
         f"{stack.url}/v2/charge",
         json={"user": tenant.username, "charge": 10000},

@@ -53,7 +53,7 @@ def test_ten_thousand_mobiles_are_a_handful_of_dispatch_tasks(
     basic_client, tenant, root_user, django_capture_on_commit_callbacks
 ):
     sign = make_signature(tenant)
-    template = make_template(tenant, sign, template="通知{1}")
+    template = make_template(tenant, sign, template="通知{1}", template_type=2)
     basic_client(root_user).post("/v2/charge", {"user": tenant.username, "charge": 10000}, format="json")
     mobiles = [f"131{index:08d}" for index in range(10000)]
     with (

@@ -16,13 +16,18 @@ def make_signature(owner, *, passed: bool = True, signature: str = "去采购") 
 
 
 def make_template(
-    owner, sign: Signature, *, passed: bool = True, template: str = "您的验证码为{1}，{2}分钟内有效。"
+    owner,
+    sign: Signature,
+    *,
+    passed: bool = True,
+    template: str = "您的验证码为{1}，{2}分钟内有效。",
+    template_type: int = 1,
 ) -> Template:
     created = template_services.create_template(
         owner=owner,
         name="验证码",
         template=template,
-        template_type=1,
+        template_type=template_type,
         description="注册验证",
         sign_id=sign.pk,
     )
