@@ -343,6 +343,9 @@ SMS_OUTCOME_RETRY_SECONDS = env.int("SMS_OUTCOME_RETRY_SECONDS", default=300)
 # One recharge may add at most this many messages and this much money (fat-finger ceilings).
 SMS_RECHARGE_MAX_NUMS = env.int("SMS_RECHARGE_MAX_NUMS", default=10_000_000)
 SMS_RECHARGE_MAX_MONEY = Decimal(env.str("SMS_RECHARGE_MAX_MONEY", default="1000000.00"))
+# A record added (send/add) but not started (send/start) within this hold expires and its reserved
+# balance comes back.
+SMS_UNSTARTED_HOLD_SECONDS = env.int("SMS_UNSTARTED_HOLD_SECONDS", default=86400)
 _SWEEP_SECONDS = env.int("SMS_SWEEP_SECONDS", default=15)
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-reports": {

@@ -147,6 +147,17 @@ class SendRecordAdmin(admin.ModelAdmin):
     def masked_phone(self, record: SendRecord) -> str:
         return mask(record.receive_phone)
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        """The detail page: every field, the numbers masked unless the operator may see them."""
+        fields = [field.name for field in SendRecord._meta.fields]
+        if request.user.has_perm("sms.view_full_mobile"):
+            return fields
+        masked = ["masked_phone" if name == "receive_phone" else name for name in fields]
+        return [name for name in masked if name != "phone_e164"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.get_fields(request, obj)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

@@ -256,6 +256,8 @@ class SendRecord(models.Model):
             # the sweeper: records left queued or sending too long.
             models.Index(fields=["state", "updated_at"], name="record_state_updated_idx"),
         ]
+        # Operators see masked numbers everywhere in the admin unless granted this.
+        permissions = [("view_full_mobile", "Can see full mobile numbers of send records")]
 
     def __str__(self) -> str:
         return f"record {self.pk}"

@@ -14,6 +14,7 @@ from providers.base import ProviderError
 from providers.registry import adapter_class, get_adapter
 from sms import metrics
 from sms.bulk import bulk_save
+from sms.ledger import refund_records
 from sms.models import RecordState, SendRecord, SendStatus
 from sms.pipeline import fail_records, publish_batches, queue_for_dispatch
 from sms.reports import DailyCounts, apply_delivery_reports, bump_daily_statistics, count_daily
@@ -115,4 +116,32 @@ def expire_unreported(*, older_than: timedelta, limit: int = 10_000) -> int:
         bulk_save(records, ["state", "status", "remark", "provider_code", "finished_at", "updated_at"])
         bump_daily_statistics(daily)
     metrics.count_finished(records)
+    return len(records)
+
+
+UNSTARTED_REMARK = "expired: added but not started within the hold; its balance was given back"
+
+
+@retry_on_deadlock()
+def expire_unstarted(*, older_than: timedelta, limit: int = 10_000) -> int:
+    """Fail station records added (``send/add``) but never started (``send/start``) within
+    ``older_than``, and give their reserved segments back (a ledger refund, once). They were never
+    started, so the daily statistics, which count started records, do not change."""
+    cutoff = timezone.now() - older_than
+    now = timezone.now()
+    with transaction.atomic():
+        records = list(
+            SendRecord.objects.select_for_update(skip_locked=True)
+            .filter(state=RecordState.CREATED, created_at__lt=cutoff)
+            .order_by("id")[:limit]
+        )
+        for record in records:
+            record.state, record.status = RecordState.FAILED, SendStatus.FAILED
+            record.remark, record.provider_code, record.finished_at = UNSTARTED_REMARK, "NotStarted", now
+        refund_records(records)
+        bulk_save(
+            records, ["state", "status", "remark", "provider_code", "finished_at", "refunded", "updated_at"]
+        )
+    if records:
+        logger.info("%s record(s) added but never started expired and were refunded", len(records))
     return len(records)

@@ -122,13 +122,20 @@ def sweep_pending_reports() -> int:
 @shared_task(name="sms.sweep_stale_records", ignore_result=True, **RETRY_TRANSIENT)
 def sweep_stale_records() -> dict[str, int]:
     """Beat: re-dispatch records left queued; reconcile records left sending; fail records
-    whose report never came."""
+    whose report never came; expire (and refund) records added but never started."""
     requeued = sweeps.requeue_stale_queued(older_than=timedelta(seconds=settings.SMS_REQUEUE_AFTER_SECONDS))
     resent, failed = sweeps.reconcile_stuck_sending(
         older_than=timedelta(seconds=settings.SMS_SENDING_STUCK_SECONDS)
     )
     expired = sweeps.expire_unreported(older_than=timedelta(seconds=settings.SMS_REPORT_DEADLINE_SECONDS))
-    return {"requeued": requeued, "resent": resent, "failed": failed, "expired": expired}
+    unstarted = sweeps.expire_unstarted(older_than=timedelta(seconds=settings.SMS_UNSTARTED_HOLD_SECONDS))
+    return {
+        "requeued": requeued,
+        "resent": resent,
+        "failed": failed,
+        "expired": expired,
+        "unstarted": unstarted,
+    }
 
 
 @shared_task(name="sms.pull_reports", ignore_result=True, **RETRY_TRANSIENT)
