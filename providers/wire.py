@@ -1,0 +1,56 @@
+"""What every adapter needs to read and write the providers' wire formats, in one place: phone
+numbers as domestic providers take them, Beijing-time and Unix timestamps, and strict JSON for
+pushed bodies and for the providers' answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import requests
+from django.utils import timezone
+
+from gm_server_notify.strict_json import strict_json
+from providers.base import CallbackParseError, ProviderUnavailable
+
+MAINLAND_PREFIX = "+86"
+
+
+def mainland_digits(phone_e164: str) -> str:
+    """Mainland numbers as their 11 digits (how domestic providers take and report them); other
+    numbers unchanged."""
+    return phone_e164[len(MAINLAND_PREFIX) :] if phone_e164.startswith(MAINLAND_PREFIX) else phone_e164
+
+
+def beijing_time(text: Any) -> dt.datetime | None:
+    """``YYYY-MM-DD HH:MM:SS`` in Beijing time (the service's zone) as an aware datetime."""
+    try:
+        naive = dt.datetime.strptime(str(text), "%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError):
+        return None
+    return timezone.make_aware(naive, timezone.get_default_timezone())
+
+
+def from_unix(value: Any) -> dt.datetime | None:
+    """Unix seconds as an aware UTC datetime, or None when it is not one."""
+    try:
+        return dt.datetime.fromtimestamp(int(value), tz=dt.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def json_body(body: bytes) -> Any:
+    """A pushed body as strict JSON; ``CallbackParseError`` saying why when it is not."""
+    try:
+        return strict_json(body)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CallbackParseError(f"body is not strict JSON: {exc}") from exc
+
+
+def answer_json(response: requests.Response, what: str) -> Any:
+    """A provider's answer as JSON; ``ProviderUnavailable`` when it is not (a proxy's error page,
+    a truncated body)."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ProviderUnavailable(f"{what}: answer is not JSON (HTTP {response.status_code})") from exc
