@@ -1,9 +1,12 @@
 """The one interface every SMS provider adapter implements, and its normalised results.
 
-Adapters are thin: they build the provider's request, post it through the shared HTTP session
-(timeouts, no retries: retrying is the pipeline's job), and parse the answer into these
-dataclasses. A transport fault, timeout or 5xx raises ``ProviderUnavailable``; the provider's
-own refusal of a number is a failed ``SendOutcome``, never an exception.
+Adapters are thin. ``ProviderAdapter.send`` is a template method: the base checks the batch and
+runs the provider's steps: ``build_send_request`` → ``post`` (the shared HTTP session: timeouts,
+no retries; retrying is the pipeline's job) → ``parse_send_answer``. A provider whose transport
+is not one form POST (Tencent's SDK, sjroom's one submit per channel) overrides ``send_batch``.
+A transport fault, timeout or 5xx raises ``ProviderUnavailable``; the provider's own refusal of a
+number is a failed ``SendOutcome``, never an exception. Every provider exception is a
+``ProviderError``.
 """
 
 from __future__ import annotations
@@ -90,7 +93,6 @@ class DeliveryReport:
     code: str = ""
     description: str = ""
     occurred_at: datetime | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -145,8 +147,13 @@ class ProviderAdapter:
     # sent again under the same id without reaching anyone twice.
     idempotent_resend: ClassVar[bool] = False
 
-    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+    # Where ``send_batch``'s default steps post a send request (a path under ``base_url``).
+    send_path: ClassVar[str] = ""
+
+    def __init__(self, config: Mapping[str, Any] | None = None, *, timeout: float | None = None) -> None:
         self.config = dict(config if config is not None else settings.SMS_PROVIDERS[self.name])
+        if timeout is not None:
+            self.config["timeout"] = timeout
 
     @property
     def batch_limit(self) -> int:
@@ -170,7 +177,43 @@ class ProviderAdapter:
             raise ProviderUnavailable(f"{self.name}: HTTP {response.status_code}")
         return response
 
+    def answer_json(self, response: requests.Response, what: str) -> Any:
+        """A provider's answer as JSON; ``ProviderUnavailable`` when it is not (a proxy's error
+        page, a truncated body)."""
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProviderUnavailable(
+                f"{self.name} {what}: answer is not JSON (HTTP {response.status_code})"
+            ) from exc
+
+    def url(self, path: str) -> str:
+        return f"{str(self.config['base_url']).rstrip('/')}{path}"
+
     def send(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> list[SendOutcome]:
+        """One outcome per message of ``batch`` (at most ``batch_limit``; the pipeline batches
+        messages sharing one text or template), sent under our ``dispatch_id``."""
+        if not batch:
+            return []
+        if len(batch) > self.batch_limit:
+            raise ValueError(f"{self.name} takes at most {self.batch_limit} messages per request")
+        return self.send_batch(batch, dispatch_id=dispatch_id)
+
+    def send_batch(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> list[SendOutcome]:
+        """The provider's steps for a checked batch: build the request → post it → parse the
+        answer. Overridden where the transport is not one form POST."""
+        request = self.build_send_request(batch, dispatch_id=dispatch_id)
+        response = self.post(self.url(self.send_path), data=request)
+        return self.parse_send_answer(self.answer_json(response, "send"), batch, dispatch_id=dispatch_id)
+
+    def build_send_request(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> dict[str, str]:
+        """The form fields of one send request."""
+        raise NotImplementedError
+
+    def parse_send_answer(
+        self, answer: Any, batch: Sequence[OutgoingMessage], *, dispatch_id: str
+    ) -> list[SendOutcome]:
+        """One outcome per message of ``batch`` from the provider's (JSON-decoded) answer."""
         raise NotImplementedError
 
     def parse_status_callback(self, body: bytes, content_type: str = "") -> list[DeliveryReport]:

@@ -14,7 +14,7 @@
 Our choices where the seed says nothing (assumptions, change them here if fw199 says otherwise):
 
 - the signing rule, see ``sign``;
-- ``tag`` (one per request, echoed in receipts) carries the dispatch ``batch_id``;
+- ``tag`` (one per request, echoed in receipts) carries our ``dispatch_id``;
 - ``template_param`` is the message's ``template_params`` numbered from 1, like Tencent's
   placeholders: ``("a", "b")`` → ``"{\"1\":\"a\",\"2\":\"b\"}"``, sent as a JSON string of an
   object as the seed's Java example does;
@@ -38,6 +38,7 @@ from providers.base import (
     ProviderUnavailable,
     SendOutcome,
 )
+from providers.wire import mainland_digits
 
 NAME = "fw199"
 SEND_PATH = "/gateway/dd/sms/send"
@@ -61,11 +62,6 @@ def sign(params: Mapping[str, str], secret: str) -> str:
     return hashlib.md5(f"{secret}{joined}{secret}".encode()).hexdigest().upper()
 
 
-def fw199_phone(phone_e164: str) -> str:
-    """``post_tel`` takes the plain number: mainland numbers go as their 11 digits."""
-    return phone_e164[3:] if phone_e164.startswith("+86") else phone_e164
-
-
 def template_param(params: Sequence[str]) -> str:
     """``template_params`` numbered from 1 (``{"1": p1, "2": p2, …}``), as a JSON string."""
     return json.dumps(
@@ -76,7 +72,7 @@ def template_param(params: Sequence[str]) -> str:
 
 
 def build_request_data(
-    batch: Sequence[OutgoingMessage], *, batch_id: str, default_template_id: str
+    batch: Sequence[OutgoingMessage], *, dispatch_id: str, default_template_id: str
 ) -> dict[str, Any]:
     """The ``request_data`` object of one send: by order id when the message has one, else by phone."""
     items = []
@@ -85,14 +81,15 @@ def build_request_data(
         if message.order_id:
             item = {"biz_type": BIZ_TYPE_ORDER, "order_id": message.order_id, **item}
         else:
-            item = {"biz_type": BIZ_TYPE_PHONE, "post_tel": fw199_phone(message.phone_e164), **item}
+            # post_tel takes the plain number: mainland numbers as their 11 digits.
+            item = {"biz_type": BIZ_TYPE_PHONE, "post_tel": mainland_digits(message.phone_e164), **item}
         items.append(item)
     first = batch[0]
     return {
         "sign": first.sign_name or DEFAULT_SMS_SIGN,
         "sms_message_list": items,
         "template_id": first.template_id or default_template_id,
-        "tag": batch_id[:TAG_MAX_LENGTH],
+        "tag": dispatch_id[:TAG_MAX_LENGTH],
     }
 
 
@@ -181,15 +178,13 @@ class Fw199Adapter(ProviderAdapter):
     requires_template = True
     # No delivery receipts are documented: an accepted message is final, and there is nothing to pull.
     final_on_accept = True
+    send_path = SEND_PATH
 
-    def send(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> list[SendOutcome]:
-        """One send call for up to ``batch_limit`` (100) messages sharing one template."""
-        if not batch:
-            return []
-        if len(batch) > self.batch_limit:
-            raise ValueError(f"fw199 takes at most {self.batch_limit} messages per request")
+    def build_send_request(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> dict[str, str]:
+        """The public parameters, the signed ``request_data`` of up to 100 messages sharing one
+        template, and the signature."""
         request_data = build_request_data(
-            batch, batch_id=dispatch_id, default_template_id=self.config["template_id"]
+            batch, dispatch_id=dispatch_id, default_template_id=self.config["template_id"]
         )
         params = {
             "appid": self.config["app_id"],
@@ -198,11 +193,9 @@ class Fw199Adapter(ProviderAdapter):
             "request_data": json.dumps(request_data, ensure_ascii=False, separators=(",", ":")),
         }
         params["sign"] = sign(params, self.config["app_secret"])
-        response = self.post(f"{self.config['base_url'].rstrip('/')}{SEND_PATH}", data=params)
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            raise ProviderUnavailable(
-                f"fw199 send: answer is not JSON (HTTP {response.status_code})"
-            ) from exc
+        return params
+
+    def parse_send_answer(
+        self, answer: Any, batch: Sequence[OutgoingMessage], *, dispatch_id: str
+    ) -> list[SendOutcome]:
         return parse_send_answer(answer, batch)

@@ -16,14 +16,11 @@ is ``"<taskId>:<mobile>"``.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 
 from providers.base import (
     CallbackParseError,
@@ -34,10 +31,10 @@ from providers.base import (
     ProviderAdapter,
     ProviderBalance,
     ProviderRequestRejected,
-    ProviderUnavailable,
     ReportStatus,
     SendOutcome,
 )
+from providers.wire import beijing_time, json_body, mainland_digits
 
 NAME = "gateway"
 SUCCESS = "00"
@@ -47,19 +44,6 @@ DELIVERED_STATUSES = {"DELIVRD", "DELIVER"}
 
 def message_id(task_id: str, mobile: str) -> str:
     return f"{task_id}:{mobile}"
-
-
-def gateway_mobile(phone_e164: str) -> str:
-    """The gateway is domestic: mainland numbers go as their 11 digits."""
-    return phone_e164[3:] if phone_e164.startswith("+86") else phone_e164
-
-
-def _parse_times(text: Any) -> dt.datetime | None:
-    try:
-        naive = dt.datetime.strptime(str(text), "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
-    return timezone.make_aware(naive, timezone.get_default_timezone())
 
 
 def _report(item: Any) -> DeliveryReport:
@@ -79,8 +63,7 @@ def _report(item: Any) -> DeliveryReport:
         phone=str(item["mobile"]),
         code=status,
         description="" if delivered else f"gateway status {status}",
-        occurred_at=_parse_times(item.get("times")),
-        raw=item,
+        occurred_at=beijing_time(item.get("times")),
     )
 
 
@@ -91,23 +74,21 @@ def _uplink(item: Any) -> InboundMessage:
         provider=NAME,
         phone=str(item["mobile"]),
         text=str(item["content"]),
-        received_at=_parse_times(item.get("times")),
+        received_at=beijing_time(item.get("times")),
         extend=str(item.get("extNo", "")),
         raw=item,
     )
 
 
-def _json_items(body: bytes) -> list[Any]:
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CallbackParseError("body is not JSON") from exc
+def _items(body: bytes) -> list[Any]:
+    payload = json_body(body)
     return payload if isinstance(payload, list) else [payload]
 
 
 class GatewayAdapter(ProviderAdapter):
     name = NAME
     idempotent_resend = True
+    send_path = "/api/v1/send"
 
     def _credentials(self) -> dict[str, str]:
         return {
@@ -116,52 +97,56 @@ class GatewayAdapter(ProviderAdapter):
         }
 
     def _call(self, path: str, data: dict[str, str]) -> dict[str, Any]:
-        response = self.post(
-            f"{self.config['base_url'].rstrip('/')}{path}", data={**self._credentials(), **data}
-        )
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            raise ProviderUnavailable(
-                f"gateway {path}: answer is not JSON (HTTP {response.status_code})"
-            ) from exc
+        answer = self.answer_json(self.post(self.url(path), data={**self._credentials(), **data}), path)
         if str(answer.get("code")) == AUTH_FAILED:
             raise ProviderRequestRejected(
                 f"gateway {path}: {answer.get('message', 'auth failed')}", code=AUTH_FAILED
             )
         return answer
 
-    def send(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> list[SendOutcome]:
-        """One /api/v1/send for up to 3000 numbers sharing one text; taskId = ``batch_id``."""
-        if not batch:
-            return []
-        if len(batch) > self.batch_limit:
-            raise ValueError(f"the gateway takes at most {self.batch_limit} numbers per request")
-        mobiles = [gateway_mobile(message.phone_e164) for message in batch]
-        data = {"taskId": dispatch_id, "mobiles": ",".join(mobiles), "content": batch[0].content}
+    def build_send_request(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> dict[str, str]:
+        """Up to 3000 numbers sharing one text; ``taskId`` = our dispatch id."""
+        data = {
+            **self._credentials(),
+            "taskId": dispatch_id,
+            "mobiles": ",".join(mainland_digits(message.phone_e164) for message in batch),
+            "content": batch[0].content,
+        }
         if self.config.get("ext_no"):
             data["extNo"] = str(self.config["ext_no"])
-        answer = self._call("/api/v1/send", data)
+        return data
+
+    def parse_send_answer(
+        self, answer: Any, batch: Sequence[OutgoingMessage], *, dispatch_id: str
+    ) -> list[SendOutcome]:
+        """``code "00"`` accepts every number (their fate comes in reports); a repeated
+        ``taskId`` means the gateway has this batch already (a resend after a crash)."""
+        if not isinstance(answer, dict):
+            answer = {}
         code = str(answer.get("code"))
-        # A repeated taskId means the gateway already has this batch (a resend after a crash).
+        if code == AUTH_FAILED:
+            raise ProviderRequestRejected(f"gateway send: {answer.get('message', 'auth failed')}", code=code)
         accepted = code == SUCCESS or code == settings.GATEWAY_DUPLICATE_TASK_CODE
-        task_id = str((answer.get("data") or {}).get("taskId") or dispatch_id)
+        data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
+        task_id = str(data.get("taskId") or dispatch_id)
         return [
             SendOutcome(
                 record_id=message.record_id,
                 status=OutcomeStatus.ACCEPTED if accepted else OutcomeStatus.FAILED,
-                provider_message_id=message_id(task_id, mobile) if accepted else "",
+                provider_message_id=message_id(task_id, mainland_digits(message.phone_e164))
+                if accepted
+                else "",
                 code=code,
                 description=str(answer.get("message", "")),
             )
-            for message, mobile in zip(batch, mobiles, strict=True)
+            for message in batch
         ]
 
     def parse_status_callback(self, body: bytes, content_type: str = "") -> list[DeliveryReport]:
-        return [_report(item) for item in _json_items(body)]
+        return [_report(item) for item in _items(body)]
 
     def parse_uplink_callback(self, body: bytes, content_type: str = "") -> list[InboundMessage]:
-        return [_uplink(item) for item in _json_items(body)]
+        return [_uplink(item) for item in _items(body)]
 
     def pull_reports(self, pending_message_ids: Sequence[str] = ()) -> list[DeliveryReport]:
         answer = self._call("/api/v1/report", {})

@@ -25,6 +25,7 @@ def adapter_class(name: str) -> type[ProviderAdapter]:
         raise UnknownProvider(f"no SMS provider named {name!r}; known: {', '.join(ADAPTERS)}") from exc
 
 
-def get_adapter(name: str) -> ProviderAdapter:
-    """A fresh adapter for ``name`` configured from ``SMS_PROVIDERS`` (cheap: the HTTP session is shared)."""
-    return adapter_class(name)()
+def get_adapter(name: str, *, timeout: float | None = None) -> ProviderAdapter:
+    """A fresh adapter for ``name`` configured from ``SMS_PROVIDERS`` (cheap: the HTTP session is
+    shared); ``timeout`` overrides its request timeout (a quick balance check)."""
+    return adapter_class(name)(timeout=timeout)

@@ -33,6 +33,7 @@ from providers.base import (
     OutgoingMessage,
     ProviderAdapter,
     ProviderBalance,
+    ProviderError,
     ProviderRequestRejected,
     ProviderUnavailable,
     ReportStatus,
@@ -181,20 +182,11 @@ def parse_balance(payload: Any) -> ProviderBalance:
 class SjroomAdapter(ProviderAdapter):
     name = NAME
 
-    def _url(self, path: str) -> str:
-        return f"{self.config['base_url'].rstrip('/')}{path}"
-
     def _call(self, path: str, payload: dict[str, Any] | None = None) -> Any:
         """POST JSON with the credentials; a non-JSON answer is ProviderUnavailable and a
         bad-credentials ``stateCode`` is ProviderRequestRejected."""
         body = {"account": self.config["account"], "password": self.config["password"], **(payload or {})}
-        response = self.post(self._url(path), json=body)
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            raise ProviderUnavailable(
-                f"sjroom {path}: answer is not JSON (HTTP {response.status_code})"
-            ) from exc
+        answer = self.answer_json(self.post(self.url(path), json=body), path)
         code, message = _state(answer)
         if code in AUTH_FAILED:
             raise ProviderRequestRejected(f"sjroom {path}: {message or 'bad credentials'}", code=code)
@@ -221,7 +213,7 @@ class SjroomAdapter(ProviderAdapter):
         with _channel_cache_lock:
             _channel_cache.pop((self.config["base_url"], self.config["account"]), None)
 
-    def send(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> list[SendOutcome]:
+    def send_batch(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> list[SendOutcome]:
         """One submit per channel; every message shares ``batch[0].content`` (the pipeline only
         batches identical texts). Numbers go comma-joined in international form without "+"
         (assumption: the seed only says "up to ten thousand numbers").
@@ -230,10 +222,6 @@ class SjroomAdapter(ProviderAdapter):
         refusal fails only its own messages instead of raising: raising would have the pipeline
         resend (or fail) the numbers the provider already took.
         """
-        if not batch:
-            return []
-        if len(batch) > self.batch_limit:
-            raise ValueError(f"sjroom takes at most {self.batch_limit} numbers per request")
         channels = self.channels()
         outcomes: dict[int, SendOutcome] = {}
         groups: dict[Any, tuple[Channel, list[tuple[int, OutgoingMessage, str]]]] = {}
@@ -261,7 +249,7 @@ class SjroomAdapter(ProviderAdapter):
                         "sendContent": content,
                     },
                 )
-            except (ProviderUnavailable, ProviderRequestRejected) as exc:
+            except ProviderError as exc:
                 if not any_accepted:
                     raise
                 code = getattr(exc, "code", "") or "Unavailable"
@@ -321,7 +309,6 @@ class SjroomAdapter(ProviderAdapter):
                         phone=f"+{digits}",
                         code=report_code,
                         description="" if status is ReportStatus.DELIVERED else "sjroom failPhones",
-                        raw={"batchNo": batch_no, "phone": digits, "status": report_code},
                     )
                 )
         return reports

@@ -13,7 +13,6 @@ The endpoint comes from ``TENCENT_SMS_ENDPOINT`` (the simulator by default).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -39,28 +38,13 @@ from providers.base import (
     ReportStatus,
     SendOutcome,
 )
+from providers.wire import beijing_time, from_unix, json_body
 
 NAME = "tencent"
 # SDK error codes that mean "try again later" rather than "this request is wrong".
 _TRANSIENT_CODES = {"ClientNetworkError", "ServerNetworkError", "InternalError", "RequestLimitExceeded"}
 _clients: dict[tuple[Any, ...], sms_client.SmsClient] = {}
 _clients_lock = threading.Lock()
-
-
-def _parse_tencent_time(text: str) -> dt.datetime | None:
-    """Tencent's ``user_receive_time`` is Beijing time, ``YYYY-MM-DD HH:MM:SS``."""
-    try:
-        naive = dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
-    except (TypeError, ValueError):
-        return None
-    return timezone.make_aware(naive, timezone.get_default_timezone())
-
-
-def _from_unix(value: Any) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromtimestamp(int(value), tz=dt.UTC)
-    except (TypeError, ValueError, OverflowError):
-        return None
 
 
 def _national(mobile: str, nationcode: str) -> str:
@@ -70,10 +54,7 @@ def _national(mobile: str, nationcode: str) -> str:
 def parse_status_reports(body: bytes) -> list[DeliveryReport]:
     """Tencent's status-report push: a JSON array (at most 100) of
     ``{user_receive_time, nationcode, mobile, report_status, errmsg, description, sid}``."""
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CallbackParseError("body is not JSON") from exc
+    payload = json_body(body)
     if isinstance(payload, dict):
         payload = [payload]
     if not isinstance(payload, list):
@@ -95,8 +76,7 @@ def parse_status_reports(body: bytes) -> list[DeliveryReport]:
                 phone=_national(str(item.get("mobile", "")), str(item.get("nationcode", "86"))),
                 code=str(item.get("errmsg", "")),
                 description=str(item.get("description", "")),
-                occurred_at=_parse_tencent_time(item.get("user_receive_time", "")),
-                raw=item,
+                occurred_at=beijing_time(item.get("user_receive_time", "")),
             )
         )
     return reports
@@ -104,10 +84,7 @@ def parse_status_reports(body: bytes) -> list[DeliveryReport]:
 
 def parse_reply(body: bytes) -> list[InboundMessage]:
     """Tencent's reply push: one object ``{extend, mobile, nationcode, sign, text, time}``."""
-    try:
-        item = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CallbackParseError("body is not JSON") from exc
+    item = json_body(body)
     if not isinstance(item, dict) or "mobile" not in item or "text" not in item:
         raise CallbackParseError("a reply needs mobile and text")
     return [
@@ -115,7 +92,7 @@ def parse_reply(body: bytes) -> list[InboundMessage]:
             provider=NAME,
             phone=_national(str(item["mobile"]), str(item.get("nationcode", "86"))),
             text=str(item["text"]),
-            received_at=_from_unix(item.get("time")),
+            received_at=from_unix(item.get("time")),
             sign=str(item.get("sign", "")),
             extend=str(item.get("extend", "")),
             raw=item,
@@ -165,12 +142,9 @@ class TencentAdapter(ProviderAdapter):
         except Exception as exc:
             raise ProviderUnavailable(f"tencent {method}: {type(exc).__name__}") from exc
 
-    def send(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> list[SendOutcome]:
-        """One SendSms call; every message of ``batch`` shares template and parameters."""
-        if not batch:
-            return []
-        if len(batch) > self.batch_limit:
-            raise ValueError(f"tencent takes at most {self.batch_limit} numbers per call")
+    def send_batch(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> list[SendOutcome]:
+        """One SendSms call through the SDK; every message of ``batch`` shares template and
+        parameters."""
         first = batch[0]
         request = models.SendSmsRequest()
         request.PhoneNumberSet = [message.phone_e164 for message in batch]
@@ -243,7 +217,7 @@ class TencentAdapter(ProviderAdapter):
                     phone=item.PhoneNumber or "",
                     code=item.ReportStatus or "",
                     description=item.Description or "",
-                    occurred_at=_from_unix(item.UserReceiveTime),
+                    occurred_at=from_unix(item.UserReceiveTime),
                 )
             )
         return reports

@@ -1,17 +1,16 @@
-"""What every adapter needs to read and write the providers' wire formats, in one place: phone
-numbers as domestic providers take them, Beijing-time and Unix timestamps, and strict JSON for
-pushed bodies and for the providers' answers."""
+"""What every adapter needs to read the providers' wire formats, in one place: phone numbers as
+domestic providers take them, Beijing-time and Unix timestamps, and strict JSON for pushed
+bodies. (A provider's HTTP answer is read by ``ProviderAdapter.answer_json``.)"""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-import requests
 from django.utils import timezone
 
 from gm_server_notify.strict_json import strict_json
-from providers.base import CallbackParseError, ProviderUnavailable
+from providers.base import CallbackParseError
 
 MAINLAND_PREFIX = "+86"
 
@@ -45,12 +44,3 @@ def json_body(body: bytes) -> Any:
         return strict_json(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise CallbackParseError(f"body is not strict JSON: {exc}") from exc
-
-
-def answer_json(response: requests.Response, what: str) -> Any:
-    """A provider's answer as JSON; ``ProviderUnavailable`` when it is not (a proxy's error page,
-    a truncated body)."""
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise ProviderUnavailable(f"{what}: answer is not JSON (HTTP {response.status_code})") from exc

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from gm_server_notify.api.paging import Page, PageRequest, keyset_page
 from providers.balances import cached_balance, package_balance
+from providers.base import ProviderBalance
 from sms.models import (
     BusinessType,
     Combo,
@@ -264,6 +265,6 @@ def pipeline_depth(*, stuck_after: dt.timedelta) -> dict[str, int]:
     return depth
 
 
-def cached_provider_balances() -> dict[str, int | None]:
+def cached_provider_balances() -> dict[str, ProviderBalance | None]:
     """The providers' balances as last cached by beat (never asks a provider)."""
     return {provider: cached_balance(provider) for provider in settings.SMS_BALANCE_PROVIDERS}

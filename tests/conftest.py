@@ -88,3 +88,16 @@ def start_worker(transactional_db) -> Iterator[Callable[..., WorkerProcess]]:
     for worker in started:
         worker.stop()
     purge_broker()
+
+
+@pytest.fixture(autouse=True)
+def _default_combos(request):
+    """Transactional tests empty every table afterwards, the data migration's combos included."""
+    if "transactional_db" not in request.fixturenames and "live_server" not in request.fixturenames:
+        return
+    import importlib
+
+    from django.apps import apps
+
+    request.getfixturevalue("transactional_db")
+    importlib.import_module("sms.migrations.0002_default_combos").create_combos(apps, None)

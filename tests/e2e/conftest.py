@@ -46,19 +46,6 @@ class Stack:
         return self.start_worker(env=env, **kwargs)
 
 
-@pytest.fixture(autouse=True)
-def _default_combos(request):
-    """Transactional tests empty every table afterwards, the data migration's combos included."""
-    if "transactional_db" not in request.fixturenames and "live_server" not in request.fixturenames:
-        return
-    import importlib
-
-    from django.apps import apps
-
-    request.getfixturevalue("transactional_db")
-    importlib.import_module("sms.migrations.0002_default_combos").create_combos(apps, None)
-
-
 @pytest.fixture
 def stack(live_server, start_worker, settings) -> Iterator[Stack]:
     with running_simulator(settings) as simulator:

@@ -115,7 +115,7 @@ def test_outer_failure_fails_every_message_with_its_code():
 
 def test_request_data_addresses_by_order_id_else_by_phone_and_numbers_the_template_params():
     batch = [_message(1, order_id="5001789329480019707"), _message(2, phone="+8613100000002")]
-    data = build_request_data(batch, batch_id="dispatch-7", default_template_id="ST_72dd4e2c")
+    data = build_request_data(batch, dispatch_id="dispatch-7", default_template_id="ST_72dd4e2c")
     assert data == {
         "sign": "去采购",
         "sms_message_list": [

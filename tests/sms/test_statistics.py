@@ -66,7 +66,7 @@ def test_data_center_accepts_exactly_366_days(station_client):
 def test_statistics_overview_sums_stations_and_reads_cached_provider_balance(station_client, recharge):
     recharge("T7442", 100)
     recharge("T0001", 53)
-    cache.set("provider-balance:tencent", 30366)
+    cache.set("provider-balance:tencent", {"remaining": 30366, "unit": "messages"})
     body = station_client.get("/sms/statistics_overview/get").json()
     assert body == {
         "code": 0,

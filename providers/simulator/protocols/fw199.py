@@ -15,7 +15,7 @@ import os
 import uuid
 from typing import Any
 
-from providers.simulator.server import REFUSED_SUFFIX, SimRequest, SimResponse, SimState, route
+from providers.simulator.core import REFUSED_SUFFIX, SimRequest, SimResponse, SimState, route
 
 PROVIDER = "fw199"
 APP_ID = os.environ.get("SIM_FW199_APP_ID", "sim-appid")

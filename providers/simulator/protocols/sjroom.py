@@ -21,7 +21,7 @@ import os
 import time
 from typing import Any
 
-from providers.simulator.server import (
+from providers.simulator.core import (
     REFUSED_SUFFIX,
     UNDELIVERED_SUFFIX,
     SimRequest,

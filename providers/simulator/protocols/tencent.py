@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any
 
-from providers.simulator.server import (
+from providers.simulator.core import (
     REFUSED_SUFFIX,
     UNDELIVERED_SUFFIX,
     SimRequest,
