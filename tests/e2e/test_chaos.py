@@ -39,7 +39,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.infra import PrivateMariaDB, PrivateRedis, free_port
+from bench.harness import free_port, wait_for_http
+from tests.support.infra import PrivateMariaDB, PrivateRedis
 from tests.support.waiting import scaled
 
 pytestmark = pytest.mark.worker
@@ -157,14 +158,7 @@ class ChaosStack:
 
 
 def _wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + scaled(timeout)
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise TimeoutError(url)
+    wait_for_http(url, timeout=scaled(timeout))
 
 
 @pytest.fixture

@@ -15,13 +15,8 @@ from pathlib import Path
 import MySQLdb
 import redis
 
+from bench.harness import free_port
 from tests.support.waiting import scaled
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _port_open(port: int) -> bool:
@@ -39,7 +34,33 @@ def _wait(predicate, timeout: float, what: str) -> None:
     raise TimeoutError(f"{what} not ready after {scaled(timeout):.0f}s")
 
 
-class PrivateMariaDB:
+class _PrivateServer:
+    """A server process of the test's own that can be stopped and started again."""
+
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def restart(self, down_seconds: float) -> tuple[float, float]:
+        """Stop, stay down ``down_seconds``, start. Returns (went down, answers again) as
+        ``time.monotonic()`` values."""
+        self.stop()
+        down = time.monotonic()
+        time.sleep(down_seconds)
+        self.start()
+        return down, time.monotonic()
+
+    def close(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+class PrivateMariaDB(_PrivateServer):
     """``mariadbd`` from the machine's MariaDB packages, on its own port and data folder."""
 
     def __init__(self, root: Path, database: str = "gm_chaos") -> None:
@@ -111,22 +132,7 @@ class PrivateMariaDB:
             self.process.wait(timeout=scaled(60))
         _wait(lambda: not _port_open(self.port), 30, "mariadbd port closed")
 
-    def restart(self, down_seconds: float) -> tuple[float, float]:
-        """Stop, stay down ``down_seconds``, start. Returns (went down, answers again) as
-        ``time.monotonic()`` values."""
-        self.stop()
-        down = time.monotonic()
-        time.sleep(down_seconds)
-        self.start()
-        return down, time.monotonic()
-
-    def close(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-
-class PrivateRedis:
+class PrivateRedis(_PrivateServer):
     """``redis-server`` with an append-only file (``appendfsync everysec``), as the project
     runs its broker, on its own port and folder."""
 
@@ -173,15 +179,3 @@ class PrivateRedis:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)  # flushes the append-only file
             self.process.wait(timeout=scaled(30))
-
-    def restart(self, down_seconds: float) -> tuple[float, float]:
-        self.stop()
-        down = time.monotonic()
-        time.sleep(down_seconds)
-        self.start()
-        return down, time.monotonic()
-
-    def close(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
