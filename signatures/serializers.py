@@ -6,6 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from gm_server_notify.api.fields import IdField
 from gm_server_notify.api.paging import OffsetPageSerializer
 from signatures.models import Signature
 
@@ -19,15 +20,15 @@ class SignatureWrite(serializers.Serializer):
 
 
 class SignatureUpdate(SignatureWrite):
-    sign_id = serializers.IntegerField(min_value=1)
+    sign_id = IdField()
 
 
 class SignatureDelete(serializers.Serializer):
-    sign_id = serializers.IntegerField(min_value=1)
+    sign_id = IdField()
 
 
 class SignatureReview(serializers.Serializer):
-    sign_id = serializers.IntegerField(min_value=1)
+    sign_id = IdField()
     audit_status = serializers.CharField(max_length=16, help_text="passed or rejected")
     reject_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
 

@@ -10,11 +10,11 @@ from typing import Any
 from django.http import QueryDict
 from rest_framework import serializers
 
+from gm_server_notify.api.fields import BIGINT_MAX, BoundedDateField, IdField, SeedDateTimeField
 from gm_server_notify.api.paging import PageRequestSerializer
 from sms.models import Combo, RechargeRecord, SendRecord, Station
 from sms.selectors import MAX_RANGE_DAYS
 
-DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 STATION_ID = {"max_length": 32, "trim_whitespace": True}
 
 
@@ -59,14 +59,18 @@ def _check_range(attrs: dict[str, Any]) -> dict[str, Any]:
 
 class SendAddRequest(serializers.Serializer):
     station_id = serializers.CharField(**STATION_ID)
-    restaurant_id = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    restaurant_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=BIGINT_MAX
+    )
     receive_name = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
     receive_phone = serializers.CharField(
         max_length=32, help_text="mainland mobile, or +CC for other countries"
     )
+    # Optional in seed 000; without it the answer is 1002 naming the keys the type needs.
     sms_content = serializers.DictField(
         child=serializers.CharField(allow_blank=True, max_length=64),
         required=False,
+        default=dict,
         allow_null=True,
         help_text="order_id + sms_signature for business_type 0 and 1; verify_code + sms_signature for 2",
     )
@@ -78,7 +82,7 @@ class SendAddResponseData(serializers.Serializer):
 
 
 class SendStartRequest(serializers.Serializer):
-    task_id = serializers.IntegerField(min_value=1)
+    task_id = IdField()
 
 
 class StationQuery(serializers.Serializer):
@@ -86,8 +90,8 @@ class StationQuery(serializers.Serializer):
 
 
 class DateRangeQuery(StationQuery):
-    start_date = serializers.DateField()
-    end_date = serializers.DateField()
+    start_date = BoundedDateField()
+    end_date = BoundedDateField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return _check_range(attrs)
@@ -95,8 +99,8 @@ class DateRangeQuery(StationQuery):
 
 class RechargeRecordQuery(PageRequestSerializer):
     station_id = serializers.CharField(**STATION_ID)
-    start_date = serializers.DateField(required=False)
-    end_date = serializers.DateField(required=False)
+    start_date = BoundedDateField(required=False)
+    end_date = BoundedDateField(required=False)
     q = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +108,7 @@ class RechargeRecordQuery(PageRequestSerializer):
 
 
 class RechargeCreateRequest(serializers.Serializer):
-    combo_id = serializers.IntegerField(min_value=1)
+    combo_id = IdField()
     station_id = serializers.CharField(**STATION_ID)
     station_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=128)
     recharge_nums = serializers.IntegerField(min_value=1, max_value=100_000_000)
@@ -160,7 +164,7 @@ class DailyRowOut(serializers.Serializer):
 
 
 class RechargeRecordOut(serializers.ModelSerializer):
-    recharge_date = serializers.DateTimeField(format=DATETIME_FORMAT)
+    recharge_date = SeedDateTimeField()
     station_id = serializers.CharField(source="station.station_id")
     combo_id = serializers.IntegerField()
 
@@ -181,7 +185,7 @@ class RechargeRecordOut(serializers.ModelSerializer):
 
 class SendRecordOut(serializers.ModelSerializer):
     task_id = serializers.IntegerField(source="id")
-    send_time = serializers.DateTimeField(source="created_at", format=DATETIME_FORMAT)
+    send_time = SeedDateTimeField(source="created_at")
 
     class Meta:
         model = SendRecord

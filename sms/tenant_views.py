@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from gm_server_notify.api.errors import PlatformAPIError, PlatformError
+from gm_server_notify.api.fields import IdField
 from gm_server_notify.api.paging import OffsetPageSerializer
 from gm_server_notify.api.schema import PLATFORM_ERROR
 from gm_server_notify.api.views import PlatformAPIView, RootAPIView, parse
@@ -17,8 +18,8 @@ ERRORS = {400: PLATFORM_ERROR, 403: PLATFORM_ERROR}
 
 
 class MessageRequest(serializers.Serializer):
-    sign_id = serializers.IntegerField(min_value=1)
-    temp_id = serializers.IntegerField(min_value=1)
+    sign_id = IdField()
+    temp_id = IdField()
     mobiles = serializers.ListField(
         child=serializers.CharField(max_length=32, allow_blank=True),
         min_length=1,

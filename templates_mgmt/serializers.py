@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from gm_server_notify.api.fields import IdField
 from gm_server_notify.api.paging import OffsetPageSerializer
 from signatures.serializers import UnixTimestampField
 from templates_mgmt.models import Template
@@ -15,20 +16,20 @@ class TemplateWrite(serializers.Serializer):
     # The seed's body says string, its table int: both are taken; the value must be 1, 2 or 3.
     type = serializers.JSONField(source="template_type", help_text="1 验证码, 2 通知, 3 营销")
     description = serializers.CharField(max_length=255)
-    sign_id = serializers.IntegerField(min_value=1)
+    sign_id = IdField()
 
 
 class TemplateUpdate(TemplateWrite):
-    temp_id = serializers.IntegerField(min_value=1)
+    temp_id = IdField()
 
 
 class TemplateDelete(serializers.Serializer):
-    sign_id = serializers.IntegerField(min_value=1)
-    temp_id = serializers.IntegerField(min_value=1)
+    sign_id = IdField()
+    temp_id = IdField()
 
 
 class TemplateReview(serializers.Serializer):
-    temp_id = serializers.IntegerField(min_value=1)
+    temp_id = IdField()
     audit_status = serializers.CharField(max_length=16, help_text="passed or rejected")
     reject_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
 

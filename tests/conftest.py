@@ -93,7 +93,9 @@ def start_worker(transactional_db) -> Iterator[Callable[..., WorkerProcess]]:
 @pytest.fixture(autouse=True)
 def _default_combos(request):
     """Transactional tests empty every table afterwards, the data migration's combos included."""
-    if "transactional_db" not in request.fixturenames and "live_server" not in request.fixturenames:
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and marker.kwargs.get("transaction", False)
+    if not transactional and not {"transactional_db", "live_server"} & set(request.fixturenames):
         return
     import importlib
 

@@ -8,10 +8,12 @@ and listed in docs/api-platform.md.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
-from django.http import Http404, HttpRequest, JsonResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -37,6 +39,7 @@ class PlatformError(Enum):
     METHOD_NOT_ALLOWED = ("ER:0005", 405, "method not allowed")
     NOT_FOUND = ("ER:0006", 404, "resource not found")
     TOO_MANY_REQUESTS = ("ER:0007", 429, "too many requests")
+    REQUEST_TOO_LARGE = ("ER:0008", 413, "request too large")
     SERVER_ERROR = ("ER:0099", 500, "server error")
     # The seed's business errors.
     EDIT_SIGN_FAIL = ("ER:0011", 403, "edit sign fail")
@@ -144,23 +147,46 @@ def fallback_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
 _PLATFORM_PREFIXES = ("/v1/", "/v2/")
 
 
-def _json_for_path(request: HttpRequest, status_code: int) -> JsonResponse:
+def _json_for_path(request: HttpRequest, status_code: int, detail: str = "") -> JsonResponse:
+    """The error body of the family the path belongs to, for requests no view answers."""
     path = request.path
     if path.startswith("/sms/") or path == "/sms":
-        code = {404: StationCode.NOT_FOUND, 400: StationCode.INVALID_PARAMETER}.get(
-            status_code, StationCode.SERVER_ERROR
-        )
-        msg = {404: "not found", 400: "bad request"}.get(status_code, "internal error")
+        code = {
+            404: StationCode.NOT_FOUND,
+            400: StationCode.INVALID_PARAMETER,
+            413: StationCode.PAYLOAD_TOO_LARGE,
+        }.get(status_code, StationCode.SERVER_ERROR)
+        msg = detail or {404: "not found", 400: "bad request"}.get(status_code, "internal error")
         return JsonResponse(station_body(code, msg), status=status_code)
     if path.startswith(_PLATFORM_PREFIXES) or path in ("/v1", "/v2"):
-        error = {404: PlatformError.NOT_FOUND, 400: PlatformError.PARAMS_FAIL}.get(
-            status_code, PlatformError.SERVER_ERROR
-        )
-        return JsonResponse(platform_body(error), status=status_code)
-    return JsonResponse(
-        {"detail": {404: "not found", 400: "bad request"}.get(status_code, "server error")},
-        status=status_code,
-    )
+        error = {
+            404: PlatformError.NOT_FOUND,
+            400: PlatformError.PARAMS_FAIL,
+            413: PlatformError.REQUEST_TOO_LARGE,
+        }.get(status_code, PlatformError.SERVER_ERROR)
+        return JsonResponse(platform_body(error, detail), status=status_code)
+    default = {404: "not found", 400: "bad request", 413: "request body too large"}
+    return JsonResponse({"detail": detail or default.get(status_code, "server error")}, status=status_code)
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a body larger than ``REQUEST_BODY_MAX_BYTES`` before any view reads it: HTTP 413 in
+    the family's body (station 1010, tenant ER:0008). A body without a length (chunked) is bounded
+    by Django's own ``DATA_UPLOAD_MAX_MEMORY_SIZE``, set to the same limit, and the front proxy."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _json_for_path(request, 400, "Content-Length is not a number")
+        if length > settings.REQUEST_BODY_MAX_BYTES:
+            return _json_for_path(
+                request, 413, f"the body may be at most {settings.REQUEST_BODY_MAX_BYTES} bytes"
+            )
+        return self.get_response(request)
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
