@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 
 
 .PHONY: bench bench-accept bench-bulk bench-stats
-.PHONY: run services test test-fast lint format simulator worker flower schema clean chaos
+.PHONY: run services test test-fast lint format simulator worker flower schema clean chaos fuzz
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ test: services
 chaos: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
 	CHAOS_RECIPIENTS=$${CHAOS_RECIPIENTS:-20000} bash scripts/test.sh tests/e2e/test_chaos.py -s $(ARGS)
+
+# schemathesis against the live service, each API family for FUZZ_MAX_SECONDS (default 600) and up to
+# FUZZ_MAX_EXAMPLES cases per operation; make test runs the same at 25 examples and 60 s a family.
+fuzz: services
+	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
+	FUZZ_MAX_SECONDS=$${FUZZ_MAX_SECONDS:-600} FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-2000} \
+		bash scripts/test.sh tests/fuzz -s $(ARGS)
 
 # SQLite and the filesystem broker: quick local runs, no MySQL or Redis needed.
 test-fast: $(VENV)/.deps-dev

@@ -1,0 +1,1 @@
+from tests.sms.conftest import recharge  # noqa: F401 - shared fixture
