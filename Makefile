@@ -27,7 +27,9 @@ $(VENV)/.deps-dev: requirements-dev.txt $(VENV)/.deps
 # mysqlclient only when DATABASE_URL asks for MySQL: the embedded default needs no C headers.
 RUN_DEPS := $(VENV)/.deps $(if $(filter mysql%,$(DATABASE_URL)),$(VENV)/.deps-mysql)
 
+# nginx (Debian's package) is the front make run publishes on $PORT: installed here when missing.
 run: $(RUN_DEPS)
+	bash scripts/ensure_nginx.sh
 	bash scripts/run.sh
 
 services:

@@ -194,6 +194,10 @@ SPECTACULAR_SETTINGS = {
 # Empty means closed: every /sms/* call and every callback is refused.
 SMS_SERVICE_TOKENS = _csv("SMS_SERVICE_TOKENS")
 SMS_CALLBACK_TOKEN = env.str("SMS_CALLBACK_TOKEN", default="")
+# Behind our nginx (make run, compose) every request comes from the proxy: the client's address,
+# which failed logins are counted by, is the last X-Forwarded-For entry. Off when gunicorn is
+# reached directly (a client could then name any address).
+TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 # Failed Basic-auth attempts allowed per client address per window before ER:0001 is throttled.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
 AUTH_FAILURE_WINDOW_SECONDS = env.int("AUTH_FAILURE_WINDOW_SECONDS", default=300)
