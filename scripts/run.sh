@@ -33,6 +33,7 @@ secret_file() {  # a random secret kept in var/ so restarts keep the same value
   if [ ! -s "$file" ]; then
     (umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$file")
   fi
+  chmod 600 "$file"
   cat "$file"
 }
 
@@ -52,8 +53,9 @@ fi
 echo "gm_server_notify: http://127.0.0.1:${PORT}/api/docs (nginx; gunicorn behind it on 127.0.0.1:${GM_WEB_PORT}; simulator on 127.0.0.1:${SIMULATOR_PORT})"
 echo "database: ${DATABASE_URL:-sqlite (var/gm_server_notify.sqlite3)}; broker: ${CELERY_BROKER_URL:-filesystem (var/broker)}"
 if [ -n "${generated_token:-}" ]; then
-  echo "service token for /sms/* (generated, kept in $GM_VAR_DIR/service_token):"
-  echo "  Authorization: Bearer ${SMS_SERVICE_TOKENS}"
+  # Never the token itself: logs are kept and shared; the file is readable by this user only.
+  echo "service token for /sms/* (generated): in $GM_VAR_DIR/service_token (mode 0600); send it as"
+  echo "  Authorization: Bearer \$(cat $GM_VAR_DIR/service_token)"
 fi
 # nginx's configuration, with every path it writes under $GM_VAR_DIR/nginx.
 nginx_dir="$GM_VAR_DIR/nginx"
