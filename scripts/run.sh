@@ -9,6 +9,10 @@ PY=.venv/bin/python
 export GM_VAR_DIR="${GM_VAR_DIR:-$PWD/var}"
 mkdir -p "$GM_VAR_DIR"
 
+# A developer's machine: the settings may generate their secret key into var/ (production refuses
+# to start without DJANGO_SECRET_KEY) and keep the deployment checks off (README: Configuration).
+export GM_EMBEDDED_DEFAULTS="${GM_EMBEDDED_DEFAULTS:-1}"
+
 NGINX_BIN="$(command -v nginx || true)"
 if [ -z "$NGINX_BIN" ] && [ -x /usr/sbin/nginx ]; then NGINX_BIN=/usr/sbin/nginx; fi
 if [ -z "$NGINX_BIN" ]; then
