@@ -92,3 +92,11 @@ def test_request_ids_pass_through_and_are_logged_with_no_query_string(service):
 
     wait_until(logged, timeout=10, message="nginx's access log lines on stdout")
     assert "query-secret-4711" not in service.log()
+
+
+def test_the_log_never_shows_the_generated_service_token(service):
+    """Issue 19, finding 3: make run printed its generated token; it now says where it is kept."""
+    token_file = service.var_dir / "service_token"
+    assert str(token_file) in service.log()
+    assert token_file.read_text().strip() not in service.log()
+    assert token_file.stat().st_mode & 0o077 == 0
