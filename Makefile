@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+# Every target here is a developer's tool: the settings may generate their secret key into var/ and
+# keep the HTTPS-only production settings off (README.md, Configuration). Production never runs make.
+export GM_EMBEDDED_DEFAULTS ?= 1
 
 
 .PHONY: bench bench-accept bench-bulk bench-stats
@@ -27,7 +30,9 @@ $(VENV)/.deps-dev: requirements-dev.txt $(VENV)/.deps
 # mysqlclient only when DATABASE_URL asks for MySQL: the embedded default needs no C headers.
 RUN_DEPS := $(VENV)/.deps $(if $(filter mysql%,$(DATABASE_URL)),$(VENV)/.deps-mysql)
 
+# nginx (Debian's package) is the front make run publishes on $PORT: installed here when missing.
 run: $(RUN_DEPS)
+	bash scripts/ensure_nginx.sh
 	bash scripts/run.sh
 
 services:

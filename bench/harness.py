@@ -47,6 +47,8 @@ def base_environment(web_port: int, sim_port: int, **extra: str) -> dict[str, st
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "gm_server_notify.settings",
+        # A developer's run: a generated secret key, no HTTPS-only settings (README: Configuration).
+        "GM_EMBEDDED_DEFAULTS": "1",
         "DATABASE_URL": BENCH_DATABASE,
         "CELERY_BROKER_URL": BENCH_BROKER,
         "REDIS_URL": BENCH_REDIS,
@@ -68,6 +70,7 @@ def base_environment(web_port: int, sim_port: int, **extra: str) -> dict[str, st
 
 BENCH_KEYS = (
     "DJANGO_SETTINGS_MODULE",
+    "GM_EMBEDDED_DEFAULTS",
     "DATABASE_URL",
     "CELERY_BROKER_URL",
     "REDIS_URL",

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -43,8 +44,22 @@ def _csv(name: str, default: str = "") -> list[str]:
 
 
 # --- Core -------------------------------------------------------------------------------------
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or _persistent_secret("secret_key")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# Set by the developer entry points only (make run, make test, the Makefile, tests/settings.py): the
+# secret key may be generated into var/ and the HTTPS-only settings stay off. Everything else (DEBUG
+# off, this unset) is production: it needs DJANGO_SECRET_KEY and passes `manage.py check --deploy`.
+EMBEDDED_DEFAULTS = env.bool("GM_EMBEDDED_DEFAULTS", default=False)
+PRODUCTION = not DEBUG and not EMBEDDED_DEFAULTS
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Production (DJANGO_DEBUG off, GM_EMBEDDED_DEFAULTS unset) "
+            "refuses to start without it; set one long random value shared by every process. On a "
+            "developer's machine, `make run` sets GM_EMBEDDED_DEFAULTS=1 and keeps a generated key in "
+            "var/secret_key (README.md, Configuration)."
+        )
+    SECRET_KEY = _persistent_secret("secret_key")
 ALLOWED_HOSTS = sorted({"127.0.0.1", "localhost", *_csv("DJANGO_ALLOWED_HOSTS")})
 PORT = env.int("PORT", default=8000)
 SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8100)
@@ -102,6 +117,20 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- HTTPS (production) -------------------------------------------------------------------------
+# nginx terminates TLS and tells gunicorn the scheme in X-Forwarded-Proto (it sets that header
+# itself, never passing on a client's). In production every page is HTTPS-only: plain HTTP is
+# redirected, HSTS is sent and cookies are Secure. The probes are exempt from the redirect: the
+# orchestrator calls them over plain HTTP inside the network (docs/deploy.md).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=PRODUCTION)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- Database ---------------------------------------------------------------------------------
 DATABASES = {
@@ -200,6 +229,10 @@ SPECTACULAR_SETTINGS = {
 # Empty means closed: every /sms/* call and every callback is refused.
 SMS_SERVICE_TOKENS = _csv("SMS_SERVICE_TOKENS")
 SMS_CALLBACK_TOKEN = env.str("SMS_CALLBACK_TOKEN", default="")
+# Behind our nginx (make run, compose) every request comes from the proxy: the client's address,
+# which failed logins are counted by, is the last X-Forwarded-For entry. Off when gunicorn is
+# reached directly (a client could then name any address).
+TRUST_X_FORWARDED_FOR = env.bool("TRUST_X_FORWARDED_FOR", default=False)
 # Failed Basic-auth attempts allowed per client address per window before ER:0001 is throttled.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
 AUTH_FAILURE_WINDOW_SECONDS = env.int("AUTH_FAILURE_WINDOW_SECONDS", default=300)

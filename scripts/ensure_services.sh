@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the system pieces the test suite needs are here and running: the headers mysqlclient
-# builds against, MariaDB and Redis. Installs with apt-get and starts them only when missing, so
+# builds against, MariaDB, Redis and nginx. Installs with apt-get and starts them only when missing, so
 # it costs nothing on a machine that has them.
 set -euo pipefail
 
@@ -30,6 +30,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure_services: installing ${missing[*]}"
   apt_install "${missing[@]}"
 fi
+
+# nginx: the reverse proxy make run (and its tests) put in front of gunicorn.
+bash "$(dirname "$0")/ensure_nginx.sh"
 
 # The dashboard's browser test: Debian's chromium and its chromedriver. Not fatal: without a
 # browser that one test skips and says why.

@@ -1,23 +1,43 @@
 #!/usr/bin/env bash
-# make run: migrate, load defaults, then run web (gunicorn), worker, beat and the provider
-# simulator in the foreground under supervisord (scripts/supervisord.conf): a process that dies is
-# restarted on its own; Ctrl-C stops them all.
+# make run: migrate, load defaults, then run nginx (on $PORT) in front of web (gunicorn, on a
+# loopback port of its own), worker, beat and the provider simulator in the foreground under
+# supervisord (scripts/supervisord.conf): a process that dies is restarted on its own; Ctrl-C stops
+# them all. docs/deploy.md describes the topology.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export GM_VAR_DIR="${GM_VAR_DIR:-$PWD/var}"
 mkdir -p "$GM_VAR_DIR"
 
+# A developer's machine: the settings may generate their secret key into var/ (production refuses
+# to start without DJANGO_SECRET_KEY) and keep the deployment checks off (README: Configuration).
+export GM_EMBEDDED_DEFAULTS="${GM_EMBEDDED_DEFAULTS:-1}"
+
+NGINX_BIN="$(command -v nginx || true)"
+if [ -z "$NGINX_BIN" ] && [ -x /usr/sbin/nginx ]; then NGINX_BIN=/usr/sbin/nginx; fi
+if [ -z "$NGINX_BIN" ]; then
+  echo "make run: nginx is not installed; 'bash scripts/ensure_nginx.sh' installs it (make run does)" >&2
+  exit 1
+fi
+export NGINX_BIN
+
+free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# PORT is what make run publishes: nginx. gunicorn listens on a loopback port of its own behind it.
 export PORT="${PORT:-8000}"
+export GM_WEB_PORT="${GM_WEB_PORT:-$(free_port)}"
 export SIMULATOR_PORT="${SIMULATOR_PORT:-8100}"
-export GM_WEB_PORT="$PORT"
+export SIMULATOR_CALLBACK_BASE="${SIMULATOR_CALLBACK_BASE:-http://127.0.0.1:$PORT}"
 export WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-2}"
+# Every request reaches gunicorn through nginx: the client's address is the last X-Forwarded-For entry.
+export TRUST_X_FORWARDED_FOR=1
 
 secret_file() {  # a random secret kept in var/ so restarts keep the same value
   local file="$GM_VAR_DIR/$1"
   if [ ! -s "$file" ]; then
     (umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$file")
   fi
+  chmod 600 "$file"
   cat "$file"
 }
 
@@ -34,12 +54,25 @@ fi
 "$PY" manage.py migrate --noinput
 "$PY" manage.py collectstatic --noinput --verbosity 0
 
-echo "gm_server_notify: http://127.0.0.1:${PORT}/api/docs (simulator on 127.0.0.1:${SIMULATOR_PORT})"
+echo "gm_server_notify: http://127.0.0.1:${PORT}/api/docs (nginx; gunicorn behind it on 127.0.0.1:${GM_WEB_PORT}; simulator on 127.0.0.1:${SIMULATOR_PORT})"
 echo "database: ${DATABASE_URL:-sqlite (var/gm_server_notify.sqlite3)}; broker: ${CELERY_BROKER_URL:-filesystem (var/broker)}"
 if [ -n "${generated_token:-}" ]; then
-  echo "service token for /sms/* (generated, kept in $GM_VAR_DIR/service_token):"
-  echo "  Authorization: Bearer ${SMS_SERVICE_TOKENS}"
+  # Never the token itself: logs are kept and shared; the file is readable by this user only.
+  echo "service token for /sms/* (generated): in $GM_VAR_DIR/service_token (mode 0600); send it as"
+  echo "  Authorization: Bearer \$(cat $GM_VAR_DIR/service_token)"
 fi
+# nginx's configuration, with every path it writes under $GM_VAR_DIR/nginx.
+nginx_dir="$GM_VAR_DIR/nginx"
+mkdir -p "$nginx_dir"
+user_directive=""
+# As root, nginx's workers would switch to www-data, which cannot reach a private var dir; they run
+# as the user running make run, as every other process here does.
+if [ "$(id -u)" -eq 0 ]; then user_directive="user root;"; fi
+sed -e "s|@NGINX_DIR@|$nginx_dir|g" -e "s|@DEPLOY_DIR@|$PWD/deploy/nginx|g" -e "s|@PORT@|$PORT|g" \
+  -e "s|@GM_WEB_PORT@|$GM_WEB_PORT|g" -e "s|@USER_DIRECTIVE@|$user_directive|g" \
+  deploy/nginx/run.conf.template > "$nginx_dir/nginx.conf"
+"$NGINX_BIN" -t -q -p "$nginx_dir/" -c "$nginx_dir/nginx.conf" -e "$nginx_dir/error.log"
+
 # Every web and worker process writes its metrics here and /metrics adds them up; values of a
 # previous run would be added in too, so the directory starts empty.
 export PROMETHEUS_MULTIPROC_DIR="$GM_VAR_DIR/prometheus"

@@ -8,6 +8,7 @@ export CELERY_BROKER_URL="${TEST_CELERY_BROKER_URL:-redis://127.0.0.1:6379/14}"
 export GM_VAR_DIR="${GM_VAR_DIR:-$PWD/var/test}"
 export SMS_SERVICE_TOKENS="${SMS_SERVICE_TOKENS:-test-service-token}"
 export SMS_CALLBACK_TOKEN="${SMS_CALLBACK_TOKEN:-test-callback-token}"
+export GM_EMBEDDED_DEFAULTS="${GM_EMBEDDED_DEFAULTS:-1}"
 .venv/bin/ruff check .
 .venv/bin/lint-imports --no-cache
 exec .venv/bin/pytest "$@"

@@ -80,7 +80,13 @@ class IsServiceClient(BasePermission):
 
 
 def client_address(request: Request) -> str:
-    """The caller's address as the socket saw it (the service sits behind no trusted proxy)."""
+    """The caller's address: the socket's peer, or behind our nginx (``TRUST_X_FORWARDED_FOR``,
+    set by make run and compose) the last ``X-Forwarded-For`` entry, the one nginx appended.
+    Entries before it are whatever the client sent and are never trusted."""
+    if settings.TRUST_X_FORWARDED_FOR:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if forwarded[-1]:
+            return forwarded[-1]
     return request.META.get("REMOTE_ADDR", "unknown")
 
 

@@ -106,9 +106,13 @@ class ChaosStack:
             **extra,
         }
 
-    def run(self, *args: str) -> None:
+    def run(self, *args: str, **env: str) -> None:
         subprocess.run(
-            [str(BIN / "python"), "manage.py", *args], cwd=REPO, env=self.env, check=True, timeout=scaled(120)
+            [str(BIN / "python"), "manage.py", *args],
+            cwd=REPO,
+            env={**self.env, **env},
+            check=True,
+            timeout=scaled(120),
         )
 
     def start(self, name: str, command: list[str]) -> subprocess.Popen:
@@ -178,8 +182,8 @@ def chaos(tmp_path) -> Iterator[ChaosStack]:
 def _launch(stack: ChaosStack, **env: str) -> None:
     stack.configure(**env)
     stack.run("migrate", "--noinput", "-v0")
-    stack.run("create_api_user", TENANT, "--password", PASSWORD)
-    stack.run("create_api_user", ROOT, "--password", PASSWORD, "--root")
+    stack.run("create_api_user", TENANT, API_USER_PASSWORD=PASSWORD)
+    stack.run("create_api_user", ROOT, "--root", API_USER_PASSWORD=PASSWORD)
     stack.start(
         "simulator", [str(BIN / "python"), "-m", "providers.simulator", "--port", str(stack.sim_port)]
     )

@@ -1,7 +1,16 @@
-"""``manage.py create_api_user NAME --password PW [--root]``: a tenant (or root) of the v1/v2 API."""
+"""``manage.py create_api_user NAME [--root]``: a tenant (or root) of the v1/v2 API.
+
+The password never travels on the command line (shell history, ``ps``): it is read from
+``API_USER_PASSWORD`` when set (scripts, CI secrets), else prompted for twice without echo when
+stdin is a terminal. The old ``--password PW`` is refused with a message saying so.
+"""
 
 from __future__ import annotations
 
+import argparse
+import getpass
+import os
+import sys
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -10,16 +19,28 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+PASSWORD_VARIABLE = "API_USER_PASSWORD"
+
 
 class Command(BaseCommand):
-    help = "Create (or update the password of) a v1 API tenant; --root makes it a superuser for v2."
+    help = (
+        "Create (or update the password of) a v1 API tenant; --root makes it a superuser for v2. "
+        f"The password comes from {PASSWORD_VARIABLE} or, on a terminal, a prompt."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
-        parser.add_argument("--password", required=True)
         parser.add_argument("--root", action="store_true", help="superuser: may call v2/*")
+        # Only to refuse it with an explanation: a password on the command line ends up in history.
+        parser.add_argument("--password", help=argparse.SUPPRESS)
 
-    def handle(self, *args: Any, username: str, password: str, root: bool, **options: Any) -> None:
+    def handle(self, *args: Any, username: str, root: bool, password: str | None, **options: Any) -> None:
+        if password is not None:
+            raise CommandError(
+                f"--password is not accepted (it would be kept in shell history and shown by ps): "
+                f"set {PASSWORD_VARIABLE} or run the command on a terminal to be prompted"
+            )
+        password = self._read_password()
         user_model = get_user_model()
         try:
             validate_password(password)
@@ -35,3 +56,16 @@ class Command(BaseCommand):
             user.save()
         kind = "root user" if user.is_superuser else "tenant"
         self.stdout.write(f"{'created' if created else 'updated'} {kind} {username}")
+
+    def _read_password(self) -> str:
+        password = os.environ.get(PASSWORD_VARIABLE, "")
+        if password:
+            return password
+        if not sys.stdin.isatty():
+            raise CommandError(f"no password: set {PASSWORD_VARIABLE} or run on a terminal to be prompted")
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Password (again): "):
+            raise CommandError("the passwords did not match")
+        if not password:
+            raise CommandError("the password is empty")
+        return password

@@ -1,0 +1,12 @@
+"""The test suite's settings: the project's own, on a developer's embedded defaults.
+
+``GM_EMBEDDED_DEFAULTS=1`` lets the settings generate a secret key into ``GM_VAR_DIR`` and keeps
+the HTTPS-only production settings off, as ``make run`` does. It is set in the environment before
+the settings load, so the worker processes the tests start inherit it too.
+"""
+
+import os
+
+os.environ.setdefault("GM_EMBEDDED_DEFAULTS", "1")
+
+from gm_server_notify.settings import *  # noqa: F403
