@@ -229,6 +229,9 @@ SPECTACULAR_SETTINGS = {
 # Empty means closed: every /sms/* call and every callback is refused.
 SMS_SERVICE_TOKENS = _csv("SMS_SERVICE_TOKENS")
 SMS_CALLBACK_TOKEN = env.str("SMS_CALLBACK_TOKEN", default="")
+# A secret per provider for its pushes (JSON, e.g. {"tencent": "…", "gateway": "…"}); a provider
+# without one falls back to SMS_CALLBACK_TOKEN. One provider's secret never opens another's route.
+SMS_CALLBACK_TOKENS: dict[str, str] = json.loads(env.str("SMS_CALLBACK_TOKENS", default="{}"))
 # Behind our nginx (make run, compose) every request comes from the proxy: the client's address,
 # which failed logins are counted by, is the last X-Forwarded-For entry. Off when gunicorn is
 # reached directly (a client could then name any address).

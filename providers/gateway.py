@@ -34,7 +34,7 @@ from providers.base import (
     ReportStatus,
     SendOutcome,
 )
-from providers.wire import beijing_time, json_body, mainland_digits
+from providers.wire import beijing_time, each_item, json_body, mainland_digits
 
 NAME = "gateway"
 SUCCESS = "00"
@@ -143,10 +143,10 @@ class GatewayAdapter(ProviderAdapter):
         ]
 
     def parse_status_callback(self, body: bytes, content_type: str = "") -> list[DeliveryReport]:
-        return [_report(item) for item in _items(body)]
+        return each_item(_items(body), _report, what="gateway status push")
 
     def parse_uplink_callback(self, body: bytes, content_type: str = "") -> list[InboundMessage]:
-        return [_uplink(item) for item in _items(body)]
+        return each_item(_items(body), _uplink, what="gateway uplink push")
 
     def pull_reports(self, pending_message_ids: Sequence[str] = ()) -> list[DeliveryReport]:
         answer = self._call("/api/v1/report", {})

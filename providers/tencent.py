@@ -38,7 +38,7 @@ from providers.base import (
     ReportStatus,
     SendOutcome,
 )
-from providers.wire import beijing_time, from_unix, json_body
+from providers.wire import beijing_time, each_item, from_unix, json_body
 
 NAME = "tencent"
 # SDK error codes that mean "try again later" rather than "this request is wrong".
@@ -59,27 +59,26 @@ def parse_status_reports(body: bytes) -> list[DeliveryReport]:
         payload = [payload]
     if not isinstance(payload, list):
         raise CallbackParseError("body is not a JSON array of status reports")
-    reports = []
-    for item in payload:
-        if (
-            not isinstance(item, dict)
-            or not item.get("sid")
-            or item.get("report_status") not in ("SUCCESS", "FAIL")
-        ):
-            raise CallbackParseError("a status report lacks sid or report_status SUCCESS/FAIL")
-        delivered = item["report_status"] == "SUCCESS"
-        reports.append(
-            DeliveryReport(
-                provider=NAME,
-                status=ReportStatus.DELIVERED if delivered else ReportStatus.FAILED,
-                provider_message_id=str(item["sid"]),
-                phone=_national(str(item.get("mobile", "")), str(item.get("nationcode", "86"))),
-                code=str(item.get("errmsg", "")),
-                description=str(item.get("description", "")),
-                occurred_at=beijing_time(item.get("user_receive_time", "")),
-            )
-        )
-    return reports
+    return each_item(payload, _status_report, what="tencent status push")
+
+
+def _status_report(item: Any) -> DeliveryReport:
+    if (
+        not isinstance(item, dict)
+        or not item.get("sid")
+        or item.get("report_status") not in ("SUCCESS", "FAIL")
+    ):
+        raise CallbackParseError("a status report lacks sid or report_status SUCCESS/FAIL")
+    delivered = item["report_status"] == "SUCCESS"
+    return DeliveryReport(
+        provider=NAME,
+        status=ReportStatus.DELIVERED if delivered else ReportStatus.FAILED,
+        provider_message_id=str(item["sid"]),
+        phone=_national(str(item.get("mobile", "")), str(item.get("nationcode", "86"))),
+        code=str(item.get("errmsg", "")),
+        description=str(item.get("description", "")),
+        occurred_at=beijing_time(item.get("user_receive_time", "")),
+    )
 
 
 def parse_reply(body: bytes) -> list[InboundMessage]:

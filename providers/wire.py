@@ -5,12 +5,17 @@ bodies. (A provider's HTTP answer is read by ``ProviderAdapter.answer_json``.)""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from django.utils import timezone
 
 from gm_server_notify.strict_json import strict_json
 from providers.base import CallbackParseError
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAINLAND_PREFIX = "+86"
 
@@ -44,3 +49,20 @@ def json_body(body: bytes) -> Any:
         return strict_json(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise CallbackParseError(f"body is not strict JSON: {exc}") from exc
+
+
+def each_item(items: Iterable[Any], parse: Callable[[Any], T], *, what: str) -> list[T]:
+    """Parse each item of a pushed batch on its own: a malformed item is logged and skipped, so it
+    never costs the batch's other items; a batch in which no item parses is a
+    ``CallbackParseError``."""
+    parsed, errors = [], []
+    for item in items:
+        try:
+            parsed.append(parse(item))
+        except CallbackParseError as exc:
+            errors.append(str(exc))
+    if errors:
+        logger.warning("%s: %s malformed item(s) skipped: %s", what, len(errors), errors[0])
+        if not parsed:
+            raise CallbackParseError(errors[0])
+    return parsed

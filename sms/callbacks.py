@@ -137,6 +137,7 @@ class SmsCallbackView(StationAPIView):
 
     authentication_classes = []
     permission_classes = [CallbackTokenPermission]
+    provider = "tencent"
 
     @extend_schema(
         tags=["sms (station)"],

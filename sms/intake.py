@@ -48,11 +48,12 @@ def apply_push(*, provider: str, kind: str, items: Sequence[Any]) -> None:
     if kind == STATUS:
         result = reports.apply_delivery_reports(provider=provider, reports=items)
         logger.info(
-            "%s status push: %s applied, %s already final, %s unknown",
+            "%s status push: %s applied, %s already final, %s unknown, %s rejected",
             provider,
             result.applied,
             result.already_final,
             result.unknown,
+            result.rejected,
         )
     else:
         provider_services.store_inbound_messages(messages=items)

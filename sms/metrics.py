@@ -135,3 +135,8 @@ PROVIDER_PUSHES = Counter(
     "could store them: the provider is asked to push again) or rejected (not the provider's format).",
     ["provider", "kind", "outcome"],
 )
+REPORTS_REJECTED = Counter(
+    "sms_reports_rejected_total",
+    "Delivery reports that named a record but not its provider or number: kept, never applied.",
+    ["provider", "reason"],
+)

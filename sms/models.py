@@ -297,6 +297,8 @@ class PendingReport(models.Model):
     delivered = models.BooleanField()
     code = models.CharField(max_length=64, blank=True, default="")
     description = models.CharField(max_length=255, blank=True, default="")
+    # The number the report named: checked against the record when it is applied.
+    phone = models.CharField(max_length=24, blank=True, default="")
     occurred_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -308,3 +310,26 @@ class PendingReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.provider_message_id}"
+
+
+class RejectedReport(models.Model):
+    """A delivery report that named a record of ours but did not fit it: another provider's
+    record, or another number than the record's. It is never applied (it may be forged: a report
+    only needs a record's id to look real), kept here for operators and counted in
+    ``sms_reports_rejected_total``. Dropped with the pending reports after
+    ``PENDING_REPORT_MAX_AGE_SECONDS``."""
+
+    provider = models.CharField(max_length=16)
+    provider_message_id = models.CharField(max_length=64, blank=True, default="")
+    record_id = models.BigIntegerField(null=True, blank=True)
+    reported_phone = models.CharField(max_length=24, blank=True, default="", help_text="masked")
+    delivered = models.BooleanField()
+    code = models.CharField(max_length=64, blank=True, default="")
+    reason = models.CharField(max_length=32)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "tbl_sms_rejected_report"
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.provider_message_id} ({self.reason})"

@@ -53,3 +53,23 @@ def mask(phone: str) -> str:
     if len(digits) < 8:
         return "*" * len(digits)
     return f"{digits[:-8]}****{digits[-4:]}"
+
+
+def reported_phone_matches(reported: str, e164: str) -> bool:
+    """Whether the number a provider's report names can be the record's ``e164`` number: the
+    same digits (with or without the country code, ``+`` or spaces), or a masked form
+    (``131****1234``) whose visible digits agree. An empty ``reported`` says nothing and matches."""
+    text = reported.strip()
+    if not text:
+        return True
+    record_digits = "".join(char for char in e164 if char.isdigit())
+    if "*" in text:
+        head = "".join(char for char in text.split("*", 1)[0] if char.isdigit())
+        tail = "".join(char for char in text.rsplit("*", 1)[1] if char.isdigit())
+        national = record_digits[len(MAINLAND_PREFIX) - 1 :] if is_mainland_e164(e164) else record_digits
+        return any(
+            candidate.startswith(head) and candidate.endswith(tail) and len(head) + len(tail) < len(candidate)
+            for candidate in (record_digits, national)
+        )
+    digits = "".join(char for char in text if char.isdigit())
+    return bool(digits) and (digits == record_digits or (record_digits.endswith(digits) and len(digits) >= 7))

@@ -22,7 +22,16 @@ from gm_server_notify.db import retry_on_deadlock
 from providers.base import DeliveryReport, ReportStatus
 from sms import metrics
 from sms.bulk import chunked
-from sms.models import FINAL_STATES, DailyStatistics, PendingReport, RecordState, SendRecord, SendStatus
+from sms.models import (
+    FINAL_STATES,
+    DailyStatistics,
+    PendingReport,
+    RecordState,
+    RejectedReport,
+    SendRecord,
+    SendStatus,
+)
+from sms.phones import mask, reported_phone_matches
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +98,45 @@ class ReportResult:
     applied: int = 0
     already_final: int = 0  # the record was final already: a repeated or late report
     unknown: int = 0  # no record carries that id (yet): kept as a pending report
+    rejected: int = 0  # named a record but not its provider or number: kept apart, never applied
+
+
+WRONG_PROVIDER = "wrong_provider"
+WRONG_NUMBER = "wrong_number"
+
+
+def _misfit(record: SendRecord, report: DeliveryReport, provider: str) -> str:
+    """Why ``report`` cannot be about ``record`` ("" when it can)."""
+    if record.provider != provider:
+        return WRONG_PROVIDER
+    if not reported_phone_matches(report.phone, record.phone_e164):
+        return WRONG_NUMBER
+    return ""
+
+
+def _reject(provider: str, rejected: list[tuple[SendRecord, DeliveryReport, str]]) -> None:
+    """Keep reports that do not fit their record, masked, and count them (after commit)."""
+    if not rejected:
+        return
+    RejectedReport.objects.bulk_create(
+        [
+            RejectedReport(
+                provider=provider,
+                provider_message_id=report.provider_message_id[:64],
+                record_id=record.pk,
+                reported_phone=mask(report.phone)[:24],
+                delivered=report.status is ReportStatus.DELIVERED,
+                code=report.code[:64],
+                reason=reason,
+            )
+            for record, report, reason in rejected
+        ]
+    )
+    logger.warning("%s: %s report(s) did not fit their records and were not applied", provider, len(rejected))
+    reasons = Counter(reason for _, _, reason in rejected)
+    transaction.on_commit(
+        lambda: [metrics.REPORTS_REJECTED.labels(provider, r).inc(n) for r, n in reasons.items()], robust=True
+    )
 
 
 def _report_key(report: DeliveryReport) -> str:
@@ -119,12 +167,17 @@ def _apply_reports(
     for chunk in chunked(ids):
         records += list(SendRecord.objects.select_for_update().filter(pk__in=chunk).order_by("id"))
     changed: list[SendRecord] = []
+    rejected: list[tuple[SendRecord, DeliveryReport, str]] = []
     matched: set[str] = set()
     for record in records:
         report = by_message_id.get(record.provider_message_id or "") or by_record_id.get(record.pk)
         if report is None:
             continue
         matched.add(_report_key(report))
+        misfit = _misfit(record, report, provider)
+        if misfit:
+            rejected.append((record, report, misfit))
+            continue
         if record.state in FINAL_STATES:
             result.already_final += 1
             continue
@@ -149,8 +202,10 @@ def _apply_reports(
             SendRecord.objects.filter(pk__in=chunk).update(
                 state=state, status=status, provider_code=code, remark=remark, finished_at=now, updated_at=now
             )
+    _reject(provider, rejected)
     metrics.count_finished(changed, provider=provider)
     result.applied = len(changed)
+    result.rejected = len(rejected)
     unmatched = [report for report in reports if _report_key(report) not in matched]
     return result, unmatched
 
@@ -173,6 +228,7 @@ def apply_delivery_reports(*, provider: str, reports: Sequence[DeliveryReport]) 
                 delivered=report.status is ReportStatus.DELIVERED,
                 code=report.code[:64],
                 description=report.description[:255],
+                phone=report.phone[:24],
                 occurred_at=report.occurred_at,
             )
             for report in unmatched
@@ -202,6 +258,7 @@ def _as_report(row: PendingReport) -> DeliveryReport:
         status=ReportStatus.DELIVERED if row.delivered else ReportStatus.FAILED,
         code=row.code,
         description=row.description,
+        phone=row.phone,
         occurred_at=row.occurred_at,
     )
 
@@ -237,4 +294,5 @@ def sweep_pending_reports(*, max_age: dt.timedelta) -> int:
         for provider in PendingReport.objects.values_list("provider", flat=True).distinct()
     )
     PendingReport.objects.filter(received_at__lt=timezone.now() - max_age).delete()
+    RejectedReport.objects.filter(received_at__lt=timezone.now() - max_age).delete()
     return applied

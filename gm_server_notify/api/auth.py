@@ -192,12 +192,16 @@ class IsRoot(BasePermission):
 
 
 class CallbackTokenPermission(BasePermission):
-    """Provider callbacks carry ``?token=SMS_CALLBACK_TOKEN`` (providers do not sign their pushes).
-    With no token configured every callback is refused."""
+    """Provider callbacks carry their provider's secret (providers do not sign their pushes), as
+    ``?token=`` or in an ``X-Callback-Token`` header where the vendor lets us set one. The secret
+    is ``SMS_CALLBACK_TOKENS[provider]``, else the shared ``SMS_CALLBACK_TOKEN``; the provider is
+    the view's ``provider`` or its ``name`` URL argument. With no secret configured every callback
+    is refused."""
 
     message = "invalid or missing callback token"
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        configured = settings.SMS_CALLBACK_TOKEN
-        presented = request.query_params.get("token", "")
+        provider = getattr(view, "provider", "") or view.kwargs.get("name", "")
+        configured = settings.SMS_CALLBACK_TOKENS.get(provider) or settings.SMS_CALLBACK_TOKEN
+        presented = request.headers.get("X-Callback-Token") or request.query_params.get("token", "")
         return bool(configured) and hmac.compare_digest(presented.encode(), configured.encode())

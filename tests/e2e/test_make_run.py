@@ -9,12 +9,11 @@ import signal
 import stat
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support.make_run import REPO_ROOT, make_run
+from tests.support.make_run import REPO_ROOT, alive, descendants, make_run
 from tests.support.make_run import wait_for as _wait_for
 from tests.support.waiting import scaled
 
@@ -77,11 +76,11 @@ def test_make_run_serves_docs_runs_worker_survives_kill_9_and_stops_on_ctrl_c(ru
     _wait_until(lambda: _heartbeat_age(port) is not None and _heartbeat_age(port) < time.time() - since)
 
     # Ctrl-C (SIGINT to the foreground group) stops every process, its children included.
-    tree = _descendants(process.pid)
+    tree = descendants(process.pid)
     assert len(tree) >= len(PROGRAMS)
     os.killpg(process.pid, signal.SIGINT)
     assert process.wait(timeout=scaled(30)) is not None
-    assert [pid for pid in tree if _alive(pid)] == []
+    assert [pid for pid in tree if alive(pid)] == []
 
 
 PROGRAMS = ("nginx", "web", "worker", "beat", "simulator")
@@ -120,29 +119,3 @@ def _heartbeat_age(port: int) -> float | None:
     except requests.RequestException:
         return None
     return body["checks"]["worker_heartbeat_age_seconds"]
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (from /proc), whatever its process group."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            parents.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"

@@ -100,6 +100,50 @@ def make_run(tmp_path: Path, **extra_env: str) -> Iterator[MakeRun]:
     try:
         yield MakeRun(process, port, sim_port, var_dir, log_path)
     finally:
-        if process.poll() is None:
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a ``make run`` and everything under it: supervisord's children run in process groups
+    of their own, so killing its group would leave them running. SIGTERM lets supervisord stop
+    them; whatever is still alive after that is killed."""
+    tree = descendants(process.pid)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=scaled(30))
+        except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+    for pid in tree + descendants(process.pid):
+        if alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc), whatever its process group."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
