@@ -81,13 +81,19 @@ def seed_station(balance: int) -> None:
         "tbl_sms_statistics",
         "tbl_sms_daily_statistics",
     )
-    services.recharge_station(
-        station_id="T7442",
-        combo_id=4,
-        recharge_nums=balance,
-        recharge_money=Decimal("0.00"),
-        operator_name="bench",
-    )
+    # In recharges within the per-recharge ceiling (SMS_RECHARGE_MAX_NUMS).
+    from django.conf import settings
+
+    while balance > 0:
+        nums = min(balance, settings.SMS_RECHARGE_MAX_NUMS)
+        services.recharge_station(
+            station_id="T7442",
+            combo_id=4,
+            recharge_nums=nums,
+            recharge_money=Decimal("0.00"),
+            operator_name="bench",
+        )
+        balance -= nums
 
 
 def measure(config: dict[str, str], *, connections: int, seconds: int) -> dict[str, Any]:

@@ -289,13 +289,13 @@ def project_run(
 
 def create_baseline_records(user: Any, sign_id: int, temp_id: int, count: int) -> list[int]:
     """Queued records written exactly as ``v1/message`` writes them, but not published."""
-    from sms import pipeline
+    from sms import tenant_services
     from sms.models import SendRecord
     from sms.tenant_services import send_tenant_message
 
     numbers = baseline_numbers(count)
     batches = []
-    with mock.patch.object(pipeline, "queue_for_dispatch", lambda record_ids: None):
+    with mock.patch.object(tenant_services, "queue_for_dispatch", lambda record_ids: None):
         for start in range(0, count, MAX_PER_CALL):
             mobiles = numbers[start : start + MAX_PER_CALL]
             batches.append(
