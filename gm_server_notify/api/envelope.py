@@ -32,7 +32,7 @@ class StationCode(IntEnum):
     INSUFFICIENT_BALANCE = 1006
     CONFLICT = 1007
     THROTTLED = 1008
-    PAYLOAD_TOO_LARGE = 1010
+    PAYLOAD_TOO_LARGE = 1011  # (1009 and 1010 are the idempotency and suspension codes of issue 12)
     SERVICE_UNAVAILABLE = 1098
     SERVER_ERROR = 1099
 

@@ -171,7 +171,7 @@ def _json_for_path(request: HttpRequest, status_code: int, detail: str = "") -> 
 
 class RequestSizeLimitMiddleware:
     """Refuse a body larger than ``REQUEST_BODY_MAX_BYTES`` before any view reads it: HTTP 413 in
-    the family's body (station 1010, tenant ER:0008). A body without a length (chunked) is bounded
+    the family's body (station 1011, tenant ER:0008). A body without a length (chunked) is bounded
     by Django's own ``DATA_UPLOAD_MAX_MEMORY_SIZE``, set to the same limit, and the front proxy."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -81,7 +81,7 @@ STATION_ROWS = [
         raw=b"station_id=T1",
         content_type="text/plain",
     ),
-    Row("body over the limit", "post", "/sms/send/add", 413, 1010, raw=b" " * (1024 * 1024 + 1)),
+    Row("body over the limit", "post", "/sms/send/add", 413, 1011, raw=b" " * (1024 * 1024 + 1)),
     Row("NUL byte", "post", "/sms/send/add", 400, 1002, body={**SEND, "station_id": "T\x00"}),
     Row("100 KB string", "post", "/sms/send/add", 400, 1002, body={**SEND, "receive_name": "名" * 100_000}),
     Row("integer 2**63", "post", "/sms/send/add", 400, 1002, body={**SEND, "restaurant_id": 2**63}),
