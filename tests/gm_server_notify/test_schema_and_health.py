@@ -43,3 +43,20 @@ def test_models_and_migrations_agree():
     from django.core.management import call_command
 
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_the_schema_describes_the_seed_times_the_api_sends(station_client, recharge):
+    """``recharge_date`` and ``send_time`` are sent as the seed shows them, ``2026-11-25 03:36:48``;
+    the schema once said RFC 3339 ``date-time``, which that is not."""
+    import re
+
+    from drf_spectacular.generators import SchemaGenerator
+
+    components = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    recharge("T7442", 10)
+    sent = station_client.get("/sms/recharge_record/get", {"station_id": "T7442"}).json()["data"][0]
+    for component, field in (("RechargeRecordOut", "recharge_date"), ("SendRecordOut", "send_time")):
+        described = components[component]["properties"][field]
+        assert described["type"] == "string" and "format" not in described, described
+        if field == "recharge_date":
+            assert re.fullmatch(described["pattern"], sent[field]), (described, sent[field])
