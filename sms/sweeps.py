@@ -4,7 +4,7 @@ provider left behind, and the report pulls for providers that do not push."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -94,24 +94,34 @@ def pull_reports(*, provider: str, limit: int = 10_000) -> int:
 
 
 NO_REPORT_REMARK = "no delivery report from the provider within the deadline"
+UNSTARTED_REMARK = "expired: added but not started within the hold; its balance was given back"
+
+
+def _lock_stale(state: RecordState, *, since_field: str, cutoff: datetime, limit: int) -> list[SendRecord]:
+    """Records in ``state`` whose ``since_field`` is before ``cutoff``, locked (skipping those a
+    worker holds), marked failed in memory."""
+    records = list(
+        SendRecord.objects.select_for_update(skip_locked=True)
+        .filter(state=state, **{f"{since_field}__lt": cutoff})
+        .order_by("id")[:limit]
+    )
+    now = timezone.now()
+    for record in records:
+        record.state, record.status, record.finished_at = RecordState.FAILED, SendStatus.FAILED, now
+    return records
 
 
 @retry_on_deadlock()
 def expire_unreported(*, older_than: timedelta, limit: int = 10_000) -> int:
     """Fail records a provider accepted but never reported on within ``older_than``. They were
     accepted (and billed), so there is no refund."""
-    cutoff = timezone.now() - older_than
-    now = timezone.now()
     with transaction.atomic():
-        records = list(
-            SendRecord.objects.select_for_update(skip_locked=True)
-            .filter(state=RecordState.SUBMITTED, submitted_at__lt=cutoff)
-            .order_by("id")[:limit]
+        records = _lock_stale(
+            RecordState.SUBMITTED, since_field="submitted_at", cutoff=timezone.now() - older_than, limit=limit
         )
         daily: DailyCounts = {}
         for record in records:
-            record.state, record.status = RecordState.FAILED, SendStatus.FAILED
-            record.remark, record.provider_code, record.finished_at = NO_REPORT_REMARK, "NoReport", now
+            record.remark, record.provider_code = NO_REPORT_REMARK, "NoReport"
             count_daily(daily, record, "failed")
         bulk_save(records, ["state", "status", "remark", "provider_code", "finished_at", "updated_at"])
         bump_daily_statistics(daily)
@@ -119,25 +129,17 @@ def expire_unreported(*, older_than: timedelta, limit: int = 10_000) -> int:
     return len(records)
 
 
-UNSTARTED_REMARK = "expired: added but not started within the hold; its balance was given back"
-
-
 @retry_on_deadlock()
 def expire_unstarted(*, older_than: timedelta, limit: int = 10_000) -> int:
     """Fail station records added (``send/add``) but never started (``send/start``) within
     ``older_than``, and give their reserved segments back (a ledger refund, once). They were never
     started, so the daily statistics, which count started records, do not change."""
-    cutoff = timezone.now() - older_than
-    now = timezone.now()
     with transaction.atomic():
-        records = list(
-            SendRecord.objects.select_for_update(skip_locked=True)
-            .filter(state=RecordState.CREATED, created_at__lt=cutoff)
-            .order_by("id")[:limit]
+        records = _lock_stale(
+            RecordState.CREATED, since_field="created_at", cutoff=timezone.now() - older_than, limit=limit
         )
         for record in records:
-            record.state, record.status = RecordState.FAILED, SendStatus.FAILED
-            record.remark, record.provider_code, record.finished_at = UNSTARTED_REMARK, "NotStarted", now
+            record.remark, record.provider_code = UNSTARTED_REMARK, "NotStarted"
         refund_records(records)
         bulk_save(
             records, ["state", "status", "remark", "provider_code", "finished_at", "refunded", "updated_at"]

@@ -12,20 +12,15 @@ from django.db import OperationalError
 
 from sms.models import RecordState, SendRecord
 from tests.e2e.conftest import CALLBACK_TOKEN, wait_until
+from tests.support.factories import send_record
 
 pytestmark = pytest.mark.worker
 
 
 def _submitted(count: int) -> list[SendRecord]:
     return [
-        SendRecord.objects.create(
-            station_id="T7442",
+        send_record(
             receive_phone=f"1310000{index:04d}",
-            phone_e164=f"+861310000{index:04d}",
-            business_type=0,
-            content="【去采购】x",
-            segments=1,
-            state=RecordState.SUBMITTED,
             provider="gateway",
             provider_message_id=f"task-1:1310000{index:04d}",
         )

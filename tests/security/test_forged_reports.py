@@ -10,6 +10,7 @@ import pytest
 
 from sms import metrics
 from sms.models import PendingReport, RecordState, RejectedReport, SendRecord
+from tests.support.factories import send_record
 
 pytestmark = pytest.mark.django_db
 
@@ -24,17 +25,7 @@ def _secrets(settings):
 
 
 def _record(provider: str, message_id: str, phone: str = "13112341234") -> SendRecord:
-    return SendRecord.objects.create(
-        station_id="T7442",
-        receive_phone=phone,
-        phone_e164=f"+86{phone}",
-        business_type=0,
-        content="x",
-        segments=1,
-        state=RecordState.SUBMITTED,
-        provider=provider,
-        provider_message_id=message_id,
-    )
+    return send_record(provider=provider, provider_message_id=message_id, receive_phone=phone)
 
 
 def _tencent(sid: str, mobile: str, status: str = "FAIL") -> dict:

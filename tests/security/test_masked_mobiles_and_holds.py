@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from sms import services, sweeps
 from sms.models import BalanceLedger, RecordState, SendRecord, Station
-from tests.support.factories import UserFactory
+from tests.support.factories import UserFactory, send_record
 
 pytestmark = pytest.mark.django_db
 
@@ -20,16 +20,7 @@ PHONE = "13112341234"
 
 
 def _record() -> SendRecord:
-    return SendRecord.objects.create(
-        station_id="T7442",
-        receive_phone=PHONE,
-        phone_e164=f"+86{PHONE}",
-        business_type=0,
-        content="x",
-        segments=1,
-        state=RecordState.FAILED,
-        status=2,
-    )
+    return send_record(receive_phone=PHONE, state=RecordState.FAILED, status=2)
 
 
 @pytest.fixture

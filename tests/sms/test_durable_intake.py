@@ -15,7 +15,8 @@ from django.db import OperationalError
 
 from providers.base import OutcomeStatus, SendOutcome
 from sms import metrics, pipeline, tasks
-from sms.models import RecordState, SendRecord
+from sms.models import RecordState
+from tests.support.factories import send_record
 
 pytestmark = pytest.mark.django_db
 
@@ -69,17 +70,8 @@ def test_a_push_nothing_can_store_asks_the_provider_to_push_again(api_client):
 
 
 def test_a_queued_push_is_applied_by_the_task(api_client):
-    record = SendRecord.objects.create(
-        batch=None,
-        station_id="T1",
-        receive_phone="13100000001",
-        phone_e164="+8613100000001",
-        business_type=0,
-        content="x",
-        segments=1,
-        state=RecordState.SUBMITTED,
-        provider="gateway",
-        provider_message_id="t1:13100000001",
+    record = send_record(
+        receive_phone="13100000001", provider="gateway", provider_message_id="t1:13100000001"
     )
     body = base64.b64encode(json.dumps(GATEWAY_REPORT).encode()).decode()
     tasks.apply_provider_push.apply(args=("gateway", "status", body, "application/json"))

@@ -30,3 +30,22 @@ class UserFactory(factory.django.DjangoModelFactory):
     def basic_header(username: str, password: str) -> str:
         token = base64.b64encode(f"{username}:{password}".encode()).decode()
         return f"Basic {token}"
+
+
+def send_record(**fields: object):
+    """A station send record as the pipeline leaves it once a provider took it (``submitted``):
+    pass ``provider``, ``provider_message_id`` and whatever else the test needs."""
+    from sms.models import RecordState, SendRecord
+
+    phone = str(fields.pop("receive_phone", "13112341234"))
+    values = {
+        "station_id": "T7442",
+        "receive_phone": phone,
+        "phone_e164": f"+86{phone}",
+        "business_type": 0,
+        "content": "【去采购】x",
+        "segments": 1,
+        "state": RecordState.SUBMITTED,
+        **fields,
+    }
+    return SendRecord.objects.create(**values)
