@@ -56,3 +56,11 @@ class InsufficientBalance(DomainError):
 
 class Conflict(DomainError):
     """The request contradicts what was done before (a receipt already booked with other values)."""
+
+
+class IdempotencyKeyReused(DomainError):
+    """An ``Idempotency-Key`` presented again with a different request."""
+
+
+class RequestInProgress(DomainError):
+    """An ``Idempotency-Key`` whose first request is still being processed."""

@@ -369,6 +369,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_QUEUES = (Queue("default"), Queue("sms_dispatch"), Queue("sms_reports"))
 CELERY_TASK_ROUTES = {
     "sms.apply_provider_push": {"queue": "sms_reports"},
+    "sms.purge_idempotency_keys": {"queue": "sms_reports"},
     "sms.dispatch_records": {"queue": "sms_dispatch"},
     "sms.sweep_pending_reports": {"queue": "sms_reports"},
     "sms.pull_reports": {"queue": "sms_reports"},
@@ -387,6 +388,10 @@ SMS_RECHARGE_MAX_MONEY = Decimal(env.str("SMS_RECHARGE_MAX_MONEY", default="1000
 # A record added (send/add) but not started (send/start) within this hold expires and its reserved
 # balance comes back.
 SMS_UNSTARTED_HOLD_SECONDS = env.int("SMS_UNSTARTED_HOLD_SECONDS", default=86400)
+# Idempotency-Key: how long a key's answer is kept, and after how long a claim whose request never
+# finished is taken over by the next request with that key.
+IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)
+IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=60)
 _SWEEP_SECONDS = env.int("SMS_SWEEP_SECONDS", default=15)
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-reports": {
@@ -399,6 +404,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sms.refresh_provider_balances",
         "schedule": timedelta(seconds=env.int("PROVIDER_BALANCE_REFRESH_SECONDS", default=300)),
     },
+    "purge-idempotency-keys": {"task": "sms.purge_idempotency_keys", "schedule": timedelta(hours=1)},
     "worker-heartbeat": {
         "task": "gm_server_notify.tasks.record_worker_heartbeat",
         "schedule": timedelta(seconds=env.int("WORKER_HEARTBEAT_SECONDS", default=30)),

@@ -333,3 +333,30 @@ class RejectedReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.provider_message_id} ({self.reason})"
+
+
+class IdempotencyKey(models.Model):
+    """A caller's ``Idempotency-Key`` on a POST that creates a record or moves money, with the
+    answer it got: the same key and body answer the same again and change nothing
+    (``sms.idempotency``). Kept ``IDEMPOTENCY_TTL_SECONDS``; beat purges older ones."""
+
+    PROCESSING, DONE = "processing", "done"
+
+    scope = models.CharField(max_length=64, help_text="the caller: service client or tenant user")
+    path = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, default=PROCESSING)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    locked_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "tbl_idempotency_key"
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "path", "key"], name="idempotency_key_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.path} {self.key}"

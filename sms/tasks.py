@@ -21,7 +21,7 @@ from django.conf import settings
 from gm_server_notify.db import TRANSIENT_ERRORS, backoff_seconds, drop_broken_connection
 from providers import balances
 from providers.base import CallbackParseError
-from sms import intake, metrics, pipeline, reports, sweeps
+from sms import idempotency, intake, metrics, pipeline, reports, sweeps
 
 logger = logging.getLogger(__name__)
 
@@ -149,3 +149,9 @@ def refresh_provider_balances() -> None:
     """Beat: keep the providers' package balances fresh in the cache."""
     for provider in settings.SMS_BALANCE_PROVIDERS:
         balances.refresh_balance(provider)
+
+
+@shared_task(name="sms.purge_idempotency_keys", ignore_result=True, **RETRY_TRANSIENT)
+def purge_idempotency_keys() -> int:
+    """Beat: forget Idempotency-Keys older than IDEMPOTENCY_TTL_SECONDS."""
+    return idempotency.purge_expired()

@@ -13,8 +13,10 @@ from gm_server_notify.api.paging import OffsetPageSerializer
 from gm_server_notify.api.schema import PLATFORM_ERROR
 from gm_server_notify.api.views import PlatformAPIView, RootAPIView, parse
 from sms import selectors, tenant_services
+from sms.idempotency import IDEMPOTENCY_KEY, idempotent
 
 ERRORS = {400: PLATFORM_ERROR, 403: PLATFORM_ERROR}
+KEYED_ERRORS = {**ERRORS, 409: PLATFORM_ERROR, 422: PLATFORM_ERROR}
 
 
 class MessageRequest(serializers.Serializer):
@@ -85,8 +87,10 @@ class MessageView(PlatformAPIView):
         tags=["v1 messages"],
         summary="短信发送: up to 10,000 mobiles; answers at once, workers send",
         request=MessageRequest,
-        responses={200: MessageAccepted, **ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: MessageAccepted, **KEYED_ERRORS},
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         batch = tenant_services.send_tenant_message(owner=request.user, **parse(MessageRequest, request.data))
         return Response({"uuid": str(batch.uuid)})
@@ -122,8 +126,10 @@ class ChargeView(RootAPIView):
         tags=["v2 charge"],
         summary="账户充值 (root only)",
         request=ChargeRequest,
-        responses={200: ChargeOut, **ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: ChargeOut, **KEYED_ERRORS},
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = parse(ChargeRequest, request.data)
         balance = tenant_services.charge_tenant(username=data["user"], charge=data["charge"])

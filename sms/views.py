@@ -15,6 +15,7 @@ from gm_server_notify.api.paging import PageRequest
 from gm_server_notify.api.schema import STATION_ERROR, station_envelope
 from gm_server_notify.api.views import StationAPIView, parse
 from sms import selectors, services
+from sms.idempotency import IDEMPOTENCY_KEY, idempotent
 from sms.serializers import (
     BalanceOut,
     ComboOut,
@@ -36,6 +37,9 @@ from sms.serializers import (
 )
 
 ERRORS = {400: STATION_ERROR, 401: STATION_ERROR, 403: STATION_ERROR, 404: STATION_ERROR}
+# The POSTs that take an Idempotency-Key: 409 while the key's first request runs (or a receipt
+# booked with other values), 422 when the key comes with another body.
+KEYED_ERRORS = {**ERRORS, 409: STATION_ERROR, 422: STATION_ERROR}
 NULL_OK = station_envelope("StationOk")
 TAG = ["sms (station)"]
 
@@ -45,8 +49,10 @@ class SmsSendAddView(StationAPIView):
         tags=TAG,
         summary="添加发送短信任务: validate, reserve balance, write the record",
         request=SendAddRequest,
-        responses={200: station_envelope("SendAddResponse", SendAddResponseData()), **ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: station_envelope("SendAddResponse", SendAddResponseData()), **KEYED_ERRORS},
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = parse(SendAddRequest, request.data)
         record = services.create_station_send(**data)
@@ -127,8 +133,10 @@ class RechargeRecordCreateView(StationAPIView):
         tags=TAG,
         summary="创建充值记录 (creates the station on its first recharge)",
         request=RechargeCreateRequest,
-        responses={200: NULL_OK, **ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: NULL_OK, **KEYED_ERRORS},
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = parse(RechargeCreateRequest, request.data)
         services.recharge_station(**data)

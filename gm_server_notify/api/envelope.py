@@ -15,7 +15,15 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from gm_server_notify.errors import Conflict, DomainError, InsufficientBalance, InvalidInput, NotFound
+from gm_server_notify.errors import (
+    Conflict,
+    DomainError,
+    IdempotencyKeyReused,
+    InsufficientBalance,
+    InvalidInput,
+    NotFound,
+    RequestInProgress,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +40,7 @@ class StationCode(IntEnum):
     INSUFFICIENT_BALANCE = 1006
     CONFLICT = 1007
     THROTTLED = 1008
+    IDEMPOTENCY_KEY_REUSED = 1009
     PAYLOAD_TOO_LARGE = 1011  # (1009 and 1010 are the idempotency and suspension codes of issue 12)
     SERVICE_UNAVAILABLE = 1098
     SERVER_ERROR = 1099
@@ -46,6 +55,7 @@ _HTTP_STATUS = {
     StationCode.INSUFFICIENT_BALANCE: status.HTTP_403_FORBIDDEN,
     StationCode.CONFLICT: status.HTTP_409_CONFLICT,
     StationCode.THROTTLED: status.HTTP_429_TOO_MANY_REQUESTS,
+    StationCode.IDEMPOTENCY_KEY_REUSED: status.HTTP_422_UNPROCESSABLE_ENTITY,
     StationCode.PAYLOAD_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     StationCode.SERVICE_UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
     StationCode.SERVER_ERROR: status.HTTP_500_INTERNAL_SERVER_ERROR,
@@ -57,6 +67,8 @@ _DOMAIN_CODES = {
     NotFound: StationCode.NOT_FOUND,
     InsufficientBalance: StationCode.INSUFFICIENT_BALANCE,
     Conflict: StationCode.CONFLICT,
+    RequestInProgress: StationCode.CONFLICT,
+    IdempotencyKeyReused: StationCode.IDEMPOTENCY_KEY_REUSED,
 }
 
 

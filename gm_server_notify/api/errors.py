@@ -23,7 +23,13 @@ from gm_server_notify.api.envelope import (
     describe_validation_error,
     station_body,
 )
-from gm_server_notify.errors import DomainError, InsufficientBalance, Reason
+from gm_server_notify.errors import (
+    DomainError,
+    IdempotencyKeyReused,
+    InsufficientBalance,
+    Reason,
+    RequestInProgress,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +61,9 @@ class PlatformError(Enum):
     INVALID_MOBILE = ("ER:0033", 403, "invalidate mobile exist")
     # Added by the platform issue: a send the tenant's balance cannot cover.
     BALANCE_NOT_ENOUGH = ("ER:0034", 403, "balance not enough")
+    # Added by the safe-retries issue: Idempotency-Key.
+    IDEMPOTENCY_KEY_REUSED = ("ER:0035", 422, "idempotency key reused")
+    REQUEST_IN_PROGRESS = ("ER:0036", 409, "request in progress")
 
     @property
     def code(self) -> str:
@@ -99,6 +108,10 @@ def platform_error_for(exc: DomainError) -> PlatformError:
         return _REASON_ERRORS[exc.reason]
     if isinstance(exc, InsufficientBalance):
         return PlatformError.BALANCE_NOT_ENOUGH
+    if isinstance(exc, IdempotencyKeyReused):
+        return PlatformError.IDEMPOTENCY_KEY_REUSED
+    if isinstance(exc, RequestInProgress):
+        return PlatformError.REQUEST_IN_PROGRESS
     return PlatformError.PARAMS_FAIL
 
 
