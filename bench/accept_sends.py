@@ -22,11 +22,13 @@ import redis
 
 from bench import harness
 
+# An order notice (business type 0): every request sends the same body, and verify codes to one
+# mobile are limited (SMS_VERIFY_LIMITS), which would measure the limiter instead of accepting.
 SEND_BODY = {
     "station_id": "T7442",
     "receive_phone": "13112341234",
-    "sms_content": {"verify_code": "112095", "sms_signature": "[去采购报价单]"},
-    "business_type": 2,
+    "sms_content": {"order_id": "PL2026112500001", "sms_signature": "[去采购报价单]"},
+    "business_type": 0,
 }
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 

@@ -64,3 +64,7 @@ class IdempotencyKeyReused(DomainError):
 
 class RequestInProgress(DomainError):
     """An ``Idempotency-Key`` whose first request is still being processed."""
+
+
+class RateLimited(DomainError):
+    """A limit of sends (verify codes to one mobile) is reached; ``message`` names the window."""

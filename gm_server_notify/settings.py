@@ -388,6 +388,9 @@ SMS_RECHARGE_MAX_MONEY = Decimal(env.str("SMS_RECHARGE_MAX_MONEY", default="1000
 # A record added (send/add) but not started (send/start) within this hold expires and its reserved
 # balance comes back.
 SMS_UNSTARTED_HOLD_SECONDS = env.int("SMS_UNSTARTED_HOLD_SECONDS", default=86400)
+# Verify codes (station business type 2, tenant templates of type 1) one mobile may get: sliding
+# windows "count/period" (s, m, h, d), comma-separated; empty for none.
+SMS_VERIFY_LIMITS = env.str("SMS_VERIFY_LIMITS", default="1/60s,5/1h,10/1d")
 # Idempotency-Key: how long a key's answer is kept, and after how long a claim whose request never
 # finished is taken over by the next request with that key.
 IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)

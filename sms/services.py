@@ -16,11 +16,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from gm_server_notify.db import retry_on_deadlock
-from gm_server_notify.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
+from gm_server_notify.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, RateLimited
+from sms import limits
 from sms.content import REQUIRED_CONTENT_FIELDS, count_segments, render_station_message
 from sms.ledger import change_balance
 from sms.models import BusinessType, Combo, LedgerReason, RechargeRecord, RecordState, SendRecord, Station
-from sms.phones import InvalidPhone, is_mainland_e164, mask, parse_mobile
+from sms.phones import InvalidPhone, Phone, is_mainland_e164, mask, parse_mobile
 from sms.pipeline import queue_for_dispatch
 from sms.reports import DailyCounts, bump_daily_statistics, count_daily
 
@@ -138,7 +139,6 @@ def _validated_content(business_type: int, sms_content: dict[str, Any] | None) -
     return {name: str(content[name]).strip() for name in REQUIRED_CONTENT_FIELDS[business_type]}
 
 
-@retry_on_deadlock()
 def create_station_send(
     *,
     station_id: str,
@@ -150,7 +150,8 @@ def create_station_send(
 ) -> SendRecord:
     """Validate a station's message, reserve its billed segments and write its record.
 
-    Nothing is written and nothing reserved when any check fails.
+    Nothing is written and nothing reserved when any check fails. A verify code (business type 2)
+    must fit the mobile's ``SMS_VERIFY_LIMITS`` (``RateLimited`` naming the window otherwise).
     """
     if business_type not in BusinessType.values:
         raise InvalidInput(f"unknown business type {business_type}; use 0, 1 or 2", field="business_type")
@@ -161,6 +162,40 @@ def create_station_send(
     content = _validated_content(business_type, sms_content)
     text = render_station_message(business_type, content)
     segments = count_segments(text, gsm7_allowed=not is_mainland_e164(phone.e164))
+    admission = limits.admit([phone.e164]) if business_type == BusinessType.REGISTRATION else None
+    if admission is not None and admission.refused:
+        raise RateLimited(admission.refused[phone.e164].describe(), field="receive_phone")
+    try:
+        record = _write_station_send(
+            station_id=station_id,
+            phone=phone,
+            business_type=business_type,
+            content=content,
+            text=text,
+            segments=segments,
+            restaurant_id=restaurant_id,
+            receive_name=receive_name,
+        )
+    except BaseException:
+        if admission is not None:
+            limits.release(admission)  # nothing was sent: the mobile keeps its allowance
+        raise
+    logger.info("station %s added record %s to %s", station_id, record.pk, mask(phone.national))
+    return record
+
+
+@retry_on_deadlock()
+def _write_station_send(
+    *,
+    station_id: str,
+    phone: Phone,
+    business_type: int,
+    content: dict[str, str],
+    text: str,
+    segments: int,
+    restaurant_id: int | None,
+    receive_name: str | None,
+) -> SendRecord:
     with transaction.atomic():
         station = Station.objects.filter(station_id=station_id).first()
         if station is None:
@@ -179,7 +214,6 @@ def create_station_send(
             segments=segments,
         )
         change_balance(station=station, delta=-segments, reason=LedgerReason.RESERVE, ref=str(record.pk))
-    logger.info("station %s added record %s to %s", station_id, record.pk, mask(phone.national))
     return record
 
 

@@ -19,12 +19,14 @@ from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import InvalidInput, NotFound, Reason
 from signatures.models import AuditStatus
 from signatures.services import own_signature
+from sms import limits
 from sms.content import count_segments
 from sms.ledger import change_balance
-from sms.models import LedgerReason, MessageBatch, RecordState, SendRecord, TenantAccount
+from sms.limits import Window
+from sms.models import LedgerReason, MessageBatch, RecordState, SendRecord, SendStatus, TenantAccount
 from sms.phones import InvalidPhone, Phone, is_mainland_e164, parse_mobile
 from sms.pipeline import queue_for_dispatch
-from templates_mgmt.models import Template
+from templates_mgmt.models import Template, TemplateType
 from templates_mgmt.placeholders import TemplateError, check_params
 from templates_mgmt.placeholders import render as render_template
 
@@ -57,7 +59,6 @@ def _invalid_mobiles_detail(invalid: list[str]) -> str:
     return f"{shown}{more}"
 
 
-@retry_on_deadlock()
 def send_tenant_message(
     *, owner: Any, sign_id: int, temp_id: int, mobiles: Sequence[str], params: Sequence[str] = ()
 ) -> MessageBatch:
@@ -99,24 +100,53 @@ def send_tenant_message(
     # Billed per recipient: numbers outside the mainland may count GSM-7 septets.
     domestic, international = count_segments(text), count_segments(text, gsm7_allowed=True)
     segments = {e164: domestic if is_mainland_e164(e164) else international for e164 in phones}
-    batch_uuid = uuid.uuid4()
-    now = timezone.now()
-    with transaction.atomic():
-        account = _tenant_account(owner)
-        change_balance(
-            tenant=account, delta=-sum(segments.values()), reason=LedgerReason.RESERVE, ref=batch_uuid.hex
-        )
-        batch = MessageBatch.objects.create(
-            uuid=batch_uuid,
-            tenant=account,
+    # Verify codes (type 1) go only to mobiles within SMS_VERIFY_LIMITS; the others fail as
+    # LIMITED, uncharged, and the request succeeds for the rest.
+    admission = limits.admit(list(phones)) if template.type == TemplateType.VERIFICATION else None
+    limited = admission.refused if admission is not None else {}
+    try:
+        return _write_batch(
+            account=_tenant_account(owner),
             sign_id=sign.pk,
             temp_id=template.pk,
-            content=text,
-            total=len(phones),
+            text=text,
+            phones=phones,
+            segments=segments,
+            limited=limited,
+        )
+    except BaseException:
+        if admission is not None:
+            limits.release(admission)
+        raise
+
+
+@retry_on_deadlock()
+def _write_batch(
+    *,
+    account: TenantAccount,
+    sign_id: int,
+    temp_id: int,
+    text: str,
+    phones: dict[str, Phone],
+    segments: dict[str, int],
+    limited: dict[str, Window],
+) -> MessageBatch:
+    """Reserve the segments of every sendable recipient, write the batch and one record per
+    distinct number (limited ones failed at once, uncharged), publish after commit."""
+    batch_uuid = uuid.uuid4()
+    now = timezone.now()
+    billed = sum(count for e164, count in segments.items() if e164 not in limited)
+    with transaction.atomic():
+        if billed:
+            change_balance(tenant=account, delta=-billed, reason=LedgerReason.RESERVE, ref=batch_uuid.hex)
+        batch = MessageBatch.objects.create(
+            uuid=batch_uuid, tenant=account, sign_id=sign_id, temp_id=temp_id, content=text, total=len(phones)
         )
         SendRecord.objects.bulk_create(
             [
-                SendRecord(
+                _limited_record(batch, phone, text, limited[phone.e164], now)
+                if phone.e164 in limited
+                else SendRecord(
                     batch=batch,
                     receive_phone=phone.national,
                     phone_e164=phone.e164,
@@ -129,12 +159,36 @@ def send_tenant_message(
             ],
             batch_size=2000,
         )
-        queue_for_dispatch(list(SendRecord.objects.filter(batch=batch).values_list("id", flat=True)))
+        queue_for_dispatch(
+            list(
+                SendRecord.objects.filter(batch=batch, state=RecordState.QUEUED).values_list("id", flat=True)
+            )
+        )
     logger.info(
-        "tenant %s queued batch %s: %s numbers, %s segments",
-        owner.pk,
+        "tenant %s queued batch %s: %s numbers (%s limited), %s segments",
+        account.user_id,
         batch_uuid,
         len(phones),
-        sum(segments.values()),
+        len(limited),
+        billed,
     )
     return batch
+
+
+LIMITED_CODE = "LIMITED"
+
+
+def _limited_record(batch: MessageBatch, phone: Phone, text: str, window: Window, now: Any) -> SendRecord:
+    """A recipient over a verify-code limit: failed at once, billed nothing."""
+    return SendRecord(
+        batch=batch,
+        receive_phone=phone.national,
+        phone_e164=phone.e164,
+        content=text,
+        segments=0,
+        state=RecordState.FAILED,
+        status=SendStatus.FAILED,
+        provider_code=LIMITED_CODE,
+        remark=f"{LIMITED_CODE}: {window.describe()}",
+        finished_at=now,
+    )

@@ -10,3 +10,7 @@ import os
 os.environ.setdefault("GM_EMBEDDED_DEFAULTS", "1")
 
 from gm_server_notify.settings import *  # noqa: F403
+
+# Most suites send many verify codes to the same few numbers; the verify-code limits are tested on
+# their own (tests/sms/test_verify_limits.py sets them per test).
+SMS_VERIFY_LIMITS = os.environ.get("TEST_SMS_VERIFY_LIMITS", "")

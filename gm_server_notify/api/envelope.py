@@ -22,6 +22,7 @@ from gm_server_notify.errors import (
     InsufficientBalance,
     InvalidInput,
     NotFound,
+    RateLimited,
     RequestInProgress,
 )
 
@@ -68,6 +69,7 @@ _DOMAIN_CODES = {
     InsufficientBalance: StationCode.INSUFFICIENT_BALANCE,
     Conflict: StationCode.CONFLICT,
     RequestInProgress: StationCode.CONFLICT,
+    RateLimited: StationCode.THROTTLED,
     IdempotencyKeyReused: StationCode.IDEMPOTENCY_KEY_REUSED,
 }
 

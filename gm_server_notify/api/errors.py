@@ -27,6 +27,7 @@ from gm_server_notify.errors import (
     DomainError,
     IdempotencyKeyReused,
     InsufficientBalance,
+    RateLimited,
     Reason,
     RequestInProgress,
 )
@@ -112,6 +113,8 @@ def platform_error_for(exc: DomainError) -> PlatformError:
         return PlatformError.IDEMPOTENCY_KEY_REUSED
     if isinstance(exc, RequestInProgress):
         return PlatformError.REQUEST_IN_PROGRESS
+    if isinstance(exc, RateLimited):
+        return PlatformError.TOO_MANY_REQUESTS
     return PlatformError.PARAMS_FAIL
 
 

@@ -1,0 +1,113 @@
+"""Verify-code limits per mobile (anti SMS bombing), in Redis, shared by every process."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from sms.models import BalanceLedger, RecordState, SendRecord
+from tests.conftest import SERVICE_TOKEN
+from tests.sms.conftest import seed_send_request
+from tests.support.platform import make_signature, make_template
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.django_db
+
+
+def _add(client, **overrides):
+    with mock.patch("sms.pipeline.publish_dispatch"):
+        return client.post("/sms/send/add", seed_send_request(**overrides), format="json").json()
+
+
+def test_a_second_verify_code_within_the_window_is_429_naming_it(station_client, recharge, settings):
+    settings.SMS_VERIFY_LIMITS = "1/60s,5/1h"
+    recharge("T7442", 10)
+    assert _add(station_client)["code"] == 0
+    answer = _add(station_client)
+    assert answer == {
+        "code": 1008,
+        "msg": "receive_phone: verify codes to this mobile: 1 per 60s",
+        "data": None,
+    }
+    assert SendRecord.objects.count() == 1
+    assert BalanceLedger.objects.filter(reason="reserve").count() == 1
+    assert _add(station_client, receive_phone="13112340002")["code"] == 0  # another mobile
+
+
+def test_the_window_reopens_once_it_has_passed(station_client, recharge, settings):
+    settings.SMS_VERIFY_LIMITS = "1/2s"
+    recharge("T7442", 10)
+    assert _add(station_client)["code"] == 0
+    assert _add(station_client)["code"] == 1008
+    wait_until(lambda: _add(station_client)["code"] == 0, timeout=20, message="the window reopens")
+
+
+def test_order_notices_are_not_limited(station_client, recharge, settings):
+    settings.SMS_VERIFY_LIMITS = "1/60s"
+    recharge("T7442", 10)
+    order = {"business_type": 0, "sms_content": {"order_id": "PL1", "sms_signature": "去采购"}}
+    assert [_add(station_client, **order)["code"] for _ in range(3)] == [0, 0, 0]
+
+
+def test_a_send_that_fails_later_gives_its_allowance_back(station_client, recharge, settings):
+    settings.SMS_VERIFY_LIMITS = "1/60s"
+    assert _add(station_client)["code"] == 1006  # no balance yet: nothing sent
+    recharge("T7442", 10)
+    assert _add(station_client)["code"] == 0
+
+
+def test_without_redis_the_cache_keeps_the_limits(station_client, recharge, settings):
+    settings.SMS_VERIFY_LIMITS = "1/60s"
+    settings.REDIS_URL = ""
+    recharge("T7442", 10)
+    assert [_add(station_client)["code"] for _ in range(2)] == [0, 1008]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "mysql", reason="concurrent requests need MySQL")
+def test_twenty_simultaneous_sends_to_one_mobile_admit_exactly_the_limit(recharge, settings):
+    settings.SMS_VERIFY_LIMITS = "3/60s"
+    recharge("T7442", 100)
+    barrier = threading.Barrier(20)
+
+    def send(_: int) -> int:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {SERVICE_TOKEN}")
+        try:
+            barrier.wait(timeout=60)
+            return client.post("/sms/send/add", seed_send_request(), format="json").json()["code"]
+        finally:
+            connection.close()
+
+    with mock.patch("sms.pipeline.publish_dispatch"), ThreadPoolExecutor(max_workers=20) as pool:
+        codes = sorted(pool.map(send, range(20)))
+    assert codes == [0] * 3 + [1008] * 17
+    assert SendRecord.objects.count() == 3
+
+
+def test_tenant_mobiles_over_the_limit_fail_as_limited_uncharged(basic_client, tenant, root_user, settings):
+    settings.SMS_VERIFY_LIMITS = "1/60s"
+    sign = make_signature(tenant)
+    template = make_template(tenant, sign)  # a verification template (type 1)
+    basic_client(root_user).post("/v2/charge", {"user": tenant.username, "charge": 10}, format="json")
+    body = {"sign_id": sign.pk, "temp_id": template.pk, "params": ["112095", "5"]}
+    with mock.patch("sms.pipeline.publish_dispatch"):
+        basic_client(tenant).post("/v1/message", {**body, "mobiles": ["13100000001"]}, format="json")
+        second = basic_client(tenant).post(
+            "/v1/message", {**body, "mobiles": ["13100000001", "13100000002"]}, format="json"
+        )
+    assert second.status_code == 200
+    progress = basic_client(tenant).get("/v1/message", {"uuid": second.json()["uuid"]}).json()
+    items = {item["mobile"]: item for item in progress["items"]}
+    assert items["13100000001"]["state"] == "failed"
+    assert items["13100000001"]["reason"] == "LIMITED: verify codes to this mobile: 1 per 60s"
+    assert items["13100000002"]["state"] == "queued"
+    assert basic_client(tenant).get("/v1/balance").json() == {"balance": 8}  # 2 sent, 1 limited
+    assert (
+        SendRecord.objects.filter(state=RecordState.FAILED, provider_code="LIMITED", segments=0).count() == 1
+    )
