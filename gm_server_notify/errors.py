@@ -68,3 +68,11 @@ class RequestInProgress(DomainError):
 
 class RateLimited(DomainError):
     """A limit of sends (verify codes to one mobile) is reached; ``message`` names the window."""
+
+
+class Suspended(DomainError):
+    """An operator suspended this account's sending, for ``why``."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"sending suspended: {why}")
+        self.why = why

@@ -391,6 +391,8 @@ SMS_UNSTARTED_HOLD_SECONDS = env.int("SMS_UNSTARTED_HOLD_SECONDS", default=86400
 # Verify codes (station business type 2, tenant templates of type 1) one mobile may get: sliding
 # windows "count/period" (s, m, h, d), comma-separated; empty for none.
 SMS_VERIFY_LIMITS = env.str("SMS_VERIFY_LIMITS", default="1/60s,5/1h,10/1d")
+# Messages a station may add per China-time day (0: no cap).
+SMS_STATION_DAILY_CAP = env.int("SMS_STATION_DAILY_CAP", default=0)
 # Idempotency-Key: how long a key's answer is kept, and after how long a claim whose request never
 # finished is taken over by the next request with that key.
 IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)

@@ -15,7 +15,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from gm_server_notify.errors import DomainError
-from sms import services, tenant_services
+from sms import services, suspension, tenant_services
 from sms.models import Combo, RechargeRecord, SendRecord, Station, TenantAccount
 from sms.phones import mask
 
@@ -41,6 +41,17 @@ class StationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a station is created by its first recharge
+
+    def save_model(self, request: HttpRequest, obj: Station, form: Any, change: bool) -> None:
+        """A reason in ``suspended_reason`` suspends the station through the suspension service
+        (its unsent records fail and are refunded); emptying it resumes sending."""
+        super().save_model(request, obj, form, change)
+        if "suspended_reason" in form.changed_data:
+            failed = suspension.suspend_station(station_id=obj.station_id, reason=obj.suspended_reason)
+            state = "suspended" if obj.suspended_reason.strip() else "resumed"
+            self.message_user(
+                request, f"{obj.station_id} {state}; {failed} unsent record(s) failed and refunded"
+            )
 
 
 @admin.register(Combo)
@@ -175,7 +186,7 @@ class TenantAccountForm(forms.ModelForm):
 
     class Meta:
         model = TenantAccount
-        fields = ["charge"]
+        fields = ["charge", "suspended_reason"]
 
 
 @admin.register(TenantAccount)
@@ -196,3 +207,9 @@ class TenantAccountAdmin(admin.ModelAdmin):
         if charge:
             balance = tenant_services.charge_tenant(username=obj.user.username, charge=charge)
             self.message_user(request, f"charged {charge}; balance now {balance}")
+        if "suspended_reason" in form.changed_data:
+            reason = form.cleaned_data.get("suspended_reason") or ""
+            failed = suspension.suspend_tenant(account_id=obj.pk, reason=reason)
+            self.message_user(
+                request, f"{'suspended' if reason.strip() else 'resumed'}; {failed} record(s) failed"
+            )

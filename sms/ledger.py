@@ -80,6 +80,7 @@ def refund_records(records: Sequence[SendRecord]) -> None:
     tenants = {
         tenant.pk: tenant for tenant in TenantAccount.objects.filter(pk__in=set(batch_tenants.values()))
     }
+
     # Accounts are locked in one order (stations by id, then tenants by id), whatever order the
     # records come in, so two refunding transactions never wait on each other's accounts.
     def account_order(record: SendRecord) -> tuple[int, str, int, int]:

@@ -58,6 +58,8 @@ class Station(models.Model):
     total_recharge_nums = models.BigIntegerField(default=0)
     # Wide enough that recharges within the per-recharge ceiling can never overflow it.
     total_recharge_money = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+    # Non-empty: an operator suspended the station's sending, for this reason (sms.suspension).
+    suspended_reason = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -79,6 +81,8 @@ class TenantAccount(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sms_account"
     )
     balance_nums = models.BigIntegerField(default=0)
+    # Non-empty: an operator suspended the tenant's sending, for this reason (sms.suspension).
+    suspended_reason = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -124,6 +124,21 @@ def fail_records(*, records: Sequence[SendRecord], remark: str, code: str = "") 
     return record_outcomes(provider="", dispatch_id=None, outcomes=outcomes)
 
 
+def fail_unstarted(records: Sequence[SendRecord], *, remark: str, code: str) -> int:
+    """Fail records added but never started (``created``), locked by the caller's transaction, and
+    refund them once. They were never started, so the daily statistics (which count started
+    records) do not change."""
+    now = timezone.now()
+    for record in records:
+        record.state, record.status, record.finished_at = RecordState.FAILED, SendStatus.FAILED, now
+        record.remark, record.provider_code = remark[:255], code
+    refund_records(records)
+    bulk_save(
+        records, ["state", "status", "remark", "provider_code", "finished_at", "refunded", "updated_at"]
+    )
+    return len(records)
+
+
 RECORD_OUTCOME_FIELDS = (
     "state",
     "status",

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, RateLimited
-from sms import limits
+from sms import limits, suspension
 from sms.content import REQUIRED_CONTENT_FIELDS, count_segments, render_station_message
 from sms.ledger import change_balance
 from sms.models import BusinessType, Combo, LedgerReason, RechargeRecord, RecordState, SendRecord, Station
@@ -197,11 +197,14 @@ def _write_station_send(
     receive_name: str | None,
 ) -> SendRecord:
     with transaction.atomic():
-        station = Station.objects.filter(station_id=station_id).first()
+        # The station's row lock: suspension, the daily cap and the balance are read as one.
+        station = Station.objects.select_for_update().filter(station_id=station_id).first()
         if station is None:
             raise InsufficientBalance(
                 f"station {station_id} has no SMS balance; recharge first", field="station_id"
             )
+        suspension.check_station(station)
+        suspension.check_daily_cap(station)
         record = SendRecord.objects.create(
             station_id=station_id,
             restaurant_id=restaurant_id,
@@ -225,6 +228,9 @@ def start_station_send(*, task_id: int) -> SendRecord:
         record = SendRecord.objects.select_for_update().filter(pk=task_id, station_id__isnull=False).first()
         if record is None:
             raise NotFound(f"task {task_id} does not exist", field="task_id")
+        station = Station.objects.filter(station_id=record.station_id).first()
+        if station is not None:
+            suspension.check_station(station)
         if record.state != RecordState.CREATED:
             return record
         record.state = RecordState.QUEUED

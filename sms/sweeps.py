@@ -14,9 +14,8 @@ from providers.base import ProviderError
 from providers.registry import adapter_class, get_adapter
 from sms import metrics
 from sms.bulk import bulk_save
-from sms.ledger import refund_records
 from sms.models import RecordState, SendRecord, SendStatus
-from sms.pipeline import fail_records, publish_batches, queue_for_dispatch
+from sms.pipeline import fail_records, fail_unstarted, publish_batches, queue_for_dispatch
 from sms.reports import DailyCounts, apply_delivery_reports, bump_daily_statistics, count_daily
 
 logger = logging.getLogger(__name__)
@@ -138,12 +137,7 @@ def expire_unstarted(*, older_than: timedelta, limit: int = 10_000) -> int:
         records = _lock_stale(
             RecordState.CREATED, since_field="created_at", cutoff=timezone.now() - older_than, limit=limit
         )
-        for record in records:
-            record.remark, record.provider_code = UNSTARTED_REMARK, "NotStarted"
-        refund_records(records)
-        bulk_save(
-            records, ["state", "status", "remark", "provider_code", "finished_at", "refunded", "updated_at"]
-        )
+        fail_unstarted(records, remark=UNSTARTED_REMARK, code="NotStarted")
     if records:
         logger.info("%s record(s) added but never started expired and were refunded", len(records))
     return len(records)

@@ -19,7 +19,7 @@ from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import InvalidInput, NotFound, Reason
 from signatures.models import AuditStatus
 from signatures.services import own_signature
-from sms import limits
+from sms import limits, suspension
 from sms.content import count_segments
 from sms.ledger import change_balance
 from sms.limits import Window
@@ -102,11 +102,13 @@ def send_tenant_message(
     segments = {e164: domestic if is_mainland_e164(e164) else international for e164 in phones}
     # Verify codes (type 1) go only to mobiles within SMS_VERIFY_LIMITS; the others fail as
     # LIMITED, uncharged, and the request succeeds for the rest.
+    account = _tenant_account(owner)
+    suspension.check_tenant(account)
     admission = limits.admit(list(phones)) if template.type == TemplateType.VERIFICATION else None
     limited = admission.refused if admission is not None else {}
     try:
         return _write_batch(
-            account=_tenant_account(owner),
+            account=account,
             sign_id=sign.pk,
             temp_id=template.pk,
             text=text,

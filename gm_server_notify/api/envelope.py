@@ -24,6 +24,7 @@ from gm_server_notify.errors import (
     NotFound,
     RateLimited,
     RequestInProgress,
+    Suspended,
 )
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ class StationCode(IntEnum):
     CONFLICT = 1007
     THROTTLED = 1008
     IDEMPOTENCY_KEY_REUSED = 1009
-    PAYLOAD_TOO_LARGE = 1011  # (1009 and 1010 are the idempotency and suspension codes of issue 12)
+    SUSPENDED = 1010
+    PAYLOAD_TOO_LARGE = 1011
     SERVICE_UNAVAILABLE = 1098
     SERVER_ERROR = 1099
 
@@ -57,6 +59,7 @@ _HTTP_STATUS = {
     StationCode.CONFLICT: status.HTTP_409_CONFLICT,
     StationCode.THROTTLED: status.HTTP_429_TOO_MANY_REQUESTS,
     StationCode.IDEMPOTENCY_KEY_REUSED: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    StationCode.SUSPENDED: status.HTTP_403_FORBIDDEN,
     StationCode.PAYLOAD_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     StationCode.SERVICE_UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
     StationCode.SERVER_ERROR: status.HTTP_500_INTERNAL_SERVER_ERROR,
@@ -70,6 +73,7 @@ _DOMAIN_CODES = {
     Conflict: StationCode.CONFLICT,
     RequestInProgress: StationCode.CONFLICT,
     RateLimited: StationCode.THROTTLED,
+    Suspended: StationCode.SUSPENDED,
     IdempotencyKeyReused: StationCode.IDEMPOTENCY_KEY_REUSED,
 }
 

@@ -30,6 +30,7 @@ from gm_server_notify.errors import (
     RateLimited,
     Reason,
     RequestInProgress,
+    Suspended,
 )
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class PlatformError(Enum):
     # Added by the safe-retries issue: Idempotency-Key.
     IDEMPOTENCY_KEY_REUSED = ("ER:0035", 422, "idempotency key reused")
     REQUEST_IN_PROGRESS = ("ER:0036", 409, "request in progress")
+    SUSPENDED = ("ER:0037", 403, "sending suspended")
 
     @property
     def code(self) -> str:
@@ -115,6 +117,8 @@ def platform_error_for(exc: DomainError) -> PlatformError:
         return PlatformError.REQUEST_IN_PROGRESS
     if isinstance(exc, RateLimited):
         return PlatformError.TOO_MANY_REQUESTS
+    if isinstance(exc, Suspended):
+        return PlatformError.SUSPENDED
     return PlatformError.PARAMS_FAIL
 
 
@@ -132,7 +136,9 @@ def platform_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
     if isinstance(exc, PlatformAPIError):
         return platform_error(exc.error, exc.detail)
     if isinstance(exc, DomainError):
-        return platform_error(platform_error_for(exc), exc.message)
+        # The seed's message already says "sending suspended": add only the reason.
+        detail = exc.why if isinstance(exc, Suspended) else exc.message
+        return platform_error(platform_error_for(exc), detail)
     if isinstance(exc, (exceptions.ParseError, exceptions.UnsupportedMediaType)):
         return platform_error(PlatformError.NOT_JSON)
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):

@@ -4,19 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sms', '0004_send_record_indexes'),
+        ("sms", "0004_send_record_indexes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='station',
-            name='total_recharge_money',
+            model_name="station",
+            name="total_recharge_money",
             field=models.DecimalField(decimal_places=2, default=0, max_digits=20),
         ),
         migrations.AddIndex(
-            model_name='rechargerecord',
-            index=models.Index(fields=['station', 'deal_code'], name='recharge_station_receipt_idx'),
+            model_name="rechargerecord",
+            index=models.Index(fields=["station", "deal_code"], name="recharge_station_receipt_idx"),
         ),
     ]

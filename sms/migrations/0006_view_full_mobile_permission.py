@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sms', '0005_recharge_ceiling_and_receipts'),
+        ("sms", "0005_recharge_ceiling_and_receipts"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='sendrecord',
-            options={'permissions': [('view_full_mobile', 'Can see full mobile numbers of send records')]},
+            name="sendrecord",
+            options={"permissions": [("view_full_mobile", "Can see full mobile numbers of send records")]},
         ),
     ]

@@ -4,32 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sms', '0006_view_full_mobile_permission'),
+        ("sms", "0006_view_full_mobile_permission"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RejectedReport',
+            name="RejectedReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(max_length=16)),
-                ('provider_message_id', models.CharField(blank=True, default='', max_length=64)),
-                ('record_id', models.BigIntegerField(blank=True, null=True)),
-                ('reported_phone', models.CharField(blank=True, default='', help_text='masked', max_length=24)),
-                ('delivered', models.BooleanField()),
-                ('code', models.CharField(blank=True, default='', max_length=64)),
-                ('reason', models.CharField(max_length=32)),
-                ('received_at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("provider", models.CharField(max_length=16)),
+                ("provider_message_id", models.CharField(blank=True, default="", max_length=64)),
+                ("record_id", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "reported_phone",
+                    models.CharField(blank=True, default="", help_text="masked", max_length=24),
+                ),
+                ("delivered", models.BooleanField()),
+                ("code", models.CharField(blank=True, default="", max_length=64)),
+                ("reason", models.CharField(max_length=32)),
+                ("received_at", models.DateTimeField(auto_now_add=True, db_index=True)),
             ],
             options={
-                'db_table': 'tbl_sms_rejected_report',
+                "db_table": "tbl_sms_rejected_report",
             },
         ),
         migrations.AddField(
-            model_name='pendingreport',
-            name='phone',
-            field=models.CharField(blank=True, default='', max_length=24),
+            model_name="pendingreport",
+            name="phone",
+            field=models.CharField(blank=True, default="", max_length=24),
         ),
     ]

@@ -4,29 +4,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sms', '0007_rejected_reports'),
+        ("sms", "0007_rejected_reports"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IdempotencyKey',
+            name="IdempotencyKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(help_text='the caller: service client or tenant user', max_length=64)),
-                ('path', models.CharField(max_length=64)),
-                ('key', models.CharField(max_length=255)),
-                ('request_hash', models.CharField(max_length=64)),
-                ('state', models.CharField(default='processing', max_length=16)),
-                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('body', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('locked_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(help_text="the caller: service client or tenant user", max_length=64),
+                ),
+                ("path", models.CharField(max_length=64)),
+                ("key", models.CharField(max_length=255)),
+                ("request_hash", models.CharField(max_length=64)),
+                ("state", models.CharField(default="processing", max_length=16)),
+                ("status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("body", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("locked_at", models.DateTimeField()),
             ],
             options={
-                'db_table': 'tbl_idempotency_key',
-                'constraints': [models.UniqueConstraint(fields=('scope', 'path', 'key'), name='idempotency_key_once')],
+                "db_table": "tbl_idempotency_key",
+                "constraints": [
+                    models.UniqueConstraint(fields=("scope", "path", "key"), name="idempotency_key_once")
+                ],
             },
         ),
     ]
