@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +11,7 @@ from rest_framework import serializers
 
 from gm_server_notify.api.fields import BIGINT_MAX, BoundedDateField, IdField, SeedDateTimeField
 from gm_server_notify.api.paging import PageRequestSerializer
+from gm_server_notify.strict_json import strict_json
 from sms.models import Combo, RechargeRecord, SendRecord, Station
 from sms.selectors import MAX_RANGE_DAYS
 
@@ -28,7 +28,7 @@ def query_data(query: QueryDict, list_fields: tuple[str, ...] = ()) -> dict[str,
             text = raw.strip()
             if text.startswith("["):
                 try:
-                    parsed = json.loads(text)
+                    parsed = strict_json(text)
                 except ValueError as exc:
                     raise serializers.ValidationError({name: ["not a JSON array"]}) from exc
                 if not isinstance(parsed, list):

@@ -177,6 +177,14 @@ STATION_ROWS = [
     Row("limit -1", "get", "/sms/send_record/get", 400, 1002, query={**WINDOW, "limit": -1}),
     Row("limit 100000", "get", "/sms/send_record/get", 400, 1002, query={**WINDOW, "limit": 100_000}),
     Row(
+        "station_ids nested 100,000 deep",
+        "get",
+        "/sms/statistics_detail/get",
+        400,
+        1002,
+        query={"station_ids": "[" * 100_000},
+    ),
+    Row(
         "tampered page_obj",
         "get",
         "/sms/send_record/get",
