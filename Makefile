@@ -49,7 +49,7 @@ chaos: services
 	CHAOS_RECIPIENTS=$${CHAOS_RECIPIENTS:-20000} bash scripts/test.sh tests/e2e/test_chaos.py -s $(ARGS)
 
 # schemathesis against the live service, each API family for FUZZ_MAX_SECONDS (default 600) and up to
-# FUZZ_MAX_EXAMPLES cases per operation; make test runs the same at 25 examples and 60 s a family.
+# FUZZ_MAX_EXAMPLES cases per operation; make test runs the same at 20 examples and 40 s a family.
 fuzz: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
 	FUZZ_MAX_SECONDS=$${FUZZ_MAX_SECONDS:-600} FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-2000} \

@@ -11,4 +11,5 @@ export SMS_CALLBACK_TOKEN="${SMS_CALLBACK_TOKEN:-test-callback-token}"
 export GM_EMBEDDED_DEFAULTS="${GM_EMBEDDED_DEFAULTS:-1}"
 .venv/bin/ruff check .
 .venv/bin/lint-imports --no-cache
-exec .venv/bin/pytest "$@"
+# --durations: the slowest tests in every run, to keep the suite within its time.
+exec .venv/bin/pytest --durations=15 "$@"

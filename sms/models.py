@@ -59,7 +59,7 @@ class Station(models.Model):
     # Wide enough that recharges within the per-recharge ceiling can never overflow it.
     total_recharge_money = models.DecimalField(max_digits=20, decimal_places=2, default=0)
     # Non-empty: an operator suspended the station's sending, for this reason (sms.suspension).
-    suspended_reason = models.CharField(max_length=255, blank=True, default="")
+    suspended_reason = models.CharField(max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -82,7 +82,7 @@ class TenantAccount(models.Model):
     )
     balance_nums = models.BigIntegerField(default=0)
     # Non-empty: an operator suspended the tenant's sending, for this reason (sms.suspension).
-    suspended_reason = models.CharField(max_length=255, blank=True, default="")
+    suspended_reason = models.CharField(max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -302,7 +302,7 @@ class PendingReport(models.Model):
     code = models.CharField(max_length=64, blank=True, default="")
     description = models.CharField(max_length=255, blank=True, default="")
     # The number the report named: checked against the record when it is applied.
-    phone = models.CharField(max_length=24, blank=True, default="")
+    phone = models.CharField(max_length=24, blank=True, default="", db_default="")
     occurred_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -19,7 +19,7 @@ is the intake queue, task retries and the durable broker, not a sweep. After a S
 the worker had in hand is finished by the stuck-sending sweep (fast here), which resends it under
 the same gateway ``taskId``.
 
-``make test`` runs each fault with ``CHAOS_RECIPIENTS`` = 600; ``make chaos`` with 20,000 and
+``make test`` runs each fault with ``CHAOS_RECIPIENTS`` = 400; ``make chaos`` with 20,000 and
 prints the measured times (docs/performance.md records them).
 """
 
@@ -47,7 +47,7 @@ pytestmark = pytest.mark.worker
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-RECIPIENTS = int(os.environ.get("CHAOS_RECIPIENTS", "600"))
+RECIPIENTS = int(os.environ.get("CHAOS_RECIPIENTS", "400"))
 DOWN_SECONDS = float(os.environ.get("CHAOS_DOWN_SECONDS", "2"))
 FAULT_AFTER_SECONDS = float(os.environ.get("CHAOS_FAULT_AFTER_SECONDS", "3"))
 # Small runs use small gateway batches, so dispatches, outcome writes and report pushes are still

@@ -30,8 +30,8 @@ from tests.support.worker import purge_broker
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db(transaction=True)]
 
 BIN = Path(sys.executable).parent
-MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "25")
-MAX_SECONDS = os.environ.get("FUZZ_MAX_SECONDS", "60")
+MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "20")
+MAX_SECONDS = os.environ.get("FUZZ_MAX_SECONDS", "40")
 SEED = os.environ.get("FUZZ_SEED", "20261125")
 CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance"
 
