@@ -58,7 +58,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Before axes: its failed-login receiver (log and count) runs before axes records the attempt.
     "gm_server_notify",
+    "axes",
     "sms",
     "signatures",
     "templates_mgmt",
@@ -75,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns an admin login refused by the lockout into a 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # The seeds' paths have no trailing slash; never redirect to one.
@@ -194,11 +198,41 @@ SPECTACULAR_SETTINGS = {
 # Empty means closed: every /sms/* call and every callback is refused.
 SMS_SERVICE_TOKENS = _csv("SMS_SERVICE_TOKENS")
 SMS_CALLBACK_TOKEN = env.str("SMS_CALLBACK_TOKEN", default="")
-# Failed Basic-auth attempts allowed per client address per window before ER:0001 is throttled.
+
+# --- Login lockout (django-axes) for the v1/v2 Basic auth and the admin login --------------------
+# A username is locked for one client address after AUTH_FAILURE_LIMIT failed logins from that
+# address, none older than AUTH_FAILURE_WINDOW_SECONDS before the latest; the lock lifts that long
+# after the last counted failure. Other usernames and other addresses are not affected.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
 AUTH_FAILURE_WINDOW_SECONDS = env.int("AUTH_FAILURE_WINDOW_SECONDS", default=300)
 # A verified Basic-auth credential is trusted this long without re-running the password hash.
 AUTH_CACHE_SECONDS = env.int("AUTH_CACHE_SECONDS", default=300)
+# The reverse proxies in front of the service, one entry (IP, CIDR or prefix) per hop in the order a
+# request passes them, the one connecting to the service last. Only then is X-Forwarded-For read
+# (django-ipware); empty: the client address is REMOTE_ADDR and X-Forwarded-For is ignored.
+TRUSTED_PROXIES = _csv("TRUSTED_PROXIES")
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked username before any password is checked.
+    "axes.backends.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Attempts are kept in the database (AccessAttempt rows, visible and resettable in the admin and
+# with `manage.py axes_reset_username`): they survive a Redis restart or flush, and the counter is
+# updated under a row lock. gm_server_notify.lockout serialises the attempts on one username from
+# one address, so the check and the count are one step.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Read at each attempt, so AUTH_FAILURE_LIMIT and AUTH_FAILURE_WINDOW_SECONDS stay the settings.
+AXES_FAILURE_LIMIT = "gm_server_notify.lockout.failure_limit"
+AXES_COOLOFF_TIME = "gm_server_notify.lockout.cool_off"
+AXES_CLIENT_IP_CALLABLE = "gm_server_notify.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "gm_server_notify.lockout.lockout_response"
+# A refused attempt while locked is not counted: the lock lifts on time, whatever the attacker does.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A success does not wipe the failures: a tenant's own login must not reset an attacker's count.
+AXES_RESET_ON_SUCCESS = False
+# Usernames and addresses appear in axes' log lines; passwords never do (axes always masks them).
+AXES_SENSITIVE_PARAMETERS = []
 
 # --- Providers --------------------------------------------------------------------------------
 SIMULATOR_URL = f"http://127.0.0.1:{SIMULATOR_PORT}"

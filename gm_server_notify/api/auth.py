@@ -3,7 +3,7 @@
 - ``/sms/*``: a bearer token from ``SMS_SERVICE_TOKENS`` (the order and registration services
   and the station admin front end's back end hold one each).
 - ``v1/*`` and ``v2/*``: HTTP Basic against Django users; superusers are the seed's ``root``.
-  Failed attempts are counted per client address and throttled.
+  Failed logins lock the username for the client address (django-axes, gm_server_notify.lockout).
 """
 
 from __future__ import annotations
@@ -13,13 +13,17 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_credentials
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import authenticate, get_user_model
 from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, BasicAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+
+from gm_server_notify.lockout import LoginSlotBusy, client_address, login_slot, record_failure
 
 logger = logging.getLogger(__name__)
 
@@ -79,15 +83,6 @@ class IsServiceClient(BasePermission):
         return isinstance(request.user, ServiceClient)
 
 
-def client_address(request: Request) -> str:
-    """The caller's address as the socket saw it (the service sits behind no trusted proxy)."""
-    return request.META.get("REMOTE_ADDR", "unknown")
-
-
-def _failure_key(address: str) -> str:
-    return f"auth-failures:{address}"
-
-
 def _cache_get(key: str) -> Any:
     try:
         return cache.get(key)
@@ -103,35 +98,18 @@ def _cache_set(key: str, value: Any, timeout: int) -> None:
         logger.warning("auth cache unavailable: %s", type(exc).__name__)
 
 
-def _cached_failures(address: str) -> int:
-    """Failed attempts from ``address`` in the window; 0 when the cache is unreachable (the
-    throttle fails open rather than locking every tenant out during a Redis restart)."""
-    try:
-        return int(cache.get(_failure_key(address), 0))
-    except Exception as exc:  # noqa: BLE001 - any cache error: count nothing, log it
-        logger.warning("auth failure counter unavailable: %s", type(exc).__name__)
-        return 0
+def _locked_out() -> exceptions.Throttled:
+    return exceptions.Throttled(
+        wait=settings.AUTH_FAILURE_WINDOW_SECONDS,
+        detail="too many failed logins for this account from this address",
+    )
 
 
 class TenantBasicAuthentication(BasicAuthentication):
-    """HTTP Basic against Django users, with failed attempts throttled per client address."""
+    """HTTP Basic against Django users; a username locked for the client address (axes) is
+    refused with 429 before any password is looked at, even a right one that is cached."""
 
     www_authenticate_realm = "gm_server_notify"
-
-    def authenticate(self, request: Request) -> tuple[Any, None] | None:
-        address = client_address(request)
-        failures = _cached_failures(address)
-        if failures >= settings.AUTH_FAILURE_LIMIT:
-            raise exceptions.Throttled(
-                wait=settings.AUTH_FAILURE_WINDOW_SECONDS,
-                detail="too many failed authentication attempts from this address",
-            )
-        try:
-            result = super().authenticate(request)
-        except exceptions.AuthenticationFailed:
-            self._count_failure(address)
-            raise
-        return result
 
     def authenticate_credentials(
         self, userid: str, password: str, request: Request | None = None
@@ -141,7 +119,16 @@ class TenantBasicAuthentication(BasicAuthentication):
 
         The cache key is an HMAC (keyed with SECRET_KEY) of the credentials, never the password;
         the entry holds the user's password hash, so a changed password invalidates it at once.
+        The lockout is asked first, so a cached credential of a locked username is refused too.
+        A password is checked only inside the username's attempt slot for the address
+        (``login_slot``): the lockout check, the check and the count of a failure are one step.
         """
+        # axes works on Django's request (its middleware and the admin use the same one).
+        http_request = request._request if request is not None else None
+        credentials = get_credentials(userid)
+        if not AxesProxyHandler.is_allowed(http_request, credentials):
+            record_failure(http_request, userid, locked_out=True)
+            raise _locked_out()
         key = (
             "auth-ok:"
             + hmac.new(settings.SECRET_KEY.encode(), f"{userid}\0{password}".encode(), "sha256").hexdigest()
@@ -151,22 +138,23 @@ class TenantBasicAuthentication(BasicAuthentication):
             user = get_user_model().objects.filter(pk=cached["user"], is_active=True).first()
             if user is not None and hmac.compare_digest(user.password, cached["hash"]):
                 return user, None
-        user, auth = super().authenticate_credentials(userid, password, request)
-        _cache_set(key, {"user": user.pk, "hash": user.password}, settings.AUTH_CACHE_SECONDS)
-        return user, auth
-
-    @staticmethod
-    def _count_failure(address: str) -> None:
-        key = _failure_key(address)
         try:
-            # add() is atomic where the backend supports it: the window starts at the first failure.
-            if not cache.add(key, 1, timeout=settings.AUTH_FAILURE_WINDOW_SECONDS):
-                try:
-                    cache.incr(key)
-                except ValueError:
-                    cache.set(key, 1, timeout=settings.AUTH_FAILURE_WINDOW_SECONDS)
-        except Exception as exc:  # noqa: BLE001 - a cache outage must not take logins down with it
-            logger.warning("auth failure counter unavailable: %s", type(exc).__name__)
+            with login_slot(userid, client_address(http_request)):
+                # Again inside the slot: the attempts before this one may have set the lock.
+                if not AxesProxyHandler.is_allowed(http_request, credentials):
+                    record_failure(http_request, userid, locked_out=True)
+                    raise _locked_out()
+                # AxesBackend, then ModelBackend; a failure is counted by axes' receiver of
+                # user_login_failed before the slot is released.
+                user = authenticate(request=http_request, username=userid, password=password)
+        except LoginSlotBusy as exc:
+            raise exceptions.Throttled(detail="too many login attempts at once for this account") from exc
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid username/password.")
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        _cache_set(key, {"user": user.pk, "hash": user.password}, settings.AUTH_CACHE_SECONDS)
+        return user, None
 
 
 class IsTenant(BasePermission):
