@@ -194,8 +194,12 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# --- The station API's bearer tokens and the provider callbacks' shared secret ----------------
-# Empty means closed: every /sms/* call and every callback is refused.
+# --- The station API's clients and the provider callbacks' shared secret ----------------------
+# Named, scoped clients of /sms/* and /metrics: a JSON list of {"name", "token", "scopes"}, scopes
+# among send, recharge, read, metrics (gm_server_notify.api.auth.configured_clients checks them).
+SMS_SERVICE_CLIENTS = json.loads(env.str("SMS_SERVICE_CLIENTS", default="[]"))
+# The older single list of tokens: each is a client named token-1, token-2… with every scope.
+# Neither set means closed: every /sms/* call is refused.
 SMS_SERVICE_TOKENS = _csv("SMS_SERVICE_TOKENS")
 SMS_CALLBACK_TOKEN = env.str("SMS_CALLBACK_TOKEN", default="")
 

@@ -21,7 +21,7 @@ secret_file() {  # a random secret kept in var/ so restarts keep the same value
   cat "$file"
 }
 
-if [ -z "${SMS_SERVICE_TOKENS:-}" ]; then
+if [ -z "${SMS_SERVICE_TOKENS:-}" ] && [ -z "${SMS_SERVICE_CLIENTS:-}" ]; then
   SMS_SERVICE_TOKENS="$(secret_file service_token)"
   export SMS_SERVICE_TOKENS
   generated_token=1

@@ -1,7 +1,8 @@
 """Authentication of the two API families.
 
-- ``/sms/*``: a bearer token from ``SMS_SERVICE_TOKENS`` (the order and registration services
-  and the station admin front end's back end hold one each).
+- ``/sms/*``: a bearer token of a named, scoped service client (``SMS_SERVICE_CLIENTS``, or the
+  older ``SMS_SERVICE_TOKENS`` as clients with every scope). Each station view declares the scope
+  it needs (``send``, ``recharge``, ``read``); ``/metrics`` needs ``metrics``.
 - ``v1/*`` and ``v2/*``: HTTP Basic against Django users; superusers are the seed's ``root``.
   Failed logins lock the username for the client address (django-axes, gm_server_notify.lockout).
 """
@@ -18,28 +19,66 @@ from axes.helpers import get_credentials
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, BasicAuthentication, get_authorization_header
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from gm_server_notify.lockout import LoginSlotBusy, client_address, login_slot, record_failure
 
 logger = logging.getLogger(__name__)
 
+SCOPES = ("send", "recharge", "read", "metrics")
+# The code of the PermissionDenied a client without the view's scope gets (the station envelope
+# answers it 403, code 1009).
+MISSING_SCOPE = "missing_scope"
+
 
 @dataclass(frozen=True)
 class ServiceClient:
-    """The caller of the station API: a service holding one of the configured tokens."""
+    """The caller of the station API: a configured service client (``request.user``)."""
 
-    token_index: int
+    name: str
+    scopes: frozenset[str]
     is_authenticated: bool = True
     is_superuser: bool = False
     is_staff: bool = False
     pk: None = None
 
     def __str__(self) -> str:
-        return f"service-client-{self.token_index}"
+        return self.name
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+def configured_clients() -> list[tuple[ServiceClient, str]]:
+    """Every configured client with its token: ``SMS_SERVICE_CLIENTS``, then the tokens of
+    ``SMS_SERVICE_TOKENS`` as ``token-1``, ``token-2``… with every scope.
+
+    Raises ImproperlyConfigured for an entry without a name or token, a name used twice, a name
+    longer than 64 characters or an unknown scope (checked at start-up too)."""
+    clients: list[tuple[ServiceClient, str]] = []
+    for entry in settings.SMS_SERVICE_CLIENTS:
+        if not isinstance(entry, dict):
+            raise ImproperlyConfigured("SMS_SERVICE_CLIENTS: each client is an object {name, token, scopes}")
+        name, token, scopes = entry.get("name"), entry.get("token"), entry.get("scopes", [])
+        if not isinstance(name, str) or not name.strip() or len(name) > 64:
+            raise ImproperlyConfigured("SMS_SERVICE_CLIENTS: every client needs a name of 1-64 characters")
+        if not isinstance(token, str) or not token:
+            raise ImproperlyConfigured(f"SMS_SERVICE_CLIENTS: client {name!r} has no token")
+        if not isinstance(scopes, list) or not set(scopes) <= set(SCOPES):
+            raise ImproperlyConfigured(
+                f"SMS_SERVICE_CLIENTS: client {name!r}: scopes must be a list among {', '.join(SCOPES)}"
+            )
+        clients.append((ServiceClient(name=name.strip(), scopes=frozenset(scopes)), token))
+    for index, token in enumerate(settings.SMS_SERVICE_TOKENS, start=1):
+        clients.append((ServiceClient(name=f"token-{index}", scopes=frozenset(SCOPES)), token))
+    names = [client.name for client, _ in clients]
+    if len(set(names)) != len(names):
+        raise ImproperlyConfigured(f"SMS_SERVICE_CLIENTS: client names must be unique: {names}")
+    return clients
 
 
 def token_matches(presented: str, configured: list[str]) -> int | None:
@@ -52,8 +91,15 @@ def token_matches(presented: str, configured: list[str]) -> int | None:
     return match
 
 
+def service_client_for(presented: str) -> ServiceClient | None:
+    """The configured client whose token is ``presented``, or None."""
+    clients = configured_clients()
+    index = token_matches(presented, [token for _, token in clients])
+    return None if index is None else clients[index][0]
+
+
 class ServiceTokenAuthentication(BaseAuthentication):
-    """``Authorization: Bearer <token>`` against ``SMS_SERVICE_TOKENS``; none configured = closed."""
+    """``Authorization: Bearer <token>`` of a configured service client; none configured = closed."""
 
     keyword = b"bearer"
 
@@ -67,10 +113,10 @@ class ServiceTokenAuthentication(BaseAuthentication):
             presented = parts[1].decode()
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed("invalid bearer token header") from exc
-        index = token_matches(presented, settings.SMS_SERVICE_TOKENS)
-        if index is None:
+        client = service_client_for(presented)
+        if client is None:
             raise exceptions.AuthenticationFailed("invalid service token")
-        return ServiceClient(token_index=index), presented
+        return client, presented
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="sms"'
@@ -81,6 +127,25 @@ class IsServiceClient(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return isinstance(request.user, ServiceClient)
+
+
+class HasServiceScope(BasePermission):
+    """A service client holding the scope the view declares (``required_scope``). A view that
+    declares none refuses every client: a new view is closed until it says what it needs."""
+
+    code = MISSING_SCOPE
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        scope = getattr(view, "required_scope", None)
+        if scope is None and request.method in SAFE_METHODS:
+            scope = "read"
+        client = request.user
+        if not isinstance(client, ServiceClient):
+            return False
+        if scope is None or not client.has_scope(scope):
+            self.message = f"service client {client.name!r} lacks the {scope!r} scope this call needs"
+            return False
+        return True
 
 
 def _cache_get(key: str) -> Any:

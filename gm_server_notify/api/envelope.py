@@ -32,6 +32,7 @@ class StationCode(IntEnum):
     INSUFFICIENT_BALANCE = 1006
     CONFLICT = 1007
     THROTTLED = 1008
+    FORBIDDEN = 1009
     SERVICE_UNAVAILABLE = 1098
     SERVER_ERROR = 1099
 
@@ -45,6 +46,7 @@ _HTTP_STATUS = {
     StationCode.INSUFFICIENT_BALANCE: status.HTTP_403_FORBIDDEN,
     StationCode.CONFLICT: status.HTTP_409_CONFLICT,
     StationCode.THROTTLED: status.HTTP_429_TOO_MANY_REQUESTS,
+    StationCode.FORBIDDEN: status.HTTP_403_FORBIDDEN,
     StationCode.SERVICE_UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
     StationCode.SERVER_ERROR: status.HTTP_500_INTERNAL_SERVER_ERROR,
 }
@@ -105,6 +107,9 @@ def station_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         response["WWW-Authenticate"] = 'Bearer realm="sms"'
         return response
     if isinstance(exc, exceptions.PermissionDenied):
+        # A valid service token whose client lacks the view's scope (gm_server_notify.api.auth).
+        if getattr(exc.detail, "code", None) == "missing_scope":
+            return station_error(StationCode.FORBIDDEN, str(exc.detail))
         return station_error(StationCode.UNAUTHENTICATED, str(exc.detail))
     if isinstance(exc, (Http404, exceptions.NotFound)):
         return station_error(StationCode.NOT_FOUND, "not found")
