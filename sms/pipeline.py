@@ -73,9 +73,10 @@ def claim_batch(
     a redelivered or duplicated task claims nothing and sends nothing. This guard is what makes
     late acknowledgement safe: every task is acked only after it ran (``acks_late``) and handed
     back if its worker dies (``reject_on_worker_lost``), so the broker may deliver a dispatch again
-    after a crash or a broker restart, and the second delivery finds nothing left to claim. With ``resume``, the
-    records still ``sending`` under ``dispatch_id`` are taken back instead (a worker died in the
-    middle of that dispatch; only for providers that drop a repeated dispatch id).
+    after a crash or a broker restart, and the second delivery finds nothing left to claim. With
+    ``resume``, the records still ``sending`` under ``dispatch_id`` are taken back instead (a
+    worker died in the middle of that dispatch; only for providers that drop a repeated dispatch
+    id).
     """
     dispatch_id = dispatch_id or uuid.uuid4().hex
     now = timezone.now()
