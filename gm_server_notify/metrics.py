@@ -1,4 +1,4 @@
-"""Prometheus metrics: ``GET /metrics``, behind the service's bearer tokens.
+"""Prometheus metrics: ``GET /metrics``, for a service client holding the ``metrics`` scope.
 
 The metrics themselves belong to the apps that count them (``sms.metrics``); apps whose
 metrics are read at scrape time register a collector here (``register_collector``) from their
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -21,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from gm_server_notify.api.auth import token_matches
+from gm_server_notify.api.auth import service_client_for
 
 _scrape_time_collectors: list[Collector] = []
 
@@ -53,15 +52,19 @@ def _authorized(request: HttpRequest) -> bool:
     parts = request.headers.get("Authorization", "").split()
     if len(parts) != 2 or parts[0].lower() != "bearer":
         return False
-    return token_matches(parts[1], settings.SMS_SERVICE_TOKENS) is not None
+    client = service_client_for(parts[1])
+    return client is not None and client.has_scope("metrics")
 
 
 @never_cache
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """``GET /metrics`` with ``Authorization: Bearer <a SMS_SERVICE_TOKENS token>``."""
+    """``GET /metrics`` with ``Authorization: Bearer <the token of a client with the metrics scope>``
+    (every ``SMS_SERVICE_TOKENS`` token has it)."""
     if not _authorized(request):
-        response = HttpResponse("a valid service token is required\n", status=401, content_type="text/plain")
+        response = HttpResponse(
+            "a service token with the metrics scope is required\n", status=401, content_type="text/plain"
+        )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)

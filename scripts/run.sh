@@ -30,7 +30,7 @@ export SIMULATOR_PORT="${SIMULATOR_PORT:-8100}"
 export SIMULATOR_CALLBACK_BASE="${SIMULATOR_CALLBACK_BASE:-http://127.0.0.1:$PORT}"
 export WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-2}"
 # Every request reaches gunicorn through nginx: the client's address is the last X-Forwarded-For entry.
-export TRUST_X_FORWARDED_FOR=1
+export TRUSTED_PROXIES="${TRUSTED_PROXIES:-127.0.0.1}"  # nginx, on loopback: the client is the address it forwards
 
 secret_file() {  # a random secret kept in var/ so restarts keep the same value
   local file="$GM_VAR_DIR/$1"
@@ -41,7 +41,7 @@ secret_file() {  # a random secret kept in var/ so restarts keep the same value
   cat "$file"
 }
 
-if [ -z "${SMS_SERVICE_TOKENS:-}" ]; then
+if [ -z "${SMS_SERVICE_TOKENS:-}" ] && [ -z "${SMS_SERVICE_CLIENTS:-}" ]; then
   SMS_SERVICE_TOKENS="$(secret_file service_token)"
   export SMS_SERVICE_TOKENS
   generated_token=1

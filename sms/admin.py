@@ -108,6 +108,7 @@ class RechargeRecordAdmin(admin.ModelAdmin):
         "recharge_money",
         "deal_code",
         "operator_name",
+        "client_name",
     ]
     list_filter = ["combo_name"]
     search_fields = ["station__station_id", "deal_code", "operator_name"]
@@ -129,6 +130,7 @@ class RechargeRecordAdmin(admin.ModelAdmin):
             operator_name=data["operator_name"],
             deal_code=data.get("deal_code") or "",
             remark=data.get("remark") or "",
+            client_name=f"admin:{request.user.get_username()}",
         )
         obj.pk = record.pk
 

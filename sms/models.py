@@ -167,6 +167,13 @@ class RechargeRecord(models.Model):
     deal_code = models.CharField(max_length=128, blank=True, default="")
     remark = models.CharField(max_length=255, blank=True, default="")
     operator_name = models.CharField(max_length=64)
+    client_name = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="the service client (or admin:<user>) that booked it",
+    )
     recharge_date = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

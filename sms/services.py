@@ -75,6 +75,7 @@ def recharge_station(
     remark: str = "",
     unit_price: int | None = None,
     station_name: str = "",
+    client_name: str = "",
 ) -> RechargeRecord:
     """Record a purchase and add its messages to the station's balance (the station is created
     on its first recharge). A fixed combo must be bought whole; a custom combo takes any amount.
@@ -111,6 +112,7 @@ def recharge_station(
             deal_code=deal_code,
             remark=remark,
             operator_name=operator_name,
+            client_name=client_name,
         )
         change_balance(station=station, delta=recharge_nums, reason=LedgerReason.RECHARGE, ref=str(record.pk))
         updates: dict[str, Any] = {

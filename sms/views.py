@@ -40,11 +40,15 @@ ERRORS = {400: STATION_ERROR, 401: STATION_ERROR, 403: STATION_ERROR, 404: STATI
 # The POSTs that take an Idempotency-Key: 409 while the key's first request runs (or a receipt
 # booked with other values), 422 when the key comes with another body.
 KEYED_ERRORS = {**ERRORS, 409: STATION_ERROR, 422: STATION_ERROR}
+# Each view declares the scope its caller's service client needs (gm_server_notify.api.auth):
+# send/add and send/start need send, recharge_record/create needs recharge, every GET needs read.
 NULL_OK = station_envelope("StationOk")
 TAG = ["sms (station)"]
 
 
 class SmsSendAddView(StationAPIView):
+    required_scope = "send"
+
     @extend_schema(
         tags=TAG,
         summary="添加发送短信任务: validate, reserve balance, write the record",
@@ -60,6 +64,8 @@ class SmsSendAddView(StationAPIView):
 
 
 class SmsSendStartView(StationAPIView):
+    required_scope = "send"
+
     @extend_schema(
         tags=TAG,
         summary="发送短信: queue an added record (starting twice sends once)",
@@ -73,6 +79,8 @@ class SmsSendStartView(StationAPIView):
 
 
 class ComboGetView(StationAPIView):
+    required_scope = "read"
+
     @extend_schema(
         tags=TAG,
         summary="获取套餐包",
@@ -83,6 +91,8 @@ class ComboGetView(StationAPIView):
 
 
 class BalanceGetView(StationAPIView):
+    required_scope = "read"
+
     @extend_schema(
         tags=TAG,
         summary="获取短信余额",
@@ -95,6 +105,8 @@ class BalanceGetView(StationAPIView):
 
 
 class DataCenterGetView(StationAPIView):
+    required_scope = "read"
+
     @extend_schema(
         tags=TAG,
         summary="获取短信近期每天发送详情 (one row per day, zero-filled)",
@@ -107,6 +119,8 @@ class DataCenterGetView(StationAPIView):
 
 
 class RechargeRecordGetView(StationAPIView):
+    required_scope = "read"
+
     @extend_schema(
         tags=TAG,
         summary="获取充值记录",
@@ -129,6 +143,8 @@ class RechargeRecordGetView(StationAPIView):
 
 
 class RechargeRecordCreateView(StationAPIView):
+    required_scope = "recharge"
+
     @extend_schema(
         tags=TAG,
         summary="创建充值记录 (creates the station on its first recharge)",
@@ -139,11 +155,14 @@ class RechargeRecordCreateView(StationAPIView):
     @idempotent
     def post(self, request: Request) -> Response:
         data = parse(RechargeCreateRequest, request.data)
-        services.recharge_station(**data)
+        # The client that booked it, for audit (request.user is its ServiceClient).
+        services.recharge_station(**data, client_name=request.user.name)
         return station_ok(None)
 
 
 class SendRecordGetView(StationAPIView):
+    required_scope = "read"
+
     @extend_schema(
         tags=TAG,
         summary="获取站点发送记录",
@@ -165,6 +184,8 @@ class SendRecordGetView(StationAPIView):
 
 
 class StatisticsOverviewGetView(StationAPIView):
+    required_scope = "read"
+
     @extend_schema(
         tags=TAG,
         summary="统计概览",
@@ -175,6 +196,8 @@ class StatisticsOverviewGetView(StationAPIView):
 
 
 class StatisticsDetailGetView(StationAPIView):
+    required_scope = "read"
+
     @extend_schema(
         tags=TAG,
         summary="所有站点短信统计",

@@ -1,9 +1,10 @@
 """Authentication of the two API families.
 
-- ``/sms/*``: a bearer token from ``SMS_SERVICE_TOKENS`` (the order and registration services
-  and the station admin front end's back end hold one each).
+- ``/sms/*``: a bearer token of a named, scoped service client (``SMS_SERVICE_CLIENTS``, or the
+  older ``SMS_SERVICE_TOKENS`` as clients with every scope). Each station view declares the scope
+  it needs (``send``, ``recharge``, ``read``); ``/metrics`` needs ``metrics``.
 - ``v1/*`` and ``v2/*``: HTTP Basic against Django users; superusers are the seed's ``root``.
-  Failed attempts are counted per client address and throttled.
+  Failed logins lock the username for the client address (django-axes, gm_server_notify.lockout).
 """
 
 from __future__ import annotations
@@ -13,29 +14,71 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_credentials
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import authenticate, get_user_model
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, BasicAuthentication, get_authorization_header
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
+from gm_server_notify.lockout import LoginSlotBusy, client_address, login_slot, record_failure
+
 logger = logging.getLogger(__name__)
+
+SCOPES = ("send", "recharge", "read", "metrics")
+# The code of the PermissionDenied a client without the view's scope gets (the station envelope
+# answers it 403, code 1009).
+MISSING_SCOPE = "missing_scope"
 
 
 @dataclass(frozen=True)
 class ServiceClient:
-    """The caller of the station API: a service holding one of the configured tokens."""
+    """The caller of the station API: a configured service client (``request.user``)."""
 
-    token_index: int
+    name: str
+    scopes: frozenset[str]
     is_authenticated: bool = True
     is_superuser: bool = False
     is_staff: bool = False
     pk: None = None
 
     def __str__(self) -> str:
-        return f"service-client-{self.token_index}"
+        return self.name
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+def configured_clients() -> list[tuple[ServiceClient, str]]:
+    """Every configured client with its token: ``SMS_SERVICE_CLIENTS``, then the tokens of
+    ``SMS_SERVICE_TOKENS`` as ``token-1``, ``token-2``… with every scope.
+
+    Raises ImproperlyConfigured for an entry without a name or token, a name used twice, a name
+    longer than 64 characters or an unknown scope (checked at start-up too)."""
+    clients: list[tuple[ServiceClient, str]] = []
+    for entry in settings.SMS_SERVICE_CLIENTS:
+        if not isinstance(entry, dict):
+            raise ImproperlyConfigured("SMS_SERVICE_CLIENTS: each client is an object {name, token, scopes}")
+        name, token, scopes = entry.get("name"), entry.get("token"), entry.get("scopes", [])
+        if not isinstance(name, str) or not name.strip() or len(name) > 64:
+            raise ImproperlyConfigured("SMS_SERVICE_CLIENTS: every client needs a name of 1-64 characters")
+        if not isinstance(token, str) or not token:
+            raise ImproperlyConfigured(f"SMS_SERVICE_CLIENTS: client {name!r} has no token")
+        if not isinstance(scopes, list) or not set(scopes) <= set(SCOPES):
+            raise ImproperlyConfigured(
+                f"SMS_SERVICE_CLIENTS: client {name!r}: scopes must be a list among {', '.join(SCOPES)}"
+            )
+        clients.append((ServiceClient(name=name.strip(), scopes=frozenset(scopes)), token))
+    for index, token in enumerate(settings.SMS_SERVICE_TOKENS, start=1):
+        clients.append((ServiceClient(name=f"token-{index}", scopes=frozenset(SCOPES)), token))
+    names = [client.name for client, _ in clients]
+    if len(set(names)) != len(names):
+        raise ImproperlyConfigured(f"SMS_SERVICE_CLIENTS: client names must be unique: {names}")
+    return clients
 
 
 def token_matches(presented: str, configured: list[str]) -> int | None:
@@ -48,8 +91,15 @@ def token_matches(presented: str, configured: list[str]) -> int | None:
     return match
 
 
+def service_client_for(presented: str) -> ServiceClient | None:
+    """The configured client whose token is ``presented``, or None."""
+    clients = configured_clients()
+    index = token_matches(presented, [token for _, token in clients])
+    return None if index is None else clients[index][0]
+
+
 class ServiceTokenAuthentication(BaseAuthentication):
-    """``Authorization: Bearer <token>`` against ``SMS_SERVICE_TOKENS``; none configured = closed."""
+    """``Authorization: Bearer <token>`` of a configured service client; none configured = closed."""
 
     keyword = b"bearer"
 
@@ -63,10 +113,10 @@ class ServiceTokenAuthentication(BaseAuthentication):
             presented = parts[1].decode()
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed("invalid bearer token header") from exc
-        index = token_matches(presented, settings.SMS_SERVICE_TOKENS)
-        if index is None:
+        client = service_client_for(presented)
+        if client is None:
             raise exceptions.AuthenticationFailed("invalid service token")
-        return ServiceClient(token_index=index), presented
+        return client, presented
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="sms"'
@@ -79,19 +129,23 @@ class IsServiceClient(BasePermission):
         return isinstance(request.user, ServiceClient)
 
 
-def client_address(request: Request) -> str:
-    """The caller's address: the socket's peer, or behind our nginx (``TRUST_X_FORWARDED_FOR``,
-    set by make run and compose) the last ``X-Forwarded-For`` entry, the one nginx appended.
-    Entries before it are whatever the client sent and are never trusted."""
-    if settings.TRUST_X_FORWARDED_FOR:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        if forwarded[-1]:
-            return forwarded[-1]
-    return request.META.get("REMOTE_ADDR", "unknown")
+class HasServiceScope(BasePermission):
+    """A service client holding the scope the view declares (``required_scope``). A view that
+    declares none refuses every client: a new view is closed until it says what it needs."""
 
+    code = MISSING_SCOPE
 
-def _failure_key(address: str) -> str:
-    return f"auth-failures:{address}"
+    def has_permission(self, request: Request, view: Any) -> bool:
+        scope = getattr(view, "required_scope", None)
+        if scope is None and request.method in SAFE_METHODS:
+            scope = "read"
+        client = request.user
+        if not isinstance(client, ServiceClient):
+            return False
+        if scope is None or not client.has_scope(scope):
+            self.message = f"service client {client.name!r} lacks the {scope!r} scope this call needs"
+            return False
+        return True
 
 
 def _cache_get(key: str) -> Any:
@@ -109,35 +163,18 @@ def _cache_set(key: str, value: Any, timeout: int) -> None:
         logger.warning("auth cache unavailable: %s", type(exc).__name__)
 
 
-def _cached_failures(address: str) -> int:
-    """Failed attempts from ``address`` in the window; 0 when the cache is unreachable (the
-    throttle fails open rather than locking every tenant out during a Redis restart)."""
-    try:
-        return int(cache.get(_failure_key(address), 0))
-    except Exception as exc:  # noqa: BLE001 - any cache error: count nothing, log it
-        logger.warning("auth failure counter unavailable: %s", type(exc).__name__)
-        return 0
+def _locked_out() -> exceptions.Throttled:
+    return exceptions.Throttled(
+        wait=settings.AUTH_FAILURE_WINDOW_SECONDS,
+        detail="too many failed logins for this account from this address",
+    )
 
 
 class TenantBasicAuthentication(BasicAuthentication):
-    """HTTP Basic against Django users, with failed attempts throttled per client address."""
+    """HTTP Basic against Django users; a username locked for the client address (axes) is
+    refused with 429 before any password is looked at, even a right one that is cached."""
 
     www_authenticate_realm = "gm_server_notify"
-
-    def authenticate(self, request: Request) -> tuple[Any, None] | None:
-        address = client_address(request)
-        failures = _cached_failures(address)
-        if failures >= settings.AUTH_FAILURE_LIMIT:
-            raise exceptions.Throttled(
-                wait=settings.AUTH_FAILURE_WINDOW_SECONDS,
-                detail="too many failed authentication attempts from this address",
-            )
-        try:
-            result = super().authenticate(request)
-        except exceptions.AuthenticationFailed:
-            self._count_failure(address)
-            raise
-        return result
 
     def authenticate_credentials(
         self, userid: str, password: str, request: Request | None = None
@@ -147,7 +184,16 @@ class TenantBasicAuthentication(BasicAuthentication):
 
         The cache key is an HMAC (keyed with SECRET_KEY) of the credentials, never the password;
         the entry holds the user's password hash, so a changed password invalidates it at once.
+        The lockout is asked first, so a cached credential of a locked username is refused too.
+        A password is checked only inside the username's attempt slot for the address
+        (``login_slot``): the lockout check, the check and the count of a failure are one step.
         """
+        # axes works on Django's request (its middleware and the admin use the same one).
+        http_request = request._request if request is not None else None
+        credentials = get_credentials(userid)
+        if not AxesProxyHandler.is_allowed(http_request, credentials):
+            record_failure(http_request, userid, locked_out=True)
+            raise _locked_out()
         key = (
             "auth-ok:"
             + hmac.new(settings.SECRET_KEY.encode(), f"{userid}\0{password}".encode(), "sha256").hexdigest()
@@ -157,22 +203,23 @@ class TenantBasicAuthentication(BasicAuthentication):
             user = get_user_model().objects.filter(pk=cached["user"], is_active=True).first()
             if user is not None and hmac.compare_digest(user.password, cached["hash"]):
                 return user, None
-        user, auth = super().authenticate_credentials(userid, password, request)
-        _cache_set(key, {"user": user.pk, "hash": user.password}, settings.AUTH_CACHE_SECONDS)
-        return user, auth
-
-    @staticmethod
-    def _count_failure(address: str) -> None:
-        key = _failure_key(address)
         try:
-            # add() is atomic where the backend supports it: the window starts at the first failure.
-            if not cache.add(key, 1, timeout=settings.AUTH_FAILURE_WINDOW_SECONDS):
-                try:
-                    cache.incr(key)
-                except ValueError:
-                    cache.set(key, 1, timeout=settings.AUTH_FAILURE_WINDOW_SECONDS)
-        except Exception as exc:  # noqa: BLE001 - a cache outage must not take logins down with it
-            logger.warning("auth failure counter unavailable: %s", type(exc).__name__)
+            with login_slot(userid, client_address(http_request)):
+                # Again inside the slot: the attempts before this one may have set the lock.
+                if not AxesProxyHandler.is_allowed(http_request, credentials):
+                    record_failure(http_request, userid, locked_out=True)
+                    raise _locked_out()
+                # AxesBackend, then ModelBackend; a failure is counted by axes' receiver of
+                # user_login_failed before the slot is released.
+                user = authenticate(request=http_request, username=userid, password=password)
+        except LoginSlotBusy as exc:
+            raise exceptions.Throttled(detail="too many login attempts at once for this account") from exc
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid username/password.")
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        _cache_set(key, {"user": user.pk, "hash": user.password}, settings.AUTH_CACHE_SECONDS)
+        return user, None
 
 
 class IsTenant(BasePermission):

@@ -45,6 +45,7 @@ class StationCode(IntEnum):
     IDEMPOTENCY_KEY_REUSED = 1009
     SUSPENDED = 1010
     PAYLOAD_TOO_LARGE = 1011
+    FORBIDDEN = 1012
     SERVICE_UNAVAILABLE = 1098
     SERVER_ERROR = 1099
 
@@ -61,6 +62,7 @@ _HTTP_STATUS = {
     StationCode.IDEMPOTENCY_KEY_REUSED: status.HTTP_422_UNPROCESSABLE_ENTITY,
     StationCode.SUSPENDED: status.HTTP_403_FORBIDDEN,
     StationCode.PAYLOAD_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    StationCode.FORBIDDEN: status.HTTP_403_FORBIDDEN,
     StationCode.SERVICE_UNAVAILABLE: status.HTTP_503_SERVICE_UNAVAILABLE,
     StationCode.SERVER_ERROR: status.HTTP_500_INTERNAL_SERVER_ERROR,
 }
@@ -126,6 +128,9 @@ def station_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         response["WWW-Authenticate"] = 'Bearer realm="sms"'
         return response
     if isinstance(exc, exceptions.PermissionDenied):
+        # A valid service token whose client lacks the view's scope (gm_server_notify.api.auth).
+        if getattr(exc.detail, "code", None) == "missing_scope":
+            return station_error(StationCode.FORBIDDEN, str(exc.detail))
         return station_error(StationCode.UNAUTHENTICATED, str(exc.detail))
     if isinstance(exc, (Http404, exceptions.NotFound)):
         return station_error(StationCode.NOT_FOUND, "not found")

@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gm_server_notify.api.auth import (
+    HasServiceScope,
     IsRoot,
-    IsServiceClient,
     IsTenant,
     ServiceTokenAuthentication,
     TenantBasicAuthentication,
@@ -30,10 +30,15 @@ def parse(serializer_class: type[serializers.Serializer], data: object) -> dict[
 
 
 class StationAPIView(APIView):
-    """A ``/sms/*`` view: bearer service token, ``{code, msg, data}`` for every answer."""
+    """A ``/sms/*`` view: bearer service token, ``{code, msg, data}`` for every answer.
+
+    ``required_scope`` is the scope the caller's client needs (``send``, ``recharge``, ``read``;
+    see gm_server_notify.api.auth): a client without it gets 403, code 1009. Left unset, a GET
+    needs ``read`` and any other method is refused to every client."""
 
     authentication_classes = [ServiceTokenAuthentication]
-    permission_classes = [IsServiceClient]
+    permission_classes = [HasServiceScope]
+    required_scope: str | None = None
 
     def get_exception_handler(self) -> ExceptionHandler:
         return station_exception_handler

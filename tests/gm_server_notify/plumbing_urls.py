@@ -18,6 +18,8 @@ class EchoSerializer(serializers.Serializer):
 
 
 class StationEchoView(StationAPIView):
+    required_scope = "send"
+
     def post(self, request):
         serializer = EchoSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

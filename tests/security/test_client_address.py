@@ -27,7 +27,7 @@ def _login(api_client, forwarded_for: str) -> int:
 
 @pytest.mark.django_db
 def test_behind_nginx_failures_count_per_forwarded_client_not_per_proxy(api_client, tenant, settings):
-    settings.TRUST_X_FORWARDED_FOR = True
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]  # nginx, on loopback
     settings.AUTH_FAILURE_LIMIT = 3
     # The attacker varies the entry it controls; nginx appends the address it saw: 203.0.113.9.
     errors = [_fail(api_client, f"10.0.0.{index}, 203.0.113.9") for index in range(4)]
@@ -39,7 +39,7 @@ def test_behind_nginx_failures_count_per_forwarded_client_not_per_proxy(api_clie
 
 @pytest.mark.django_db
 def test_x_forwarded_for_is_ignored_when_gunicorn_is_reached_directly(api_client, tenant, settings):
-    settings.TRUST_X_FORWARDED_FOR = False
+    settings.TRUSTED_PROXIES = []
     settings.AUTH_FAILURE_LIMIT = 3
     errors = [_fail(api_client, f"10.0.0.{index}") for index in range(4)]
     assert errors[-1] == "ER:0007"

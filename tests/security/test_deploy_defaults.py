@@ -118,4 +118,4 @@ def test_compose_nginx_fronts_gunicorn_with_the_shared_limits():
     assert "server web:8000;" in conf and "include /etc/nginx/gm/gm_http.conf;" in conf
     assert "include /etc/nginx/gm/gm_proxy.conf;" in conf
     assert "./deploy/nginx:/etc/nginx/gm:ro" in nginx["volumes"]
-    assert COMPOSE["x-app"]["environment"]["TRUST_X_FORWARDED_FOR"] == "1"
+    assert COMPOSE["x-app"]["environment"]["TRUSTED_PROXIES"]

@@ -59,7 +59,7 @@ def test_the_same_key_with_another_body_is_422(station_client, recharge):
 def test_the_same_key_while_the_first_request_runs_is_409(station_client, recharge):
     recharge("T7442", 10)
     IdempotencyKey.objects.create(
-        scope="client:service-client-0",
+        scope="client:token-1",
         path=ADD,
         key="k2",
         request_hash=idempotency.request_hash(seed_send_request()),
@@ -73,7 +73,7 @@ def test_the_same_key_while_the_first_request_runs_is_409(station_client, rechar
 def test_a_claim_whose_request_died_is_taken_over(station_client, recharge, settings):
     recharge("T7442", 10)
     IdempotencyKey.objects.create(
-        scope="client:service-client-0",
+        scope="client:token-1",
         path=ADD,
         key="k3",
         request_hash=idempotency.request_hash(seed_send_request()),

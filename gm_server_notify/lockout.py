@@ -1,0 +1,182 @@
+"""The login lockout shared by the tenant API's Basic auth and the admin login (django-axes).
+
+- A username is locked for one client address after ``AUTH_FAILURE_LIMIT`` failed logins from
+  that address (axes' ``AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]``, database
+  handler): other usernames, and the same username from other addresses, keep working.
+- The client address is ``REMOTE_ADDR``, or, behind the ``TRUSTED_PROXIES``, the one the proxies
+  put in ``X-Forwarded-For`` (django-ipware).
+- ``login_slot`` serialises the attempts on one username from one address (a MariaDB/MySQL named
+  lock), so "is it locked?", the password check and the count of a failure are one step: parallel
+  guesses cannot check more passwords than the limit allows.
+- Every failed login is logged (username and address; never the password) and counted in
+  ``/metrics`` (``auth_login_failures_total``).
+
+This module imports no app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from ipware.ip import get_client_ip
+from prometheus_client import Counter
+
+logger = logging.getLogger(__name__)
+
+# How long an attempt waits for the one before it on the same username and address.
+SLOT_WAIT_SECONDS = 10
+
+LOGIN_FAILURES = Counter(
+    "auth_login_failures_total",
+    "Failed logins: wrong credentials (bad_credentials) or refused because the username is locked "
+    "for the client address (locked_out), by surface (api: v1/v2 Basic auth; admin: /admin/login/).",
+    ["surface", "outcome"],
+)
+
+
+class LoginSlotBusy(Exception):
+    """The attempts before this one on the same username and address did not finish in time."""
+
+
+# --- axes settings read at each attempt -----------------------------------------------------------
+
+
+def failure_limit(request: Any, credentials: dict[str, Any] | None = None) -> int:
+    """``AXES_FAILURE_LIMIT``: ``AUTH_FAILURE_LIMIT``."""
+    return settings.AUTH_FAILURE_LIMIT
+
+
+def cool_off(request: Any = None) -> timedelta:
+    """``AXES_COOLOFF_TIME``: ``AUTH_FAILURE_WINDOW_SECONDS``."""
+    return timedelta(seconds=settings.AUTH_FAILURE_WINDOW_SECONDS)
+
+
+def client_address(request: Any) -> str:
+    """The client's address: ``REMOTE_ADDR``, unless the request came through the configured
+    ``TRUSTED_PROXIES`` (``REMOTE_ADDR`` is the last of them and ``X-Forwarded-For`` names the
+    others in order): then the address the first proxy saw. A forged ``X-Forwarded-For`` from a
+    client that is not behind the proxies is ignored."""
+    remote = request.META.get("REMOTE_ADDR") or "unknown"
+    proxies = list(settings.TRUSTED_PROXIES)
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").strip()
+    if not proxies or not forwarded:
+        return remote
+    # The whole chain the request travelled, client first and the proxy that connected to us last,
+    # checked by ipware against the trusted proxies hop by hop from the end.
+    chain = SimpleNamespace(META={"HTTP_X_FORWARDED_FOR": f"{forwarded}, {remote}"})
+    address, _routable = get_client_ip(
+        chain,
+        proxy_order="left-most",
+        proxy_trusted_ips=proxies,
+        request_header_order=("HTTP_X_FORWARDED_FOR",),
+        strict=False,
+    )
+    return address or remote
+
+
+def _surface(request: Any) -> str:
+    path = getattr(request, "path", "") or ""
+    return "admin" if path.startswith("/admin/") else "api"
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """``AXES_LOCKOUT_CALLABLE``, called by axes' middleware for a request it marked locked.
+
+    The API answers its own family's body (``ER:0007``, or ``ER:0001`` for the failure that set
+    the lock), so its response is kept; the admin login gets a plain 429."""
+    if _surface(request) == "api" and original_response is not None:
+        return original_response
+    return HttpResponse(
+        "Too many failed logins for this account from your address; try again in "
+        f"{settings.AUTH_FAILURE_WINDOW_SECONDS} seconds.\n",
+        status=429,
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+# --- logging and counting ---------------------------------------------------------------------------
+
+
+def record_failure(request: Any, username: str | None, *, locked_out: bool) -> None:
+    """Log and count one failed login. Never the password: only the username and the address."""
+    surface = _surface(request)
+    outcome = "locked_out" if locked_out else "bad_credentials"
+    LOGIN_FAILURES.labels(surface, outcome).inc()
+    logger.warning(
+        "login failed (%s): username=%r address=%s surface=%s",
+        outcome,
+        username,
+        client_address(request) if request is not None else "unknown",
+        surface,
+    )
+
+
+def on_user_login_failed(
+    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
+) -> None:
+    """Receiver of Django's ``user_login_failed`` (connected by the app's ``ready``).
+
+    Axes' backend marks a request it refused for a locked username ``axes_locked_out`` before the
+    signal; axes' handler also marks the failure that sets the lock, but that one has its failure
+    count (``axes_failures_since_start``) filled in: it is a wrong password, not a refusal."""
+    refused = bool(getattr(request, "axes_locked_out", False)) and (
+        getattr(request, "axes_failures_since_start", None) is None
+    )
+    record_failure(request, (credentials or {}).get("username"), locked_out=refused)
+
+
+# --- one attempt at a time per username and address -------------------------------------------------
+
+
+def _slot_name(username: str, address: str) -> str:
+    # Named locks are server-wide: the database name keeps two databases on one server apart.
+    # MySQL limits the name to 64 characters.
+    key = f"{settings.DATABASES['default']['NAME']}\0{username}\0{address}"
+    return "gmsn-login-" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+@contextlib.contextmanager
+def login_slot(username: str, address: str) -> Iterator[None]:
+    """Hold the one attempt slot of ``username`` from ``address`` (MariaDB/MySQL ``GET_LOCK``).
+
+    Raises ``LoginSlotBusy`` after ``SLOT_WAIT_SECONDS``. Other databases (SQLite, the embedded
+    default) have no named locks: there the attempts are not serialised."""
+    if connection.vendor != "mysql":
+        yield
+        return
+    name = _slot_name(username, address)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT GET_LOCK(%s, %s)", [name, SLOT_WAIT_SECONDS])
+        (acquired,) = cursor.fetchone()
+    if acquired != 1:
+        raise LoginSlotBusy(name)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT RELEASE_LOCK(%s)", [name])
+
+
+class SerialisedAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin login form, checking a password only inside the username's attempt slot."""
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username") or ""
+        try:
+            with login_slot(username, client_address(self.request) if self.request else "unknown"):
+                return super().clean()
+        except LoginSlotBusy as exc:
+            raise forms.ValidationError("Too many login attempts at once; try again.") from exc
