@@ -16,6 +16,8 @@ import time
 import redis
 from django.conf import settings
 
+from gm_server_notify.redis_script import RedisScript
+
 logger = logging.getLogger(__name__)
 
 _SCRIPT = """
@@ -29,29 +31,18 @@ if wait > max_wait then return tostring(wait) end
 redis.call('SET', KEYS[1], tostring(tat + cost), 'EX', 3600)
 return tostring(-1 - wait)
 """
-_client: redis.Redis | None = None
-_script = None
-
-
-def _redis() -> redis.Redis | None:
-    global _client, _script
-    if not settings.REDIS_URL:
-        return None
-    if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL)
-        _script = _client.register_script(_SCRIPT)
-    return _client
+_limiter = RedisScript(_SCRIPT)
 
 
 def reserve(provider: str, messages: int, *, max_wait: float | None = None) -> tuple[bool, float]:
     """Book ``messages`` of ``provider``'s rate. ``(True, wait)``: booked, start in ``wait``
     seconds. ``(False, wait)``: not booked, come back in ``wait`` seconds."""
     rate = float(settings.SMS_PROVIDERS.get(provider, {}).get("rate_per_second") or 0)
-    if rate <= 0 or messages <= 0 or _redis() is None:
+    if rate <= 0 or messages <= 0 or _limiter.client() is None:
         return True, 0.0
     limit = settings.SMS_RATE_LIMIT_MAX_WAIT if max_wait is None else max_wait
     try:
-        answer = float(_script(keys=[f"ratelimit:{provider}"], args=[time.time(), messages / rate, limit]))
+        answer = float(_limiter(keys=[f"ratelimit:{provider}"], args=[time.time(), messages / rate, limit]))
     except redis.RedisError as exc:
         # The limiter protects the provider, but must not stop sending when Redis hiccups.
         logger.warning("rate limiter unavailable (%s): sending unthrottled", type(exc).__name__)

@@ -17,9 +17,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import redis
 from django.conf import settings
 from django.core.cache import cache
+
+from gm_server_notify.redis_script import RedisScript
 
 logger = logging.getLogger(__name__)
 
@@ -80,18 +81,7 @@ class Admission:
     bookings: list[tuple[str, str]]
 
 
-_client: redis.Redis | None = None
-_script = None
-
-
-def _redis() -> redis.Redis | None:
-    global _client, _script
-    if not settings.REDIS_URL:
-        return None
-    if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL)
-        _script = _client.register_script(_SCRIPT)
-    return _client
+_booking = RedisScript(_SCRIPT)
 
 
 def _key(mobile_e164: str) -> str:
@@ -103,7 +93,7 @@ def admit(mobiles_e164: Sequence[str]) -> Admission:
     windows = parse_limits(settings.SMS_VERIFY_LIMITS)
     if not windows or not mobiles_e164:
         return Admission(list(mobiles_e164), {}, [])
-    client = _redis()
+    client = _booking.client()
     if client is None:
         return _admit_in_cache(mobiles_e164, windows)
     now = time.time()
@@ -111,7 +101,7 @@ def admit(mobiles_e164: Sequence[str]) -> Admission:
     members = {mobile: uuid.uuid4().hex for mobile in mobiles_e164}
     pipe = client.pipeline(transaction=False)
     for mobile, member in members.items():
-        _script(keys=[_key(mobile)], args=[now, member, *args], client=pipe)
+        _booking(keys=[_key(mobile)], args=[now, member, *args], client=pipe)
     answers = pipe.execute()
     admitted, refused, bookings = [], {}, []
     for (mobile, member), answer in zip(members.items(), answers, strict=True):
@@ -125,7 +115,7 @@ def admit(mobiles_e164: Sequence[str]) -> Admission:
 
 def release(admission: Admission) -> None:
     """Give back the bookings of a send that was not made (refused later, rolled back)."""
-    client = _redis()
+    client = _booking.client()
     if client is None or not admission.bookings:
         return
     pipe = client.pipeline(transaction=False)
