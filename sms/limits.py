@@ -14,7 +14,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -111,6 +112,19 @@ def admit(mobiles_e164: Sequence[str]) -> Admission:
         else:
             refused[mobile] = windows[int(answer) - 1]
     return Admission(admitted, refused, bookings)
+
+
+@contextmanager
+def booked(mobiles_e164: Sequence[str], *, verify_code: bool) -> Iterator[Admission]:
+    """Book verify codes for the mobiles while the block writes the send (nothing is booked when
+    the message is not a verify code); a block that raises gives the bookings back, so a send
+    that was never made costs the mobile nothing."""
+    admission = admit(mobiles_e164) if verify_code else Admission(list(mobiles_e164), {}, [])
+    try:
+        yield admission
+    except BaseException:
+        release(admission)
+        raise
 
 
 def release(admission: Admission) -> None:

@@ -164,10 +164,10 @@ def create_station_send(
     content = _validated_content(business_type, sms_content)
     text = render_station_message(business_type, content)
     segments = count_segments(text, gsm7_allowed=not is_mainland_e164(phone.e164))
-    admission = limits.admit([phone.e164]) if business_type == BusinessType.REGISTRATION else None
-    if admission is not None and admission.refused:
-        raise RateLimited(admission.refused[phone.e164].describe(), field="receive_phone")
-    try:
+    verify_code = business_type == BusinessType.REGISTRATION
+    with limits.booked([phone.e164], verify_code=verify_code) as admission:
+        if admission.refused:
+            raise RateLimited(admission.refused[phone.e164].describe(), field="receive_phone")
         record = _write_station_send(
             station_id=station_id,
             phone=phone,
@@ -178,10 +178,6 @@ def create_station_send(
             restaurant_id=restaurant_id,
             receive_name=receive_name,
         )
-    except BaseException:
-        if admission is not None:
-            limits.release(admission)  # nothing was sent: the mobile keeps its allowance
-        raise
     logger.info("station %s added record %s to %s", station_id, record.pk, mask(phone.national))
     return record
 

@@ -104,9 +104,8 @@ def send_tenant_message(
     # LIMITED, uncharged, and the request succeeds for the rest.
     account = _tenant_account(owner)
     suspension.check_tenant(account)
-    admission = limits.admit(list(phones)) if template.type == TemplateType.VERIFICATION else None
-    limited = admission.refused if admission is not None else {}
-    try:
+    verify_code = template.type == TemplateType.VERIFICATION
+    with limits.booked(list(phones), verify_code=verify_code) as admission:
         return _write_batch(
             account=account,
             sign_id=sign.pk,
@@ -114,12 +113,8 @@ def send_tenant_message(
             text=text,
             phones=phones,
             segments=segments,
-            limited=limited,
+            limited=admission.refused,
         )
-    except BaseException:
-        if admission is not None:
-            limits.release(admission)
-        raise
 
 
 @retry_on_deadlock()
