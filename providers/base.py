@@ -29,6 +29,12 @@ class ProviderUnavailable(ProviderError):
     """The provider could not be reached or answered with a server error: retry later."""
 
 
+class ProviderOutcomeUncertain(ProviderUnavailable):
+    """The request left but no answer came in time (a read timeout): the provider may have taken
+    it. A provider that does not drop a repeated request id must not be sent it again (the
+    pipeline marks the records ``unknown`` for a late report or a pull to decide)."""
+
+
 class ProviderRequestRejected(ProviderError):
     """The provider refused the whole request (bad credentials, malformed call): do not retry blindly."""
 
@@ -75,6 +81,9 @@ class SendOutcome:
     provider_message_id: str = ""
     code: str = ""
     description: str = ""
+    # The parts the provider says it billed for this message (Tencent's Fee), None when it does
+    # not say.
+    billed_parts: int | None = None
 
     @property
     def accepted(self) -> bool:
@@ -146,6 +155,9 @@ class ProviderAdapter:
     # Drops a repeated request id (the gateway's taskId): a dispatch cut short by a crash may be
     # sent again under the same id without reaching anyone twice.
     idempotent_resend: ClassVar[bool] = False
+    # Has an API to pull delivery reports (``pull_reports``): records left ``unknown`` are
+    # reconciled through it on a schedule.
+    pulls_reports: ClassVar[bool] = False
 
     # Where ``send_batch``'s default steps post a send request (a path under ``base_url``).
     send_path: ClassVar[str] = ""
@@ -168,9 +180,12 @@ class ProviderAdapter:
         return str(self.config.get("template_ids", {}).get(str(business_type), ""))
 
     def post(self, url: str, **kwargs: Any) -> requests.Response:
-        """POST through the shared session; transport faults and 5xx become ProviderUnavailable."""
+        """POST through the shared session; transport faults and 5xx become ProviderUnavailable, a
+        read timeout (the request left, no answer came) ProviderOutcomeUncertain."""
         try:
             response = http_session().post(url, timeout=self.timeout, **kwargs)
+        except requests.ReadTimeout as exc:
+            raise ProviderOutcomeUncertain(f"{self.name}: no answer within {self.timeout:g}s") from exc
         except requests.RequestException as exc:
             raise ProviderUnavailable(f"{self.name}: {type(exc).__name__}") from exc
         if response.status_code >= 500:
@@ -229,6 +244,11 @@ class ProviderAdapter:
 
     def pull_uplinks(self) -> list[InboundMessage]:
         return []
+
+    def registered_templates(self, template_ids: Sequence[str]) -> dict[str, str]:
+        """The texts registered with the provider for ``template_ids`` (approved ones only), for
+        providers that send their own registered templates and have an API to list them."""
+        raise ProviderRequestRejected(f"{self.name} has no API to list its registered templates")
 
     # What the provider expects in the body of our answer to its callbacks.
     callback_ack: ClassVar[dict[str, Any]] = {"status": "ok"}

@@ -88,6 +88,7 @@ def _items(body: bytes) -> list[Any]:
 class GatewayAdapter(ProviderAdapter):
     name = NAME
     idempotent_resend = True
+    pulls_reports = True
     send_path = "/api/v1/send"
 
     def _credentials(self) -> dict[str, str]:

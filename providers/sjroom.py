@@ -181,6 +181,7 @@ def parse_balance(payload: Any) -> ProviderBalance:
 
 class SjroomAdapter(ProviderAdapter):
     name = NAME
+    pulls_reports = True
 
     def _call(self, path: str, payload: dict[str, Any] | None = None) -> Any:
         """POST JSON with the credentials; a non-JSON answer is ProviderUnavailable and a

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from django.utils import timezone
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -33,6 +34,7 @@ from providers.base import (
     OutgoingMessage,
     ProviderAdapter,
     ProviderBalance,
+    ProviderOutcomeUncertain,
     ProviderRequestRejected,
     ProviderUnavailable,
     ReportStatus,
@@ -99,9 +101,19 @@ def parse_reply(body: bytes) -> list[InboundMessage]:
     ]
 
 
+def _fee(value: Any) -> int | None:
+    """Tencent's ``Fee`` (parts billed for one number), None when it is missing or nonsense."""
+    try:
+        fee = int(value)
+    except (TypeError, ValueError):
+        return None
+    return fee if 0 < fee < 100 else None
+
+
 class TencentAdapter(ProviderAdapter):
     name = NAME
     requires_template = True
+    pulls_reports = True
     callback_ack = {"result": 0, "errmsg": "OK"}
 
     def _client(self) -> sms_client.SmsClient:
@@ -135,6 +147,11 @@ class TencentAdapter(ProviderAdapter):
             return getattr(self._client(), method)(request)
         except TencentCloudSDKException as exc:
             code = exc.get_code() or ""
+            if code == "ClientNetworkError" and isinstance(exc.__context__, requests.ReadTimeout):
+                # The SDK wraps the transport's exception: a read timeout means the request left.
+                raise ProviderOutcomeUncertain(
+                    f"tencent {method}: no answer within {self.timeout:g}s"
+                ) from exc
             if code in _TRANSIENT_CODES or code.startswith(("InternalError", "RequestLimitExceeded")):
                 raise ProviderUnavailable(f"tencent {method}: {code}") from exc
             raise ProviderRequestRejected(f"tencent {method}: {code} {exc.get_message()}", code=code) from exc
@@ -179,6 +196,7 @@ class TencentAdapter(ProviderAdapter):
                         provider_message_id=status.SerialNo,
                         code=status.Code,
                         description=status.Message or "",
+                        billed_parts=_fee(status.Fee),
                     )
                 )
             else:
@@ -220,6 +238,23 @@ class TencentAdapter(ProviderAdapter):
                 )
             )
         return reports
+
+    def registered_templates(self, template_ids: Sequence[str]) -> dict[str, str]:
+        """DescribeSmsTemplateList: the approved (``StatusCode`` 0) domestic templates' texts,
+        ``{1}``… for their parameters."""
+        request = models.DescribeSmsTemplateListRequest()
+        request.TemplateIdSet = [
+            int(template_id) for template_id in template_ids if str(template_id).isdigit()
+        ]
+        request.International = 0
+        if not request.TemplateIdSet:
+            return {}
+        response = self._call("DescribeSmsTemplateList", request)
+        return {
+            str(item.TemplateId): item.TemplateContent or ""
+            for item in response.DescribeTemplateStatusSet or []
+            if item.StatusCode == 0
+        }
 
     def balance(self) -> ProviderBalance:
         """SmsPackagesStatistics: the packages' amounts less what has been used."""

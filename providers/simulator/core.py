@@ -25,6 +25,18 @@ UNDELIVERED_SUFFIX = "0004"
 REFUSED_SUFFIX = "0005"
 SERVER_ERROR_SUFFIX = "0500"
 HANG_SUFFIX = "0408"
+# Taken (recorded, billed, reported), then the answer is held back for ``hang_seconds``: the client
+# times out although the provider has the message (Tencent).
+LATE_ANSWER_SUFFIX = "0409"
+
+# Tencent's registered templates (id → text, ``{1}`` for the parameter), as its console holds them:
+# the same texts as the service's SMS_STATION_TEMPLATES by default. ``POST /_sim/config`` with
+# ``{"templates": {"1001": "…"}}`` registers or changes some (a longer text bills more parts).
+DEFAULT_TENCENT_TEMPLATES = {
+    "1001": "您的商城订单{1}已提交成功，我们将尽快为您安排配送。",
+    "1002": "已为您代下订单{1}，请留意收货。",
+    "1003": "您的验证码为{1}，5分钟内有效，请勿泄露给他人。",
+}
 
 
 @dataclass
@@ -69,6 +81,7 @@ class SimConfig:
     push: bool = True
     push_targets: dict[str, dict[str, str]] = field(default_factory=dict)
     hang_seconds: float = 10.0
+    templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TENCENT_TEMPLATES))
 
 
 @dataclass
@@ -79,6 +92,8 @@ class SimState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     received: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     requests: Counter[str] = field(default_factory=Counter)
+    # Parts each provider billed (Tencent: its Fee per number; the others one per number).
+    parts_billed: Counter[str] = field(default_factory=Counter)
     refused_requests: Counter[str] = field(default_factory=Counter)
     # Reports held for the pull APIs, and uplinks injected, per provider.
     held_reports: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
@@ -91,12 +106,14 @@ class SimState:
     reports_acknowledged: Counter[str] = field(default_factory=Counter)
     balances: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 100000))
 
-    def record(self, provider: str, numbers: list[str]) -> None:
-        """Count the numbers a provider took in one accepted request."""
+    def record(self, provider: str, numbers: list[str], *, parts: int | None = None) -> None:
+        """Count the numbers a provider took in one accepted request, and the ``parts`` it bills
+        for them (one per number unless told)."""
         with self.lock:
             self.requests[provider] += 1
             self.received[provider].update(numbers)
             self.balances[provider] -= len(numbers)
+            self.parts_billed[provider] += len(numbers) if parts is None else parts
 
     def refuse(self, provider: str) -> None:
         with self.lock:
@@ -115,6 +132,7 @@ class SimState:
                     "duplicated_numbers": sum(1 for count in counter.values() if count > 1),
                     "reports_pushed": self.reports_pushed[provider],
                     "reports_acknowledged": self.reports_acknowledged[provider],
+                    "parts_billed": self.parts_billed[provider],
                 }
             return stats
 
@@ -126,6 +144,7 @@ class SimState:
         with self.lock:
             self.received.clear()
             self.requests.clear()
+            self.parts_billed.clear()
             self.refused_requests.clear()
             self.held_reports.clear()
             self.held_uplinks.clear()
@@ -163,7 +182,9 @@ class SimState:
     ) -> None:
         """Push ``reports`` to the provider's status target after the report delay, or hold
         them for the pull API when pushing is off or no target is set. ``push`` answers how many
-        of them the receiver acknowledged; both counts are kept for ``/_sim/stats``."""
+        of them the receiver acknowledged; both counts are kept for ``/_sim/stats``. A push is
+        never repeated, but reports it did not get acknowledged stay held for the pull API (as
+        Tencent's ``PullSmsSendStatus`` still serves what a lost push carried)."""
         target = self.config.push_targets.get(provider, {}).get("status")
         if not self.config.push or not target:
             with self.lock:
@@ -181,6 +202,9 @@ class SimState:
             with self.lock:
                 self.reports_pushed[provider] += len(reports)
                 self.reports_acknowledged[provider] += acknowledged
+                if acknowledged < len(reports):
+                    # Which ones were lost is not known per report: hold them all (pulls are idempotent).
+                    self.held_reports[provider].extend(reports)
 
         self.pusher.submit(later)
 

@@ -13,12 +13,15 @@ Behaviour chosen by the number (last four digits), the same for every provider:
 | ``0005`` | refused at submit (per-number failure) |
 | ``0500`` | the whole request answers HTTP 500 |
 | ``0408`` | the whole request hangs for ``hang_seconds`` (the client times out) |
+| ``0409`` | Tencent: taken (and reported), then the answer hangs for ``hang_seconds`` |
 
 ``POST /_sim/config`` sets: ``latency_ms`` (added to every request), ``failure_rate`` (0..1 of
 requests answered HTTP 500), ``fail_next`` (the next N send requests answer HTTP 500),
-``down`` (list of providers answering HTTP 503 until removed), ``report_delay_ms``, ``push``
+``down`` (list of providers answering HTTP 503 until removed; ``tencent.<Action>`` for one
+Tencent action only, e.g. ``tencent.PullSmsSendStatus``), ``report_delay_ms``, ``push``
 (whether reports are pushed or held for the pull APIs), ``push_targets`` (per provider:
-``{"status": url, "uplink": url}``) and ``hang_seconds``.
+``{"status": url, "uplink": url}``), ``hang_seconds`` and ``templates`` (Tencent's registered
+templates, id → text with ``{1}``: added or changed).
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ def _config(request: SimRequest, state: SimState) -> SimResponse:
             config.down = set(value)
         elif key == "push_targets":
             config.push_targets.update(value)
+        elif key == "templates":
+            config.templates.update({str(k): str(v) for k, v in value.items()})
         elif hasattr(config, key):
             setattr(config, key, type(getattr(config, key))(value))
         else:

@@ -143,6 +143,7 @@ def test_send_by_phone_and_by_order_id_are_accepted_with_message_ids(simulator):
         "duplicated_numbers": 0,
         "reports_pushed": 0,
         "reports_acknowledged": 0,
+        "parts_billed": 2,
     }
 
 

@@ -62,6 +62,7 @@ def test_send_posts_one_request_and_accepts_every_number(simulator):
         "duplicated_numbers": 0,
         "reports_pushed": 0,
         "reports_acknowledged": 0,
+        "parts_billed": 2,
     }
 
 

@@ -8,6 +8,7 @@ import pytest
 from providers.base import (
     CallbackParseError,
     OutgoingMessage,
+    ProviderOutcomeUncertain,
     ProviderRequestRejected,
     ProviderUnavailable,
     ReportStatus,
@@ -123,6 +124,37 @@ def test_server_error_is_provider_unavailable(simulator):
 def test_timeout_is_provider_unavailable(simulator):
     with pytest.raises(ProviderUnavailable):
         TencentAdapter().send([_message(1, "+8613100000408")], dispatch_id="b1")
+
+
+def test_no_answer_after_the_request_left_is_an_uncertain_outcome(simulator):
+    """A read timeout: Tencent may have the message (the simulator took it), so it is uncertain."""
+    with pytest.raises(ProviderOutcomeUncertain):
+        TencentAdapter().send([_message(1, "+8613100000409")], dispatch_id="b1")
+    assert simulator.state.times_received("tencent", "+8613100000409") == 1
+
+
+def test_fee_is_the_parts_tencent_billed_for_its_registered_template(simulator):
+    [short] = TencentAdapter().send([_message(1, "+8613112341234")], dispatch_id="b1")
+    simulator.configure(templates={"1003": "您的验证码为{1}。" + "请勿泄露。" * 14})
+    [long] = TencentAdapter().send([_message(2, "+8613112341234")], dispatch_id="b2")
+    assert (short.billed_parts, long.billed_parts) == (1, 2)
+
+
+def test_an_unregistered_template_is_refused(simulator):
+    message = OutgoingMessage(
+        record_id=1, phone_e164="+8613112341234", content="", template_id="999", sign_name="x"
+    )
+    with pytest.raises(ProviderRequestRejected) as refused:
+        TencentAdapter().send([message], dispatch_id="b1")
+    assert refused.value.code == "FailedOperation.TemplateIncorrectOrUnapproved"
+
+
+def test_registered_templates_come_from_describe_sms_template_list(simulator):
+    simulator.configure(templates={"1003": "验证码{1}"})
+    assert TencentAdapter().registered_templates(["1001", "1003", "424242"]) == {
+        "1001": "您的商城订单{1}已提交成功，我们将尽快为您安排配送。",
+        "1003": "验证码{1}",
+    }
 
 
 def test_provider_down_is_unavailable(simulator):

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from providers.simulator.core import (
+    LATE_ANSWER_SUFFIX,
     REFUSED_SUFFIX,
     UNDELIVERED_SUFFIX,
     SimRequest,
@@ -117,6 +118,21 @@ def make_uplink(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def billed_parts(text: str) -> int:
+    """Tencent's Fee for one number: the text (signature included) in UCS-2 units, 70 in one
+    message, 67 per part beyond (its published counting rule)."""
+    units = len(text.encode("utf-16-le")) // 2
+    return 1 if units <= 70 else -(-units // 67)
+
+
+def _rendered(template: str, values: list[str], sign: str) -> str:
+    """The message Tencent sends: 【sign】 and the registered template with ``{n}`` filled."""
+    text = template
+    for index, value in enumerate(values, start=1):
+        text = text.replace(f"{{{index}}}", value)
+    return f"【{sign}】{text}"
+
+
 def _send_sms(params: dict[str, Any], state: SimState) -> SimResponse:
     phones = [str(phone) for phone in params.get("PhoneNumberSet") or []]
     if str(params.get("SmsSdkAppId")) != SDK_APP_ID:
@@ -131,10 +147,21 @@ def _send_sms(params: dict[str, Any], state: SimState) -> SimResponse:
         )
     if not params.get("SignName"):
         return _error("FailedOperation.SignatureIncorrectOrUnapproved", "SignName is missing or not approved")
+    template = state.config.templates.get(str(params["TemplateId"]))
+    if template is None:
+        return _error(
+            "FailedOperation.TemplateIncorrectOrUnapproved", "TemplateId is missing or not approved"
+        )
+    fee = billed_parts(
+        _rendered(
+            template, [str(value) for value in params.get("TemplateParamSet") or []], str(params["SignName"])
+        )
+    )
     fault = state.fault_for(PROVIDER, phones)
     if fault is not None:
         return fault
-    state.record(PROVIDER, phones)
+    taken = [phone for phone in phones if not phone.endswith(REFUSED_SUFFIX)]
+    state.record(PROVIDER, phones, parts=fee * len(taken))
     statuses, reports, now = [], [], time.time()
     for phone in phones:
         serial = f"2640:{uuid.uuid4().hex}"
@@ -155,7 +182,7 @@ def _send_sms(params: dict[str, Any], state: SimState) -> SimResponse:
             {
                 "SerialNo": serial,
                 "PhoneNumber": phone,
-                "Fee": 1,
+                "Fee": fee,
                 "SessionContext": params.get("SessionContext", ""),
                 "Code": "Ok",
                 "Message": "send success",
@@ -172,6 +199,8 @@ def _send_sms(params: dict[str, Any], state: SimState) -> SimResponse:
             }
         )
     state.deliver_reports(PROVIDER, reports, _push)
+    if any(phone.endswith(LATE_ANSWER_SUFFIX) for phone in phones):
+        time.sleep(state.config.hang_seconds)  # taken and reported, but the client gives up waiting
     return _ok({"SendStatusSet": statuses})
 
 
@@ -216,7 +245,37 @@ def _packages(params: dict[str, Any], state: SimState) -> SimResponse:
     )
 
 
-ACTIONS = {"SendSms": _send_sms, "PullSmsSendStatus": _pull_status, "SmsPackagesStatistics": _packages}
+def _describe_templates(params: dict[str, Any], state: SimState) -> SimResponse:
+    """DescribeSmsTemplateList: the registered templates of ``TemplateIdSet`` (approved)."""
+    ids = [str(value) for value in params.get("TemplateIdSet") or []]
+    if not ids:
+        return _error("MissingParameter", "TemplateIdSet is empty")
+    templates = state.config.templates
+    return _ok(
+        {
+            "DescribeTemplateStatusSet": [
+                {
+                    "TemplateId": int(template_id),
+                    "International": int(params.get("International") or 0),
+                    "StatusCode": 0,
+                    "ReviewReply": "",
+                    "TemplateName": f"template {template_id}",
+                    "CreateTime": 1767225600,
+                    "TemplateContent": templates[template_id],
+                }
+                for template_id in ids
+                if template_id in templates
+            ]
+        }
+    )
+
+
+ACTIONS = {
+    "SendSms": _send_sms,
+    "PullSmsSendStatus": _pull_status,
+    "SmsPackagesStatistics": _packages,
+    "DescribeSmsTemplateList": _describe_templates,
+}
 
 
 @route("POST", "/")
@@ -224,7 +283,11 @@ def tencent_api(request: SimRequest, state: SimState) -> SimResponse:
     problem = signature_problem(request)
     if problem is not None:
         return _error(problem, "the request signature does not match")
-    action = ACTIONS.get(request.headers.get("x-tc-action", ""))
+    name = request.headers.get("x-tc-action", "")
+    # "tencent" in ``down``: every action fails; "tencent.<Action>": that action only.
+    if PROVIDER in state.config.down or f"{PROVIDER}.{name}" in state.config.down:
+        return SimResponse(503, {"error": f"{PROVIDER} is down"})
+    action = ACTIONS.get(name)
     if action is None:
         return _error("InvalidAction", "unknown action")
     try:
