@@ -313,6 +313,14 @@ SMS_RETRY_MAX_SECONDS = env.float("SMS_RETRY_MAX_SECONDS", default=60.0)
 SMS_REQUEUE_AFTER_SECONDS = env.int("SMS_REQUEUE_AFTER_SECONDS", default=60)
 SMS_SENDING_STUCK_SECONDS = env.int("SMS_SENDING_STUCK_SECONDS", default=120)
 SMS_REPORT_DEADLINE_SECONDS = env.int("SMS_REPORT_DEADLINE_SECONDS", default=72 * 3600)
+# Records with no report by the deadline, and uncertain submits, are ``unknown`` (docs/delivery-truth.md):
+# a late report or a pull decides them; after this long unknown they fail, and SMS_UNKNOWN_POLICY
+# says whether what they cost stays billed (keep: the provider accepted and billed them) or is
+# given back (refund). Either way a ledger entry records it.
+SMS_UNKNOWN_SETTLE_SECONDS = env.int("SMS_UNKNOWN_SETTLE_SECONDS", default=7 * 86400)
+SMS_UNKNOWN_POLICY = env.str("SMS_UNKNOWN_POLICY", default="keep")
+if SMS_UNKNOWN_POLICY not in ("keep", "refund"):
+    raise ImproperlyConfigured("SMS_UNKNOWN_POLICY must be keep or refund")
 SMS_PULL_REPORT_PROVIDERS = _csv("SMS_PULL_REPORT_PROVIDERS", default="sjroom")
 SMS_BALANCE_PROVIDERS = _csv("SMS_BALANCE_PROVIDERS", default="tencent,gateway,sjroom")
 # A dispatch waits at most this long for its provider's rate limit before it is put off.

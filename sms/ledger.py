@@ -6,13 +6,17 @@ row written in the same transaction, so the ledger always sums to the balance.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from gm_server_notify.errors import InsufficientBalance
 from sms.models import BalanceLedger, LedgerReason, MessageBatch, SendRecord, Station, TenantAccount
+
+# Entries whose ref is a record that may be handled twice (a refund, a reconciliation, a
+# settlement): booked under a savepoint, so a repeat raises AlreadyBooked and changes nothing.
+REPEATABLE_REASONS = frozenset({LedgerReason.REFUND, LedgerReason.RECONCILE, LedgerReason.SETTLE})
 
 
 class AlreadyBooked(Exception):
@@ -41,7 +45,7 @@ def change_balance(
     model = type(account)
     # Only a refund can be repeated (its ref is a record that may be failed twice); reservations,
     # recharges and charges carry fresh refs. Savepoints only where a repeat must be undone.
-    repeatable = reason == LedgerReason.REFUND
+    repeatable = reason in REPEATABLE_REASONS
     with transaction.atomic(savepoint=repeatable):
         query = model.objects.filter(pk=account.pk)
         if delta < 0:
@@ -62,12 +66,15 @@ def change_balance(
     return balance_after
 
 
-def refund_records(records: Sequence[SendRecord]) -> None:
-    """Give back the segments of records that failed before a provider accepted them, once per
-    record (a repeat is ``AlreadyBooked`` and skipped); marks each refunded record in memory.
-    Joins the caller's transaction."""
+def _book_per_record(
+    records: Sequence[SendRecord], *, reason: LedgerReason, amount: Callable[[SendRecord], int]
+) -> list[SendRecord]:
+    """Book ``amount(record)`` (positive gives back, negative takes) for each record on its
+    account under ``reason``, once per record (a repeat is ``AlreadyBooked`` and skipped). A
+    charge larger than the balance takes what is there (the balance never goes negative).
+    Returns the records booked now. Joins the caller's transaction."""
     if not records:
-        return
+        return []
     stations = {
         station.station_id: station
         for station in Station.objects.filter(station_id__in={r.station_id for r in records if r.station_id})
@@ -82,20 +89,63 @@ def refund_records(records: Sequence[SendRecord]) -> None:
     }
 
     # Accounts are locked in one order (stations by id, then tenants by id), whatever order the
-    # records come in, so two refunding transactions never wait on each other's accounts.
+    # records come in, so two booking transactions never wait on each other's accounts.
     def account_order(record: SendRecord) -> tuple[int, str, int, int]:
         if record.station_id:
             return (0, record.station_id, 0, record.pk)
         return (1, "", batch_tenants[record.batch_id], record.pk)
 
+    booked = []
     for record in sorted(records, key=account_order):
         account = (
             {"station": stations[record.station_id]}
             if record.station_id
             else {"tenant": tenants[batch_tenants[record.batch_id]]}
         )
+        delta = amount(record)
         try:
-            change_balance(**account, delta=record.segments, reason=LedgerReason.REFUND, ref=str(record.pk))
+            try:
+                change_balance(**account, delta=delta, reason=reason, ref=str(record.pk))
+            except InsufficientBalance:
+                holder = next(iter(account.values()))
+                available = (
+                    type(holder).objects.filter(pk=holder.pk).values_list("balance_nums", flat=True).get()
+                )
+                change_balance(**account, delta=-min(-delta, available), reason=reason, ref=str(record.pk))
         except AlreadyBooked:
             continue
+        booked.append(record)
+    return booked
+
+
+def refund_records(records: Sequence[SendRecord]) -> None:
+    """Give back the segments of records that failed before a provider accepted them, once per
+    record (a repeat is ``AlreadyBooked`` and skipped); marks each refunded record in memory.
+    What a record cost is what the provider billed for it when it said (``billed_parts``),
+    else what was reserved. Joins the caller's transaction."""
+    for record in _book_per_record(records, reason=LedgerReason.REFUND, amount=record_cost):
         record.refunded = True
+
+
+def record_cost(record: SendRecord) -> int:
+    """What a record costs its account: the parts the provider billed when it said, else the
+    segments reserved."""
+    return record.billed_parts if record.billed_parts is not None else record.segments
+
+
+def reconcile_billed(records: Sequence[SendRecord]) -> list[SendRecord]:
+    """Book the difference between what the provider billed (``billed_parts``) and what was
+    reserved (``segments``) for each accepted record where the two differ: a ``reconcile`` entry
+    with the record as ref, once. The account ends charged what the provider billed (a charge
+    beyond the balance takes what is left; the reconciliation view shows the rest). Returns the
+    records booked. Joins the caller's transaction."""
+    differing = [r for r in records if r.billed_parts is not None and r.billed_parts != r.segments]
+    return _book_per_record(
+        differing, reason=LedgerReason.RECONCILE, amount=lambda r: r.segments - r.billed_parts
+    )
+
+
+def settle_kept(records: Sequence[SendRecord]) -> None:
+    """Book that records still unknown at the settle deadline stay billed (``SMS_UNKNOWN_POLICY``
+    keep): a ``settle`` entry of 0 per record, once, so the ledger shows the decision."""
+    _book_per_record(records, reason=LedgerReason.SETTLE, amount=lambda r: 0)

@@ -46,7 +46,43 @@ PROVIDER_FAILOVERS = Counter(
     ["from_provider", "to_provider"],
 )
 
-NON_FINAL_STATES = (RecordState.CREATED, RecordState.QUEUED, RecordState.SENDING, RecordState.SUBMITTED)
+RECORDS_UNKNOWN = Counter(
+    "sms_records_unknown_total",
+    "Records that became unknown: no report by the deadline, or an uncertain submit.",
+)
+BILLED_DIFFERENCE = Counter(
+    "sms_billed_parts_difference_total",
+    "Parts a provider billed beyond (positive) what we reserved; see the reconciliation view.",
+    ["provider", "direction"],
+)
+
+NON_FINAL_STATES = (
+    RecordState.CREATED,
+    RecordState.QUEUED,
+    RecordState.SENDING,
+    RecordState.SUBMITTED,
+    RecordState.UNKNOWN,
+)
+
+
+def count_unknown(n: int) -> None:
+    """Count records that have just become ``unknown`` (after the commit)."""
+    if n:
+        transaction.on_commit(lambda: RECORDS_UNKNOWN.inc(n), robust=True)
+
+
+def count_billed_difference(records: Iterable[SendRecord], *, provider: str) -> None:
+    """Count the parts by which the provider's bill differs from our reservation (after commit)."""
+    over = sum(max(0, (r.billed_parts or 0) - r.segments) for r in records if r.billed_parts is not None)
+    under = sum(max(0, r.segments - r.billed_parts) for r in records if r.billed_parts is not None)
+    if over or under:
+        transaction.on_commit(
+            lambda: (
+                BILLED_DIFFERENCE.labels(provider, "over").inc(over),
+                BILLED_DIFFERENCE.labels(provider, "under").inc(under),
+            ),
+            robust=True,
+        )
 
 
 def _labels(record: SendRecord, provider: str = "") -> tuple[str, str]:

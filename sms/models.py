@@ -31,7 +31,10 @@ class RecordState(models.TextChoices):
     """The finer internal state of a send record.
 
     ``created`` → ``queued`` → ``sending`` → ``submitted`` → ``delivered`` | ``failed``.
-    ``delivered`` and ``failed`` are final and never change back.
+    ``delivered`` and ``failed`` are final and never change back. ``unknown``: no report by the
+    report deadline, or a submit whose outcome is uncertain (the worker died or the provider timed
+    out after the request left): not refunded, not counted; a late report or a pull still decides
+    it, and at the settle deadline ``SMS_UNKNOWN_POLICY`` does (``sms.sweeps.settle_unknown``).
     """
 
     CREATED = "created", "added, not started"
@@ -40,6 +43,7 @@ class RecordState(models.TextChoices):
     SUBMITTED = "submitted", "accepted by the provider, waiting for its report"
     DELIVERED = "delivered", "delivered"
     FAILED = "failed", "failed"
+    UNKNOWN = "unknown", "outcome unknown: waiting for a late report or a pull"
 
 
 FINAL_STATES = (RecordState.DELIVERED, RecordState.FAILED)
@@ -101,6 +105,10 @@ class LedgerReason(models.TextChoices):
     CHARGE = "charge", "v2/charge"
     RESERVE = "reserve", "reserved for a send"
     REFUND = "refund", "refund of a failed send"
+    # What the provider billed for a record less what we reserved for it (sms.ledger.reconcile_billed).
+    RECONCILE = "reconcile", "provider billed other parts than reserved"
+    # A record still unknown at the settle deadline, kept billed (SMS_UNKNOWN_POLICY=keep): delta 0.
+    SETTLE = "settle", "unknown at the settle deadline, kept billed"
 
 
 class BalanceLedger(models.Model):
@@ -222,7 +230,10 @@ class SendRecord(models.Model):
         default=dict, blank=True, help_text="the structured content of the request"
     )
     content = models.TextField(help_text="the rendered text, signature included")
-    segments = models.PositiveSmallIntegerField(help_text="billed messages")
+    segments = models.PositiveSmallIntegerField(help_text="billed messages (reserved from our count)")
+    # The parts the provider said it billed (Tencent's Fee), when its answer says; the difference to
+    # ``segments`` is booked once as a ``reconcile`` ledger entry.
+    billed_parts = models.PositiveSmallIntegerField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=RecordState.choices, default=RecordState.CREATED)
     status = models.SmallIntegerField(choices=SendStatus.choices, default=SendStatus.SENDING)
     remark = models.CharField(max_length=255, blank=True, default="", help_text="why it failed")
@@ -237,6 +248,8 @@ class SendRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # When the record became ``unknown``: the settle deadline counts from here.
+    unknown_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -266,6 +279,8 @@ class SendRecord(models.Model):
             models.Index(fields=["batch", "state"], name="record_batch_state_idx"),
             # the sweeper: records left queued or sending too long.
             models.Index(fields=["state", "updated_at"], name="record_state_updated_idx"),
+            # the operators' reconciliation: a provider's accepted records per day.
+            models.Index(fields=["provider", "submitted_at"], name="record_provider_submit_idx"),
         ]
         # Operators see masked numbers everywhere in the admin unless granted this.
         permissions = [("view_full_mobile", "Can see full mobile numbers of send records")]

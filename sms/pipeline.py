@@ -39,6 +39,7 @@ from gm_server_notify.db import TRANSIENT_ERRORS, backoff_seconds, drop_broken_c
 from providers import ratelimit
 from providers.base import (
     OutcomeStatus,
+    ProviderOutcomeUncertain,
     ProviderRequestRejected,
     ProviderUnavailable,
     SendOutcome,
@@ -46,7 +47,7 @@ from providers.base import (
 from providers.registry import adapter_class, get_adapter
 from sms import metrics
 from sms.bulk import bulk_save, chunked
-from sms.ledger import refund_records
+from sms.ledger import reconcile_billed, refund_records
 from sms.models import RecordState, SendRecord, SendStatus
 from sms.reports import DailyCounts, apply_pending_reports, bump_daily_statistics, count_daily, failure_remark
 from sms.routing import next_provider, outgoing_message, route_for
@@ -139,12 +140,41 @@ def fail_unstarted(records: Sequence[SendRecord], *, remark: str, code: str) -> 
     return len(records)
 
 
+UNCERTAIN_REMARK = "outcome unknown: the provider did not answer in time; not resent, to avoid a duplicate"
+
+
+@retry_on_deadlock()
+def mark_unknown(
+    *,
+    records: Sequence[SendRecord],
+    remark: str,
+    dispatch_id: str | None = None,
+    from_state: RecordState = RecordState.SENDING,
+) -> int:
+    """Mark records whose outcome is uncertain ``unknown`` (only those still in ``from_state``,
+    under ``dispatch_id`` when given): not refunded and not counted in the statistics; a late
+    report or a pull decides them, the settle deadline at the latest (``sms.sweeps``)."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = 0
+        for chunk in chunked(sorted(record.pk for record in records)):
+            query = SendRecord.objects.filter(pk__in=chunk, state=from_state)
+            if dispatch_id is not None:
+                query = query.filter(dispatch_id=dispatch_id)
+            changed += query.update(
+                state=RecordState.UNKNOWN, remark=remark[:255], unknown_at=now, updated_at=now
+            )
+    metrics.count_unknown(changed)
+    return changed
+
+
 RECORD_OUTCOME_FIELDS = (
     "state",
     "status",
     "remark",
     "provider_code",
     "provider_message_id",
+    "billed_parts",
     "submitted_at",
     "finished_at",
     "refunded",
@@ -154,7 +184,8 @@ RECORD_OUTCOME_FIELDS = (
 
 @retry_on_deadlock()
 def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequence[SendOutcome]) -> int:
-    """Apply a provider's answer: accepted → ``submitted``; refused → ``failed`` + refund.
+    """Apply a provider's answer: accepted → ``submitted`` (with the parts the provider billed,
+    the difference to the reservation booked once); refused → ``failed`` + refund.
 
     Only records still ``sending`` under ``dispatch_id`` (or, without one, not final) change, so a
     late or repeated answer changes nothing. Returns how many records changed.
@@ -174,6 +205,7 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
                 query = query.filter(state__in=[RecordState.QUEUED, RecordState.SENDING])
             records += list(query.order_by("id"))
         failed: list[SendRecord] = []
+        billed: list[SendRecord] = []
         daily: DailyCounts = {}
         for record in records:
             outcome = by_id[record.pk]
@@ -183,6 +215,9 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
                 record.state = RecordState.SUBMITTED
                 record.provider_message_id = outcome.provider_message_id or None
                 record.submitted_at = now
+                record.billed_parts = outcome.billed_parts
+                if outcome.billed_parts is not None:
+                    billed.append(record)
                 if final_on_accept:
                     # No receipts will come (fw199): acceptance is the final word.
                     record.state = RecordState.DELIVERED
@@ -197,6 +232,9 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
                 failed.append(record)
                 count_daily(daily, record, "failed")
         refund_records(failed)
+        # What the provider billed, where it says, settles the account (our count reserved it).
+        reconcile_billed(billed)
+        metrics.count_billed_difference(billed, provider=provider)
         bulk_save(records, RECORD_OUTCOME_FIELDS)
         bump_daily_statistics(daily)
     metrics.count_outcomes(records, provider=provider)
@@ -304,33 +342,18 @@ def dispatch(
         return DispatchResult()
     try:
         outcomes = send_batch(batch)
+    except ProviderOutcomeUncertain as exc:
+        if not adapter_class(provider).idempotent_resend:
+            # The request left and may have been taken: sending it again (here or elsewhere) could
+            # reach the recipients twice. A late report or a pull decides (sms.sweeps).
+            logger.warning(
+                "%s: %s record(s) left with an unknown outcome: %s", provider, len(batch.records), exc
+            )
+            mark_unknown(records=batch.records, dispatch_id=batch.dispatch_id, remark=UNCERTAIN_REMARK)
+            return DispatchResult(sent=len(batch.records))
+        return _unavailable(batch, exc, attempt=attempt, tried=tried)
     except ProviderUnavailable as exc:
-        logger.warning(
-            "%s unavailable for %s record(s) (attempt %s): %s", provider, len(batch.records), attempt + 1, exc
-        )
-        if attempt < settings.SMS_PROVIDER_MAX_RETRIES:
-            metrics.PROVIDER_RETRIES.labels(provider).inc()
-            if adapter_class(provider).idempotent_resend:
-                # The request may have arrived (a timeout): retry under the same id, which the
-                # provider drops if it has it already.
-                return DispatchResult(retry_in=retry_delay(attempt), resume_dispatch_id=batch.dispatch_id)
-            release_batch(batch=batch)
-            return DispatchResult(retry_in=retry_delay(attempt))
-        release_batch(batch=batch)
-        needs_text = any(record.business_type is None for record in batch.records)
-        fallback = next_provider(provider, tried, needs_text=needs_text)
-        ids = [record.pk for record in batch.records]
-        if fallback is not None:
-            metrics.PROVIDER_FAILOVERS.labels(provider, fallback).inc()
-            with transaction.atomic():
-                publish_batches(ids, provider=fallback, tried=[*tried, provider])
-            return DispatchResult(failed_over_to=fallback)
-        fail_records(
-            records=batch.records,
-            remark=f"no provider available (last: {provider}: {exc})",
-            code="Unavailable",
-        )
-        return DispatchResult()
+        return _unavailable(batch, exc, attempt=attempt, tried=tried)
     except ProviderRequestRejected as exc:
         logger.error("%s refused a request of %s record(s): %s", provider, len(batch.records), exc)
         outcomes = [
@@ -339,6 +362,39 @@ def dispatch(
         ]
     record_outcomes_durably(provider=provider, dispatch_id=batch.dispatch_id, outcomes=outcomes)
     return DispatchResult(sent=len(batch.records))
+
+
+def _unavailable(
+    batch: ClaimedBatch, exc: ProviderUnavailable, *, attempt: int, tried: Sequence[str]
+) -> DispatchResult:
+    """A provider that could not take a batch: retry it later, fail it over, or fail it."""
+    provider = batch.provider
+    logger.warning(
+        "%s unavailable for %s record(s) (attempt %s): %s", provider, len(batch.records), attempt + 1, exc
+    )
+    if attempt < settings.SMS_PROVIDER_MAX_RETRIES:
+        metrics.PROVIDER_RETRIES.labels(provider).inc()
+        if adapter_class(provider).idempotent_resend:
+            # The request may have arrived (a timeout): retry under the same id, which the
+            # provider drops if it has it already.
+            return DispatchResult(retry_in=retry_delay(attempt), resume_dispatch_id=batch.dispatch_id)
+        release_batch(batch=batch)
+        return DispatchResult(retry_in=retry_delay(attempt))
+    release_batch(batch=batch)
+    needs_text = any(record.business_type is None for record in batch.records)
+    fallback = next_provider(provider, tried, needs_text=needs_text)
+    ids = [record.pk for record in batch.records]
+    if fallback is not None:
+        metrics.PROVIDER_FAILOVERS.labels(provider, fallback).inc()
+        with transaction.atomic():
+            publish_batches(ids, provider=fallback, tried=[*tried, provider])
+        return DispatchResult(failed_over_to=fallback)
+    fail_records(
+        records=batch.records,
+        remark=f"no provider available (last: {provider}: {exc})",
+        code="Unavailable",
+    )
+    return DispatchResult()
 
 
 def record_outcomes_durably(*, provider: str, dispatch_id: str, outcomes: Sequence[SendOutcome]) -> int:

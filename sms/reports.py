@@ -21,7 +21,7 @@ from django.utils import timezone
 from gm_server_notify.db import retry_on_deadlock
 from providers.base import DeliveryReport, ReportStatus
 from sms import metrics
-from sms.bulk import chunked
+from sms.bulk import bulk_save, chunked
 from sms.models import (
     FINAL_STATES,
     DailyStatistics,
@@ -143,6 +143,85 @@ def _report_key(report: DeliveryReport) -> str:
     return report.provider_message_id or f"record:{report.record_id}"
 
 
+def _first_per_key(reports: Sequence[DeliveryReport]) -> dict[str, DeliveryReport]:
+    """The first report for each message (or record) id, in arrival order: the one rule for a
+    record's final state. Reports in one body are in the order the provider sent them, so the same
+    reports decide the same whether they come in one callback or in several (a later report for a
+    record already final is ``already_final``). None of our providers reports per part: one report
+    is about the whole message (docs/architecture.md, "A record's final state")."""
+    first: dict[str, DeliveryReport] = {}
+    for report in reports:
+        if report.provider_message_id or report.record_id:
+            first.setdefault(_report_key(report), report)
+    return first
+
+
+def _decide(record: SendRecord, report: DeliveryReport, now: dt.datetime, daily: DailyCounts) -> None:
+    """Move ``record`` (not final) to the final state ``report`` says, in memory, and count it."""
+    delivered = report.status is ReportStatus.DELIVERED
+    record.state = RecordState.DELIVERED if delivered else RecordState.FAILED
+    record.status = SendStatus.SUCCESS if delivered else SendStatus.FAILED
+    record.provider_code = report.code[:64]
+    record.remark = (
+        "" if delivered else failure_remark(report.code, report.description, default="undelivered")
+    )
+    record.finished_at = now
+    count_daily(daily, record, "success" if delivered else "failed")
+
+
+def reported_e164(phone: str) -> str:
+    """The E.164 form of an unmasked number a report names ("" when it cannot be told): mainland
+    reports name the 11 national digits, the others ``+CC…``."""
+    text = phone.strip()
+    digits = "".join(char for char in text if char.isdigit())
+    if not digits or "*" in text:
+        return ""
+    if text.startswith("+"):
+        return f"+{digits}"
+    if len(digits) == 11 and digits.startswith("1"):
+        return f"+86{digits}"
+    if digits.startswith("86") and len(digits) == 13:
+        return f"+{digits}"
+    return ""
+
+
+def _match_uncertain(
+    provider: str, reports: Sequence[DeliveryReport]
+) -> list[tuple[SendRecord, DeliveryReport]]:
+    """Records whose submit was uncertain (``unknown`` with no provider id: the answer was lost)
+    that an unmatched report is about: same provider, same number, and exactly one such record
+    and one such report for that number (anything ambiguous waits for the settle deadline).
+    The records are locked and carry the report's id afterwards."""
+    by_phone: dict[str, list[DeliveryReport]] = {}
+    for report in reports:
+        e164 = reported_e164(report.phone)
+        if e164 and report.provider_message_id:
+            by_phone.setdefault(e164, []).append(report)
+    if not by_phone:
+        return []
+    candidates: dict[str, list[SendRecord]] = {}
+    for chunk in chunked(sorted(by_phone)):
+        for record in (
+            SendRecord.objects.select_for_update()
+            .filter(
+                provider=provider,
+                state=RecordState.UNKNOWN,
+                provider_message_id__isnull=True,
+                phone_e164__in=chunk,
+            )
+            .order_by("id")
+        ):
+            candidates.setdefault(record.phone_e164, []).append(record)
+    matched = []
+    for e164, records in candidates.items():
+        reports_for_phone = {report.provider_message_id: report for report in by_phone[e164]}
+        if len(records) == 1 and len(reports_for_phone) == 1:
+            record, report = records[0], next(iter(reports_for_phone.values()))
+            record.provider_message_id = report.provider_message_id[:64]
+            matched.append((record, report))
+    return matched
+
+
 def _apply_reports(
     provider: str, reports: Sequence[DeliveryReport], daily: DailyCounts
 ) -> tuple[ReportResult, list[DeliveryReport]]:
@@ -150,14 +229,17 @@ def _apply_reports(
     statistics to ``daily`` for the caller to book last. Returns the counts and the reports that
     matched no record."""
     result = ReportResult()
-    by_message_id = {report.provider_message_id: report for report in reports if report.provider_message_id}
-    by_record_id = {
-        report.record_id: report for report in reports if report.record_id and not report.provider_message_id
+    first = _first_per_key(reports)
+    by_message_id = {
+        report.provider_message_id: report for report in first.values() if report.provider_message_id
     }
-    if not by_message_id and not by_record_id:
-        return result, [
-            report for report in reports if not report.provider_message_id and not report.record_id
-        ]
+    by_record_id = {
+        report.record_id: report
+        for report in first.values()
+        if report.record_id and not report.provider_message_id
+    }
+    if not first:
+        return result, list(reports)
     now = timezone.now()
     # Find the ids without locking, then lock by primary key in id order: the order the workers
     # lock in, so report handlers and workers do not deadlock each other.
@@ -181,16 +263,8 @@ def _apply_reports(
         if record.state in FINAL_STATES:
             result.already_final += 1
             continue
-        delivered = report.status is ReportStatus.DELIVERED
-        record.state = RecordState.DELIVERED if delivered else RecordState.FAILED
-        record.status = SendStatus.SUCCESS if delivered else SendStatus.FAILED
-        record.provider_code = report.code[:64]
-        record.remark = (
-            "" if delivered else failure_remark(report.code, report.description, default="undelivered")
-        )
-        record.finished_at = now
+        _decide(record, report, now, daily)
         changed.append(record)
-        count_daily(daily, record, "success" if delivered else "failed")
     # Reports mostly share their outcome: one UPDATE per distinct outcome, not a row-by-row write.
     groups: dict[tuple[str, int, str, str], list[int]] = {}
     for record in changed:
@@ -202,11 +276,22 @@ def _apply_reports(
             SendRecord.objects.filter(pk__in=chunk).update(
                 state=state, status=status, provider_code=code, remark=remark, finished_at=now, updated_at=now
             )
+    unmatched = [report for report in first.values() if _report_key(report) not in matched]
+    # Reports about submits whose answer was lost: the number ties them to the record.
+    uncertain = _match_uncertain(provider, unmatched)
+    for record, report in uncertain:
+        matched.add(_report_key(report))
+        _decide(record, report, now, daily)
+        changed.append(record)
+    bulk_save(
+        [record for record, _ in uncertain],
+        ["state", "status", "provider_code", "remark", "provider_message_id", "finished_at", "updated_at"],
+    )
     _reject(provider, rejected)
     metrics.count_finished(changed, provider=provider)
     result.applied = len(changed)
     result.rejected = len(rejected)
-    unmatched = [report for report in reports if _report_key(report) not in matched]
+    unmatched = [report for report in unmatched if _report_key(report) not in matched]
     return result, unmatched
 
 

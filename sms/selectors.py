@@ -164,6 +164,7 @@ TENANT_STATE = {
     RecordState.SUBMITTED: "sending",
     RecordState.DELIVERED: "delivered",
     RecordState.FAILED: "failed",
+    RecordState.UNKNOWN: "unknown",
 }
 
 
@@ -180,7 +181,7 @@ def message_batch_progress(
     batch = MessageBatch.objects.filter(uuid=batch_uuid, tenant__user=owner).first()
     if batch is None:
         return None
-    counts = dict.fromkeys(("queued", "sending", "delivered", "failed"), 0)
+    counts = dict.fromkeys(("queued", "sending", "delivered", "failed", "unknown"), 0)
     for row in SendRecord.objects.filter(batch=batch).values("state").annotate(n=Count("id")).order_by():
         counts[TENANT_STATE[row["state"]]] += row["n"]
     start = (page - 1) * page_size
@@ -254,7 +255,7 @@ def provider_delivery(*, since: dt.datetime) -> list[dict[str, Any]]:
 
 def pipeline_depth(*, stuck_after: dt.timedelta) -> dict[str, int]:
     """Records waiting in each non-final state, and those stuck in ``sending``."""
-    depth = dict.fromkeys(("created", "queued", "sending", "submitted"), 0)
+    depth = dict.fromkeys(("created", "queued", "sending", "submitted", "unknown"), 0)
     for row in (
         SendRecord.objects.filter(state__in=list(depth)).values("state").annotate(n=Count("id")).order_by()
     ):

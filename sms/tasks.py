@@ -121,27 +121,33 @@ def sweep_pending_reports() -> int:
 
 @shared_task(name="sms.sweep_stale_records", ignore_result=True, **RETRY_TRANSIENT)
 def sweep_stale_records() -> dict[str, int]:
-    """Beat: re-dispatch records left queued; reconcile records left sending; fail records
-    whose report never came; expire (and refund) records added but never started."""
+    """Beat: re-dispatch records left queued; resend or mark unknown records left sending; mark
+    unknown records whose report never came; settle records unknown past the settle deadline;
+    expire (and refund) records added but never started."""
     requeued = sweeps.requeue_stale_queued(older_than=timedelta(seconds=settings.SMS_REQUEUE_AFTER_SECONDS))
-    resent, failed = sweeps.reconcile_stuck_sending(
+    resent, uncertain = sweeps.reconcile_stuck_sending(
         older_than=timedelta(seconds=settings.SMS_SENDING_STUCK_SECONDS)
     )
-    expired = sweeps.expire_unreported(older_than=timedelta(seconds=settings.SMS_REPORT_DEADLINE_SECONDS))
+    unreported = sweeps.expire_unreported(older_than=timedelta(seconds=settings.SMS_REPORT_DEADLINE_SECONDS))
+    settled = sweeps.settle_unknown(
+        older_than=timedelta(seconds=settings.SMS_UNKNOWN_SETTLE_SECONDS), policy=settings.SMS_UNKNOWN_POLICY
+    )
     unstarted = sweeps.expire_unstarted(older_than=timedelta(seconds=settings.SMS_UNSTARTED_HOLD_SECONDS))
     return {
         "requeued": requeued,
         "resent": resent,
-        "failed": failed,
-        "expired": expired,
+        "uncertain": uncertain,
+        "unreported": unreported,
+        "settled": settled,
         "unstarted": unstarted,
     }
 
 
 @shared_task(name="sms.pull_reports", ignore_result=True, **RETRY_TRANSIENT)
 def pull_reports() -> int:
-    """Beat: pull reports from the providers that only offer pulling (or have pushes off)."""
-    return sum(sweeps.pull_reports(provider=provider) for provider in settings.SMS_PULL_REPORT_PROVIDERS)
+    """Beat: pull reports from the providers that only offer pulling (or have pushes off), and
+    from every provider with a pull API that has records left unknown (reconciliation)."""
+    return sum(sweeps.pull_reports(provider=provider) for provider in sweeps.providers_to_pull())
 
 
 @shared_task(name="sms.refresh_provider_balances", ignore_result=True, **RETRY_TRANSIENT)

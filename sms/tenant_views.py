@@ -48,8 +48,12 @@ class MessageAccepted(serializers.Serializer):
 
 class MessageItem(serializers.Serializer):
     mobile = serializers.CharField()
-    state = serializers.ChoiceField(choices=["queued", "sending", "delivered", "failed"])
-    reason = serializers.CharField(help_text="why it failed; empty otherwise")
+    state = serializers.ChoiceField(
+        choices=["queued", "sending", "delivered", "failed", "unknown"],
+        help_text="unknown: no report by the deadline, or the provider's answer was lost; a late "
+        "report or a pull still decides it",
+    )
+    reason = serializers.CharField(help_text="why it failed or is unknown; empty otherwise")
 
 
 class MessageCounts(serializers.Serializer):
@@ -57,6 +61,7 @@ class MessageCounts(serializers.Serializer):
     sending = serializers.IntegerField()
     delivered = serializers.IntegerField()
     failed = serializers.IntegerField()
+    unknown = serializers.IntegerField()
 
 
 class MessageProgress(serializers.Serializer):

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sms', '0008_idempotency_keys'),
+        ("sms", "0008_idempotency_keys"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='station',
-            name='suspended_reason',
-            field=models.CharField(blank=True, default='', max_length=255),
+            model_name="station",
+            name="suspended_reason",
+            field=models.CharField(blank=True, default="", max_length=255),
         ),
         migrations.AddField(
-            model_name='tenantaccount',
-            name='suspended_reason',
-            field=models.CharField(blank=True, default='', max_length=255),
+            model_name="tenantaccount",
+            name="suspended_reason",
+            field=models.CharField(blank=True, default="", max_length=255),
         ),
     ]

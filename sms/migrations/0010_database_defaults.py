@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sms', '0009_suspension'),
+        ("sms", "0009_suspension"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='pendingreport',
-            name='phone',
-            field=models.CharField(blank=True, db_default='', default='', max_length=24),
+            model_name="pendingreport",
+            name="phone",
+            field=models.CharField(blank=True, db_default="", default="", max_length=24),
         ),
         migrations.AlterField(
-            model_name='station',
-            name='suspended_reason',
-            field=models.CharField(blank=True, db_default='', default='', max_length=255),
+            model_name="station",
+            name="suspended_reason",
+            field=models.CharField(blank=True, db_default="", default="", max_length=255),
         ),
         migrations.AlterField(
-            model_name='tenantaccount',
-            name='suspended_reason',
-            field=models.CharField(blank=True, db_default='', default='', max_length=255),
+            model_name="tenantaccount",
+            name="suspended_reason",
+            field=models.CharField(blank=True, db_default="", default="", max_length=255),
         ),
     ]

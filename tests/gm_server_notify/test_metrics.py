@@ -139,14 +139,22 @@ def test_acceptance_by_a_provider_without_reports_counts_as_delivered(django_cap
     assert metrics.SENDS_DELIVERED.labels(**labels)._value.get() - delivered == 1
 
 
-def test_records_expired_without_a_report_count_as_failed(django_capture_on_commit_callbacks):
+def test_records_without_a_report_count_as_unknown_then_failed_when_settled(
+    django_capture_on_commit_callbacks,
+):
     records = queued_records(2)
     SendRecord.objects.filter(pk__in=[r.pk for r in records]).update(
         state=RecordState.SUBMITTED, provider="gateway", submitted_at=timezone.now() - timedelta(days=4)
     )
     failed = metrics.SENDS_FAILED.labels("gateway", "2")._value.get()
+    unknown = metrics.RECORDS_UNKNOWN._value.get()
     with django_capture_on_commit_callbacks(execute=True):
         assert sweeps.expire_unreported(older_than=timedelta(days=3)) == 2
+    assert metrics.RECORDS_UNKNOWN._value.get() - unknown == 2
+    assert metrics.SENDS_FAILED.labels("gateway", "2")._value.get() == failed
+    SendRecord.objects.update(unknown_at=timezone.now() - timedelta(days=8))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweeps.settle_unknown(older_than=timedelta(days=7), policy="keep") == 2
     assert metrics.SENDS_FAILED.labels("gateway", "2")._value.get() - failed == 2
 
 

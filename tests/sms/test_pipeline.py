@@ -9,7 +9,7 @@ from django.utils import timezone
 from providers import ratelimit
 from providers.base import DeliveryReport, OutcomeStatus, ReportStatus, SendOutcome
 from sms import pipeline, reports, routing, services, sweeps
-from sms.models import BalanceLedger, PendingReport, RecordState, SendRecord, Station
+from sms.models import BalanceLedger, PendingReport, RecordState, SendRecord, SendStatus, Station
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,8 @@ def test_report_that_overtakes_the_submit_is_applied_when_the_id_is_recorded(que
     record = queued(1)[0]
     batch = pipeline.claim_batch(record_ids=[record.pk], provider="tencent")
     early = DeliveryReport(provider="tencent", status=ReportStatus.DELIVERED, provider_message_id="sid-early")
-    assert reports.apply_delivery_reports(provider="tencent", reports=[early, early]).unknown == 2
+    # A repeat in the same body is the same report: one kept, counted once.
+    assert reports.apply_delivery_reports(provider="tencent", reports=[early, early]).unknown == 1
     assert PendingReport.objects.count() == 1
     pipeline.record_outcomes(
         provider="tencent",
@@ -89,15 +90,16 @@ def test_stale_queued_records_are_published_again(queued, django_capture_on_comm
         assert sweeps.requeue_stale_queued(older_than=timedelta(seconds=60)) == 0
 
 
-def test_stuck_sending_is_failed_and_refunded_where_a_resend_could_duplicate(queued):
+def test_stuck_sending_becomes_unknown_and_stays_billed_where_a_resend_could_duplicate(queued):
     records = queued(2)
     pipeline.claim_batch(record_ids=[r.pk for r in records], provider="tencent")
     SendRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
     assert sweeps.reconcile_stuck_sending(older_than=timedelta(seconds=60)) == (0, 2)
-    assert set(SendRecord.objects.values_list("state", "remark")) == {
-        (RecordState.FAILED, f"Unknown: {sweeps.STUCK_REMARK}")
+    assert set(SendRecord.objects.values_list("state", "remark", "refunded")) == {
+        (RecordState.UNKNOWN, sweeps.STUCK_REMARK, False)
     }
-    assert Station.objects.get(station_id="T7442").balance_nums == 10
+    # The provider may have taken and billed them: not refunded until the settle deadline.
+    assert Station.objects.get(station_id="T7442").balance_nums == 8
 
 
 def test_stuck_sending_is_resent_under_its_dispatch_id_where_the_provider_drops_repeats(
@@ -118,15 +120,16 @@ def test_stuck_sending_is_resent_under_its_dispatch_id_where_the_provider_drops_
     assert len(resumed.records) == 2
 
 
-def test_unreported_records_fail_after_the_deadline_without_refund(queued):
+def test_unreported_records_become_unknown_after_the_deadline_without_refund(queued):
     record = queued(1)[0]
     SendRecord.objects.filter(pk=record.pk).update(
         state=RecordState.SUBMITTED, submitted_at=timezone.now() - timedelta(days=4)
     )
     assert sweeps.expire_unreported(older_than=timedelta(days=3)) == 1
     record.refresh_from_db()
-    assert (record.state, record.remark, record.refunded) == (
-        RecordState.FAILED,
+    assert (record.state, record.status, record.remark, record.refunded) == (
+        RecordState.UNKNOWN,
+        SendStatus.SENDING,
         sweeps.NO_REPORT_REMARK,
         False,
     )

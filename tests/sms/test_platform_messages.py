@@ -144,7 +144,7 @@ def test_progress_counts_states_and_lists_each_mobile(basic_client, tenant, read
     )
     SendRecord.objects.filter(receive_phone="13100000003").update(state=RecordState.SUBMITTED)
     body = basic_client(tenant).get(URL, {"uuid": batch_uuid}).json()
-    assert body["counts"] == {"queued": 1, "sending": 1, "delivered": 0, "failed": 1}
+    assert body["counts"] == {"queued": 1, "sending": 1, "delivered": 0, "failed": 1, "unknown": 0}
     assert body["total"] == 3
     assert {item["mobile"]: (item["state"], item["reason"]) for item in body["items"]} == {
         "13100000001": ("queued", ""),
