@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from gm_server_notify.health import healthz, readyz
 from gm_server_notify.metrics import metrics_view
-from sms.dashboard import dashboard
+from sms.dashboard import billing_reconciliation, dashboard
 
 urlpatterns = [
     path("sms/", include("sms.urls")),
@@ -19,6 +19,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("dashboard", dashboard, name="dashboard"),
+    path("dashboard/reconciliation", billing_reconciliation, name="billing-reconciliation"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
 ]

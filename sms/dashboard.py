@@ -1,5 +1,6 @@
-"""The operators' dashboard at /dashboard (staff only). Its numbers come from the same selectors
-as the API (``daily_send_statistics`` is data_center/get's)."""
+"""The operators' dashboard at /dashboard and the billing reconciliation at
+/dashboard/reconciliation (staff only). Their numbers come from the same selectors as the API
+(``daily_send_statistics`` is data_center/get's)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from sms import selectors
+from sms import reconciliation, selectors
 
 WINDOW_DAYS = 30
 
@@ -52,3 +53,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ),
     }
     return render(request, "sms/dashboard.html", context)
+
+
+@staff_member_required
+def billing_reconciliation(request: HttpRequest) -> HttpResponse:
+    """/dashboard/reconciliation?date=YYYY-MM-DD&provider=: our parts against each provider's for
+    one day, the ledger's corrections and the records that differ (docs/delivery-truth.md)."""
+    try:
+        day = dt.date.fromisoformat(request.GET.get("date") or "")
+    except ValueError:
+        day = timezone.localdate()
+    provider = (request.GET.get("provider") or "").strip()[:16]
+    context = {
+        "day": day,
+        "provider": provider,
+        "providers": reconciliation.billing_reconciliation(day=day, provider=provider),
+        "max_listed": reconciliation.MAX_LISTED_DIFFERENCES,
+    }
+    return render(request, "sms/reconciliation.html", context)
