@@ -12,7 +12,9 @@ from signatures.models import Signature
 
 
 class SignatureWrite(serializers.Serializer):
-    signature = serializers.CharField(max_length=32)
+    signature = serializers.CharField(
+        max_length=32, help_text="stored without its enclosing 【】 or []; no bracket inside the name"
+    )
     source = serializers.CharField(max_length=128)
     pics = serializers.ListField(
         child=serializers.CharField(max_length=512), required=False, default=list, max_length=20

@@ -12,6 +12,7 @@ from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import InvalidInput, NotFound, Reason
 from signatures import selectors
 from signatures.models import AuditStatus, Signature
+from signatures.names import SignatureNameError, clean_signature
 
 REVIEW_DECISIONS = (AuditStatus.PASSED, AuditStatus.REJECTED)
 ReviewedModel = TypeVar("ReviewedModel", bound=models.Model)
@@ -26,24 +27,36 @@ def own_signature(*, owner: AbstractBaseUser, sign_id: int) -> Signature:
     return sign
 
 
+def _checked_name(signature: str) -> str:
+    """The name stored: enclosing brackets stripped, a bracket left inside refused (ER:0004)."""
+    try:
+        return clean_signature(signature)
+    except SignatureNameError as exc:
+        raise InvalidInput(str(exc), field="signature") from exc
+
+
 @retry_on_deadlock()
 def create_signature(
     *, owner: AbstractBaseUser, signature: str, source: str, pics: Sequence[str] = ()
 ) -> Signature:
-    """A new signature, waiting for root's review."""
-    return Signature.objects.create(owner=owner, signature=signature, source=source, pics=list(pics))
+    """A new signature, waiting for root's review; stored without brackets (``【去采购】`` →
+    ``去采购``), refused when a bracket remains inside."""
+    name = _checked_name(signature)
+    return Signature.objects.create(owner=owner, signature=name, source=source, pics=list(pics))
 
 
 @retry_on_deadlock()
 def update_signature(
     *, owner: AbstractBaseUser, sign_id: int, signature: str, source: str, pics: Sequence[str] = ()
 ) -> Signature:
-    """Edit one of the owner's signatures; the edit sends it back to review (ER:0011 if it is not theirs)."""
+    """Edit one of the owner's signatures; the edit sends it back to review (ER:0011 if it is not
+    theirs). The name is cleaned as on creation."""
+    name = _checked_name(signature)
     with transaction.atomic():
         sign = Signature.objects.select_for_update().filter(pk=sign_id, owner=owner).first()
         if sign is None:
             raise NotFound(f"sign_id {sign_id} is not yours", reason=Reason.SIGN_NOT_EDITABLE)
-        sign.signature, sign.source, sign.pics = signature, source, list(pics)
+        sign.signature, sign.source, sign.pics = name, source, list(pics)
         sign.audit_status, sign.reject_reason = AuditStatus.PENDING, ""
         sign.save()
     return sign

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 
 from django.conf import settings
 
+from signatures.names import strip_brackets
 from sms.models import BusinessType
 
 # Carriers count in UCS-2 units: one message holds 70 (signature included); a longer text goes in
@@ -32,14 +32,35 @@ REQUIRED_CONTENT_FIELDS: dict[int, tuple[str, ...]] = {
     BusinessType.REGISTRATION: ("verify_code", "sms_signature"),
 }
 
-_SIGNATURE_BRACKETS = re.compile(r"^[\[【](.*)[\]】]$")
+# The whole message (signature and filled values included) is at most 500 characters, each
+# character one whatever its width, as Tencent, Alibaba and Huawei count (docs/content-rules.md).
+MAX_MESSAGE_CHARS = 500
+
+
+class MessageTooLong(ValueError):
+    """The rendered message is longer than ``MAX_MESSAGE_CHARS``."""
 
 
 def signature_name(raw: str) -> str:
     """``[去采购报价单]`` or ``【去采购报价单】`` or ``去采购报价单`` → ``去采购报价单``."""
-    text = raw.strip()
-    match = _SIGNATURE_BRACKETS.match(text)
-    return (match.group(1) if match else text).strip()
+    return strip_brackets(raw)
+
+
+def compose_message(*, signature: str, body: str, international: bool) -> str:
+    """The text a recipient gets. Mainland numbers: ``【signature】body``, as carriers require.
+    Numbers outside the mainland: ``signature: body``, a plain prefix, so that a text in the GSM-7
+    alphabet stays GSM-7 (``【】`` are not in it and would bill the whole text in UCS-2)."""
+    name = signature_name(signature)
+    return f"{name}: {body}" if international else f"【{name}】{body}"
+
+
+def check_message_length(text: str) -> None:
+    """Refuse a rendered message longer than ``MAX_MESSAGE_CHARS`` characters."""
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise MessageTooLong(
+            f"the message is {len(text)} characters with its signature and values; "
+            f"at most {MAX_MESSAGE_CHARS}"
+        )
 
 
 def is_gsm7(text: str) -> bool:
@@ -60,15 +81,18 @@ def count_segments(text: str, *, gsm7_allowed: bool = False) -> int:
     return 1 if units <= single else math.ceil(units / part)
 
 
-def render_station_message(business_type: int, sms_content: Mapping[str, str]) -> str:
-    """The full text of a station message: ``【signature】`` then the type's template.
+def render_station_message(
+    business_type: int, sms_content: Mapping[str, str], *, international: bool = False
+) -> str:
+    """The full text of a station message: the signature (``compose_message``: ``【signature】``
+    for mainland numbers, ``signature: `` otherwise) then the type's template.
 
     Templates come from ``SMS_STATION_TEMPLATES`` (one per business type, ``{order_id}`` /
     ``{verify_code}`` placeholders).
     """
     template = settings.SMS_STATION_TEMPLATES[str(int(business_type))]
     body = template.format(**{key: value for key, value in sms_content.items() if key != "sms_signature"})
-    return f"【{signature_name(sms_content['sms_signature'])}】{body}"
+    return compose_message(signature=sms_content["sms_signature"], body=body, international=international)
 
 
 def template_params(business_type: int, sms_content: Mapping[str, str]) -> list[str]:

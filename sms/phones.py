@@ -1,7 +1,12 @@
-"""Phone number validation with Google's libphonenumber (the ``phonenumbers`` package)."""
+"""Phone number validation with Google's libphonenumber (the ``phonenumbers`` package).
+
+What is accepted and refused, and why: docs/phones.md.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
@@ -10,6 +15,11 @@ from phonenumbers import NumberParseException, PhoneNumberType
 MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 MAINLAND_COUNTRY_CODE = 86
 MAINLAND_PREFIX = f"+{MAINLAND_COUNTRY_CODE}"
+# After NFKC (full-width ０-９, ＋, －, （）, the ideographic space become their ASCII forms): ASCII
+# digits, one leading ``+`` (``(+86)`` too) and the separators people write. Anything else
+# (letters, so no ``tel:`` or ``x123`` extension; digits of other scripts; ``#``, ``*``) is
+# refused rather than left to libphonenumber, which would drop it or read it as digits.
+_MOBILE_TEXT = re.compile(r"\(?\+?[0-9 ().\-]+", re.ASCII)
 
 
 class InvalidPhone(ValueError):
@@ -30,10 +40,15 @@ def is_mainland_e164(e164: str) -> bool:
 
 def parse_mobile(raw: str | int) -> Phone:
     """Parse a mobile number: mainland numbers bare (``13112341234``) or ``+86…``; other
-    countries only with their ``+CC`` prefix (they route to the international provider)."""
-    text = str(raw).strip().replace(" ", "").replace("-", "")
+    countries only with their ``+CC`` (or ``00CC``) prefix (they route to the international
+    provider). Full-width digits are read as digits; letters and other scripts' digits are
+    refused (docs/phones.md)."""
+    text = unicodedata.normalize("NFKC", str(raw)).strip()
     if not text:
         raise InvalidPhone("empty phone number")
+    if not _MOBILE_TEXT.fullmatch(text):
+        raise InvalidPhone(f"{raw!r} is not a phone number: only digits, a leading + and spaces, - . ( )")
+    text = re.sub(r"[ ().\-]", "", text)
     if text.startswith("00"):
         text = "+" + text[2:]
     try:

@@ -72,7 +72,10 @@ class SendAddRequest(serializers.Serializer):
         required=False,
         default=dict,
         allow_null=True,
-        help_text="order_id + sms_signature for business_type 0 and 1; verify_code + sms_signature for 2",
+        help_text=(
+            "order_id + sms_signature for business_type 0 and 1; verify_code (4 to 6 digits) + "
+            "sms_signature for 2; no 【】 in values, the signature without brackets inside its name"
+        ),
     )
     business_type = serializers.IntegerField(help_text="0 mall order, 1 order on behalf, 2 registration")
 

@@ -7,6 +7,7 @@ statistics through ``sms.reports``; sending goes through ``sms.pipeline``.
 from __future__ import annotations
 
 import logging
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -17,8 +18,15 @@ from django.utils import timezone
 
 from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, RateLimited
+from signatures.names import SignatureNameError, clean_signature
 from sms import limits, suspension
-from sms.content import REQUIRED_CONTENT_FIELDS, count_segments, render_station_message
+from sms.content import (
+    REQUIRED_CONTENT_FIELDS,
+    MessageTooLong,
+    check_message_length,
+    count_segments,
+    render_station_message,
+)
 from sms.ledger import change_balance
 from sms.models import BusinessType, Combo, LedgerReason, RechargeRecord, RecordState, SendRecord, Station
 from sms.phones import InvalidPhone, Phone, is_mainland_e164, mask, parse_mobile
@@ -129,7 +137,14 @@ def recharge_station(
 # --- Station sends -----------------------------------------------------------------------------
 
 
+# A verify code is 4 to 6 ASCII digits (Tencent takes at most 6 digits in a verify-code variable).
+STATION_VERIFY_CODE = re.compile(r"[0-9]{4,6}")
+
+
 def _validated_content(business_type: int, sms_content: dict[str, Any] | None) -> dict[str, str]:
+    """The type's fields, stripped, as given; refused (1002, docs/content-rules.md) when one is
+    missing, the signature has brackets inside its name, a value holds ``【】`` or the verify code
+    is not 4 to 6 digits."""
     content = sms_content or {}
     missing = [
         name for name in REQUIRED_CONTENT_FIELDS[business_type] if not str(content.get(name, "")).strip()
@@ -138,7 +153,17 @@ def _validated_content(business_type: int, sms_content: dict[str, Any] | None) -
         raise InvalidInput(
             f"{', '.join(missing)} required for business_type {business_type}", field="sms_content"
         )
-    return {name: str(content[name]).strip() for name in REQUIRED_CONTENT_FIELDS[business_type]}
+    values = {name: str(content[name]).strip() for name in REQUIRED_CONTENT_FIELDS[business_type]}
+    try:
+        clean_signature(values["sms_signature"])
+    except SignatureNameError as exc:
+        raise InvalidInput(str(exc), field="sms_content.sms_signature") from exc
+    for name, value in values.items():
+        if name != "sms_signature" and {"【", "】"} & set(value):
+            raise InvalidInput("may not contain 【 or 】", field=f"sms_content.{name}")
+    if "verify_code" in values and not STATION_VERIFY_CODE.fullmatch(values["verify_code"]):
+        raise InvalidInput("a verify code is 4 to 6 digits", field="sms_content.verify_code")
+    return values
 
 
 def create_station_send(
@@ -162,8 +187,13 @@ def create_station_send(
     except InvalidPhone as exc:
         raise InvalidInput(str(exc), field="receive_phone") from exc
     content = _validated_content(business_type, sms_content)
-    text = render_station_message(business_type, content)
-    segments = count_segments(text, gsm7_allowed=not is_mainland_e164(phone.e164))
+    international = not is_mainland_e164(phone.e164)
+    text = render_station_message(business_type, content, international=international)
+    try:
+        check_message_length(text)
+    except MessageTooLong as exc:
+        raise InvalidInput(str(exc), field="sms_content") from exc
+    segments = count_segments(text, gsm7_allowed=international)
     verify_code = business_type == BusinessType.REGISTRATION
     with limits.booked([phone.e164], verify_code=verify_code) as admission:
         if admission.refused:

@@ -20,7 +20,7 @@ from gm_server_notify.errors import InvalidInput, NotFound, Reason
 from signatures.models import AuditStatus
 from signatures.services import own_signature
 from sms import limits, suspension
-from sms.content import count_segments
+from sms.content import MessageTooLong, check_message_length, compose_message, count_segments
 from sms.ledger import change_balance
 from sms.limits import Window
 from sms.models import LedgerReason, MessageBatch, RecordState, SendRecord, SendStatus, TenantAccount
@@ -96,10 +96,23 @@ def send_tenant_message(
         body = render_template(template.template, [str(param) for param in params])
     except TemplateError as exc:
         raise InvalidInput(str(exc), field="params", reason=Reason.TEMPLATE_PARAMS) from exc
-    text = f"【{sign.signature}】{body}"
-    # Billed per recipient: numbers outside the mainland may count GSM-7 septets.
-    domestic, international = count_segments(text), count_segments(text, gsm7_allowed=True)
-    segments = {e164: domestic if is_mainland_e164(e164) else international for e164 in phones}
+    # Mainland numbers get 【signature】body; the others signature: body, billed in GSM-7
+    # septets when the text fits that alphabet (docs/content-rules.md).
+    texts = {
+        international: compose_message(signature=sign.signature, body=body, international=international)
+        for international in (False, True)
+    }
+    try:
+        for text in texts.values():
+            check_message_length(text)
+    except MessageTooLong as exc:
+        raise InvalidInput(str(exc), field="params", reason=Reason.TEMPLATE_PARAMS) from exc
+    segment_counts = {
+        international: count_segments(text, gsm7_allowed=international)
+        for international, text in texts.items()
+    }
+    contents = {e164: texts[not is_mainland_e164(e164)] for e164 in phones}
+    segments = {e164: segment_counts[not is_mainland_e164(e164)] for e164 in phones}
     # Verify codes (type 1) go only to mobiles within SMS_VERIFY_LIMITS; the others fail as
     # LIMITED, uncharged, and the request succeeds for the rest.
     account = _tenant_account(owner)
@@ -110,7 +123,8 @@ def send_tenant_message(
             account=account,
             sign_id=sign.pk,
             temp_id=template.pk,
-            text=text,
+            text=texts[False],
+            contents=contents,
             phones=phones,
             segments=segments,
             limited=admission.refused,
@@ -124,12 +138,14 @@ def _write_batch(
     sign_id: int,
     temp_id: int,
     text: str,
+    contents: dict[str, str],
     phones: dict[str, Phone],
     segments: dict[str, int],
     limited: dict[str, Window],
 ) -> MessageBatch:
-    """Reserve the segments of every sendable recipient, write the batch and one record per
-    distinct number (limited ones failed at once, uncharged), publish after commit."""
+    """Reserve the segments of every sendable recipient, write the batch (``text``: its mainland
+    form) and one record per distinct number with its own ``contents`` (limited ones failed at
+    once, uncharged), publish after commit."""
     batch_uuid = uuid.uuid4()
     now = timezone.now()
     billed = sum(count for e164, count in segments.items() if e164 not in limited)
@@ -141,13 +157,13 @@ def _write_batch(
         )
         SendRecord.objects.bulk_create(
             [
-                _limited_record(batch, phone, text, limited[phone.e164], now)
+                _limited_record(batch, phone, contents[phone.e164], limited[phone.e164], now)
                 if phone.e164 in limited
                 else SendRecord(
                     batch=batch,
                     receive_phone=phone.national,
                     phone_e164=phone.e164,
-                    content=text,
+                    content=contents[phone.e164],
                     segments=segments[phone.e164],
                     state=RecordState.QUEUED,
                     queued_at=now,

@@ -6,6 +6,9 @@ import re
 from collections.abc import Sequence
 
 MAX_TEMPLATE_CHARS = 500
+# Carriers and providers read 【…】 as the signature (Tencent, Alibaba and Huawei refuse it in
+# template text): neither a template nor a parameter may hold one (docs/content-rules.md).
+SIGNATURE_BRACKETS = frozenset("【】")
 _PLACEHOLDER = re.compile(r"\{(\d{1,2})\}")
 VERIFY_CODE_TYPE = 1
 # A verification code: ASCII letters or digits. Every parameter of a verification template is
@@ -41,6 +44,8 @@ def validate_template(template: str) -> None:
         raise TemplateError("template is empty")
     if len(template) > MAX_TEMPLATE_CHARS:
         raise TemplateError(f"template is longer than {MAX_TEMPLATE_CHARS} characters")
+    if SIGNATURE_BRACKETS & set(template):
+        raise TemplateError("template may not contain 【 or 】: the signature is added when sending")
     placeholder_count(template)
 
 
@@ -54,13 +59,15 @@ def render(template: str, params: Sequence[str]) -> str:
 
 def check_params(template_type: int, params: Sequence[str]) -> None:
     """Refuse parameters a template of ``template_type`` must not carry (docs/api-platform.md):
-    line breaks or links in any parameter; for verification templates (type 1) anything but
+    line breaks, links or 【】 in any parameter; for verification templates (type 1) anything but
     ASCII letters and digits (at most 8), and no 4-to-8-character code among them."""
     for index, param in enumerate(params, start=1):
         if _LINE_BREAK.search(param):
             raise TemplateError(f"param {index} contains a line break")
         if _LINK.search(param):
             raise TemplateError(f"param {index} contains a link")
+        if SIGNATURE_BRACKETS & set(param):
+            raise TemplateError(f"param {index} contains 【 or 】")
     if template_type == VERIFY_CODE_TYPE and params:
         for index, param in enumerate(params, start=1):
             if not _VERIFY_TOKEN.fullmatch(param):

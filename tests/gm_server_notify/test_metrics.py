@@ -53,7 +53,7 @@ def queued_records(count: int) -> list[SendRecord]:
             station_id="T7442",
             receive_phone=f"1310000{index:02d}12",
             business_type=2,
-            sms_content={"verify_code": "1", "sms_signature": "去采购"},
+            sms_content={"verify_code": "1234", "sms_signature": "去采购"},
         )
         SendRecord.objects.filter(pk=record.pk).update(state=RecordState.QUEUED)
         records.append(record)
