@@ -49,7 +49,7 @@ def test_ten_thousand_mobiles_all_reach_delivered_exactly_once(stack, tenant, ro
         ).json()
 
     wait_until(lambda: progress()["counts"]["delivered"] == 10000, timeout=120, message="10,000 delivered")
-    assert progress()["counts"] == {"queued": 0, "sending": 0, "delivered": 10000, "failed": 0}
+    assert progress()["counts"] == {"queued": 0, "sending": 0, "delivered": 10000, "failed": 0, "unknown": 0}
     stats = stack.simulator.stats()["gateway"]
     assert (stats["numbers"], stats["distinct_numbers"], stats["duplicated_numbers"]) == (10000, 10000, 0)
     assert stats["requests"] == 4  # 3000 + 3000 + 3000 + 1000
