@@ -15,6 +15,7 @@ from django.utils import timezone
 from sms import reconciliation, selectors
 
 WINDOW_DAYS = 30
+RECONCILIATION_YEARS = (2000, 2099)
 
 
 @staff_member_required
@@ -63,6 +64,8 @@ def billing_reconciliation(request: HttpRequest) -> HttpResponse:
         day = dt.date.fromisoformat(request.GET.get("date") or "")
     except ValueError:
         day = timezone.localdate()
+    if not RECONCILIATION_YEARS[0] <= day.year <= RECONCILIATION_YEARS[1]:
+        day = timezone.localdate()  # the API's date range; 9999-12-31 + 1 day would overflow
     provider = (request.GET.get("provider") or "").strip()[:16]
     context = {
         "day": day,

@@ -147,6 +147,14 @@ def test_the_reconciliation_view_lists_our_parts_against_the_providers(recharge,
     assert other_day == []
 
 
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "not-a-date", "2026-02-30"])
+def test_the_reconciliation_view_answers_any_date_with_a_page(client, day):
+    client.force_login(get_user_model().objects.create_user("ops", password="x", is_staff=True))
+    response = client.get("/dashboard/reconciliation", {"date": day, "provider": "x" * 100})
+    assert response.status_code == 200
+    assert response.context["day"] == timezone.localdate()
+
+
 def test_the_reconciliation_view_is_for_staff_only(client):
     response = client.get("/dashboard/reconciliation")
     assert response.status_code == 302 and "/admin/login" in response["Location"]
