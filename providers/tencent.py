@@ -35,6 +35,7 @@ from providers.base import (
     ProviderBalance,
     ProviderRequestRejected,
     ProviderUnavailable,
+    Region,
     ReportStatus,
     SendOutcome,
 )
@@ -101,6 +102,7 @@ def parse_reply(body: bytes) -> list[InboundMessage]:
 
 class TencentAdapter(ProviderAdapter):
     name = NAME
+    regions = frozenset({Region.MAINLAND})
     requires_template = True
     callback_ack = {"result": 0, "errmsg": "OK"}
 
