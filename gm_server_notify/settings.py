@@ -282,7 +282,15 @@ SMS_DEFAULT_PROVIDER = env.str("SMS_DEFAULT_PROVIDER", default="tencent")
 SMS_TENANT_PROVIDER = env.str("SMS_TENANT_PROVIDER", default="gateway")
 SMS_INTERNATIONAL_PROVIDER = env.str("SMS_INTERNATIONAL_PROVIDER", default="sjroom")
 SMS_DOUYIN_PROVIDER = env.str("SMS_DOUYIN_PROVIDER", default="fw199")
-SMS_FAILOVER = _csv("SMS_FAILOVER", default="tencent,gateway")
+# Failover chains, one per region (sms/routing.py): when a batch's provider stays unavailable,
+# the next provider of its region's chain that serves the region and can carry the batch takes it.
+# SMS_FAILOVER is the deprecated name of the mainland chain, read only when SMS_FAILOVER_MAINLAND
+# is unset (`manage.py check` warns while it is set).
+SMS_FAILOVER = _csv("SMS_FAILOVER")
+SMS_FAILOVER_MAINLAND = _csv(
+    "SMS_FAILOVER_MAINLAND", default=",".join(SMS_FAILOVER) if SMS_FAILOVER else "tencent,gateway"
+)
+SMS_FAILOVER_INTERNATIONAL = _csv("SMS_FAILOVER_INTERNATIONAL", default="sjroom")
 # Message text per station business type (0 mall order, 1 order on behalf, 2 registration);
 # the signature is prefixed as 【name】. Tencent sends its own registered templates instead
 # (TENCENT_SMS_TEMPLATE_IDS), with the order id or code as the one parameter.
@@ -303,7 +311,8 @@ PROVIDER_HTTP_TIMEOUT = env.float("PROVIDER_HTTP_TIMEOUT", default=5.0)
 # The gateway's answer code for a repeated taskId: the batch is already there (not an error).
 GATEWAY_DUPLICATE_TASK_CODE = env.str("GATEWAY_DUPLICATE_TASK_CODE", default="08")
 # The pipeline: retries of an unavailable provider (exponential backoff with full jitter) before
-# the batch fails over to the next provider of SMS_FAILOVER.
+# the batch fails over to the next provider of its region's chain (SMS_FAILOVER_MAINLAND or
+# SMS_FAILOVER_INTERNATIONAL).
 SMS_PROVIDER_MAX_RETRIES = env.int("SMS_PROVIDER_MAX_RETRIES", default=5)
 SMS_RETRY_BASE_SECONDS = env.float("SMS_RETRY_BASE_SECONDS", default=1.0)
 SMS_RETRY_MAX_SECONDS = env.float("SMS_RETRY_MAX_SECONDS", default=60.0)

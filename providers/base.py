@@ -57,6 +57,13 @@ class ReportStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class Region(enum.StrEnum):
+    """Where a number is, as routing sees it: each region has its own providers and failover chain."""
+
+    MAINLAND = "mainland"  # +86
+    INTERNATIONAL = "international"  # every other country code
+
+
 @dataclass(frozen=True)
 class OutgoingMessage:
     """One recipient of a batch, as the pipeline hands it to an adapter."""
@@ -146,6 +153,10 @@ class ProviderAdapter:
     """Base of every adapter. Subclasses set ``name`` and implement what their provider offers."""
 
     name: ClassVar[str]
+    # The regions whose numbers the provider may be handed. Routing never gives a provider a
+    # number outside them, whatever the settings say, and `manage.py check` refuses settings that
+    # would. Empty (the base's default) serves nothing: every adapter declares its own.
+    regions: ClassVar[frozenset[Region]] = frozenset()
     # A provider with no delivery receipts (fw199): acceptance is the last word we will get,
     # so an accepted record is final (shown as success) at once.
     final_on_accept: ClassVar[bool] = False

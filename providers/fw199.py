@@ -36,6 +36,7 @@ from providers.base import (
     ProviderAdapter,
     ProviderRequestRejected,
     ProviderUnavailable,
+    Region,
     SendOutcome,
 )
 from providers.wire import mainland_digits
@@ -175,6 +176,7 @@ def parse_send_answer(answer: Any, batch: Sequence[OutgoingMessage]) -> list[Sen
 
 class Fw199Adapter(ProviderAdapter):
     name = NAME
+    regions = frozenset({Region.MAINLAND})
     requires_template = True
     # No delivery receipts are documented: an accepted message is final, and there is nothing to pull.
     final_on_accept = True

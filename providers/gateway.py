@@ -31,6 +31,7 @@ from providers.base import (
     ProviderAdapter,
     ProviderBalance,
     ProviderRequestRejected,
+    Region,
     ReportStatus,
     SendOutcome,
 )
@@ -87,6 +88,7 @@ def _items(body: bytes) -> list[Any]:
 
 class GatewayAdapter(ProviderAdapter):
     name = NAME
+    regions = frozenset({Region.MAINLAND})
     idempotent_resend = True
     pulls_reports = True
     send_path = "/api/v1/send"

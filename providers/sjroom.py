@@ -36,6 +36,7 @@ from providers.base import (
     ProviderError,
     ProviderRequestRejected,
     ProviderUnavailable,
+    Region,
     ReportStatus,
     SendOutcome,
 )
@@ -182,6 +183,7 @@ def parse_balance(payload: Any) -> ProviderBalance:
 class SjroomAdapter(ProviderAdapter):
     name = NAME
     pulls_reports = True
+    regions = frozenset({Region.INTERNATIONAL})
 
     def _call(self, path: str, payload: dict[str, Any] | None = None) -> Any:
         """POST JSON with the credentials; a non-JSON answer is ProviderUnavailable and a

@@ -37,6 +37,7 @@ from providers.base import (
     ProviderOutcomeUncertain,
     ProviderRequestRejected,
     ProviderUnavailable,
+    Region,
     ReportStatus,
     SendOutcome,
 )
@@ -112,6 +113,7 @@ def _fee(value: Any) -> int | None:
 
 class TencentAdapter(ProviderAdapter):
     name = NAME
+    regions = frozenset({Region.MAINLAND})
     requires_template = True
     pulls_reports = True
     callback_ack = {"result": 0, "errmsg": "OK"}

@@ -6,6 +6,7 @@ class SmsConfig(AppConfig):
 
     def ready(self) -> None:
         from gm_server_notify.metrics import register_collector
+        from sms import checks  # noqa: F401 - registers the routing checks
         from sms.metrics import RecordStateCollector
 
         register_collector(RecordStateCollector())

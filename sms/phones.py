@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
+from providers.base import Region
+
 MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 MAINLAND_COUNTRY_CODE = 86
 MAINLAND_PREFIX = f"+{MAINLAND_COUNTRY_CODE}"
@@ -36,6 +38,11 @@ class Phone:
 def is_mainland_e164(e164: str) -> bool:
     """Whether a stored E.164 number is a mainland China number (the domestic providers' kind)."""
     return e164.startswith(MAINLAND_PREFIX)
+
+
+def region_of(e164: str) -> Region:
+    """The routing region of a stored E.164 number: mainland (+86) or international."""
+    return Region.MAINLAND if is_mainland_e164(e164) else Region.INTERNATIONAL
 
 
 def parse_mobile(raw: str | int) -> Phone:

@@ -13,8 +13,12 @@ A provider that is unavailable is retried with backoff (``retry_delay``). Where 
 drops a repeated request id (``idempotent_resend``: the gateway's taskId) the batch stays
 ``sending`` and the retry resends the same dispatch under the same id, since the first request may
 have arrived; elsewhere the batch goes back to ``queued`` (``release_batch``) and is claimed
-afresh. When retries run out the batch fails over to the next provider of ``SMS_FAILOVER``
-(``sms.routing``), and when none is left the records fail with the reason in ``remark``.
+afresh. When retries run out the batch fails over to the next provider of its region's chain
+(``SMS_FAILOVER_MAINLAND`` or ``SMS_FAILOVER_INTERNATIONAL``) that can carry every record of it
+(``sms.routing``), and when none is left the records fail with the reason in ``remark``. A batch
+is never handed to a provider that cannot carry it (a number outside its regions, free text to a
+template provider, a business type it has no template for): the dispatch checks before it sends,
+and such a batch goes on to the chain at once, or fails with the reason.
 
 The dispatch task is published by name (``DISPATCH_TASK``): ``sms.tasks`` imports this module,
 never the other way round. The beat sweeps that recover lost work are in ``sms.sweeps``.
@@ -49,8 +53,9 @@ from sms import metrics
 from sms.bulk import bulk_save, chunked
 from sms.ledger import reconcile_billed, refund_records
 from sms.models import RecordState, SendRecord, SendStatus
+from sms.phones import region_of
 from sms.reports import DailyCounts, apply_pending_reports, bump_daily_statistics, count_daily, failure_remark
-from sms.routing import next_provider, outgoing_message, route_for
+from sms.routing import BatchNeeds, next_provider, outgoing_message, route_for, unfit_reason
 
 logger = logging.getLogger(__name__)
 
@@ -261,14 +266,20 @@ def queue_for_dispatch(record_ids: Sequence[int]) -> None:
     """Publish dispatch tasks for queued records, after the current transaction commits,
     in batches of the first provider's size."""
     records = SendRecord.objects.filter(pk__in=list(record_ids)).only(
-        "id", "phone_e164", "batch_id", "content"
+        "id", "phone_e164", "batch_id", "business_type", "content"
     )
     # One provider request carries one text (the gateway's and sjroom's ``content``, Tencent's
-    # shared TemplateParamSet), so records are grouped by provider and text.
-    groups: dict[tuple[str, str], list[int]] = {}
+    # shared TemplateParamSet), so records are grouped by provider and text; and by region, so
+    # that a batch and its failover chain are of one region even where one provider serves both.
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    routes: dict[tuple[str, bool, int | None], str] = {}  # route_for depends on these only
     for record in records.order_by("id"):
-        groups.setdefault((route_for(record), record.content), []).append(record.pk)
-    for (provider, _), ids in groups.items():
+        region = region_of(record.phone_e164)
+        kind = (region, record.batch_id is not None, record.business_type)
+        if kind not in routes:
+            routes[kind] = route_for(record)
+        groups.setdefault((routes[kind], region, record.content), []).append(record.pk)
+    for (provider, _, _), ids in groups.items():
         publish_batches(ids, provider=provider)
 
 
@@ -340,6 +351,14 @@ def dispatch(
     )
     if not batch.records:
         return DispatchResult()
+    needs = BatchNeeds.of(batch.records)
+    unfit = unfit_reason(provider, needs)
+    if unfit:
+        # Settings that route a record where it cannot go (`manage.py check` reports them): the
+        # provider is never handed the batch.
+        logger.error("%s cannot carry %s record(s): %s", provider, len(batch.records), unfit)
+        release_batch(batch=batch)
+        return fail_over(batch, tried=tried, needs=needs, reason=unfit, code="NoRoute")
     try:
         outcomes = send_batch(batch)
     except ProviderOutcomeUncertain as exc:
@@ -351,9 +370,9 @@ def dispatch(
             )
             mark_unknown(records=batch.records, dispatch_id=batch.dispatch_id, remark=UNCERTAIN_REMARK)
             return DispatchResult(sent=len(batch.records))
-        return _unavailable(batch, exc, attempt=attempt, tried=tried)
+        return _unavailable(batch, exc, attempt=attempt, tried=tried, needs=needs)
     except ProviderUnavailable as exc:
-        return _unavailable(batch, exc, attempt=attempt, tried=tried)
+        return _unavailable(batch, exc, attempt=attempt, tried=tried, needs=needs)
     except ProviderRequestRejected as exc:
         logger.error("%s refused a request of %s record(s): %s", provider, len(batch.records), exc)
         outcomes = [
@@ -365,7 +384,7 @@ def dispatch(
 
 
 def _unavailable(
-    batch: ClaimedBatch, exc: ProviderUnavailable, *, attempt: int, tried: Sequence[str]
+    batch: ClaimedBatch, exc: ProviderUnavailable, *, attempt: int, tried: Sequence[str], needs: BatchNeeds
 ) -> DispatchResult:
     """A provider that could not take a batch: retry it later, fail it over, or fail it."""
     provider = batch.provider
@@ -381,18 +400,28 @@ def _unavailable(
         release_batch(batch=batch)
         return DispatchResult(retry_in=retry_delay(attempt))
     release_batch(batch=batch)
-    needs_text = any(record.business_type is None for record in batch.records)
-    fallback = next_provider(provider, tried, needs_text=needs_text)
-    ids = [record.pk for record in batch.records]
+    return fail_over(batch, tried=tried, needs=needs, reason=f"last: {provider}: {exc}", code="Unavailable")
+
+
+def fail_over(
+    batch: ClaimedBatch, *, tried: Sequence[str], needs: BatchNeeds, reason: str, code: str
+) -> DispatchResult:
+    """Hand a released batch to the next provider of its region's chain that can carry every
+    record of it (``next_provider``), or, when none is left, fail the records with ``reason``
+    and which chain ran out in ``remark``."""
+    fallback = next_provider(batch.provider, tried, needs=needs)
     if fallback is not None:
-        metrics.PROVIDER_FAILOVERS.labels(provider, fallback).inc()
+        metrics.PROVIDER_FAILOVERS.labels(batch.provider, fallback).inc()
         with transaction.atomic():
-            publish_batches(ids, provider=fallback, tried=[*tried, provider])
+            publish_batches(
+                [record.pk for record in batch.records], provider=fallback, tried=[*tried, batch.provider]
+            )
         return DispatchResult(failed_over_to=fallback)
+    regions = "/".join(sorted(needs.regions))
     fail_records(
         records=batch.records,
-        remark=f"no provider available (last: {provider}: {exc})",
-        code="Unavailable",
+        remark=f"no provider available ({reason}; none other in the {regions} failover chain can carry it)",
+        code=code,
     )
     return DispatchResult()
 

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from providers import ratelimit
-from providers.base import DeliveryReport, OutcomeStatus, ReportStatus, SendOutcome
+from providers.base import DeliveryReport, OutcomeStatus, Region, ReportStatus, SendOutcome
 from sms import pipeline, reports, routing, services, sweeps
 from sms.models import BalanceLedger, PendingReport, RecordState, SendRecord, SendStatus, Station
 
@@ -137,10 +137,12 @@ def test_unreported_records_become_unknown_after_the_deadline_without_refund(que
 
 
 def test_failover_skips_template_only_providers_for_free_text(settings):
-    settings.SMS_FAILOVER = ["gateway", "tencent", "fw199", "sjroom"]
-    assert routing.next_provider("gateway", [], needs_text=True) == "sjroom"
-    assert routing.next_provider("gateway", [], needs_text=False) == "tencent"
-    assert routing.next_provider("gateway", ["tencent", "fw199", "sjroom"], needs_text=False) is None
+    settings.SMS_FAILOVER_MAINLAND = ["gateway", "tencent", "fw199", "sjroom"]
+    text = routing.BatchNeeds(frozenset({Region.MAINLAND}), needs_text=True)
+    station = routing.BatchNeeds(frozenset({Region.MAINLAND}), business_types=frozenset({2}))
+    assert routing.next_provider("gateway", [], needs=text) is None  # sjroom serves no +86 number
+    assert routing.next_provider("gateway", [], needs=station) == "tencent"
+    assert routing.next_provider("gateway", ["tencent", "fw199", "sjroom"], needs=station) is None
 
 
 def test_backoff_grows_and_is_capped(settings):
