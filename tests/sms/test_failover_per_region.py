@@ -118,7 +118,7 @@ def station_records(recharge):
                 station_id="T7442",
                 receive_phone=phone,
                 business_type=business_type,
-                sms_content={"verify_code": "1", "order_id": "PL1", "sms_signature": "去采购"},
+                sms_content={"verify_code": "1234", "order_id": "PL1", "sms_signature": "去采购"},
             )
             SendRecord.objects.filter(pk=record.pk).update(state=RecordState.QUEUED)
             records.append(record)
