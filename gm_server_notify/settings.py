@@ -330,7 +330,7 @@ SMS_UNKNOWN_SETTLE_SECONDS = env.int("SMS_UNKNOWN_SETTLE_SECONDS", default=7 * 8
 SMS_UNKNOWN_POLICY = env.str("SMS_UNKNOWN_POLICY", default="keep")
 if SMS_UNKNOWN_POLICY not in ("keep", "refund"):
     raise ImproperlyConfigured("SMS_UNKNOWN_POLICY must be keep or refund")
-SMS_PULL_REPORT_PROVIDERS = _csv("SMS_PULL_REPORT_PROVIDERS", default="sjroom")
+SMS_PULL_REPORT_PROVIDERS = _csv("SMS_PULL_REPORT_PROVIDERS", default="sjroom,gateway")
 SMS_BALANCE_PROVIDERS = _csv("SMS_BALANCE_PROVIDERS", default="tencent,gateway,sjroom")
 # A dispatch waits at most this long for its provider's rate limit before it is put off.
 SMS_RATE_LIMIT_MAX_WAIT = env.float("SMS_RATE_LIMIT_MAX_WAIT", default=2.0)

@@ -105,6 +105,9 @@ class DeliveryReport:
     status: ReportStatus
     provider_message_id: str = ""
     record_id: int | None = None
+    # Our request id the report names, where it names no message id of ours: the gateway's pulled
+    # reports carry the taskId (our dispatch id) and a masked number (``135****9831``).
+    dispatch_id: str = ""
     phone: str = ""
     code: str = ""
     description: str = ""

@@ -8,6 +8,7 @@ changes in the same transaction as the records it counts.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections import Counter
@@ -143,6 +144,36 @@ def _report_key(report: DeliveryReport) -> str:
     return report.provider_message_id or f"record:{report.record_id}"
 
 
+def _resolve_by_dispatch(provider: str, reports: Sequence[DeliveryReport]) -> list[DeliveryReport]:
+    """Reports that name our request (``dispatch_id``) and a masked number instead of a message
+    id (the gateway's pulled reports, seed 002) made to name the one record of that request whose
+    number fits the mask. A report that fits none, or more than one, is left as it is (it then
+    matches nothing: a number that appears twice in one request cannot be told apart)."""
+    wanted = {
+        report.dispatch_id for report in reports if report.dispatch_id and not report.provider_message_id
+    }
+    if not wanted:
+        return list(reports)
+    by_dispatch: dict[str, list[tuple[int, str]]] = {}
+    for chunk in chunked(sorted(wanted)):
+        for pk, dispatch_id, e164 in SendRecord.objects.filter(
+            provider=provider, dispatch_id__in=chunk
+        ).values_list("id", "dispatch_id", "phone_e164"):
+            by_dispatch.setdefault(dispatch_id, []).append((pk, e164))
+    resolved = []
+    for report in reports:
+        if report.dispatch_id and not report.provider_message_id and not report.record_id:
+            fits = [
+                pk
+                for pk, e164 in by_dispatch.get(report.dispatch_id, [])
+                if reported_phone_matches(report.phone, e164)
+            ]
+            if len(fits) == 1:
+                report = dataclasses.replace(report, record_id=fits[0])
+        resolved.append(report)
+    return resolved
+
+
 def _first_per_key(reports: Sequence[DeliveryReport]) -> dict[str, DeliveryReport]:
     """The first report for each message (or record) id, in arrival order: the one rule for a
     record's final state. Reports in one body are in the order the provider sent them, so the same
@@ -229,7 +260,7 @@ def _apply_reports(
     statistics to ``daily`` for the caller to book last. Returns the counts and the reports that
     matched no record."""
     result = ReportResult()
-    first = _first_per_key(reports)
+    first = _first_per_key(_resolve_by_dispatch(provider, reports))
     by_message_id = {
         report.provider_message_id: report for report in first.values() if report.provider_message_id
     }

@@ -88,16 +88,35 @@ def test_server_error_and_timeout_are_provider_unavailable(simulator, phone):
         GatewayAdapter().send(_messages("+8613100000001", phone), dispatch_id="t")
 
 
-def test_pulled_reports_settle_every_number(simulator):
+def test_pulled_reports_name_the_task_and_the_masked_number_as_seed_002_shows(simulator):
     adapter = GatewayAdapter()
     adapter.send(_messages("+8613100000001", "+8613100000004", "+8613100000005"), dispatch_id="t9")
-    reports = {report.provider_message_id: report for report in adapter.pull_reports()}
-    assert reports["t9:13100000001"].status is ReportStatus.DELIVERED
-    assert (reports["t9:13100000004"].status, reports["t9:13100000004"].code) == (
-        ReportStatus.FAILED,
-        "UNDELIV",
+    reports = {report.phone: report for report in adapter.pull_reports()}
+    assert set(reports) == {"131****0001", "131****0004", "131****0005"}
+    assert {(r.dispatch_id, r.provider_message_id) for r in reports.values()} == {("t9", "")}
+    assert reports["131****0001"].status is ReportStatus.DELIVERED
+    assert (reports["131****0004"].status, reports["131****0004"].code) == (ReportStatus.FAILED, "UNDELIV")
+    assert reports["131****0005"].status is ReportStatus.FAILED
+
+
+def test_the_documented_pulled_report_parses_with_its_mask():
+    from providers.gateway import _report
+
+    report = _report(
+        {
+            "sendId": "b681adb3-fc1a-422d-80dd-b95cec7be769",
+            "status": "DELIVER",
+            "times": "2019-04-12 17:57:08",
+            "mobile": "135****9831",
+            "extNo": "",
+        }
     )
-    assert reports["t9:13100000005"].status is ReportStatus.FAILED
+    assert (report.status, report.dispatch_id, report.phone, report.provider_message_id) == (
+        ReportStatus.DELIVERED,
+        "b681adb3-fc1a-422d-80dd-b95cec7be769",
+        "135****9831",
+        "",
+    )
 
 
 def test_pulled_uplinks_come_from_the_mo_api(simulator):

@@ -111,6 +111,11 @@ def send(request: SimRequest, state: SimState) -> SimResponse:
     return _answer("00", "成功", {"taskId": task_id})
 
 
+def _masked(mobile: str) -> str:
+    """The first three and last four digits, as seed 002's pulled reports show numbers."""
+    return f"{mobile[:3]}****{mobile[-4:]}" if len(mobile) > 7 else mobile
+
+
 @route("POST", "/api/v1/report")
 def report(request: SimRequest, state: SimState) -> SimResponse:
     if not _authorised(request.form()):
@@ -120,7 +125,7 @@ def report(request: SimRequest, state: SimState) -> SimResponse:
             "sendId": item["task_id"],
             "status": "DELIVER" if item["status"] == "DELIVRD" else item["status"],
             "times": _times(item["time"]),
-            "mobile": item["mobile"],
+            "mobile": _masked(item["mobile"]),  # as seed 002's example: 135****9831
             "extNo": item["ext_no"],
         }
         for item in state.take_held_reports(PROVIDER, 1000)
