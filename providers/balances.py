@@ -17,6 +17,10 @@ def _key(provider: str) -> str:
     return f"provider-balance:{provider}"
 
 
+def _last_key(provider: str) -> str:
+    return f"provider-balance-last:{provider}"
+
+
 def refresh_balance(provider: str, *, timeout: float | None = None) -> ProviderBalance | None:
     """Ask the provider for its balance and cache it (amount and unit); None (logged) when it
     cannot answer."""
@@ -25,11 +29,9 @@ def refresh_balance(provider: str, *, timeout: float | None = None) -> ProviderB
     except (ProviderError, NotImplementedError) as exc:
         logger.warning("balance of %s unavailable: %s", provider, exc)
         return None
-    cache.set(
-        _key(provider),
-        {"remaining": balance.remaining, "unit": balance.unit},
-        timeout=settings.PROVIDER_BALANCE_CACHE_SECONDS,
-    )
+    value = {"remaining": balance.remaining, "unit": balance.unit}
+    cache.set(_key(provider), value, timeout=settings.PROVIDER_BALANCE_CACHE_SECONDS)
+    cache.set(_last_key(provider), value, timeout=None)  # kept for when the provider cannot say
     return balance
 
 
@@ -47,3 +49,14 @@ def package_balance(provider: str) -> int | None:
     (``PROVIDER_BALANCE_TIMEOUT``). None when the provider cannot say."""
     balance = cached_balance(provider) or refresh_balance(provider, timeout=settings.PROVIDER_BALANCE_TIMEOUT)
     return None if balance is None else balance.remaining
+
+
+def last_known_balance(provider: str) -> int:
+    """The provider's remaining amount for a field the seed types as an integer (``gm_balance``,
+    ``M Int``): fresh when it can be had (``package_balance``), else the last amount the provider
+    ever answered, else 0 (before its first answer)."""
+    remaining = package_balance(provider)
+    if remaining is not None:
+        return remaining
+    last = cache.get(_last_key(provider))
+    return int(last["remaining"]) if isinstance(last, dict) else 0

@@ -13,7 +13,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from gm_server_notify.api.paging import Page, PageRequest, keyset_page
-from providers.balances import cached_balance, package_balance
+from providers.balances import cached_balance, last_known_balance
 from providers.base import ProviderBalance
 from sms.models import (
     BusinessType,
@@ -138,7 +138,7 @@ def statistics_overview() -> dict[str, Any]:
     """The platform's totals: the default provider's package balance and the stations' sums."""
     totals = Station.objects.aggregate(balance=Sum("balance_nums"), money=Sum("total_recharge_money"))
     return {
-        "gm_balance": package_balance(settings.SMS_DEFAULT_PROVIDER),
+        "gm_balance": last_known_balance(settings.SMS_DEFAULT_PROVIDER),
         "saas_balance": str(totals["balance"] or 0),
         "saas_recharge_money": f"{(totals['money'] or Decimal('0')):.2f}",
     }

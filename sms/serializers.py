@@ -205,7 +205,10 @@ class SendRecordOut(serializers.ModelSerializer):
 
 
 class OverviewOut(serializers.Serializer):
-    gm_balance = serializers.IntegerField(allow_null=True, help_text="null when the provider cannot say")
+    gm_balance = serializers.IntegerField(
+        help_text="the default provider's package balance; its last known value when it cannot say now, "
+        "0 before its first answer"
+    )
     saas_balance = serializers.CharField()
     saas_recharge_money = serializers.CharField()
 

@@ -75,14 +75,18 @@ def test_statistics_overview_sums_stations_and_reads_cached_provider_balance(sta
     }
 
 
-def test_statistics_overview_answers_null_balance_quickly_when_provider_is_down(station_client, settings):
+def test_statistics_overview_answers_an_integer_balance_when_the_provider_is_down(station_client, settings):
+    """gm_balance is ``M Int`` in seed 000: 0 before the provider's first answer, then the last
+    amount it answered while it cannot say, never null."""
     settings.SMS_PROVIDERS = {
         **settings.SMS_PROVIDERS,
         "tencent": {**settings.SMS_PROVIDERS["tencent"], "endpoint": "http://127.0.0.1:9"},
     }
     body = station_client.get("/sms/statistics_overview/get").json()
     assert body["code"] == 0
-    assert body["data"] == {"gm_balance": None, "saas_balance": "0", "saas_recharge_money": "0.00"}
+    assert body["data"] == {"gm_balance": 0, "saas_balance": "0", "saas_recharge_money": "0.00"}
+    cache.set("provider-balance-last:tencent", {"remaining": 4242, "unit": "messages"})  # answered once
+    assert station_client.get("/sms/statistics_overview/get").json()["data"]["gm_balance"] == 4242
 
 
 def test_statistics_detail_seed_example(station_client, recharge):
