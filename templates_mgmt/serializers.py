@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from gm_server_notify.api.fields import IdField
+from gm_server_notify.api.fields import IdField, SeedDateTimeField
 from gm_server_notify.api.paging import OffsetPageSerializer
-from signatures.serializers import UnixTimestampField
 from templates_mgmt.models import Template
 
 
@@ -42,8 +41,10 @@ class TemplateOut(serializers.ModelSerializer):
     # The seed lists ids as strings.
     id = serializers.CharField()
     sign_id = serializers.CharField()
-    created_at = UnixTimestampField()
-    updated_at = UnixTimestampField()
+    # Seed 001 types a template's times as strings (a signature's as int64): the station API's
+    # format, China time.
+    created_at = SeedDateTimeField(read_only=True)
+    updated_at = SeedDateTimeField(read_only=True)
 
     class Meta:
         model = Template
