@@ -171,7 +171,11 @@ class RechargeRecord(models.Model):
     combo_name = models.CharField(max_length=64, help_text="the combo's name when bought")
     recharge_nums = models.PositiveIntegerField()
     recharge_money = models.DecimalField(max_digits=12, decimal_places=2)
-    unit_price = models.PositiveIntegerField(null=True, blank=True, help_text="fen per message")
+    # Seed 000 types the recharge's unit_price ``O Float``: kept as sent, up to 4 decimals (fen per
+    # message, the combo's whole-fen price when not sent).
+    unit_price = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True, help_text="fen per message, as sent"
+    )
     deal_code = models.CharField(max_length=128, blank=True, default="")
     remark = models.CharField(max_length=255, blank=True, default="")
     operator_name = models.CharField(max_length=64)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from django.http import QueryDict
@@ -119,18 +118,15 @@ class RechargeCreateRequest(serializers.Serializer):
     operator_name = serializers.CharField(max_length=64)
     deal_code = serializers.CharField(required=False, allow_blank=True, default="", max_length=128)
     remark = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    # Seed 000: ``O Float``. Kept as sent, up to 4 decimals (more is the parameter error).
     unit_price = serializers.DecimalField(
         required=False,
         allow_null=True,
-        max_digits=10,
-        decimal_places=2,
+        max_digits=12,
+        decimal_places=4,
         min_value=0,
-        help_text="fen per message; defaults to the combo's",
+        help_text="fen per message, up to 4 decimals; defaults to the combo's",
     )
-
-    def validate_unit_price(self, value: Decimal | None) -> int | None:
-        """The seed types it Float; it is fen per message like the combos', so whole fen."""
-        return None if value is None else round(value)
 
 
 class SendRecordQuery(PageRequestSerializer, DateRangeQuery):

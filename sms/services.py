@@ -61,7 +61,7 @@ def validate_recharge(*, combo_id: int, recharge_nums: int, recharge_money: Deci
 
 
 def _same_recharge(
-    record: RechargeRecord, *, combo: Combo, nums: int, money: Decimal, unit_price: int
+    record: RechargeRecord, *, combo: Combo, nums: int, money: Decimal, unit_price: Decimal | int
 ) -> bool:
     return (record.combo_id, record.recharge_nums, record.recharge_money, record.unit_price) == (
         combo.pk,
@@ -81,7 +81,7 @@ def recharge_station(
     operator_name: str,
     deal_code: str = "",
     remark: str = "",
-    unit_price: int | None = None,
+    unit_price: Decimal | None = None,
     station_name: str = "",
     client_name: str = "",
 ) -> RechargeRecord:

@@ -1,6 +1,7 @@
 """combo/get, balance/get, recharge_record/create and recharge_record/get."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -198,7 +199,17 @@ def test_recharge_record_get_rejects_reversed_range(station_client, db):
     assert body["code"] == 1002 and "end_date" in body["msg"]
 
 
-def test_unit_price_is_kept_in_whole_fen(station_client):
-    body = station_client.post("/sms/recharge_record/create", {**SEED_RECHARGE, "unit_price": 9.6}, format="json").json()
+def test_unit_price_is_kept_as_sent_up_to_four_decimals(station_client):
+    body = station_client.post(
+        "/sms/recharge_record/create", {**SEED_RECHARGE, "unit_price": 9.6125}, format="json"
+    ).json()
     assert body["code"] == 0
-    assert RechargeRecord.objects.get().unit_price == 10
+    assert RechargeRecord.objects.get().unit_price == Decimal("9.6125")
+
+
+def test_a_unit_price_with_more_than_four_decimals_is_the_parameter_error(station_client):
+    body = station_client.post(
+        "/sms/recharge_record/create", {**SEED_RECHARGE, "unit_price": "9.61251"}, format="json"
+    ).json()
+    assert body["code"] == 1002, body
+    assert not RechargeRecord.objects.exists()
