@@ -331,6 +331,13 @@ SMS_UNKNOWN_POLICY = env.str("SMS_UNKNOWN_POLICY", default="keep")
 if SMS_UNKNOWN_POLICY not in ("keep", "refund"):
     raise ImproperlyConfigured("SMS_UNKNOWN_POLICY must be keep or refund")
 SMS_PULL_REPORT_PROVIDERS = _csv("SMS_PULL_REPORT_PROVIDERS", default="sjroom,gateway")
+# Providers whose uplinks (replies) beat pulls every SMS_SWEEP_SECONDS: those whose uplink push is
+# off (the gateway's /api/v1/mo, Tencent's PullSmsReplyStatus). Empty: every uplink is pushed.
+SMS_PULL_UPLINK_PROVIDERS = _csv("SMS_PULL_UPLINK_PROVIDERS", default="")
+# An uplink answers the last message its number received within this many days (sms.uplinks).
+SMS_UPLINK_MATCH_DAYS = env.int("SMS_UPLINK_MATCH_DAYS", default=7)
+if not 1 <= SMS_UPLINK_MATCH_DAYS <= 366:
+    raise ImproperlyConfigured("SMS_UPLINK_MATCH_DAYS must be between 1 and 366")
 SMS_BALANCE_PROVIDERS = _csv("SMS_BALANCE_PROVIDERS", default="tencent,gateway,sjroom")
 # A dispatch waits at most this long for its provider's rate limit before it is put off.
 SMS_RATE_LIMIT_MAX_WAIT = env.float("SMS_RATE_LIMIT_MAX_WAIT", default=2.0)
@@ -424,6 +431,7 @@ CELERY_TASK_ROUTES = {
     "sms.dispatch_records": {"queue": "sms_dispatch"},
     "sms.sweep_pending_reports": {"queue": "sms_reports"},
     "sms.pull_reports": {"queue": "sms_reports"},
+    "sms.pull_uplinks": {"queue": "sms_reports"},
     "sms.sweep_stale_records": {"queue": "sms_reports"},
     "sms.refresh_provider_balances": {"queue": "sms_reports"},
 }
@@ -456,6 +464,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-stale-records": {"task": "sms.sweep_stale_records", "schedule": timedelta(seconds=_SWEEP_SECONDS)},
     "pull-reports": {"task": "sms.pull_reports", "schedule": timedelta(seconds=_SWEEP_SECONDS)},
+    "pull-uplinks": {"task": "sms.pull_uplinks", "schedule": timedelta(seconds=_SWEEP_SECONDS)},
     "refresh-provider-balances": {
         "task": "sms.refresh_provider_balances",
         "schedule": timedelta(seconds=env.int("PROVIDER_BALANCE_REFRESH_SECONDS", default=300)),

@@ -12,6 +12,7 @@ number is a failed ``SendOutcome``, never an exception. Every provider exception
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -114,6 +115,18 @@ class DeliveryReport:
     occurred_at: datetime | None = None
 
 
+def phone_key(phone: str) -> str:
+    """A number as uplink keys compare it, the same whether the provider masked it or not: a
+    mainland number (``13812341234``, ``+8613812341234`` or seed 002's pulled ``138****1234``) is
+    its first three and last four digits, ``138*1234``; any other number is its digits."""
+    text = "".join(char for char in phone if char.isdigit() or char == "*")
+    if len(text) == 13 and text.startswith("86"):
+        text = text[2:]
+    if len(text) == 11 and text.startswith("1"):
+        return f"{text[:3]}*{text[-4:]}"
+    return text
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     """An uplink (reply) SMS from a recipient."""
@@ -125,6 +138,20 @@ class InboundMessage:
     sign: str = ""
     extend: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    # The provider's own id of the uplink, where it gives one (neither Tencent nor the gateway does).
+    provider_uplink_id: str = ""
+
+    @property
+    def natural_key(self) -> str:
+        """What makes this uplink the same one when it comes again (a repeated push, a pull of
+        what was pushed): the provider's id where it has one, else the number (masked or not,
+        ``phone_key``), the time it was received (whole seconds) and the text. SHA-256, hex."""
+        if self.provider_uplink_id:
+            parts = [self.provider, "id", self.provider_uplink_id]
+        else:
+            when = "" if self.received_at is None else str(int(self.received_at.timestamp()))
+            parts = [self.provider, phone_key(self.phone), when, self.text]
+        return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,10 @@ class GatewayAdapter(ProviderAdapter):
             raise ProviderRequestRejected(
                 f"gateway mo: {answer.get('message')}", code=str(answer.get("code"))
             )
-        return [_uplink(item) for item in answer.get("data") or []]
+        items = answer.get("data") or []
+        if not isinstance(items, list) or not items:
+            return []
+        return each_item(items, _uplink, what="gateway mo pull")
 
     def balance(self) -> ProviderBalance:
         answer = self._call("/api/v1/queryBalance", {})

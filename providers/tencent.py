@@ -4,7 +4,7 @@
   ``TemplateParamSet``; ``SendStatusSet`` answers per number (``Code == "Ok"`` is accepted) with
   the ``SerialNo`` that later reports carry as ``sid``.
 - Status reports are pushed (``/sms/callback``, a JSON array) or pulled (``PullSmsSendStatus``).
-- The reply (uplink) push is one JSON object.
+- Replies (uplinks) are pushed (one JSON object) or pulled (``PullSmsReplyStatus``).
 - ``SmsPackagesStatistics`` gives the package balance.
 
 The endpoint comes from ``TENCENT_SMS_ENDPOINT`` (the simulator by default).
@@ -44,6 +44,8 @@ from providers.base import (
 from providers.wire import beijing_time, each_item, from_unix, json_body
 
 NAME = "tencent"
+# Tencent's pull APIs answer at most 100 items a call.
+PULL_LIMIT = 100
 # SDK error codes that mean "try again later" rather than "this request is wrong".
 _TRANSIENT_CODES = {"ClientNetworkError", "ServerNetworkError", "InternalError", "RequestLimitExceeded"}
 _clients: dict[tuple[Any, ...], sms_client.SmsClient] = {}
@@ -100,6 +102,27 @@ def parse_reply(body: bytes) -> list[InboundMessage]:
             raw=item,
         )
     ]
+
+
+def _pulled_reply(item: Any) -> InboundMessage:
+    """One ``PullSmsReplyStatus`` item: ``PhoneNumber`` in E.164, ``ReplyTime`` Unix seconds."""
+    return InboundMessage(
+        provider=NAME,
+        phone=str(item.PhoneNumber),
+        text=str(item.ReplyContent or ""),
+        received_at=from_unix(item.ReplyTime),
+        sign=str(item.SignName or ""),
+        extend=str(item.ExtendCode or ""),
+        raw={
+            "PhoneNumber": item.PhoneNumber,
+            "SubscriberNumber": item.SubscriberNumber,
+            "CountryCode": item.CountryCode,
+            "SignName": item.SignName,
+            "ExtendCode": item.ExtendCode,
+            "ReplyContent": item.ReplyContent,
+            "ReplyTime": item.ReplyTime,
+        },
+    )
 
 
 def _fee(value: Any) -> int | None:
@@ -240,6 +263,15 @@ class TencentAdapter(ProviderAdapter):
                 )
             )
         return reports
+
+    def pull_uplinks(self) -> list[InboundMessage]:
+        """PullSmsReplyStatus: replies not yet pulled (for accounts with the reply push off), at
+        most 100 a call; each once (Tencent forgets what it answered)."""
+        request = models.PullSmsReplyStatusRequest()
+        request.SmsSdkAppId = self.config["sdk_app_id"]
+        request.Limit = PULL_LIMIT
+        response = self._call("PullSmsReplyStatus", request)
+        return [_pulled_reply(item) for item in response.PullSmsReplyStatusSet or [] if item.PhoneNumber]
 
     def registered_templates(self, template_ids: Sequence[str]) -> dict[str, str]:
         """DescribeSmsTemplateList: the approved (``StatusCode`` 0) domestic templates' texts,

@@ -1,4 +1,4 @@
-"""Django admin for operators: stations, combos, recharges, send records, tenant accounts.
+"""Django admin for operators: stations, combos, recharges, send records, uplinks, tenant accounts.
 
 Balances are never edited directly: recharges and charges go through the same ledger services
 as the API, and phone numbers are masked in lists. No ``date_hierarchy``: it needs MySQL's time
@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from gm_server_notify.errors import DomainError
 from sms import services, suspension, tenant_services
-from sms.models import Combo, RechargeRecord, SendRecord, Station, TenantAccount
+from sms.models import Combo, RechargeRecord, SendRecord, Station, TenantAccount, Uplink
 from sms.phones import mask
 
 
@@ -167,6 +167,53 @@ class SendRecordAdmin(admin.ModelAdmin):
             return fields
         masked = ["masked_phone" if name == "receive_phone" else name for name in fields]
         return [name for name in masked if name != "phone_e164"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.get_fields(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Uplink)
+class UplinkAdmin(admin.ModelAdmin):
+    """Read-only: every uplink (reply), matched or not, with the send it answers."""
+
+    list_display = [
+        "id",
+        "provider",
+        "masked_phone",
+        "text",
+        "sign",
+        "extend",
+        "received_at",
+        "station_id",
+        "tenant",
+        "record_id",
+    ]
+    list_filter = ["provider", "received_at"]
+    # A number is searched whole (=phone: as the provider wrote it), the text by substring.
+    search_fields = ["=phone", "=station_id", "=tenant__user__username", "text", "sign"]
+    list_select_related = ["tenant__user"]
+    show_full_result_count = False
+
+    @admin.display(description="phone")
+    def masked_phone(self, uplink: Uplink) -> str:
+        return mask(uplink.phone)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        """The detail page: every field, the number masked (in ``raw`` too) unless the operator
+        may see full numbers."""
+        fields = [field.name for field in Uplink._meta.fields]
+        if request.user.has_perm("sms.view_full_mobile"):
+            return fields
+        return ["masked_phone" if name == "phone" else name for name in fields if name != "raw"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return self.get_fields(request, obj)

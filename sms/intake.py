@@ -1,4 +1,4 @@
-"""Provider pushes, parsed and applied: delivery reports move records, uplinks are stored.
+"""Provider pushes, parsed and applied: delivery reports move records, uplinks are stored once.
 
 The HTTP side (``sms.callbacks``) applies a push at once when it can and, when the database is
 unreachable, hands the raw push to the broker for ``sms.tasks.apply_provider_push`` to apply
@@ -11,10 +11,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from providers import services as provider_services
 from providers.base import CallbackParseError, ProviderAdapter
 from providers.registry import UnknownProvider, get_adapter
-from sms import reports
+from sms import reports, uplinks
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +43,8 @@ def parse_push(
 
 
 def apply_push(*, provider: str, kind: str, items: Sequence[Any]) -> None:
-    """Apply parsed push items: reports through ``sms.reports``, uplinks stored as they came."""
+    """Apply parsed push items: reports through ``sms.reports``, uplinks stored once and matched
+    through ``sms.uplinks``."""
     if kind == STATUS:
         result = reports.apply_delivery_reports(provider=provider, reports=items)
         logger.info(
@@ -56,4 +56,4 @@ def apply_push(*, provider: str, kind: str, items: Sequence[Any]) -> None:
             result.rejected,
         )
     else:
-        provider_services.store_inbound_messages(messages=items)
+        uplinks.store_uplinks(provider=provider, messages=items)

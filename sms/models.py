@@ -285,6 +285,8 @@ class SendRecord(models.Model):
             models.Index(fields=["state", "updated_at"], name="record_state_updated_idx"),
             # the operators' reconciliation: a provider's accepted records per day.
             models.Index(fields=["provider", "submitted_at"], name="record_provider_submit_idx"),
+            # uplinks: the last message a number received (sms.uplinks.match_record).
+            models.Index(fields=["phone_e164", "created_at"], name="record_phone_created_idx"),
         ]
         # Operators see masked numbers everywhere in the admin unless granted this.
         permissions = [("view_full_mobile", "Can see full mobile numbers of send records")]
@@ -390,3 +392,53 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.path} {self.key}"
+
+
+class Uplink(models.Model):
+    """``tbl_sms_uplink``: a reply SMS a provider passed on (pushed or pulled), stored once, and
+    the send it answers.
+
+    ``uplink_key`` is its natural key (``providers.base.InboundMessage.natural_key``: the
+    provider's id where it has one, else the number, masked or not, the time received and the
+    text): a repeated push, or a pull of what was pushed, is not a second row (``(provider,
+    uplink_key)`` is unique; rows are inserted with insert-ignore). The match (``sms.uplinks``) is
+    the send record the number last received within ``SMS_UPLINK_MATCH_DAYS``, preferring the
+    uplink's signature or extension; the station or tenant (and the tenant's batch) are copied
+    from it so each one's list reads one index.
+    """
+
+    provider = models.CharField(max_length=16)
+    uplink_key = models.CharField(max_length=64)
+    phone = models.CharField(max_length=24, help_text="as the provider gave it (E.164, 11 digits or masked)")
+    text = models.TextField()
+    sign = models.CharField(max_length=64, blank=True, default="")
+    extend = models.CharField(max_length=32, blank=True, default="")
+    received_at = models.DateTimeField(help_text="the provider's time; when we took it if it gave none")
+    raw = models.JSONField(default=dict, blank=True)
+    # The send it answers (null: no send to that number within the match window).
+    record = models.ForeignKey(
+        SendRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="uplinks"
+    )
+    station_id = models.CharField(max_length=32, null=True, blank=True)
+    tenant = models.ForeignKey(
+        TenantAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="uplinks"
+    )
+    batch = models.ForeignKey(
+        MessageBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="uplinks"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "tbl_sms_uplink"
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "uplink_key"], name="uplink_once"),
+        ]
+        indexes = [
+            # /sms/uplink/get and v1/uplink: one station's or tenant's, newest first.
+            models.Index(fields=["station_id", "-received_at", "-id"], name="uplink_station_idx"),
+            models.Index(fields=["tenant", "-received_at", "-id"], name="uplink_tenant_idx"),
+            models.Index(fields=["phone", "received_at"], name="uplink_phone_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"uplink {self.pk} via {self.provider}"

@@ -77,6 +77,17 @@ def mask(phone: str) -> str:
     return f"{digits[:-8]}****{digits[-4:]}"
 
 
+def display_mobile(phone: str) -> str:
+    """A number as the API lists it: a mainland number's 11 digits (``+8613112341234`` and
+    ``8613112341234`` → ``13112341234``; a masked ``131****1234`` stays masked), others as given."""
+    text = phone.strip()
+    for prefix in (MAINLAND_PREFIX, "86"):
+        rest = text[len(prefix) :]
+        if text.startswith(prefix) and len(rest) == 11 and rest.startswith("1"):
+            return rest
+    return text
+
+
 def reported_phone_matches(reported: str, e164: str) -> bool:
     """Whether the number a provider's report names can be the record's ``e164`` number: the
     same digits (with or without the country code, ``+`` or spaces), or a masked form

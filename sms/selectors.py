@@ -26,6 +26,7 @@ from sms.models import (
     SendStatus,
     Station,
     TenantAccount,
+    Uplink,
 )
 
 MAX_RANGE_DAYS = 366
@@ -154,6 +155,18 @@ def station_statistics_page(*, station_ids: Sequence[str], q: str, page: PageReq
     return keyset_page(query, ordering=("station_id",), page=page)
 
 
+def station_uplinks_page(
+    *, station_id: str, start_date: dt.date | None, end_date: dt.date | None, page: PageRequest
+) -> Page:
+    """The uplinks (replies) matched to a station's messages, newest first (by the time received)."""
+    query = Uplink.objects.filter(station_id=station_id)
+    if start_date:
+        query = query.filter(received_at__gte=local_day_bounds(start_date, start_date)[0])
+    if end_date:
+        query = query.filter(received_at__lt=local_day_bounds(end_date, end_date)[1])
+    return keyset_page(query, ordering=("-received_at", "-id"), page=page)
+
+
 # --- Tenants (seed 001) ------------------------------------------------------------------------
 
 # What a tenant sees of a record's internal state.
@@ -201,6 +214,14 @@ def message_batch_progress(
         "page": page,
         "page_size": page_size,
     }
+
+
+def tenant_uplinks(*, owner: Any, since: dt.datetime | None) -> QuerySet[Uplink]:
+    """The uplinks matched to a tenant's messages, received at or after ``since``, newest first."""
+    query = Uplink.objects.filter(tenant__user=owner).select_related("batch")
+    if since is not None:
+        query = query.filter(received_at__gte=since)
+    return query.order_by("-received_at", "-id")
 
 
 # --- The operators' dashboard ------------------------------------------------------------------

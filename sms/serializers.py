@@ -11,7 +11,8 @@ from rest_framework import serializers
 from gm_server_notify.api.fields import BIGINT_MAX, BoundedDateField, IdField, SeedDateTimeField
 from gm_server_notify.api.paging import PageRequestSerializer
 from gm_server_notify.strict_json import strict_json
-from sms.models import Combo, RechargeRecord, SendRecord, Station
+from sms.models import Combo, RechargeRecord, SendRecord, Station, Uplink
+from sms.phones import display_mobile
 from sms.selectors import MAX_RANGE_DAYS
 
 STATION_ID = {"max_length": 32, "trim_whitespace": True}
@@ -135,6 +136,18 @@ class SendRecordQuery(PageRequestSerializer, DateRangeQuery):
     status = serializers.ChoiceField(choices=[0, 1, 2], required=False)
 
 
+class UplinkQuery(PageRequestSerializer):
+    """``/sms/uplink/get`` (added beyond seed 000): a station's uplinks, optionally by the day
+    they were received (both days included)."""
+
+    station_id = serializers.CharField(**STATION_ID)
+    start_date = BoundedDateField(required=False)
+    end_date = BoundedDateField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return _check_range(attrs)
+
+
 class StatisticsDetailQuery(PageRequestSerializer):
     station_ids = serializers.ListField(
         child=serializers.CharField(**STATION_ID), required=False, max_length=1000
@@ -198,6 +211,26 @@ class SendRecordOut(serializers.ModelSerializer):
             "send_time",
             "status",
         ]
+
+
+class MobileField(serializers.CharField):
+    """A stored number as the API lists it (``sms.phones.display_mobile``)."""
+
+    def to_representation(self, value: Any) -> str:
+        return display_mobile(str(value))
+
+
+class StationUplinkOut(serializers.ModelSerializer):
+    mobile = MobileField(source="phone")
+    content = serializers.CharField(source="text")
+    receive_time = SeedDateTimeField(source="received_at")
+    task_id = serializers.IntegerField(
+        source="record_id", allow_null=True, help_text="the send record (task_id) it answers"
+    )
+
+    class Meta:
+        model = Uplink
+        fields = ["mobile", "content", "sign", "receive_time", "task_id"]
 
 
 class OverviewOut(serializers.Serializer):

@@ -1,5 +1,5 @@
 """Beat's sweeps: the last line of recovery for work a lost task, a dead worker or a silent
-provider left behind, and the report pulls for providers that do not push."""
+provider left behind, and the report and uplink pulls for providers that do not push."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.utils import timezone
 from gm_server_notify.db import retry_on_deadlock
 from providers.base import ProviderError
 from providers.registry import adapter_class, get_adapter
-from sms import metrics
+from sms import metrics, uplinks
 from sms.bulk import bulk_save
 from sms.ledger import refund_records, settle_kept
 from sms.models import RecordState, SendRecord, SendStatus
@@ -106,6 +106,30 @@ def pull_reports(*, provider: str, limit: int = 10_000) -> int:
         seen.update((r.provider_message_id, r.status) for r in fresh)
         applied += apply_delivery_reports(provider=provider, reports=fresh).applied
     return applied
+
+
+def pull_uplinks(*, provider: str) -> int:
+    """Ask a provider for the uplinks it holds (the gateway's ``/api/v1/mo``, Tencent's
+    ``PullSmsReplyStatus``) and store them once each, page after page until it has none left.
+    Answers how many were new."""
+    adapter = get_adapter(provider)
+    stored = 0
+    for _ in range(PULL_MAX_PAGES):
+        try:
+            messages = adapter.pull_uplinks()
+        except ProviderError as exc:
+            logger.warning("pulling %s uplinks failed: %s", provider, exc)
+            break
+        if not messages:
+            break
+        stored += uplinks.store_uplinks(provider=provider, messages=messages)
+    return stored
+
+
+def uplink_providers_to_pull() -> list[str]:
+    """The providers whose uplinks beat pulls (``SMS_PULL_UPLINK_PROVIDERS``: those whose uplink
+    push is off), known ones only."""
+    return [name for name in settings.SMS_PULL_UPLINK_PROVIDERS if name in settings.SMS_PROVIDERS]
 
 
 def providers_to_pull() -> list[str]:

@@ -150,6 +150,12 @@ def pull_reports() -> int:
     return sum(sweeps.pull_reports(provider=provider) for provider in sweeps.providers_to_pull())
 
 
+@shared_task(name="sms.pull_uplinks", ignore_result=True, **RETRY_TRANSIENT)
+def pull_uplinks() -> int:
+    """Beat: pull the uplinks of the providers whose uplink push is off (``SMS_PULL_UPLINK_PROVIDERS``)."""
+    return sum(sweeps.pull_uplinks(provider=provider) for provider in sweeps.uplink_providers_to_pull())
+
+
 @shared_task(name="sms.refresh_provider_balances", ignore_result=True, **RETRY_TRANSIENT)
 def refresh_provider_balances() -> None:
     """Beat: keep the providers' package balances fresh in the cache."""

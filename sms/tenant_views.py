@@ -1,19 +1,25 @@
-"""The tenant side of sending (seed 001): v1/message, v1/balance and root's v2/charge."""
+"""The tenant side of sending (seed 001): v1/message, v1/balance and root's v2/charge, and
+v1/uplink (added beyond the seed)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+import datetime as dt
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from gm_server_notify.api.errors import PlatformAPIError, PlatformError
-from gm_server_notify.api.fields import IdField
-from gm_server_notify.api.paging import OffsetPageSerializer
+from gm_server_notify.api.fields import MAX_DATE, MIN_DATE, IdField
+from gm_server_notify.api.paging import OffsetPageSerializer, offset_page
 from gm_server_notify.api.schema import PLATFORM_ERROR
 from gm_server_notify.api.views import PlatformAPIView, RootAPIView, parse
 from sms import selectors, tenant_services
 from sms.idempotency import IDEMPOTENCY_KEY, idempotent
+from sms.phones import display_mobile
 
 ERRORS = {400: PLATFORM_ERROR, 403: PLATFORM_ERROR}
 KEYED_ERRORS = {**ERRORS, 409: PLATFORM_ERROR, 422: PLATFORM_ERROR}
@@ -87,6 +93,49 @@ class ChargeOut(serializers.Serializer):
     balance = serializers.IntegerField()
 
 
+# v1/uplink's ``since``: Unix seconds within the dates the API takes (fields.MIN_DATE … MAX_DATE).
+MIN_UNIX = int(dt.datetime.combine(MIN_DATE, dt.time.min, tzinfo=dt.UTC).timestamp())
+MAX_UNIX = int(dt.datetime.combine(MAX_DATE, dt.time.max, tzinfo=dt.UTC).timestamp())
+
+
+class UplinkQuery(OffsetPageSerializer):
+    since = serializers.IntegerField(
+        required=False,
+        min_value=MIN_UNIX,
+        max_value=MAX_UNIX,
+        help_text="Unix seconds: only uplinks received at or after it",
+    )
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class UnixSecondsField(serializers.Field):
+    """A datetime as Unix seconds, as seed 001 lists times."""
+
+    def to_representation(self, value: dt.datetime) -> int:
+        return int(value.timestamp())
+
+
+class TenantUplinkItem(serializers.Serializer):
+    mobile = serializers.SerializerMethodField()
+    text = serializers.CharField()
+    sign = serializers.CharField()
+    received_at = UnixSecondsField(help_text="Unix seconds")
+    uuid = serializers.SerializerMethodField(help_text="the v1/message uuid it answers")
+
+    def get_mobile(self, uplink: Any) -> str:
+        return display_mobile(uplink.phone)
+
+    def get_uuid(self, uplink: Any) -> str | None:
+        return str(uplink.batch.uuid) if uplink.batch is not None else None
+
+
+class TenantUplinkList(serializers.Serializer):
+    items = TenantUplinkItem(many=True)
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+
+
 class MessageView(PlatformAPIView):
     @extend_schema(
         tags=["v1 messages"],
@@ -139,3 +188,33 @@ class ChargeView(RootAPIView):
         data = parse(ChargeRequest, request.data)
         balance = tenant_services.charge_tenant(username=data["user"], charge=data["charge"])
         return Response({"message": "ok", "balance": balance})
+
+
+class UplinkView(PlatformAPIView):
+    """Added beyond seed 001: the replies to the tenant's messages (docs/api-platform.md)."""
+
+    @extend_schema(
+        tags=["v1 messages"],
+        summary="上行短信 (added beyond seed 001): replies to the tenant's messages, newest first",
+        parameters=[UplinkQuery],
+        responses={200: TenantUplinkList, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        query = parse(UplinkQuery, request.query_params)
+        since = query.get("since")
+        items, total = offset_page(
+            selectors.tenant_uplinks(
+                owner=request.user,
+                since=None if since is None else dt.datetime.fromtimestamp(since, tz=dt.UTC),
+            ),
+            page=query["page"],
+            page_size=query["page_size"],
+        )
+        return Response(
+            {
+                "items": TenantUplinkItem(items, many=True).data,
+                "total": total,
+                "page": query["page"],
+                "page_size": query["page_size"],
+            }
+        )

@@ -1,4 +1,5 @@
-"""Seed 000's eleven /sms/* paths, word for word, no trailing slash."""
+"""Seed 000's eleven /sms/* paths, word for word, no trailing slash, and ``uplink/get`` (added
+beyond the seed)."""
 
 from django.urls import path
 
@@ -21,5 +22,6 @@ urlpatterns = [
         name="sms-statistics-overview-get",
     ),
     path("statistics_detail/get", views.StatisticsDetailGetView.as_view(), name="sms-statistics-detail-get"),
+    path("uplink/get", views.UplinkGetView.as_view(), name="sms-uplink-get"),
     path("callback", callbacks.SmsCallbackView.as_view(), name="sms-callback"),
 ]

@@ -32,7 +32,9 @@ from sms.serializers import (
     SendStartRequest,
     StationQuery,
     StationStatisticsOut,
+    StationUplinkOut,
     StatisticsDetailQuery,
+    UplinkQuery,
     query_data,
 )
 
@@ -218,3 +220,28 @@ class StatisticsDetailGetView(StationAPIView):
             station_ids=data.get("station_ids", []), q=data["q"], page=PageRequest.from_validated(data)
         )
         return station_ok(StationStatisticsOut(page.items, many=True).data, pagination=page.pagination)
+
+
+class UplinkGetView(StationAPIView):
+    """Added beyond seed 000: the replies to a station's messages (docs/api-station.md)."""
+
+    required_scope = "read"
+
+    @extend_schema(
+        tags=TAG,
+        summary="获取站点上行短信 (added beyond seed 000): replies to the station's messages",
+        parameters=[UplinkQuery],
+        responses={
+            200: station_envelope("StationUplinkList", StationUplinkOut(many=True), paged=True),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        data = parse(UplinkQuery, query_data(request.query_params))
+        page = selectors.station_uplinks_page(
+            station_id=data["station_id"],
+            start_date=data.get("start_date"),
+            end_date=data.get("end_date"),
+            page=PageRequest.from_validated(data),
+        )
+        return station_ok(StationUplinkOut(page.items, many=True).data, pagination=page.pagination)

@@ -87,8 +87,12 @@ def _config(request: SimRequest, state: SimState) -> SimResponse:
 
 @route("POST", "/_sim/uplink")
 def _uplink(request: SimRequest, state: SimState) -> SimResponse:
-    """Inject a reply SMS: ``{"provider": "tencent", "mobile": "131…", "text": "…"}``. It is
-    pushed to the provider's uplink target (or held for its pull API)."""
+    """Inject a reply SMS: ``{"provider": "tencent", "mobile": "131…", "text": "…"}``, with
+    optional ``sign``, ``extend`` and ``time`` (Unix seconds; default now). It is pushed to the
+    provider's uplink target, or held for its pull API (``/api/v1/mo``, ``PullSmsReplyStatus``)
+    when pushing is off or no target is set. ``repeat`` (default 1) pushes it that many times (a
+    provider or proxy repeating a push); ``hold: true`` also holds a pushed uplink for the pull
+    API (an account that serves every uplink on both paths)."""
     payload = request.json()
     provider = payload.get("provider", "")
     make_uplink = protocols.UPLINK_BUILDERS.get(provider)
@@ -96,12 +100,18 @@ def _uplink(request: SimRequest, state: SimState) -> SimResponse:
         return SimResponse(400, {"error": f"no uplink for provider {provider!r}"})
     uplink = make_uplink(payload)
     target = state.config.push_targets.get(provider, {}).get("uplink")
-    if state.config.push and target:
-        post_json(target, uplink)
-        return SimResponse(body={"status": "pushed"})
-    with state.lock:
-        state.held_uplinks[provider].append(uplink)
-    return SimResponse(body={"status": "held"})
+    push = bool(state.config.push and target)
+    acknowledged = 0
+    if push:
+        for _ in range(max(1, min(10, int(payload.get("repeat") or 1)))):
+            acknowledged += post_json(target, uplink)
+    held = not push or bool(payload.get("hold"))
+    if held:
+        with state.lock:
+            state.held_uplinks[provider].append(uplink)
+    return SimResponse(
+        body={"status": "pushed" if push else "held", "acknowledged": acknowledged, "held": held}
+    )
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

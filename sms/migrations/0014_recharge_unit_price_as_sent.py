@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sms", "0012_delivery_truth"),
+        ("sms", "0013_uplinks"),
     ]
 
     operations = [

@@ -6,9 +6,8 @@ import pytest
 import requests
 
 from providers.gateway import GatewayAdapter
-from providers.models import InboundSms
 from providers.tencent import TencentAdapter
-from sms.models import RecordState, SendRecord
+from sms.models import RecordState, SendRecord, Uplink
 from tests.support.waiting import poll
 
 TOKEN = "test-callback-token"
@@ -77,7 +76,7 @@ def test_uplink_push_is_stored(api_client, provider):
         f"/providers/{provider}/uplink?token={TOKEN}", data=json.dumps(body), content_type="application/json"
     )
     assert response.status_code == 200
-    stored = InboundSms.objects.get()
+    stored = Uplink.objects.get()
     assert (stored.provider, stored.phone, stored.text) == (provider, "13100000001", "TD")
 
 
@@ -173,5 +172,5 @@ def test_injected_uplink_is_pushed_to_the_live_service(simulator, live_server):
         json={"provider": "tencent", "mobile": "13100000001", "text": "退订"},
         timeout=5,
     )
-    assert answer.json() == {"status": "pushed"}
-    assert InboundSms.objects.get().text == "退订"
+    assert answer.json() == {"status": "pushed", "acknowledged": 1, "held": False}
+    assert Uplink.objects.get().text == "退订"

@@ -45,7 +45,9 @@ def as_client(token: str) -> APIClient:
 
 
 def test_the_order_services_token_cannot_credit_100_million_messages():
-    response = as_client("orders-token").post("/sms/recharge_record/create", HUGE_FREE_RECHARGE, format="json")
+    response = as_client("orders-token").post(
+        "/sms/recharge_record/create", HUGE_FREE_RECHARGE, format="json"
+    )
     assert response.status_code == 403
     body = response.json()
     assert (body["code"], body["data"]) == (1012, None)
@@ -65,6 +67,7 @@ STATION_CALLS = [
     ("get", "/sms/send_record/get", "read"),
     ("get", "/sms/statistics_overview/get", "read"),
     ("get", "/sms/statistics_detail/get", "read"),
+    ("get", "/sms/uplink/get", "read"),
 ]
 
 
@@ -72,7 +75,11 @@ STATION_CALLS = [
 def test_each_station_call_needs_its_scope_and_only_that(settings, method, path, scope):
     settings.SMS_SERVICE_CLIENTS = [
         {"name": "has-it", "token": "has-it", "scopes": [scope]},
-        {"name": "lacks-it", "token": "lacks-it", "scopes": sorted({"send", "recharge", "read", "metrics"} - {scope})},
+        {
+            "name": "lacks-it",
+            "token": "lacks-it",
+            "scopes": sorted({"send", "recharge", "read", "metrics"} - {scope}),
+        },
     ]
     call = {"format": "json"} if method == "post" else {}
     refused = getattr(as_client("lacks-it"), method)(path, {}, **call)

@@ -27,6 +27,14 @@ class RunningSimulator:
     def stats(self) -> dict:
         return requests.get(f"{self.url}/_sim/stats", timeout=5).json()
 
+    def inject_uplink(self, **uplink) -> dict:
+        """``POST /_sim/uplink``: a reply pushed to the provider's uplink target or held for its
+        pull API (``provider``, ``mobile``, ``text``; optional ``sign``, ``extend``, ``time``,
+        ``repeat``, ``hold``)."""
+        response = requests.post(f"{self.url}/_sim/uplink", json=uplink, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
 
 @contextmanager
 def running_simulator(settings=None) -> Iterator[RunningSimulator]:

@@ -61,10 +61,12 @@ def _push(target: str, reports: list[dict[str, Any]], batch: int = 100) -> None:
 
 
 def make_uplink(payload: dict[str, Any]) -> dict[str, Any]:
+    """Seed 002's uplink (pushed, and served by ``/api/v1/mo``): ``{mobile, content, times,
+    extNo}``. ``time`` (Unix seconds) in the injected payload fixes ``times`` (default: now)."""
     return {
         "mobile": str(payload.get("mobile", "")),
         "content": str(payload.get("text", "")),
-        "times": _times(time.time()),
+        "times": _times(float(payload.get("time") or time.time())),
         "extNo": str(payload.get("extend", "")),
     }
 
@@ -135,6 +137,9 @@ def report(request: SimRequest, state: SimState) -> SimResponse:
 
 @route("POST", "/api/v1/mo")
 def uplinks(request: SimRequest, state: SimState) -> SimResponse:
+    """Seed 002's uplink pull: every held uplink, once (the gateway forgets what it answered)."""
+    if PROVIDER in state.config.down:
+        return SimResponse(503, {"error": f"{PROVIDER} is down"})
     if not _authorised(request.form()):
         return _answer("01", "账号或密码错误")
     with state.lock:

@@ -114,7 +114,7 @@ def make_uplink(payload: dict[str, Any]) -> dict[str, Any]:
         "nationcode": "86",
         "sign": str(payload.get("sign", "去采购")),
         "text": str(payload.get("text", "")),
-        "time": int(time.time()),
+        "time": int(payload.get("time") or time.time()),
     }
 
 
@@ -224,6 +224,28 @@ def _pull_status(params: dict[str, Any], state: SimState) -> SimResponse:
     return _ok({"PullSmsSendStatusSet": items})
 
 
+def _pull_replies(params: dict[str, Any], state: SimState) -> SimResponse:
+    """PullSmsReplyStatus: held replies (``make_uplink``'s push shape), at most ``Limit`` (100),
+    each answered once."""
+    limit = max(1, min(100, int(params.get("Limit") or 100)))
+    with state.lock:
+        held = state.held_uplinks[PROVIDER]
+        taken, state.held_uplinks[PROVIDER] = held[:limit], held[limit:]
+    items = [
+        {
+            "ExtendCode": reply["extend"],
+            "CountryCode": reply["nationcode"],
+            "PhoneNumber": f"+{reply['nationcode']}{reply['mobile']}",
+            "SignName": reply["sign"],
+            "ReplyContent": reply["text"],
+            "ReplyTime": reply["time"],
+            "SubscriberNumber": reply["mobile"],
+        }
+        for reply in taken
+    ]
+    return _ok({"PullSmsReplyStatusSet": items})
+
+
 def _packages(params: dict[str, Any], state: SimState) -> SimResponse:
     with state.lock:
         remaining = state.balances[PROVIDER]
@@ -273,6 +295,7 @@ def _describe_templates(params: dict[str, Any], state: SimState) -> SimResponse:
 ACTIONS = {
     "SendSms": _send_sms,
     "PullSmsSendStatus": _pull_status,
+    "PullSmsReplyStatus": _pull_replies,
     "SmsPackagesStatistics": _packages,
     "DescribeSmsTemplateList": _describe_templates,
 }
