@@ -2,8 +2,9 @@
 
 ``RequestIdMiddleware`` takes the caller's ``X-Request-ID`` (or makes one), answers it back, and
 keeps it in a context variable that ``RequestIdFilter`` puts on every record. ``MaskPhonesFilter``
-rewrites mainland mobile numbers in the final message (``13112341234`` → ``131****1234``), so a
-careless log call cannot leak one. The JSON formatter is python-json-logger's.
+rewrites mainland mobile numbers in the final message (``13112341234`` → ``131****1234``), and
+Douyin phone ciphertexts (``$Dcwm…$1$$`` → ``$Dcwm****``), so a careless log call cannot leak
+one. The JSON formatter is python-json-logger's.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from django.http import HttpRequest, HttpResponse
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# A Douyin phone ciphertext (seed 003's ``post_tel``): ``$index$data$version$$``, base64 between.
+_DOUYIN_CIPHERTEXT = re.compile(r"(\$[A-Za-z0-9+/=]{4})[A-Za-z0-9+/=]*\$[A-Za-z0-9+/=*$]*")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def mask_phones(text: str) -> str:
+    text = _DOUYIN_CIPHERTEXT.sub(lambda match: f"{match.group(1)}****", text)
     return _MOBILE.sub(lambda match: f"{match.group(1)}****{match.group(3)}", text)
 
 

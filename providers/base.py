@@ -76,8 +76,22 @@ class OutgoingMessage:
     template_id: str = ""
     template_params: Sequence[str] = ()
     sign_name: str = ""
-    # For fw199: the Douyin order id the message is addressed by (biz_type 1).
+    # For a Douyin shop's order messages (fw199, seed 003): the Douyin order id the message is
+    # addressed by (``biz_type`` 1), or else the Douyin phone ciphertext (``biz_type`` 0), and the
+    # template's named variables (``{"name": "顺丰", "number": "sf3813741222"}``).
     order_id: str = ""
+    phone_ciphertext: str = ""
+    template_vars: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DouyinTemplate:
+    """The provider-side template a Douyin order message of one station business type is sent
+    with: its id, and where each of its named variables is filled from (variable name → the
+    ``sms_content`` field of the station request)."""
+
+    template_id: str
+    params: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -196,6 +210,9 @@ class ProviderAdapter:
     # Drops a repeated request id (the gateway's taskId): a dispatch cut short by a crash may be
     # sent again under the same id without reaching anyone twice.
     idempotent_resend: ClassVar[bool] = False
+    # Can address a Douyin shop's order messages by Douyin order id or Douyin phone ciphertext
+    # (fw199): only such a provider is handed them, and they never fail over to another kind.
+    addresses_douyin: ClassVar[bool] = False
     # Has an API to pull delivery reports (``pull_reports``): records left ``unknown`` are
     # reconciled through it on a schedule.
     pulls_reports: ClassVar[bool] = False
@@ -219,6 +236,10 @@ class ProviderAdapter:
     def template_id_for(self, business_type: int) -> str:
         """The provider-side template registered for a station business type ("" if none)."""
         return str(self.config.get("template_ids", {}).get(str(business_type), ""))
+
+    def douyin_template_for(self, business_type: int) -> DouyinTemplate | None:
+        """The template for Douyin order messages of a station business type (None if none)."""
+        return None
 
     def post(self, url: str, **kwargs: Any) -> requests.Response:
         """POST through the shared session; transport faults and 5xx become ProviderUnavailable, a

@@ -15,11 +15,17 @@ Our choices where the seed says nothing (assumptions, change them here if fw199 
 
 - the signing rule, see ``sign``;
 - ``tag`` (one per request, echoed in receipts) carries our ``dispatch_id``;
-- ``template_param`` is the message's ``template_params`` numbered from 1, like Tencent's
-  placeholders: ``("a", "b")`` → ``"{\"1\":\"a\",\"2\":\"b\"}"``, sent as a JSON string of an
-  object as the seed's Java example does;
-- the request's template id and SMS signature are the first message's (a batch shares them),
-  falling back to the configured ``template_id`` and to ``DEFAULT_SMS_SIGN``.
+- a message is addressed by its Douyin ``order_id`` when it has one (``biz_type`` 1), else by its
+  Douyin phone ciphertext, passed as given (``biz_type`` 0), else by its plain mainland number
+  (``biz_type`` 0, 11 digits: the seed allows it, the service never routes one here);
+- ``template_param`` is the message's named ``template_vars`` (``{"name": "顺丰", "number": "…"}``,
+  the template's variables as the seed's example shows; ``FW199_TEMPLATES`` says which
+  ``sms_content`` field fills each), sent as a JSON string of that object as the seed's field
+  table (``string``) and its Java example do. A message without named variables gets its
+  ``template_params`` numbered from 1 (``{"1": …, "2": …}``);
+- the request's template id and SMS signature are shared by the batch (the pipeline batches
+  Douyin messages by business type and signature); a batch that mixes them is refused, and the
+  signature falls back to ``DEFAULT_SMS_SIGN``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from providers.base import (
+    DouyinTemplate,
     OutcomeStatus,
     OutgoingMessage,
     ProviderAdapter,
@@ -63,34 +70,51 @@ def sign(params: Mapping[str, str], secret: str) -> str:
     return hashlib.md5(f"{secret}{joined}{secret}".encode()).hexdigest().upper()
 
 
-def template_param(params: Sequence[str]) -> str:
-    """``template_params`` numbered from 1 (``{"1": p1, "2": p2, …}``), as a JSON string."""
-    return json.dumps(
-        {str(index): str(value) for index, value in enumerate(params, start=1)},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+def template_param(message: OutgoingMessage) -> str:
+    """The message's named ``template_vars`` as a JSON string of an object; without them its
+    ``template_params`` numbered from 1 (``{"1": p1, "2": p2, …}``)."""
+    values: Mapping[str, str] = message.template_vars or {
+        str(index): str(value) for index, value in enumerate(message.template_params, start=1)
+    }
+    return json.dumps(dict(values), ensure_ascii=False, separators=(",", ":"))
 
 
-def build_request_data(
-    batch: Sequence[OutgoingMessage], *, dispatch_id: str, default_template_id: str
-) -> dict[str, Any]:
-    """The ``request_data`` object of one send: by order id when the message has one, else by phone."""
-    items = []
-    for message in batch:
-        item: dict[str, Any] = {"template_param": template_param(message.template_params)}
-        if message.order_id:
-            item = {"biz_type": BIZ_TYPE_ORDER, "order_id": message.order_id, **item}
-        else:
-            # post_tel takes the plain number: mainland numbers as their 11 digits.
-            item = {"biz_type": BIZ_TYPE_PHONE, "post_tel": mainland_digits(message.phone_e164), **item}
-        items.append(item)
-    first = batch[0]
+def message_item(message: OutgoingMessage) -> dict[str, Any]:
+    """One ``sms_message_list`` item: by Douyin order id, else by phone ciphertext, else by the
+    plain mainland number."""
+    if message.order_id:
+        address: dict[str, Any] = {"biz_type": BIZ_TYPE_ORDER, "order_id": message.order_id}
+    elif message.phone_ciphertext:
+        address = {"biz_type": BIZ_TYPE_PHONE, "post_tel": message.phone_ciphertext}
+    else:
+        address = {"biz_type": BIZ_TYPE_PHONE, "post_tel": mainland_digits(message.phone_e164)}
+    return {**address, "template_param": template_param(message)}
+
+
+def build_request_data(batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> dict[str, Any]:
+    """The ``request_data`` object of one send. Every message of ``batch`` shares one template id
+    and one SMS signature (``ValueError`` otherwise: the request has one of each)."""
+    template_ids = {message.template_id for message in batch}
+    signs = {message.sign_name or DEFAULT_SMS_SIGN for message in batch}
+    if len(template_ids) != 1 or len(signs) != 1:
+        raise ValueError("an fw199 request carries one template id and one signature")
+    [template_id], [sms_sign] = template_ids, signs
+    if not template_id:
+        raise ValueError("an fw199 message needs its template id")
     return {
-        "sign": first.sign_name or DEFAULT_SMS_SIGN,
-        "sms_message_list": items,
-        "template_id": first.template_id or default_template_id,
+        "sign": sms_sign,
+        "sms_message_list": [message_item(message) for message in batch],
+        "template_id": template_id,
         "tag": dispatch_id[:TAG_MAX_LENGTH],
+    }
+
+
+def douyin_templates(raw: Mapping[str, Any]) -> dict[int, DouyinTemplate]:
+    """``FW199_TEMPLATES`` (business type → ``{"template_id", "params"}``, checked when the
+    settings load) as ``DouyinTemplate`` per business type."""
+    return {
+        int(kind): DouyinTemplate(template_id=str(entry["template_id"]), params=dict(entry["params"]))
+        for kind, entry in raw.items()
     }
 
 
@@ -178,16 +202,20 @@ class Fw199Adapter(ProviderAdapter):
     name = NAME
     regions = frozenset({Region.MAINLAND})
     requires_template = True
+    # Addressed by Douyin order id or phone ciphertext: Douyin shops' order messages go here.
+    addresses_douyin = True
     # No delivery receipts are documented: an accepted message is final, and there is nothing to pull.
     final_on_accept = True
     send_path = SEND_PATH
 
+    def douyin_template_for(self, business_type: int) -> DouyinTemplate | None:
+        """The ``FW199_TEMPLATES`` entry of a station business type (None when it has none)."""
+        return douyin_templates(self.config.get("templates", {})).get(int(business_type))
+
     def build_send_request(self, batch: Sequence[OutgoingMessage], *, dispatch_id: str) -> dict[str, str]:
         """The public parameters, the signed ``request_data`` of up to 100 messages sharing one
         template, and the signature."""
-        request_data = build_request_data(
-            batch, dispatch_id=dispatch_id, default_template_id=self.config["template_id"]
-        )
+        request_data = build_request_data(batch, dispatch_id=dispatch_id)
         params = {
             "appid": self.config["app_id"],
             "timestamp": str(int(time.time())),

@@ -19,12 +19,13 @@ from providers.base import Region
 from providers.registry import ADAPTERS, UnknownProvider, adapter_class
 from sms.routing import BatchNeeds, unfit_reason
 
-# (setting, the region whose numbers it is given, whether it is given tenant free text)
-FIRST_PROVIDERS: tuple[tuple[str, Region, bool], ...] = (
-    ("SMS_DEFAULT_PROVIDER", Region.MAINLAND, False),
-    ("SMS_TENANT_PROVIDER", Region.MAINLAND, True),
-    ("SMS_INTERNATIONAL_PROVIDER", Region.INTERNATIONAL, True),  # station and tenant sends alike
-    ("SMS_DOUYIN_PROVIDER", Region.MAINLAND, False),
+# (setting, what it is given: the region of its numbers, tenant free text, Douyin order messages)
+FIRST_PROVIDERS: tuple[tuple[str, BatchNeeds], ...] = (
+    ("SMS_DEFAULT_PROVIDER", BatchNeeds(frozenset({Region.MAINLAND}))),
+    ("SMS_TENANT_PROVIDER", BatchNeeds(frozenset({Region.MAINLAND}), needs_text=True)),
+    # station and tenant sends alike
+    ("SMS_INTERNATIONAL_PROVIDER", BatchNeeds(frozenset({Region.INTERNATIONAL}), needs_text=True)),
+    ("SMS_DOUYIN_PROVIDER", BatchNeeds(frozenset({Region.MAINLAND}), douyin=True)),
 )
 CHAINS: tuple[tuple[str, Region], ...] = (
     ("SMS_FAILOVER_MAINLAND", Region.MAINLAND),
@@ -64,8 +65,7 @@ def check_routing(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
     default provider has a template for every station business type (sms.W001); the deprecated
     ``SMS_FAILOVER`` (sms.W002)."""
     messages: list[checks.CheckMessage] = []
-    for setting, region, free_text in FIRST_PROVIDERS:
-        needs = BatchNeeds(frozenset({region}), needs_text=free_text)
+    for setting, needs in FIRST_PROVIDERS:
         messages += _provider_errors(setting, getattr(settings, setting), needs, "sms.E002")
     for setting, region in CHAINS:
         # A chain takes station and tenant batches alike; a template provider in it is skipped

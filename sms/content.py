@@ -32,6 +32,11 @@ REQUIRED_CONTENT_FIELDS: dict[int, tuple[str, ...]] = {
     BusinessType.REGISTRATION: ("verify_code", "sms_signature"),
 }
 
+# A Douyin shop's order number in ``sms_content``: the message goes through SMS_DOUYIN_PROVIDER
+# (fw199), addressed by it (docs/api-station.md). Douyin messages are order notices (types 0, 1).
+DOUYIN_ORDER_ID_FIELD = "douyin_order_id"
+DOUYIN_BUSINESS_TYPES = (BusinessType.MALL_ORDER, BusinessType.PROXY_ORDER)
+
 # The whole message (signature and filled values included) is at most 500 characters, each
 # character one whatever its width, as Tencent, Alibaba and Huawei count (docs/content-rules.md).
 MAX_MESSAGE_CHARS = 500

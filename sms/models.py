@@ -227,8 +227,12 @@ class SendRecord(models.Model):
     )
     restaurant_id = models.BigIntegerField(null=True, blank=True)
     receive_name = models.CharField(max_length=64, null=True, blank=True)
-    receive_phone = models.CharField(max_length=24, help_text="as the client gave it, normalised digits")
-    phone_e164 = models.CharField(max_length=24, help_text="+8613112341234")
+    # A Douyin phone ciphertext (seed 003's post_tel, up to 512 characters) is kept in both as given.
+    receive_phone = models.CharField(
+        max_length=512,
+        help_text="as the client gave it, normalised digits; a Douyin phone ciphertext as given",
+    )
+    phone_e164 = models.CharField(max_length=512, help_text="+8613112341234, or a Douyin phone ciphertext")
     business_type = models.SmallIntegerField(choices=BusinessType.choices, null=True, blank=True)
     sms_content = models.JSONField(
         default=dict, blank=True, help_text="the structured content of the request"

@@ -23,6 +23,13 @@ MAINLAND_PREFIX = f"+{MAINLAND_COUNTRY_CODE}"
 # refused rather than left to libphonenumber, which would drop it or read it as digits.
 _MOBILE_TEXT = re.compile(r"\(?\+?[0-9 ().\-]+", re.ASCII)
 
+# A Douyin (抖店) phone ciphertext, as seed 003's ``post_tel`` example: ``$`` search index ``$``
+# encrypted number (base64, ``*`` and a key part) ``$`` version ``$$``. It is stored and sent as
+# given (only fw199 can address it) and never shown whole in logs or the admin.
+DOUYIN_CIPHERTEXT_PREFIX = "$"
+DOUYIN_CIPHERTEXT_MAX_LENGTH = 512
+_DOUYIN_CIPHERTEXT = re.compile(r"\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=*]+\$[0-9]+\$\$", re.ASCII)
+
 
 class InvalidPhone(ValueError):
     """The text is not a mobile number we can send to."""
@@ -30,9 +37,19 @@ class InvalidPhone(ValueError):
 
 @dataclass(frozen=True)
 class Phone:
-    e164: str  # +8613112341234
-    national: str  # 13112341234 for mainland numbers, the E.164 form otherwise
+    # +8613112341234; a Douyin phone ciphertext as given (``is_douyin_ciphertext``)
+    e164: str
+    national: str  # 13112341234 for mainland numbers, the E.164 form otherwise, a ciphertext as given
     country_code: int
+
+    @property
+    def is_douyin_ciphertext(self) -> bool:
+        return is_douyin_ciphertext(self.e164)
+
+
+def is_douyin_ciphertext(phone: str) -> bool:
+    """Whether a given or stored number is a Douyin phone ciphertext (it starts with ``$``)."""
+    return phone.startswith(DOUYIN_CIPHERTEXT_PREFIX)
 
 
 def is_mainland_e164(e164: str) -> bool:
@@ -41,8 +58,24 @@ def is_mainland_e164(e164: str) -> bool:
 
 
 def region_of(e164: str) -> Region:
-    """The routing region of a stored E.164 number: mainland (+86) or international."""
-    return Region.MAINLAND if is_mainland_e164(e164) else Region.INTERNATIONAL
+    """The routing region of a stored number: mainland (+86, and a Douyin phone ciphertext: a
+    Douyin shop's buyer, reached through a domestic gateway) or international."""
+    if is_mainland_e164(e164) or is_douyin_ciphertext(e164):
+        return Region.MAINLAND
+    return Region.INTERNATIONAL
+
+
+def parse_douyin_ciphertext(raw: str) -> Phone:
+    """A Douyin phone ciphertext, kept as given: it must have seed 003's shape (``$…$…$1$$``) and
+    at most ``DOUYIN_CIPHERTEXT_MAX_LENGTH`` characters. Never read as a mainland number."""
+    text = str(raw)
+    if len(text) > DOUYIN_CIPHERTEXT_MAX_LENGTH:
+        raise InvalidPhone(
+            f"a Douyin phone ciphertext is at most {DOUYIN_CIPHERTEXT_MAX_LENGTH} characters, not {len(text)}"
+        )
+    if not _DOUYIN_CIPHERTEXT.fullmatch(text):
+        raise InvalidPhone("not a Douyin phone ciphertext: $index$data$version$$, base64 between the $")
+    return Phone(e164=text, national=text, country_code=MAINLAND_COUNTRY_CODE)
 
 
 def parse_mobile(raw: str | int) -> Phone:
@@ -70,7 +103,10 @@ def parse_mobile(raw: str | int) -> Phone:
 
 
 def mask(phone: str) -> str:
-    """``13112341234`` → ``131****1234``: the only form a phone number takes in logs."""
+    """``13112341234`` → ``131****1234``: the only form a phone number takes in logs. A Douyin
+    phone ciphertext keeps its first four characters after the ``$`` (``$Dcwm****``)."""
+    if is_douyin_ciphertext(phone.strip()):
+        return f"{phone.strip()[:5]}****"
     digits = phone.strip()
     if len(digits) < 8:
         return "*" * len(digits)

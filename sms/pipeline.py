@@ -55,7 +55,15 @@ from sms.ledger import reconcile_billed, refund_records
 from sms.models import RecordState, SendRecord, SendStatus
 from sms.phones import region_of
 from sms.reports import DailyCounts, apply_pending_reports, bump_daily_statistics, count_daily, failure_remark
-from sms.routing import BatchNeeds, next_provider, outgoing_message, route_for, unfit_reason
+from sms.routing import (
+    BatchNeeds,
+    is_douyin,
+    next_provider,
+    outgoing_message,
+    request_key,
+    route_for,
+    unfit_reason,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -266,19 +274,20 @@ def queue_for_dispatch(record_ids: Sequence[int]) -> None:
     """Publish dispatch tasks for queued records, after the current transaction commits,
     in batches of the first provider's size."""
     records = SendRecord.objects.filter(pk__in=list(record_ids)).only(
-        "id", "phone_e164", "batch_id", "business_type", "content"
+        "id", "phone_e164", "batch_id", "business_type", "content", "sms_content"
     )
     # One provider request carries one text (the gateway's and sjroom's ``content``, Tencent's
-    # shared TemplateParamSet), so records are grouped by provider and text; and by region, so
-    # that a batch and its failover chain are of one region even where one provider serves both.
+    # shared TemplateParamSet), so records are grouped by provider and text (Douyin order
+    # messages: by template and signature, ``request_key``); and by region, so that a batch and
+    # its failover chain are of one region even where one provider serves both.
     groups: dict[tuple[str, str, str], list[int]] = {}
-    routes: dict[tuple[str, bool, int | None], str] = {}  # route_for depends on these only
+    routes: dict[tuple[str, bool, int | None, bool], str] = {}  # route_for depends on these only
     for record in records.order_by("id"):
         region = region_of(record.phone_e164)
-        kind = (region, record.batch_id is not None, record.business_type)
+        kind = (region, record.batch_id is not None, record.business_type, is_douyin(record))
         if kind not in routes:
             routes[kind] = route_for(record)
-        groups.setdefault((routes[kind], region, record.content), []).append(record.pk)
+        groups.setdefault((routes[kind], region, request_key(record)), []).append(record.pk)
     for (provider, _, _), ids in groups.items():
         publish_batches(ids, provider=provider)
 
@@ -417,12 +426,12 @@ def fail_over(
                 [record.pk for record in batch.records], provider=fallback, tried=[*tried, batch.provider]
             )
         return DispatchResult(failed_over_to=fallback)
-    regions = "/".join(sorted(needs.regions))
-    fail_records(
-        records=batch.records,
-        remark=f"no provider available ({reason}; none other in the {regions} failover chain can carry it)",
-        code=code,
-    )
+    if needs.douyin:
+        # Only SMS_DOUYIN_PROVIDER's kind can address a Douyin order id or phone ciphertext.
+        rest = "a Douyin order message has no failover: no other provider can address it"
+    else:
+        rest = f"none other in the {'/'.join(sorted(needs.regions))} failover chain can carry it"
+    fail_records(records=batch.records, remark=f"no provider available ({reason}; {rest})", code=code)
     return DispatchResult()
 
 

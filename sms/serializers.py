@@ -12,7 +12,7 @@ from gm_server_notify.api.fields import BIGINT_MAX, BoundedDateField, IdField, S
 from gm_server_notify.api.paging import PageRequestSerializer
 from gm_server_notify.strict_json import strict_json
 from sms.models import Combo, RechargeRecord, SendRecord, Station, Uplink
-from sms.phones import display_mobile
+from sms.phones import DOUYIN_CIPHERTEXT_MAX_LENGTH, display_mobile
 from sms.selectors import MAX_RANGE_DAYS
 
 STATION_ID = {"max_length": 32, "trim_whitespace": True}
@@ -64,7 +64,11 @@ class SendAddRequest(serializers.Serializer):
     )
     receive_name = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
     receive_phone = serializers.CharField(
-        max_length=32, help_text="mainland mobile, or +CC for other countries"
+        max_length=DOUYIN_CIPHERTEXT_MAX_LENGTH,
+        help_text=(
+            "mainland mobile, or +CC for other countries, or a Douyin phone ciphertext "
+            "($…$…$1$$, kept as given: sent through the Douyin shop gateway)"
+        ),
     )
     # Optional in seed 000; without it the answer is 1002 naming the keys the type needs.
     sms_content = serializers.DictField(
@@ -74,7 +78,9 @@ class SendAddRequest(serializers.Serializer):
         allow_null=True,
         help_text=(
             "order_id + sms_signature for business_type 0 and 1; verify_code (4 to 6 digits) + "
-            "sms_signature for 2; no 【】 in values, the signature without brackets inside its name"
+            "sms_signature for 2; no 【】 in values, the signature without brackets inside its name. "
+            "douyin_order_id (digits, types 0 and 1): a Douyin shop's order, sent by order id through "
+            "the Douyin shop gateway, with the fields its template's variables name (FW199_TEMPLATES)"
         ),
     )
     business_type = serializers.IntegerField(help_text="0 mall order, 1 order on behalf, 2 registration")

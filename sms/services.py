@@ -18,9 +18,12 @@ from django.utils import timezone
 
 from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, RateLimited
+from providers.base import Region
 from signatures.names import SignatureNameError, clean_signature
 from sms import limits, suspension
 from sms.content import (
+    DOUYIN_BUSINESS_TYPES,
+    DOUYIN_ORDER_ID_FIELD,
     REQUIRED_CONTENT_FIELDS,
     MessageTooLong,
     check_message_length,
@@ -29,9 +32,19 @@ from sms.content import (
 )
 from sms.ledger import change_balance
 from sms.models import BusinessType, Combo, LedgerReason, RechargeRecord, RecordState, SendRecord, Station
-from sms.phones import InvalidPhone, Phone, is_mainland_e164, mask, parse_mobile
+from sms.phones import (
+    InvalidPhone,
+    Phone,
+    is_douyin_ciphertext,
+    is_mainland_e164,
+    mask,
+    parse_douyin_ciphertext,
+    parse_mobile,
+    region_of,
+)
 from sms.pipeline import queue_for_dispatch
 from sms.reports import DailyCounts, bump_daily_statistics, count_daily
+from sms.routing import douyin_template
 
 logger = logging.getLogger(__name__)
 
@@ -141,19 +154,24 @@ def recharge_station(
 STATION_VERIFY_CODE = re.compile(r"[0-9]{4,6}")
 
 
-def _validated_content(business_type: int, sms_content: dict[str, Any] | None) -> dict[str, str]:
-    """The type's fields, stripped, as given; refused (1002, docs/content-rules.md) when one is
-    missing, the signature has brackets inside its name, a value holds ``【】`` or the verify code
-    is not 4 to 6 digits."""
+# A Douyin order number: ASCII digits (Douyin's are 19 today; room to grow).
+DOUYIN_ORDER_ID = re.compile(r"[0-9]{1,32}")
+
+
+def _validated_content(
+    business_type: int, sms_content: dict[str, Any] | None, *, fields: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """The type's fields (and ``fields``: a Douyin template's), stripped, as given; refused (1002,
+    docs/content-rules.md) when one is missing, the signature has brackets inside its name, a
+    value holds ``【】`` or the verify code is not 4 to 6 digits."""
     content = sms_content or {}
-    missing = [
-        name for name in REQUIRED_CONTENT_FIELDS[business_type] if not str(content.get(name, "")).strip()
-    ]
+    wanted = tuple(dict.fromkeys((*REQUIRED_CONTENT_FIELDS[business_type], *fields)))
+    missing = [name for name in wanted if not str(content.get(name, "")).strip()]
     if missing:
         raise InvalidInput(
             f"{', '.join(missing)} required for business_type {business_type}", field="sms_content"
         )
-    values = {name: str(content[name]).strip() for name in REQUIRED_CONTENT_FIELDS[business_type]}
+    values = {name: str(content[name]).strip() for name in wanted}
     try:
         clean_signature(values["sms_signature"])
     except SignatureNameError as exc:
@@ -164,6 +182,45 @@ def _validated_content(business_type: int, sms_content: dict[str, Any] | None) -
     if "verify_code" in values and not STATION_VERIFY_CODE.fullmatch(values["verify_code"]):
         raise InvalidInput("a verify code is 4 to 6 digits", field="sms_content.verify_code")
     return values
+
+
+def _douyin_order_id(sms_content: dict[str, Any] | None) -> str:
+    """``sms_content.douyin_order_id``, stripped ("" when absent or blank: not a Douyin order)."""
+    return str((sms_content or {}).get(DOUYIN_ORDER_ID_FIELD) or "").strip()
+
+
+def _validated_douyin_send(
+    *, receive_phone: str, business_type: int, sms_content: dict[str, Any] | None
+) -> tuple[Phone, dict[str, str]]:
+    """The recipient and content of a Douyin shop's order message (docs/api-station.md): an order
+    notice (business type 0 or 1) addressed by ``sms_content.douyin_order_id`` (digits) or to a
+    Douyin phone ciphertext (kept as given), to a mainland number otherwise, with every field
+    ``SMS_DOUYIN_PROVIDER``'s template for the type fills its named variables from."""
+    order_id = _douyin_order_id(sms_content)
+    field = f"sms_content.{DOUYIN_ORDER_ID_FIELD}" if order_id else "receive_phone"
+    if business_type not in DOUYIN_BUSINESS_TYPES:
+        raise InvalidInput(
+            f"a Douyin message is an order notice: business_type 0 or 1, not {business_type}", field=field
+        )
+    if order_id and not DOUYIN_ORDER_ID.fullmatch(order_id):
+        raise InvalidInput("a Douyin order number is 1 to 32 digits", field=field)
+    text = str(receive_phone).strip()
+    try:
+        phone = parse_douyin_ciphertext(text) if is_douyin_ciphertext(text) else parse_mobile(text)
+    except InvalidPhone as exc:
+        raise InvalidInput(str(exc), field="receive_phone") from exc
+    if not phone.is_douyin_ciphertext and not is_mainland_e164(phone.e164):
+        raise InvalidInput(
+            "a Douyin order message goes to a mainland number or a Douyin phone ciphertext",
+            field="receive_phone",
+        )
+    template = douyin_template(business_type)
+    if template is None:
+        raise InvalidInput(
+            f"no Douyin template for business_type {business_type} (FW199_TEMPLATES)", field="business_type"
+        )
+    fields = tuple(template.params.values()) + ((DOUYIN_ORDER_ID_FIELD,) if order_id else ())
+    return phone, _validated_content(business_type, sms_content, fields=fields)
 
 
 def create_station_send(
@@ -178,16 +235,24 @@ def create_station_send(
     """Validate a station's message, reserve its billed segments and write its record.
 
     Nothing is written and nothing reserved when any check fails. A verify code (business type 2)
-    must fit the mobile's ``SMS_VERIFY_LIMITS`` (``RateLimited`` naming the window otherwise).
+    must fit the mobile's ``SMS_VERIFY_LIMITS`` (``RateLimited`` naming the window otherwise). A
+    Douyin shop's order message (``sms_content.douyin_order_id``, or a ``receive_phone`` that is a
+    Douyin phone ciphertext) is checked as ``_validated_douyin_send`` says and goes to
+    ``SMS_DOUYIN_PROVIDER``.
     """
     if business_type not in BusinessType.values:
         raise InvalidInput(f"unknown business type {business_type}; use 0, 1 or 2", field="business_type")
-    try:
-        phone = parse_mobile(receive_phone)
-    except InvalidPhone as exc:
-        raise InvalidInput(str(exc), field="receive_phone") from exc
-    content = _validated_content(business_type, sms_content)
-    international = not is_mainland_e164(phone.e164)
+    if _douyin_order_id(sms_content) or is_douyin_ciphertext(str(receive_phone).strip()):
+        phone, content = _validated_douyin_send(
+            receive_phone=receive_phone, business_type=business_type, sms_content=sms_content
+        )
+    else:
+        try:
+            phone = parse_mobile(receive_phone)
+        except InvalidPhone as exc:
+            raise InvalidInput(str(exc), field="receive_phone") from exc
+        content = _validated_content(business_type, sms_content)
+    international = region_of(phone.e164) is Region.INTERNATIONAL
     text = render_station_message(business_type, content, international=international)
     try:
         check_message_length(text)

@@ -38,6 +38,15 @@ DEFAULT_TENCENT_TEMPLATES = {
     "1003": "您的验证码为{1}，5分钟内有效，请勿泄露给他人。",
 }
 
+# fw199's registered templates (id → the names of its variables), as its console holds them: the
+# seed's own ``ST_72dd4e2c`` (``name``, ``number``) and the service's FW199_TEMPLATES defaults.
+# ``POST /_sim/config`` with ``{"fw199_templates": {"ST_…": ["name"]}}`` registers or changes some.
+DEFAULT_FW199_TEMPLATES = {
+    "ST_72dd4e2c": ["name", "number"],
+    "ST_00000000": ["order_id"],
+    "ST_00000001": ["order_id"],
+}
+
 
 @dataclass
 class SimRequest:
@@ -82,6 +91,9 @@ class SimConfig:
     push_targets: dict[str, dict[str, str]] = field(default_factory=dict)
     hang_seconds: float = 10.0
     templates: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TENCENT_TEMPLATES))
+    fw199_templates: dict[str, list[str]] = field(
+        default_factory=lambda: {key: list(names) for key, names in DEFAULT_FW199_TEMPLATES.items()}
+    )
 
 
 @dataclass

@@ -20,8 +20,9 @@ requests answered HTTP 500), ``fail_next`` (the next N send requests answer HTTP
 ``down`` (list of providers answering HTTP 503 until removed; ``tencent.<Action>`` for one
 Tencent action only, e.g. ``tencent.PullSmsSendStatus``), ``report_delay_ms``, ``push``
 (whether reports are pushed or held for the pull APIs), ``push_targets`` (per provider:
-``{"status": url, "uplink": url}``), ``hang_seconds`` and ``templates`` (Tencent's registered
-templates, id → text with ``{1}``: added or changed).
+``{"status": url, "uplink": url}``), ``hang_seconds``, ``templates`` (Tencent's registered
+templates, id → text with ``{1}``: added or changed) and ``fw199_templates`` (fw199's registered
+templates, id → the names of their variables: added or changed).
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def _config(request: SimRequest, state: SimState) -> SimResponse:
             config.push_targets.update(value)
         elif key == "templates":
             config.templates.update({str(k): str(v) for k, v in value.items()})
+        elif key == "fw199_templates":
+            config.fw199_templates.update({str(k): [str(name) for name in v] for k, v in value.items()})
         elif hasattr(config, key):
             setattr(config, key, type(getattr(config, key))(value))
         else:

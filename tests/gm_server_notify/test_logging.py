@@ -44,3 +44,10 @@ def test_responses_answer_the_callers_request_id_or_a_new_one(client):
     assert client.get("/healthz", HTTP_X_REQUEST_ID="abc-123")["X-Request-ID"] == "abc-123"
     generated = client.get("/healthz", HTTP_X_REQUEST_ID="bad id\n")["X-Request-ID"]
     assert generated != "bad id\n" and len(generated) == 32
+
+
+def test_douyin_phone_ciphertexts_are_masked_and_dollar_amounts_kept():
+    from tests.providers.test_fw199 import SEED_CIPHERTEXT
+
+    line = f"sent to {SEED_CIPHERTEXT} and 13112341234 for $5 ($1.50 each)"
+    assert mask_phones(line) == "sent to $Dcwm**** and 131****1234 for $5 ($1.50 each)"
