@@ -28,6 +28,40 @@ class Stack:
         response = requests.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
         return response.json()
 
+    def recharge(self, nums: int, *, station_id: str = "T7442") -> None:
+        """Give a station ``nums`` messages through ``recharge_record/create`` (the custom combo)."""
+        body = self.station(
+            "POST",
+            "/sms/recharge_record/create",
+            json={
+                "combo_id": 4,
+                "station_id": station_id,
+                "recharge_nums": nums,
+                "recharge_money": "1.00",
+                "operator_name": "e2e",
+            },
+        )
+        assert body["code"] == 0, body
+
+    def station_send(
+        self, *, receive_phone: str, business_type: int, sms_content: dict, station_id: str = "T7442"
+    ) -> int:
+        """``send/add`` then ``send/start`` one station message; its task id."""
+        body = self.station(
+            "POST",
+            "/sms/send/add",
+            json={
+                "station_id": station_id,
+                "receive_phone": receive_phone,
+                "business_type": business_type,
+                "sms_content": sms_content,
+            },
+        )
+        assert body["code"] == 0, body
+        task_id = body["data"]["task_id"]
+        assert self.station("POST", "/sms/send/start", json={"task_id": task_id})["code"] == 0
+        return task_id
+
     def worker_env(self) -> dict[str, str]:
         """Point the worker's providers at the simulator."""
         sim = self.simulator.url

@@ -20,42 +20,16 @@ LONG_TEMPLATE = (
 )
 
 
-def _recharge(stack, nums: int) -> None:
-    body = stack.station(
-        "POST",
-        "/sms/recharge_record/create",
-        json={
-            "combo_id": 4,
-            "station_id": "T7442",
-            "recharge_nums": nums,
-            "recharge_money": "1.00",
-            "operator_name": "e2e",
-        },
-    )
-    assert body["code"] == 0, body
-
-
 def _send(stack, phone: str) -> int:
-    body = stack.station(
-        "POST",
-        "/sms/send/add",
-        json={
-            "station_id": "T7442",
-            "receive_phone": phone,
-            "business_type": 2,
-            "sms_content": {"verify_code": "112095", "sms_signature": "去采购"},
-        },
+    return stack.station_send(
+        receive_phone=phone, business_type=2, sms_content={"verify_code": "112095", "sms_signature": "去采购"}
     )
-    assert body["code"] == 0, body
-    task_id = body["data"]["task_id"]
-    assert stack.station("POST", "/sms/send/start", json={"task_id": task_id})["code"] == 0
-    return task_id
 
 
 def test_the_ledger_ends_equal_to_what_the_provider_billed(stack, client):
     stack.simulator.configure(templates={"1003": LONG_TEMPLATE})
     stack.worker()
-    _recharge(stack, 20)
+    stack.recharge(20)
     task_ids = [_send(stack, phone) for phone in ("13100000001", "13100000002", "13100000003")]
     wait_until(
         lambda: SendRecord.objects.filter(state=RecordState.DELIVERED).count() == 3, message="3 delivered"
@@ -95,7 +69,7 @@ def test_a_lost_report_shows_unknown_until_the_scheduled_pull_decides_it(stack, 
             "SMS_PULL_REPORT_PROVIDERS": "",
         },
     )
-    _recharge(stack, 10)
+    stack.recharge(10)
     stack.simulator.configure(down=["tencent.PullSmsSendStatus"])  # its pull API unreachable a while
     task_id = _send(stack, "13100000001")
     wait_until(

@@ -24,38 +24,6 @@ TEMPLATES = {
 }
 
 
-def _recharge(stack, nums: int) -> None:
-    body = stack.station(
-        "POST",
-        "/sms/recharge_record/create",
-        json={
-            "combo_id": 4,
-            "station_id": "T7442",
-            "recharge_nums": nums,
-            "recharge_money": "1.00",
-            "operator_name": "e2e",
-        },
-    )
-    assert body["code"] == 0, body
-
-
-def _send(stack, *, receive_phone: str, business_type: int, sms_content: dict) -> int:
-    body = stack.station(
-        "POST",
-        "/sms/send/add",
-        json={
-            "station_id": "T7442",
-            "receive_phone": receive_phone,
-            "business_type": business_type,
-            "sms_content": sms_content,
-        },
-    )
-    assert body["code"] == 0, body
-    task_id = body["data"]["task_id"]
-    assert stack.station("POST", "/sms/send/start", json={"task_id": task_id})["code"] == 0
-    return task_id
-
-
 @pytest.fixture
 def douyin_stack(stack, settings):
     """The stack with FW199_TEMPLATES set alike in the web process (its settings) and the worker."""
@@ -69,9 +37,8 @@ def douyin_stack(stack, settings):
 def test_an_order_id_send_and_a_ciphertext_send_are_delivered_via_fw199_with_named_params(douyin_stack):
     stack = douyin_stack
     stack.worker(env={"FW199_TEMPLATES": json.dumps(TEMPLATES)})
-    _recharge(stack, 10)
-    by_order = _send(
-        stack,
+    stack.recharge(10)
+    by_order = stack.station_send(
         receive_phone="13100000001",
         business_type=0,
         sms_content={
@@ -82,8 +49,7 @@ def test_an_order_id_send_and_a_ciphertext_send_are_delivered_via_fw199_with_nam
             "express_number": "sf3813741222",
         },
     )
-    by_ciphertext = _send(
-        stack,
+    by_ciphertext = stack.station_send(
         receive_phone=SEED_CIPHERTEXT,
         business_type=1,
         sms_content={"order_id": "PL0002", "sms_signature": "去采购"},
@@ -133,9 +99,8 @@ def test_a_douyin_send_fails_with_its_reason_when_fw199_stays_down_and_reaches_n
     stack = douyin_stack
     stack.simulator.configure(down=["fw199"])
     stack.worker(env={"FW199_TEMPLATES": json.dumps(TEMPLATES), "SMS_PROVIDER_MAX_RETRIES": "1"})
-    _recharge(stack, 10)
-    task_id = _send(
-        stack,
+    stack.recharge(10)
+    task_id = stack.station_send(
         receive_phone=SEED_CIPHERTEXT,
         business_type=1,
         sms_content={"order_id": "PL0002", "sms_signature": "去采购"},

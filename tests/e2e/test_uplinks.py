@@ -27,32 +27,12 @@ def _basic(user) -> dict[str, str]:
 
 
 def _station_send(stack) -> int:
-    recharge = stack.station(
-        "POST",
-        "/sms/recharge_record/create",
-        json={
-            "combo_id": 4,
-            "station_id": "T7442",
-            "recharge_nums": 10,
-            "recharge_money": "1.00",
-            "operator_name": "e2e",
-        },
+    stack.recharge(10)
+    return stack.station_send(
+        receive_phone=STATION_PHONE,
+        business_type=0,
+        sms_content={"order_id": "PL2026", "sms_signature": "去采购"},
     )
-    assert recharge["code"] == 0, recharge
-    added = stack.station(
-        "POST",
-        "/sms/send/add",
-        json={
-            "station_id": "T7442",
-            "receive_phone": STATION_PHONE,
-            "business_type": 0,
-            "sms_content": {"order_id": "PL2026", "sms_signature": "去采购"},
-        },
-    )
-    assert added["code"] == 0, added
-    task_id = added["data"]["task_id"]
-    assert stack.station("POST", "/sms/send/start", json={"task_id": task_id})["code"] == 0
-    return task_id
 
 
 def _tenant_send(stack, tenant, root_user) -> str:
