@@ -135,11 +135,13 @@ def send_tenant_message(
     suspension.check_tenant(account)
     if callback_url:
         if not WebhookEndpoint.objects.filter(tenant=account).exists():
-            raise InvalidInput("set v1/callback first: its secret signs the pushes", field="callback_url")
+            raise InvalidInput(
+                "callback_url: set v1/callback first: its secret signs the pushes", field="callback_url"
+            )
         try:
             urlguard.check_url(callback_url)
         except InvalidInput as exc:
-            raise InvalidInput(exc.message, field="callback_url") from exc
+            raise InvalidInput(f"callback_url: {exc.message}", field="callback_url") from exc
     verify_code = template.type == TemplateType.VERIFICATION
     with limits.booked(list(phones), verify_code=verify_code) as admission:
         return _write_batch(
