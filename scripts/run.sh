@@ -29,6 +29,7 @@ export GM_WEB_PORT="${GM_WEB_PORT:-$(free_port)}"
 export SIMULATOR_PORT="${SIMULATOR_PORT:-8100}"
 export SIMULATOR_CALLBACK_BASE="${SIMULATOR_CALLBACK_BASE:-http://127.0.0.1:$PORT}"
 export WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-2}"
+export WEBHOOK_WORKER_CONCURRENCY="${WEBHOOK_WORKER_CONCURRENCY:-4}"
 # Every request reaches gunicorn through nginx: the client's address is the last X-Forwarded-For entry.
 export TRUSTED_PROXIES="${TRUSTED_PROXIES:-127.0.0.1}"  # nginx, on loopback: the client is the address it forwards
 
