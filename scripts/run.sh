@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make run: migrate, load defaults, then run nginx (on $PORT) in front of web (gunicorn, on a
-# loopback port of its own), worker, beat and the provider simulator in the foreground under
-# supervisord (scripts/supervisord.conf): a process that dies is restarted on its own; Ctrl-C stops
-# them all. docs/deploy.md describes the topology.
+# loopback port of its own), worker, the webhook worker, beat and the provider simulator in the
+# foreground under supervisord (scripts/supervisord.conf): a process that dies is restarted on its
+# own; Ctrl-C stops them all. docs/deploy.md describes the topology.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
