@@ -17,6 +17,7 @@ from gm_server_notify.api.fields import MAX_DATE, MIN_DATE, IdField
 from gm_server_notify.api.paging import OffsetPageSerializer, offset_page
 from gm_server_notify.api.schema import PLATFORM_ERROR
 from gm_server_notify.api.views import PlatformAPIView, RootAPIView, parse
+from signatures.serializers import OkOut
 from sms import selectors, tenant_services, webhooks
 from sms.idempotency import IDEMPOTENCY_KEY, idempotent
 from sms.phones import display_mobile
@@ -226,10 +227,6 @@ class UplinkView(PlatformAPIView):
                 "page_size": query["page_size"],
             }
         )
-
-
-class OkOut(serializers.Serializer):
-    message = serializers.CharField()
 
 
 class CallbackRequest(serializers.Serializer):
