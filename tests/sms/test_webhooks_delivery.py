@@ -193,11 +193,12 @@ def test_a_receiver_that_does_not_answer_in_time_fails_the_post(hooked, receiver
 
 
 def test_a_redirect_is_not_followed(hooked, receiver):
-    receiver.answer(status=302)
+    receiver.answer(statuses=[307], status=200)  # a 307 followed would POST again, and get a 200
     tenant_id = hooked(1)
     _deliver(tenant_id, receiver.url)
     assert len(receiver.posts) == 1
-    assert WebhookDelivery.objects.get().error == "HTTP 302"
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.outcome, delivery.error) == ("failed", "HTTP 307")
 
 
 def test_one_post_at_a_time_per_url(hooked, receiver):

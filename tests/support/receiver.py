@@ -55,6 +55,8 @@ class Receiver:
                         receiver.hanging -= 1
                 try:
                     self.send_response(status)
+                    if 300 <= status < 400:  # a redirect names where to (followed, it is a second POST)
+                        self.send_header("Location", receiver.url + "/moved")
                     self.send_header("Content-Length", "2")
                     self.end_headers()
                     self.wfile.write(b"ok")
