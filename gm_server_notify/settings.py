@@ -474,7 +474,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Dispatch and report work on queues of their own, so a flood of one never starves the other.
-CELERY_TASK_QUEUES = (Queue("default"), Queue("sms_dispatch"), Queue("sms_reports"))
+# Tenant webhooks (sms.webhooks) have a queue of their own too, consumed by a worker of their own
+# under make run: a slow receiver never takes a slot the sending pipeline needs.
+CELERY_TASK_QUEUES = (Queue("default"), Queue("sms_dispatch"), Queue("sms_reports"), Queue("sms_webhooks"))
 CELERY_TASK_ROUTES = {
     "sms.apply_provider_push": {"queue": "sms_reports"},
     "sms.purge_idempotency_keys": {"queue": "sms_reports"},
@@ -484,6 +486,8 @@ CELERY_TASK_ROUTES = {
     "sms.pull_uplinks": {"queue": "sms_reports"},
     "sms.sweep_stale_records": {"queue": "sms_reports"},
     "sms.refresh_provider_balances": {"queue": "sms_reports"},
+    "sms.deliver_webhooks": {"queue": "sms_webhooks"},
+    "sms.sweep_webhooks": {"queue": "sms_webhooks"},
 }
 # Transient infrastructure errors (database, cache, broker unreachable): a task is retried with
 # backoff this many times; a push queued while the database was down, many more (it exists nowhere
@@ -507,6 +511,36 @@ SMS_STATION_DAILY_CAP = env.int("SMS_STATION_DAILY_CAP", default=0)
 IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)
 IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=60)
 _SWEEP_SECONDS = env.int("SMS_SWEEP_SECONDS", default=15)
+
+
+def _durations(name: str, default: str) -> list[float]:
+    """A comma-separated list of durations (``10s,1m,5m,30m,2h``; a bare number is seconds)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    durations = []
+    for item in _csv(name, default=default):
+        number, unit = (item[:-1], item[-1]) if item[-1] in units else (item, "s")
+        try:
+            seconds = float(number) * units[unit]
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a duration such as 10s, 1m or 2h") from exc
+        if not 0 <= seconds <= 7 * 86400:
+            raise ImproperlyConfigured(f"{name}: {item!r} is outside 0 s to 7 d")
+        durations.append(seconds)
+    return durations
+
+
+# Tenant webhooks (docs/api-platform.md, "Delivery webhooks"): how long a receiver may take to
+# answer one POST; the waits before each retry of a POST that failed (then its events are dead);
+# whether a callback URL may resolve to a loopback, private, link-local or multicast address
+# (never in production: a tenant could make the service probe the internal network); how long the
+# host's name may take to resolve; events per POST (at most 100).
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+WEBHOOK_RETRY_SCHEDULE = _durations("WEBHOOK_RETRY_SCHEDULE", "10s,1m,5m,30m,2h")
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+WEBHOOK_DNS_TIMEOUT = env.float("WEBHOOK_DNS_TIMEOUT", default=2.0)
+WEBHOOK_MAX_EVENTS_PER_POST = env.int("WEBHOOK_MAX_EVENTS_PER_POST", default=100)
+if not 1 <= WEBHOOK_MAX_EVENTS_PER_POST <= 100:
+    raise ImproperlyConfigured("WEBHOOK_MAX_EVENTS_PER_POST must be between 1 and 100")
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-reports": {
         "task": "sms.sweep_pending_reports",
@@ -520,6 +554,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.int("PROVIDER_BALANCE_REFRESH_SECONDS", default=300)),
     },
     "purge-idempotency-keys": {"task": "sms.purge_idempotency_keys", "schedule": timedelta(hours=1)},
+    "sweep-webhooks": {"task": "sms.sweep_webhooks", "schedule": timedelta(seconds=_SWEEP_SECONDS)},
     "worker-heartbeat": {
         "task": "gm_server_notify.tasks.record_worker_heartbeat",
         "schedule": timedelta(seconds=env.int("WORKER_HEARTBEAT_SECONDS", default=30)),

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make run: migrate, load defaults, then run nginx (on $PORT) in front of web (gunicorn, on a
-# loopback port of its own), worker, beat and the provider simulator in the foreground under
-# supervisord (scripts/supervisord.conf): a process that dies is restarted on its own; Ctrl-C stops
-# them all. docs/deploy.md describes the topology.
+# loopback port of its own), worker, the webhook worker, beat and the provider simulator in the
+# foreground under supervisord (scripts/supervisord.conf): a process that dies is restarted on its
+# own; Ctrl-C stops them all. docs/deploy.md describes the topology.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -29,6 +29,7 @@ export GM_WEB_PORT="${GM_WEB_PORT:-$(free_port)}"
 export SIMULATOR_PORT="${SIMULATOR_PORT:-8100}"
 export SIMULATOR_CALLBACK_BASE="${SIMULATOR_CALLBACK_BASE:-http://127.0.0.1:$PORT}"
 export WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-2}"
+export WEBHOOK_WORKER_CONCURRENCY="${WEBHOOK_WORKER_CONCURRENCY:-4}"
 # Every request reaches gunicorn through nginx: the client's address is the last X-Forwarded-For entry.
 export TRUSTED_PROXIES="${TRUSTED_PROXIES:-127.0.0.1}"  # nginx, on loopback: the client is the address it forwards
 

@@ -1,4 +1,5 @@
-"""Django admin for operators: stations, combos, recharges, send records, uplinks, tenant accounts.
+"""Django admin for operators: stations, combos, recharges, send records, uplinks, tenant accounts,
+tenants' webhook POSTs and events (dead events are redelivered from here).
 
 Balances are never edited directly: recharges and charges go through the same ledger services
 as the API, and phone numbers are masked in lists. No ``date_hierarchy``: it needs MySQL's time
@@ -15,8 +16,18 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from gm_server_notify.errors import DomainError
-from sms import services, suspension, tenant_services
-from sms.models import Combo, RechargeRecord, SendRecord, Station, TenantAccount, Uplink
+from sms import services, suspension, tenant_services, webhooks
+from sms.models import (
+    Combo,
+    RechargeRecord,
+    SendRecord,
+    Station,
+    TenantAccount,
+    Uplink,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookEventState,
+)
 from sms.phones import mask
 
 
@@ -262,3 +273,54 @@ class TenantAccountAdmin(admin.ModelAdmin):
             self.message_user(
                 request, f"{'suspended' if reason.strip() else 'resumed'}; {failed} record(s) failed"
             )
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(_ReadOnlyAdmin):
+    """Every webhook POST to a tenant's receiver: when, its answer, its error, how many events.
+    *Redeliver dead events* gives the dead events of the chosen POSTs a new retry schedule."""
+
+    list_display = ["id", "attempted_at", "tenant", "url", "outcome", "http_status", "error", "event_count"]
+    list_filter = ["outcome", "attempted_at"]
+    search_fields = ["=tenant__user__username", "url"]
+    list_select_related = ["tenant__user"]
+    show_full_result_count = False
+    actions = ["redeliver_dead_events"]
+
+    @admin.action(description="Redeliver the dead events of the selected POSTs")
+    def redeliver_dead_events(self, request: HttpRequest, queryset: Any) -> None:
+        ids = [
+            event_id for event_ids in queryset.values_list("event_ids", flat=True) for event_id in event_ids
+        ]
+        self.message_user(request, f"{webhooks.redeliver_dead(event_ids=ids)} dead event(s) queued again")
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(_ReadOnlyAdmin):
+    """The outbox: one event per tenant record that reached a final state, and where it stands."""
+
+    list_display = ["id", "tenant", "record_id", "url", "state", "attempts", "next_attempt_at", "last_error"]
+    list_filter = ["state", "created_at"]
+    search_fields = ["=id", "=record__id", "=tenant__user__username"]
+    list_select_related = ["tenant__user"]
+    show_full_result_count = False
+    actions = ["redeliver_dead_events"]
+
+    @admin.action(description="Redeliver the selected dead events")
+    def redeliver_dead_events(self, request: HttpRequest, queryset: Any) -> None:
+        ids = list(queryset.filter(state=WebhookEventState.DEAD).values_list("id", flat=True))
+        self.message_user(request, f"{webhooks.redeliver_dead(event_ids=ids)} dead event(s) queued again")

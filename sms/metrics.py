@@ -171,6 +171,28 @@ PROVIDER_PUSHES = Counter(
     "could store them: the provider is asked to push again) or rejected (not the provider's format).",
     ["provider", "kind", "outcome"],
 )
+WEBHOOK_POSTS = Counter(
+    "sms_webhook_posts_total",
+    "Webhook POSTs to tenants' receivers, by outcome: delivered (2xx), failed (retried), dead "
+    "(failed with no retry left for some of its events).",
+    ["outcome"],
+)
+WEBHOOK_EVENTS = Counter(
+    "sms_webhook_events_total",
+    "Webhook events by what a POST did with them: delivered, or dead (no retry left).",
+    ["outcome"],
+)
+
+
+def count_webhook_post(outcome: str, events: int, dead: int) -> None:
+    """Count one webhook POST and what became of its events."""
+    WEBHOOK_POSTS.labels(outcome).inc()
+    if outcome == "delivered":
+        WEBHOOK_EVENTS.labels("delivered").inc(events)
+    if dead:
+        WEBHOOK_EVENTS.labels("dead").inc(dead)
+
+
 REPORTS_REJECTED = Counter(
     "sms_reports_rejected_total",
     "Delivery reports that named a record but not its provider or number: kept, never applied.",

@@ -208,6 +208,9 @@ class MessageBatch(models.Model):
     temp_id = models.BigIntegerField()
     content = models.TextField()
     total = models.PositiveIntegerField()
+    # ``callback_url`` of POST v1/message: where this batch's webhook events go instead of the
+    # tenant's v1/callback URL (empty: the tenant's).
+    callback_url = models.CharField(max_length=500, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -446,3 +449,98 @@ class Uplink(models.Model):
 
     def __str__(self) -> str:
         return f"uplink {self.pk} via {self.provider}"
+
+
+class WebhookEndpoint(models.Model):
+    """A tenant's callback URL (``PUT v1/callback``) and the secret its pushes are signed with
+    (HMAC-SHA256; the secret is kept as it is, since signing needs it, and is never logged nor shown
+    in the admin). Deleting the row (``DELETE v1/callback``) stops every push of the tenant."""
+
+    tenant = models.OneToOneField(TenantAccount, on_delete=models.CASCADE, related_name="webhook")
+    url = models.CharField(max_length=500)
+    secret = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "tbl_sms_webhook_endpoint"
+
+    def __str__(self) -> str:
+        return f"webhook of tenant:{self.tenant_id}"
+
+
+class WebhookEventState(models.TextChoices):
+    PENDING = "pending", "waiting to be pushed (or for its next retry)"
+    DELIVERED = "delivered", "the receiver answered 2xx"
+    DEAD = "dead", "every retry failed; an operator may redeliver it"
+    CANCELLED = "cancelled", "the tenant deleted its callback before it was pushed"
+
+
+class WebhookEvent(models.Model):
+    """The outbox: one row per tenant record that reached a final state, written in the same
+    transaction as the state change (``sms.outbox``), pushed by ``sms.webhooks``. One per record
+    (``record`` is unique): a final state is never pushed twice as two events. ``url`` is where it
+    goes, fixed when it is written (the batch's ``callback_url``, else the tenant's URL then:
+    ``from_batch`` tells which; a tenant's new URL takes over its pending events of the second
+    kind). Its primary key is the ``event_id`` receivers dedupe on."""
+
+    record = models.OneToOneField(SendRecord, on_delete=models.CASCADE, related_name="webhook_event")
+    # No foreign key constraint: inserting 10,000 events must not take a shared lock on the
+    # tenant's row, which every send of the tenant locks first.
+    tenant = models.ForeignKey(
+        TenantAccount, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    url = models.CharField(max_length=500)
+    from_batch = models.BooleanField(default=False)
+    state = models.CharField(
+        max_length=16, choices=WebhookEventState.choices, default=WebhookEventState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "tbl_sms_webhook_event"
+        indexes = [
+            # beat: pending events due (a lost task); a target's due events.
+            models.Index(fields=["state", "next_attempt_at"], name="webhook_event_due_idx"),
+            models.Index(fields=["tenant", "state", "next_attempt_at"], name="webhook_event_tenant_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"event {self.pk} ({self.state})"
+
+
+class WebhookDeliveryOutcome(models.TextChoices):
+    DELIVERED = "delivered", "the receiver answered 2xx"
+    FAILED = "failed", "failed; its events will be retried"
+    DEAD = "dead", "failed, and some of its events had no retry left"
+
+
+class WebhookDelivery(models.Model):
+    """One POST to a receiver (``GET v1/callback/deliveries``, the admin): when, what it answered,
+    how many events it carried and which."""
+
+    tenant = models.ForeignKey(
+        TenantAccount, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    url = models.CharField(max_length=500)
+    outcome = models.CharField(max_length=16, choices=WebhookDeliveryOutcome.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True, default="")
+    event_count = models.PositiveSmallIntegerField()
+    event_ids = models.JSONField(default=list, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    attempted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "tbl_sms_webhook_delivery"
+        indexes = [
+            models.Index(fields=["tenant", "-id"], name="webhook_delivery_tenant_idx"),
+            models.Index(fields=["tenant", "outcome", "-id"], name="webhook_delivery_outcome_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.outcome})"

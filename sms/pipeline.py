@@ -49,7 +49,7 @@ from providers.base import (
     SendOutcome,
 )
 from providers.registry import adapter_class, get_adapter
-from sms import metrics
+from sms import metrics, outbox
 from sms.bulk import bulk_save, chunked
 from sms.ledger import reconcile_billed, refund_records
 from sms.models import RecordState, SendRecord, SendStatus
@@ -150,6 +150,7 @@ def fail_unstarted(records: Sequence[SendRecord], *, remark: str, code: str) -> 
     bulk_save(
         records, ["state", "status", "remark", "provider_code", "finished_at", "refunded", "updated_at"]
     )
+    outbox.record_finished(records)
     return len(records)
 
 
@@ -249,6 +250,8 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
         reconcile_billed(billed)
         metrics.count_billed_difference(billed, provider=provider)
         bulk_save(records, RECORD_OUTCOME_FIELDS)
+        # Tenant records now final (refused, or final on acceptance): their webhook events.
+        outbox.record_finished(records)
         bump_daily_statistics(daily)
     metrics.count_outcomes(records, provider=provider)
     # Reports that overtook this commit were kept: apply them now that the ids are committed.

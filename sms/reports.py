@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from gm_server_notify.db import retry_on_deadlock
 from providers.base import DeliveryReport, ReportStatus
-from sms import metrics
+from sms import metrics, outbox
 from sms.bulk import bulk_save, chunked
 from sms.models import (
     FINAL_STATES,
@@ -319,6 +319,7 @@ def _apply_reports(
         ["state", "status", "provider_code", "remark", "provider_message_id", "finished_at", "updated_at"],
     )
     _reject(provider, rejected)
+    outbox.record_finished(changed)
     metrics.count_finished(changed, provider=provider)
     result.applied = len(changed)
     result.rejected = len(rejected)

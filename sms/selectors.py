@@ -27,6 +27,8 @@ from sms.models import (
     Station,
     TenantAccount,
     Uplink,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 MAX_RANGE_DAYS = 366
@@ -222,6 +224,23 @@ def tenant_uplinks(*, owner: Any, since: dt.datetime | None) -> QuerySet[Uplink]
     if since is not None:
         query = query.filter(received_at__gte=since)
     return query.order_by("-received_at", "-id")
+
+
+def tenant_callback(*, owner: Any) -> dict[str, str | None]:
+    """``GET v1/callback``: the tenant's callback URL and the last 4 characters of its secret
+    (both None when it has none)."""
+    endpoint = WebhookEndpoint.objects.filter(tenant__user=owner).first()
+    if endpoint is None:
+        return {"url": None, "secret_hint": None}
+    return {"url": endpoint.url, "secret_hint": endpoint.secret[-4:]}
+
+
+def webhook_deliveries(*, owner: Any, outcome: str | None) -> QuerySet[WebhookDelivery]:
+    """A tenant's webhook POSTs (all, or those of one outcome), newest first."""
+    query = WebhookDelivery.objects.filter(tenant__user=owner)
+    if outcome:
+        query = query.filter(outcome=outcome)
+    return query.order_by("-id")
 
 
 # --- The operators' dashboard ------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.utils import timezone
 from gm_server_notify.db import retry_on_deadlock
 from providers.base import ProviderError
 from providers.registry import adapter_class, get_adapter
-from sms import metrics, uplinks
+from sms import metrics, outbox, uplinks
 from sms.bulk import bulk_save
 from sms.ledger import refund_records, settle_kept
 from sms.models import RecordState, SendRecord, SendStatus
@@ -205,6 +205,7 @@ def settle_unknown(*, older_than: timedelta, policy: str, limit: int = 10_000) -
         bulk_save(
             records, ["state", "status", "remark", "provider_code", "finished_at", "refunded", "updated_at"]
         )
+        outbox.record_finished(records)
         bump_daily_statistics(daily)
     metrics.count_finished(records)
     if records:

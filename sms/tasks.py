@@ -21,7 +21,7 @@ from django.conf import settings
 from gm_server_notify.db import TRANSIENT_ERRORS, backoff_seconds, drop_broken_connection
 from providers import balances
 from providers.base import CallbackParseError
-from sms import idempotency, intake, metrics, pipeline, reports, sweeps
+from sms import idempotency, intake, metrics, outbox, pipeline, reports, sweeps, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -167,3 +167,26 @@ def refresh_provider_balances() -> None:
 def purge_idempotency_keys() -> int:
     """Beat: forget Idempotency-Keys older than IDEMPOTENCY_TTL_SECONDS."""
     return idempotency.purge_expired()
+
+
+@shared_task(
+    name=outbox.DELIVER_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    **RETRY_TRANSIENT,
+)
+def deliver_webhooks(tenant_id: int, url: str) -> int:
+    """Queue ``sms_webhooks``: push a tenant's due webhook events to one URL (one POST at a time
+    per URL); schedule the next run when some failed or more are left. Answers the POSTs made."""
+    result = webhooks.deliver(tenant_id=tenant_id, url=url)
+    if result.retry_in is not None:
+        webhooks.schedule_next(tenant_id=tenant_id, url=url, retry_in=result.retry_in)
+    return result.posts
+
+
+@shared_task(name="sms.sweep_webhooks", ignore_result=True, **RETRY_TRANSIENT)
+def sweep_webhooks() -> int:
+    """Beat: publish again the deliveries of due webhook events whose task was lost or whose
+    retry was further away than a countdown."""
+    return webhooks.sweep_due()

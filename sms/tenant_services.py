@@ -19,11 +19,19 @@ from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import InvalidInput, NotFound, Reason
 from signatures.models import AuditStatus
 from signatures.services import own_signature
-from sms import limits, suspension
+from sms import limits, outbox, suspension, urlguard
 from sms.content import MessageTooLong, check_message_length, compose_message, count_segments
 from sms.ledger import change_balance
 from sms.limits import Window
-from sms.models import LedgerReason, MessageBatch, RecordState, SendRecord, SendStatus, TenantAccount
+from sms.models import (
+    LedgerReason,
+    MessageBatch,
+    RecordState,
+    SendRecord,
+    SendStatus,
+    TenantAccount,
+    WebhookEndpoint,
+)
 from sms.phones import InvalidPhone, Phone, is_mainland_e164, parse_mobile
 from sms.pipeline import queue_for_dispatch
 from templates_mgmt.models import Template, TemplateType
@@ -60,7 +68,13 @@ def _invalid_mobiles_detail(invalid: list[str]) -> str:
 
 
 def send_tenant_message(
-    *, owner: Any, sign_id: int, temp_id: int, mobiles: Sequence[str], params: Sequence[str] = ()
+    *,
+    owner: Any,
+    sign_id: int,
+    temp_id: int,
+    mobiles: Sequence[str],
+    params: Sequence[str] = (),
+    callback_url: str = "",
 ) -> MessageBatch:
     """Validate a tenant's bulk message, reserve every recipient's segments, write one queued
     record per distinct number in bulk, and publish the dispatch after commit.
@@ -68,7 +82,9 @@ def send_tenant_message(
     Refused (with nothing written or reserved) when the sign or template is not the tenant's
     (ER:0023/ER:0024) or not passed (ER:0031/ER:0032), a mobile is invalid (ER:0033, naming
     them), the params do not fit the template or its type (ER:0021: ``check_params``) or the
-    balance cannot cover it (ER:0034).
+    balance cannot cover it (ER:0034). A ``callback_url`` (this batch's webhook events go there
+    instead of the tenant's ``v1/callback`` URL) must pass the SSRF guard (``sms.urlguard``), and
+    the tenant must have set ``v1/callback``, whose secret signs the pushes (ER:0004).
     """
     sign = own_signature(owner=owner, sign_id=sign_id)
     template = Template.objects.filter(pk=temp_id, owner=owner, sign=sign).first()
@@ -117,6 +133,15 @@ def send_tenant_message(
     # LIMITED, uncharged, and the request succeeds for the rest.
     account = _tenant_account(owner)
     suspension.check_tenant(account)
+    if callback_url:
+        if not WebhookEndpoint.objects.filter(tenant=account).exists():
+            raise InvalidInput(
+                "callback_url: set v1/callback first: its secret signs the pushes", field="callback_url"
+            )
+        try:
+            urlguard.check_url(callback_url)
+        except InvalidInput as exc:
+            raise InvalidInput(f"callback_url: {exc.message}", field="callback_url") from exc
     verify_code = template.type == TemplateType.VERIFICATION
     with limits.booked(list(phones), verify_code=verify_code) as admission:
         return _write_batch(
@@ -128,6 +153,7 @@ def send_tenant_message(
             phones=phones,
             segments=segments,
             limited=admission.refused,
+            callback_url=callback_url,
         )
 
 
@@ -142,6 +168,7 @@ def _write_batch(
     phones: dict[str, Phone],
     segments: dict[str, int],
     limited: dict[str, Window],
+    callback_url: str = "",
 ) -> MessageBatch:
     """Reserve the segments of every sendable recipient, write the batch (``text``: its mainland
     form) and one record per distinct number with its own ``contents`` (limited ones failed at
@@ -153,7 +180,13 @@ def _write_batch(
         if billed:
             change_balance(tenant=account, delta=-billed, reason=LedgerReason.RESERVE, ref=batch_uuid.hex)
         batch = MessageBatch.objects.create(
-            uuid=batch_uuid, tenant=account, sign_id=sign_id, temp_id=temp_id, content=text, total=len(phones)
+            uuid=batch_uuid,
+            tenant=account,
+            sign_id=sign_id,
+            temp_id=temp_id,
+            content=text,
+            total=len(phones),
+            callback_url=callback_url,
         )
         SendRecord.objects.bulk_create(
             [
@@ -172,6 +205,9 @@ def _write_batch(
             ],
             batch_size=2000,
         )
+        if limited:
+            # Refused at once (verify-code limits): final already, so their webhook events too.
+            outbox.record_finished(SendRecord.objects.filter(batch=batch, state=RecordState.FAILED))
         queue_for_dispatch(
             list(
                 SendRecord.objects.filter(batch=batch, state=RecordState.QUEUED).values_list("id", flat=True)

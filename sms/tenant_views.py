@@ -1,5 +1,5 @@
 """The tenant side of sending (seed 001): v1/message, v1/balance and root's v2/charge, and
-v1/uplink (added beyond the seed)."""
+v1/uplink and the delivery webhooks' v1/callback (added beyond the seed)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from gm_server_notify.api.fields import MAX_DATE, MIN_DATE, IdField
 from gm_server_notify.api.paging import OffsetPageSerializer, offset_page
 from gm_server_notify.api.schema import PLATFORM_ERROR
 from gm_server_notify.api.views import PlatformAPIView, RootAPIView, parse
-from sms import selectors, tenant_services
+from signatures.serializers import OkOut
+from sms import selectors, tenant_services, webhooks
 from sms.idempotency import IDEMPOTENCY_KEY, idempotent
 from sms.phones import display_mobile
 
@@ -38,6 +39,14 @@ class MessageRequest(serializers.Serializer):
         required=False,
         default=list,
         max_length=20,
+    )
+    callback_url = serializers.CharField(
+        max_length=500,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="added: this batch's webhook events go here instead of the v1/callback URL "
+        "(http or https, public addresses only; v1/callback must be set: its secret signs them)",
     )
 
 
@@ -213,6 +222,113 @@ class UplinkView(PlatformAPIView):
         return Response(
             {
                 "items": TenantUplinkItem(items, many=True).data,
+                "total": total,
+                "page": query["page"],
+                "page_size": query["page_size"],
+            }
+        )
+
+
+class CallbackRequest(serializers.Serializer):
+    url = serializers.CharField(max_length=500, help_text="http or https; public addresses only")
+    rotate_secret = serializers.BooleanField(
+        required=False, default=False, help_text="answer a new secret (each time it is true)"
+    )
+
+
+class CallbackSetOut(serializers.Serializer):
+    url = serializers.CharField()
+    secret = serializers.CharField(
+        allow_null=True,
+        help_text="64 hex characters: shown on the first PUT and when rotate_secret is true, else null",
+    )
+    secret_hint = serializers.CharField(help_text="the secret's last 4 characters")
+
+
+class CallbackOut(serializers.Serializer):
+    url = serializers.CharField(allow_null=True, help_text="null: no callback set")
+    secret_hint = serializers.CharField(allow_null=True, help_text="the secret's last 4 characters")
+
+
+DELIVERY_STATUSES = ["delivered", "failed", "dead"]
+
+
+class DeliveriesQuery(OffsetPageSerializer):
+    status = serializers.ChoiceField(
+        choices=DELIVERY_STATUSES,
+        required=False,
+        help_text="delivered (2xx), failed (retried later) or dead (some of its events had no retry left)",
+    )
+
+
+class DeliveryItem(serializers.Serializer):
+    id = serializers.CharField()
+    attempted_at = UnixSecondsField(help_text="Unix seconds")
+    url = serializers.CharField()
+    status = serializers.ChoiceField(choices=DELIVERY_STATUSES, source="outcome")
+    http_status = serializers.IntegerField(allow_null=True, help_text="null: no answer")
+    error = serializers.CharField(help_text="empty when delivered")
+    event_count = serializers.IntegerField()
+
+
+class DeliveryList(serializers.Serializer):
+    items = DeliveryItem(many=True)
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+
+
+class CallbackView(PlatformAPIView):
+    """Added beyond seed 001: where the tenant's delivery webhooks go (docs/api-platform.md)."""
+
+    @extend_schema(
+        tags=["v1 webhooks"],
+        summary="The callback URL and the secret's last 4 characters",
+        responses={200: CallbackOut, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(selectors.tenant_callback(owner=request.user))
+
+    @extend_schema(
+        tags=["v1 webhooks"],
+        summary="Set the callback URL; the first call (and rotate_secret) answers the secret",
+        request=CallbackRequest,
+        responses={200: CallbackSetOut, **ERRORS},
+    )
+    def put(self, request: Request) -> Response:
+        data = parse(CallbackRequest, request.data)
+        result = webhooks.set_callback(
+            owner=request.user, url=data["url"], rotate_secret=data["rotate_secret"]
+        )
+        return Response({"url": result.url, "secret": result.secret, "secret_hint": result.secret_hint})
+
+    @extend_schema(
+        tags=["v1 webhooks"],
+        summary="Stop the pushes: forget the URL and secret, cancel pending events",
+        responses={200: OkOut, **ERRORS},
+    )
+    def delete(self, request: Request) -> Response:
+        webhooks.delete_callback(owner=request.user)
+        return Response({"message": "ok"})
+
+
+class CallbackDeliveriesView(PlatformAPIView):
+    @extend_schema(
+        tags=["v1 webhooks"],
+        summary="The webhook POSTs made, newest first: when, the answer, the error, how many events",
+        parameters=[DeliveriesQuery],
+        responses={200: DeliveryList, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        query = parse(DeliveriesQuery, request.query_params)
+        items, total = offset_page(
+            selectors.webhook_deliveries(owner=request.user, outcome=query.get("status")),
+            page=query["page"],
+            page_size=query["page_size"],
+        )
+        return Response(
+            {
+                "items": DeliveryItem(items, many=True).data,
                 "total": total,
                 "page": query["page"],
                 "page_size": query["page_size"],

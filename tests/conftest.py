@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -20,6 +21,23 @@ def _service_token(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SMS_SERVICE_TOKENS = [SERVICE_TOKEN]
     settings.SMS_CALLBACK_TOKEN = "test-callback-token"
+
+
+@pytest.fixture(autouse=True)
+def _no_name_lookup_leaves_loopback(monkeypatch) -> None:
+    """No traffic leaves loopback, name lookups included: the webhook URLs' SSRF guard resolves
+    host names (``sms.urlguard``), and the fuzzer PUTs random ones. In the test process only
+    ``localhost`` resolves (to loopback); any other name does not; IP literals need no lookup.
+    A test that needs a public name patches ``_getaddrinfo`` itself. (Worker processes never
+    resolve: their tests set ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``.)"""
+    from sms import urlguard
+
+    def offline(host: str, port: int) -> list[str]:
+        if host.lower().rstrip(".") == "localhost":
+            return ["127.0.0.1", "::1"]
+        raise socket.gaierror(socket.EAI_NONAME, f"{host}: no name lookups in tests")
+
+    monkeypatch.setattr(urlguard, "_getaddrinfo", offline)
 
 
 @pytest.fixture(autouse=True)

@@ -83,7 +83,7 @@ def test_make_run_serves_docs_runs_worker_survives_kill_9_and_stops_on_ctrl_c(ru
     assert [pid for pid in tree if alive(pid)] == []
 
 
-PROGRAMS = ("nginx", "web", "worker", "beat", "simulator")
+PROGRAMS = ("nginx", "web", "worker", "webhooks", "beat", "simulator")
 
 
 def _wait_until(predicate, timeout: float = 60) -> None:

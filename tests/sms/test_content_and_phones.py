@@ -28,7 +28,11 @@ def test_registration_message_carries_code_and_signature():
 )
 def test_mainland_mobile_forms_parse_to_one_number(raw):
     phone = parse_mobile(raw)
-    assert (phone.e164, phone.national, is_mainland_e164(phone.e164)) == ("+8613112341234", "13112341234", True)
+    assert (phone.e164, phone.national, is_mainland_e164(phone.e164)) == (
+        "+8613112341234",
+        "13112341234",
+        True,
+    )
 
 
 @pytest.mark.parametrize("raw", ["", "12345", "1311234123", "02012345678", "+1 555", "abc"])
