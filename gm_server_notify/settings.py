@@ -98,6 +98,11 @@ if not SECRET_KEY:
         )
     SECRET_KEY = _persistent_secret("secret_key")
 ALLOWED_HOSTS = sorted({"127.0.0.1", "localhost", *_csv("DJANGO_ALLOWED_HOSTS")})
+# The business clock (gm_server_notify/clock.py) of sending hours and scheduled sends: settable
+# (an offset in the shared cache) for tests and local runs only, never in production.
+GM_SETTABLE_CLOCK = env.bool("GM_SETTABLE_CLOCK", default=False)
+if GM_SETTABLE_CLOCK and PRODUCTION:
+    raise ImproperlyConfigured("GM_SETTABLE_CLOCK is for tests and local runs (GM_EMBEDDED_DEFAULTS=1) only")
 PORT = env.int("PORT", default=8000)
 SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=8100)
 
@@ -242,7 +247,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "EXCEPTION_HANDLER": "gm_server_notify.api.errors.fallback_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "gm_server_notify.api.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -488,6 +493,7 @@ CELERY_TASK_ROUTES = {
     "sms.refresh_provider_balances": {"queue": "sms_reports"},
     "sms.deliver_webhooks": {"queue": "sms_webhooks"},
     "sms.sweep_webhooks": {"queue": "sms_webhooks"},
+    "sms.release_scheduled": {"queue": "sms_reports"},
 }
 # Transient infrastructure errors (database, cache, broker unreachable): a task is retried with
 # backoff this many times; a push queued while the database was down, many more (it exists nowhere
@@ -511,6 +517,46 @@ SMS_STATION_DAILY_CAP = env.int("SMS_STATION_DAILY_CAP", default=0)
 IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)
 IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=60)
 _SWEEP_SECONDS = env.int("SMS_SWEEP_SECONDS", default=15)
+
+
+def _hours(name: str, default: str) -> tuple[int, int] | None:
+    """``HH:MM-HH:MM`` (or ``HH:MM:SS``), China time: the seconds of the day a window opens and
+    closes (closing excluded; ``24:00`` is midnight; an opening after the closing spans midnight).
+    Empty: no window."""
+    raw = env.str(name, default=default).strip()
+    if not raw:
+        return None
+
+    def seconds(part: str) -> int:
+        pieces = part.strip().split(":")
+        if len(pieces) not in (2, 3) or not all(piece.isdigit() for piece in pieces):
+            raise ImproperlyConfigured(f"{name}: {raw!r} is not HH:MM-HH:MM (China time)")
+        hours, minutes, secs = (int(piece) for piece in [*pieces, "0"][:3])
+        value = hours * 3600 + minutes * 60 + secs
+        if minutes > 59 or secs > 59 or value > 86400:
+            raise ImproperlyConfigured(f"{name}: {part!r} is not a time of day")
+        return value
+
+    opening, _, closing = raw.partition("-")
+    window = (seconds(opening), seconds(closing))
+    if window[0] == window[1]:
+        raise ImproperlyConfigured(f"{name}: the window {raw!r} is empty (leave it empty for none)")
+    return window
+
+
+# Marketing (template type 3): sent only within these hours, China time; a batch accepted outside
+# them is held (scheduled) and released at the next opening (docs/api-platform.md, "Marketing").
+SMS_MARKETING_HOURS = _hours("SMS_MARKETING_HOURS", "08:00-21:00")
+# POST v1/message's send_at: at most this many days ahead.
+SMS_SEND_AT_MAX_DAYS = env.int("SMS_SEND_AT_MAX_DAYS", default=30)
+# A reply whose text (NFKC, trimmed, case-folded) is one of these opts its number out of the
+# marketing of the signature it answered (sms/optout.py).
+SMS_OPT_OUT_KEYWORDS = [
+    keyword.casefold() for keyword in _csv("SMS_OPT_OUT_KEYWORDS", "T,TD,N,R,退订,取消,拒收,unsubscribe,stop")
+]
+# A marketing template must carry an opt-out instruction: 回T退订, 退订回T, 拒收请回复R, 回TD退订, or
+# one of these more (templates_mgmt.services.OPT_OUT_HINTS).
+SMS_OPT_OUT_HINTS = _csv("SMS_OPT_OUT_HINTS")
 
 
 def _durations(name: str, default: str) -> list[float]:
@@ -555,6 +601,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-idempotency-keys": {"task": "sms.purge_idempotency_keys", "schedule": timedelta(hours=1)},
     "sweep-webhooks": {"task": "sms.sweep_webhooks", "schedule": timedelta(seconds=_SWEEP_SECONDS)},
+    # Held batches (send_at, marketing hours) go out within one sweep of their time.
+    "release-scheduled": {"task": "sms.release_scheduled", "schedule": timedelta(seconds=_SWEEP_SECONDS)},
     "worker-heartbeat": {
         "task": "gm_server_notify.tasks.record_worker_heartbeat",
         "schedule": timedelta(seconds=env.int("WORKER_HEARTBEAT_SECONDS", default=30)),

@@ -1,5 +1,5 @@
 """Django admin for operators: stations, combos, recharges, send records, uplinks, tenant accounts,
-tenants' webhook POSTs and events (dead events are redelivered from here).
+tenants' webhook POSTs and events (dead events are redelivered from here), tenants' opt-outs.
 
 Balances are never edited directly: recharges and charges go through the same ledger services
 as the API, and phone numbers are masked in lists. No ``date_hierarchy``: it needs MySQL's time
@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from gm_server_notify.errors import DomainError
 from sms import services, suspension, tenant_services, webhooks
 from sms.models import (
+    BlocklistEntry,
     Combo,
     RechargeRecord,
     SendRecord,
@@ -324,3 +325,29 @@ class WebhookEventAdmin(_ReadOnlyAdmin):
     def redeliver_dead_events(self, request: HttpRequest, queryset: Any) -> None:
         ids = list(queryset.filter(state=WebhookEventState.DEAD).values_list("id", flat=True))
         self.message_user(request, f"{webhooks.redeliver_dead(event_ids=ids)} dead event(s) queued again")
+
+
+@admin.register(BlocklistEntry)
+class BlocklistEntryAdmin(_ReadOnlyAdmin):
+    """Every tenant's opt-outs (read-only: a tenant removes its own with ``DELETE v1/blocklist``):
+    the number (masked unless the operator may see full numbers), the signature (0: every
+    signature of the tenant), and where it came from (the reply's text and time, or the API)."""
+
+    list_display = ["id", "tenant", "sign_id", "masked_phone", "source", "source_text", "source_at"]
+    list_filter = ["source", "source_at"]
+    search_fields = ["=phone_e164", "=tenant__user__username"]
+    list_select_related = ["tenant__user"]
+    show_full_result_count = False
+
+    @admin.display(description="mobile")
+    def masked_phone(self, entry: BlocklistEntry) -> str:
+        return mask(entry.phone_e164)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = [field.name for field in BlocklistEntry._meta.fields]
+        if request.user.has_perm("sms.view_full_mobile"):
+            return fields
+        return ["masked_phone" if name == "phone_e164" else name for name in fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.get_fields(request, obj)

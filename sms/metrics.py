@@ -58,6 +58,7 @@ BILLED_DIFFERENCE = Counter(
 
 NON_FINAL_STATES = (
     RecordState.CREATED,
+    RecordState.SCHEDULED,
     RecordState.QUEUED,
     RecordState.SENDING,
     RecordState.SUBMITTED,

@@ -31,6 +31,8 @@ class RecordState(models.TextChoices):
     """The finer internal state of a send record.
 
     ``created`` → ``queued`` → ``sending`` → ``submitted`` → ``delivered`` | ``failed``.
+    ``scheduled``: a tenant record held until its batch's ``release_at`` (``send_at``, or the
+    marketing hours), then ``queued``; tenants see it as ``queued``.
     ``delivered`` and ``failed`` are final and never change back. ``unknown``: no report by the
     report deadline, or a submit whose outcome is uncertain (the worker died or the provider timed
     out after the request left): not refunded, not counted; a late report or a pull still decides
@@ -38,6 +40,7 @@ class RecordState(models.TextChoices):
     """
 
     CREATED = "created", "added, not started"
+    SCHEDULED = "scheduled", "held until its batch's release time (send_at, marketing hours)"
     QUEUED = "queued", "waiting for a worker"
     SENDING = "sending", "claimed by a worker, provider request in flight"
     SUBMITTED = "submitted", "accepted by the provider, waiting for its report"
@@ -211,10 +214,19 @@ class MessageBatch(models.Model):
     # ``callback_url`` of POST v1/message: where this batch's webhook events go instead of the
     # tenant's v1/callback URL (empty: the tenant's).
     callback_url = models.CharField(max_length=500, blank=True, default="", db_default="")
+    # The template's type when sent (1 verify code, 2 notice, 3 marketing; 0 for batches older than
+    # the column): marketing is held outside SMS_MARKETING_HOURS and skips opted-out numbers.
+    template_type = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # send_at of POST v1/message, as asked (null: at once).
+    send_at = models.DateTimeField(null=True, blank=True)
+    # When its ``scheduled`` records go out (beat's sms.release_scheduled), on the business clock;
+    # null once nothing of it is held.
+    release_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         db_table = "tbl_sms_message_batch"
+        indexes = [models.Index(fields=["release_at"], name="batch_release_idx")]
 
     def __str__(self) -> str:
         return str(self.uuid)
@@ -544,3 +556,43 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"delivery {self.pk} ({self.outcome})"
+
+
+class OptOutSource(models.TextChoices):
+    UPLINK = "uplink", "a reply with an opt-out keyword"
+    API = "api", "POST v1/blocklist"
+
+
+class BlocklistEntry(models.Model):
+    """``tbl_sms_blocklist``: a number that opted out of a tenant's marketing (template type 3),
+    under one signature or, with ``sign_id`` 0, under every signature of the tenant. Marketing to
+    it is not sent (``failed``, ``OPTED_OUT``, not charged); notices and verify codes are. Where it
+    came from is kept: the reply (its text and time) or the API."""
+
+    EVERY_SIGNATURE = 0
+
+    tenant = models.ForeignKey(TenantAccount, on_delete=models.CASCADE, related_name="blocklist")
+    sign_id = models.BigIntegerField(help_text="the signature it applies to; 0: every signature")
+    phone_e164 = models.CharField(max_length=24)
+    source = models.CharField(max_length=16, choices=OptOutSource.choices)
+    uplink = models.ForeignKey(
+        Uplink, null=True, blank=True, on_delete=models.SET_NULL, related_name="opt_outs"
+    )
+    source_text = models.CharField(max_length=64, blank=True, default="", help_text="the reply's text")
+    source_at = models.DateTimeField(help_text="when the reply was received, or the API call made")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "tbl_sms_blocklist"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "sign_id", "phone_e164"], name="blocklist_once_per_signature"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-id"], name="blocklist_tenant_idx"),
+            models.Index(fields=["tenant", "phone_e164"], name="blocklist_tenant_phone_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"opt-out of tenant:{self.tenant_id} sign {self.sign_id}"

@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from celery import current_app
 from django.conf import settings
@@ -39,6 +40,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from gm_server_notify import clock
 from gm_server_notify.db import TRANSIENT_ERRORS, backoff_seconds, drop_broken_connection, retry_on_deadlock
 from providers import ratelimit
 from providers.base import (
@@ -49,10 +51,10 @@ from providers.base import (
     SendOutcome,
 )
 from providers.registry import adapter_class, get_adapter
-from sms import metrics, outbox
+from sms import hours, metrics, outbox
 from sms.bulk import bulk_save, chunked
 from sms.ledger import reconcile_billed, refund_records
-from sms.models import RecordState, SendRecord, SendStatus
+from sms.models import MessageBatch, RecordState, SendRecord, SendStatus
 from sms.phones import region_of
 from sms.reports import DailyCounts, apply_pending_reports, bump_daily_statistics, count_daily, failure_remark
 from sms.routing import (
@@ -64,6 +66,7 @@ from sms.routing import (
     route_for,
     unfit_reason,
 )
+from templates_mgmt.models import TemplateType
 
 logger = logging.getLogger(__name__)
 
@@ -128,10 +131,14 @@ def release_batch(*, batch: ClaimedBatch) -> int:
         ).update(state=RecordState.QUEUED, updated_at=timezone.now())
 
 
+# Records no provider has accepted yet, which ``fail_records`` may fail.
+UNSENT_STATES = (RecordState.SCHEDULED, RecordState.QUEUED, RecordState.SENDING)
+
+
 @retry_on_deadlock()
 def fail_records(*, records: Sequence[SendRecord], remark: str, code: str = "") -> int:
-    """Fail records that no provider accepted (only those still ``sending`` or ``queued``):
-    refund them once and count them in the statistics."""
+    """Fail records that no provider accepted (only those still ``scheduled``, ``queued`` or
+    ``sending``): refund them once and count them in the statistics."""
     outcomes = [
         SendOutcome(record.pk, OutcomeStatus.FAILED, code=code, description=remark) for record in records
     ]
@@ -216,7 +223,7 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
             if dispatch_id is not None:
                 query = query.filter(state=RecordState.SENDING, dispatch_id=dispatch_id)
             else:
-                query = query.filter(state__in=[RecordState.QUEUED, RecordState.SENDING])
+                query = query.filter(state__in=UNSENT_STATES)
             records += list(query.order_by("id"))
         failed: list[SendRecord] = []
         billed: list[SendRecord] = []
@@ -363,6 +370,9 @@ def dispatch(
     )
     if not batch.records:
         return DispatchResult()
+    _hold_marketing_after_hours(batch)
+    if not batch.records:
+        return DispatchResult()
     needs = BatchNeeds.of(batch.records)
     unfit = unfit_reason(provider, needs)
     if unfit:
@@ -393,6 +403,45 @@ def dispatch(
         ]
     record_outcomes_durably(provider=provider, dispatch_id=batch.dispatch_id, outcomes=outcomes)
     return DispatchResult(sent=len(batch.records))
+
+
+def _hold_marketing_after_hours(batch: ClaimedBatch) -> None:
+    """Hold back (``scheduled``, released at the next opening) the marketing records of a claimed
+    batch when the marketing hours have closed since they were queued (a long backlog, a retry
+    after closing): marketing goes out only in daytime (``sms.hours``). Removes them from
+    ``batch``; station batches cost no query."""
+    batch_ids = {record.batch_id for record in batch.records if record.batch_id is not None}
+    if not batch_ids:
+        return
+    now = clock.now()
+    if hours.in_marketing_hours(now):
+        return
+    marketing = set(
+        MessageBatch.objects.filter(pk__in=batch_ids, template_type=TemplateType.MARKETING).values_list(
+            "id", flat=True
+        )
+    )
+    held = [record for record in batch.records if record.batch_id in marketing]
+    if not held:
+        return
+    hold_records(records=held, dispatch_id=batch.dispatch_id, until=hours.next_opening(now))
+    batch.records = [record for record in batch.records if record.batch_id not in marketing]
+
+
+@retry_on_deadlock()
+def hold_records(*, records: Sequence[SendRecord], dispatch_id: str, until: datetime) -> int:
+    """Put claimed records (still ``sending`` under ``dispatch_id``) back to ``scheduled``, their
+    batches released at ``until`` (on the business clock)."""
+    now = timezone.now()
+    with transaction.atomic():
+        held = 0
+        for chunk in chunked(sorted(record.pk for record in records)):
+            held += SendRecord.objects.filter(
+                pk__in=chunk, state=RecordState.SENDING, dispatch_id=dispatch_id
+            ).update(state=RecordState.SCHEDULED, attempts=F("attempts") - 1, updated_at=now)
+        MessageBatch.objects.filter(pk__in={record.batch_id for record in records}).update(release_at=until)
+    logger.info("%s marketing record(s) held until %s (after the marketing hours)", held, until.isoformat())
+    return held
 
 
 def _unavailable(

@@ -16,6 +16,7 @@ from gm_server_notify.api.paging import Page, PageRequest, keyset_page
 from providers.balances import cached_balance, last_known_balance
 from providers.base import ProviderBalance
 from sms.models import (
+    BlocklistEntry,
     BusinessType,
     Combo,
     DailyStatistics,
@@ -174,6 +175,7 @@ def station_uplinks_page(
 # What a tenant sees of a record's internal state.
 TENANT_STATE = {
     RecordState.CREATED: "queued",
+    RecordState.SCHEDULED: "queued",  # held (send_at, marketing hours): not yet sent
     RecordState.QUEUED: "queued",
     RecordState.SENDING: "sending",
     RecordState.SUBMITTED: "sending",
@@ -216,6 +218,14 @@ def message_batch_progress(
         "page": page,
         "page_size": page_size,
     }
+
+
+def tenant_blocklist(*, owner: Any, mobile_e164: str | None) -> QuerySet[BlocklistEntry]:
+    """A tenant's blocklist (``GET v1/blocklist``), newest first, of one number when given."""
+    query = BlocklistEntry.objects.filter(tenant__user=owner)
+    if mobile_e164 is not None:
+        query = query.filter(phone_e164=mobile_e164)
+    return query.order_by("-id")
 
 
 def tenant_uplinks(*, owner: Any, since: dt.datetime | None) -> QuerySet[Uplink]:

@@ -1,8 +1,8 @@
 """Suspending a station's or a tenant's sending (operators, in the admin), and the daily cap.
 
 A suspended account's sends are refused at once (station 1010, tenant ER:0037, HTTP 403), and its
-records not yet handed to a provider (``created`` or ``queued``) fail and are refunded; a batch a
-worker has already claimed is in flight and cannot be called back.
+records not yet handed to a provider (``created``, ``scheduled`` or ``queued``) fail and are
+refunded; a batch a worker has already claimed is in flight and cannot be called back.
 """
 
 from __future__ import annotations
@@ -54,7 +54,11 @@ def _fail_pending(records: QuerySet[SendRecord], remark: str) -> int:
     unstarted = list(
         records.select_for_update(skip_locked=True).filter(state=RecordState.CREATED).order_by("id")
     )
-    queued = list(records.select_for_update(skip_locked=True).filter(state=RecordState.QUEUED).order_by("id"))
+    queued = list(
+        records.select_for_update(skip_locked=True)
+        .filter(state__in=[RecordState.SCHEDULED, RecordState.QUEUED])
+        .order_by("id")
+    )
     return fail_unstarted(unstarted, remark=remark, code="Suspended") + fail_records(
         records=queued, remark=remark, code="Suspended"
     )

@@ -21,7 +21,7 @@ from django.conf import settings
 from gm_server_notify.db import TRANSIENT_ERRORS, backoff_seconds, drop_broken_connection
 from providers import balances
 from providers.base import CallbackParseError
-from sms import idempotency, intake, metrics, outbox, pipeline, reports, sweeps, webhooks
+from sms import idempotency, intake, metrics, outbox, pipeline, reports, scheduling, sweeps, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -190,3 +190,9 @@ def sweep_webhooks() -> int:
     """Beat: publish again the deliveries of due webhook events whose task was lost or whose
     retry was further away than a countdown."""
     return webhooks.sweep_due()
+
+
+@shared_task(name="sms.release_scheduled", ignore_result=True, **RETRY_TRANSIENT)
+def release_scheduled() -> int:
+    """Beat: release the held tenant batches whose time has come (send_at, the marketing hours)."""
+    return scheduling.release_due()

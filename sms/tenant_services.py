@@ -6,24 +6,28 @@ the seed's ``ER:00xx`` codes (``gm_server_notify.api.errors``).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from gm_server_notify import clock
 from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import InvalidInput, NotFound, Reason
 from signatures.models import AuditStatus
 from signatures.services import own_signature
-from sms import limits, outbox, suspension, urlguard
+from sms import hours, limits, optout, outbox, suspension, urlguard
 from sms.content import MessageTooLong, check_message_length, compose_message, count_segments
 from sms.ledger import change_balance
-from sms.limits import Window
 from sms.models import (
+    BlocklistEntry,
     LedgerReason,
     MessageBatch,
     RecordState,
@@ -33,7 +37,7 @@ from sms.models import (
     WebhookEndpoint,
 )
 from sms.phones import InvalidPhone, Phone, is_mainland_e164, parse_mobile
-from sms.pipeline import queue_for_dispatch
+from sms.pipeline import fail_records, queue_for_dispatch
 from templates_mgmt.models import Template, TemplateType
 from templates_mgmt.placeholders import TemplateError, check_params
 from templates_mgmt.placeholders import render as render_template
@@ -75,9 +79,16 @@ def send_tenant_message(
     mobiles: Sequence[str],
     params: Sequence[str] = (),
     callback_url: str = "",
+    send_at: dt.datetime | None = None,
 ) -> MessageBatch:
     """Validate a tenant's bulk message, reserve every recipient's segments, write one queued
     record per distinct number in bulk, and publish the dispatch after commit.
+
+    A batch with a later ``send_at`` (at most ``SMS_SEND_AT_MAX_DAYS`` ahead, never in the past:
+    ER:0004), and a marketing batch (template type 3) outside ``SMS_MARKETING_HOURS``, is held:
+    its records are ``scheduled`` and beat releases them at the batch's ``release_at``
+    (``sms.scheduling``); it is reserved and billed as any other. Marketing skips the numbers on
+    the tenant's blocklist for the signature (``failed``, ``OPTED_OUT``, not charged).
 
     Refused (with nothing written or reserved) when the sign or template is not the tenant's
     (ER:0023/ER:0024) or not passed (ER:0031/ER:0032), a mobile is invalid (ER:0033, naming
@@ -142,18 +153,41 @@ def send_tenant_message(
             urlguard.check_url(callback_url)
         except InvalidInput as exc:
             raise InvalidInput(f"callback_url: {exc.message}", field="callback_url") from exc
+    now = clock.now()
+    if send_at is not None:
+        latest = now + dt.timedelta(days=settings.SMS_SEND_AT_MAX_DAYS)
+        if not now - SEND_AT_GRACE <= send_at <= latest:
+            raise InvalidInput(
+                f"send_at must be between now and {settings.SMS_SEND_AT_MAX_DAYS} days ahead", field="send_at"
+            )
+    marketing = template.type == TemplateType.MARKETING
+    release_at = hours.release_time(now=now, send_at=send_at, marketing=marketing)
+    refused: dict[str, tuple[str, str]] = {}
+    if marketing:
+        for e164 in optout.blocked_mobiles(tenant_id=account.pk, sign_id=sign.pk, mobiles_e164=list(phones)):
+            refused[e164] = (optout.OPTED_OUT_CODE, optout.OPTED_OUT_REMARK)
     verify_code = template.type == TemplateType.VERIFICATION
-    with limits.booked(list(phones), verify_code=verify_code) as admission:
+    with limits.booked(
+        [e164 for e164 in phones if e164 not in refused], verify_code=verify_code
+    ) as admission:
+        for e164, window in admission.refused.items():
+            refused[e164] = (LIMITED_CODE, f"{LIMITED_CODE}: {window.describe()}")
         return _write_batch(
             account=account,
-            sign_id=sign.pk,
-            temp_id=template.pk,
-            text=texts[False],
+            batch=MessageBatch(
+                sign_id=sign.pk,
+                temp_id=template.pk,
+                content=texts[False],
+                total=len(phones),
+                callback_url=callback_url,
+                template_type=template.type,
+                send_at=send_at,
+                release_at=release_at,
+            ),
             contents=contents,
             phones=phones,
             segments=segments,
-            limited=admission.refused,
-            callback_url=callback_url,
+            refused=refused,
         )
 
 
@@ -161,74 +195,77 @@ def send_tenant_message(
 def _write_batch(
     *,
     account: TenantAccount,
-    sign_id: int,
-    temp_id: int,
-    text: str,
+    batch: MessageBatch,
     contents: dict[str, str],
     phones: dict[str, Phone],
     segments: dict[str, int],
-    limited: dict[str, Window],
-    callback_url: str = "",
+    refused: dict[str, tuple[str, str]],
 ) -> MessageBatch:
-    """Reserve the segments of every sendable recipient, write the batch (``text``: its mainland
-    form) and one record per distinct number with its own ``contents`` (limited ones failed at
-    once, uncharged), publish after commit."""
-    batch_uuid = uuid.uuid4()
+    """Reserve the segments of every sendable recipient, write ``batch`` (its ``content``: the
+    mainland form of the text) and one record per distinct number with its own ``contents``
+    (``refused`` ones, by code and remark: failed at once, uncharged), queued, or scheduled when
+    the batch has a ``release_at``; publish after commit."""
+    batch.uuid = uuid.uuid4()
+    batch.tenant = account
     now = timezone.now()
-    billed = sum(count for e164, count in segments.items() if e164 not in limited)
+    held = batch.release_at is not None
+    billed = sum(count for e164, count in segments.items() if e164 not in refused)
     with transaction.atomic():
         if billed:
-            change_balance(tenant=account, delta=-billed, reason=LedgerReason.RESERVE, ref=batch_uuid.hex)
-        batch = MessageBatch.objects.create(
-            uuid=batch_uuid,
-            tenant=account,
-            sign_id=sign_id,
-            temp_id=temp_id,
-            content=text,
-            total=len(phones),
-            callback_url=callback_url,
-        )
+            change_balance(tenant=account, delta=-billed, reason=LedgerReason.RESERVE, ref=batch.uuid.hex)
+        batch.save(force_insert=True)
         SendRecord.objects.bulk_create(
             [
-                _limited_record(batch, phone, contents[phone.e164], limited[phone.e164], now)
-                if phone.e164 in limited
+                _refused_record(batch, phone, contents[phone.e164], *refused[phone.e164], now)
+                if phone.e164 in refused
                 else SendRecord(
                     batch=batch,
                     receive_phone=phone.national,
                     phone_e164=phone.e164,
                     content=contents[phone.e164],
                     segments=segments[phone.e164],
-                    state=RecordState.QUEUED,
-                    queued_at=now,
+                    state=RecordState.SCHEDULED if held else RecordState.QUEUED,
+                    queued_at=None if held else now,
                 )
                 for phone in phones.values()
             ],
             batch_size=2000,
         )
-        if limited:
-            # Refused at once (verify-code limits): final already, so their webhook events too.
+        if refused:
+            # Refused at once (verify-code limits, opt-outs): final already, so their webhook events too.
             outbox.record_finished(SendRecord.objects.filter(batch=batch, state=RecordState.FAILED))
-        queue_for_dispatch(
-            list(
-                SendRecord.objects.filter(batch=batch, state=RecordState.QUEUED).values_list("id", flat=True)
+        if not held:
+            queue_for_dispatch(
+                list(
+                    SendRecord.objects.filter(batch=batch, state=RecordState.QUEUED).values_list(
+                        "id", flat=True
+                    )
+                )
             )
-        )
     logger.info(
-        "tenant %s queued batch %s: %s numbers (%s limited), %s segments",
+        "tenant %s %s batch %s: %s numbers (%s refused), %s segments%s",
         account.user_id,
-        batch_uuid,
+        "held" if held else "queued",
+        batch.uuid,
         len(phones),
-        len(limited),
+        len(refused),
         billed,
+        f", until {batch.release_at.isoformat()}" if held else "",
     )
     return batch
 
 
 LIMITED_CODE = "LIMITED"
+CANCELLED_CODE = "CANCELLED"
+# A send_at a little in the past (the client's clock, the request's transit) means "now".
+SEND_AT_GRACE = dt.timedelta(seconds=60)
 
 
-def _limited_record(batch: MessageBatch, phone: Phone, text: str, window: Window, now: Any) -> SendRecord:
-    """A recipient over a verify-code limit: failed at once, billed nothing."""
+def _refused_record(
+    batch: MessageBatch, phone: Phone, text: str, code: str, remark: str, now: Any
+) -> SendRecord:
+    """A recipient refused at accept time (a verify-code limit, an opt-out): failed at once,
+    billed nothing."""
     return SendRecord(
         batch=batch,
         receive_phone=phone.national,
@@ -237,7 +274,94 @@ def _limited_record(batch: MessageBatch, phone: Phone, text: str, window: Window
         segments=0,
         state=RecordState.FAILED,
         status=SendStatus.FAILED,
-        provider_code=LIMITED_CODE,
-        remark=f"{LIMITED_CODE}: {window.describe()}",
+        provider_code=code,
+        remark=remark[:255],
         finished_at=now,
     )
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    """``DELETE v1/message``: records this call cancelled, records an earlier call cancelled, and
+    records that had already gone (handed to a provider, or final before)."""
+
+    cancelled: int
+    already_cancelled: int
+    already_gone: int
+
+
+@retry_on_deadlock()
+def cancel_message(*, owner: Any, batch_uuid: uuid.UUID) -> CancelResult:
+    """Cancel what of a tenant's batch has not been handed to a provider (``queued`` or
+    ``scheduled``): those records end ``failed`` with ``CANCELLED``, refunded once (the ledger's
+    ``(account, refund, record)`` is unique); a record a worker has claimed is gone. A second call
+    cancels nothing more. ER:0004 when the uuid is not one of the tenant's batches."""
+    batch = MessageBatch.objects.filter(uuid=batch_uuid, tenant__user=owner).first()
+    if batch is None:
+        raise InvalidInput(f"{batch_uuid} is not one of your messages", field="uuid")
+    with transaction.atomic():
+        # Locking reads wait for a worker's claim in progress and see its outcome.
+        pending = list(
+            SendRecord.objects.select_for_update()
+            .filter(batch=batch, state__in=[RecordState.QUEUED, RecordState.SCHEDULED])
+            .order_by("id")
+            .only("id", "state", "batch_id", "station_id", "segments", "billed_parts", "created_at")
+        )
+        # The batch row before the balance (the lock order of sms.scheduling): nothing is held now.
+        MessageBatch.objects.filter(pk=batch.pk).update(release_at=None)
+        cancelled = fail_records(records=pending, remark="cancelled by the tenant", code=CANCELLED_CODE)
+        all_cancelled = SendRecord.objects.filter(batch=batch, provider_code=CANCELLED_CODE).count()
+    logger.info("tenant %s cancelled %s record(s) of batch %s", batch.tenant_id, cancelled, batch.uuid)
+    already_cancelled = all_cancelled - cancelled
+    return CancelResult(
+        cancelled=cancelled,
+        already_cancelled=already_cancelled,
+        already_gone=batch.total - all_cancelled,
+    )
+
+
+def _tenant_signature_id(owner: Any, sign_id: int | None) -> int:
+    """The signature a blocklist call names (one of the owner's: ER:0023 otherwise), or 0 for
+    every signature."""
+    if not sign_id:
+        return BlocklistEntry.EVERY_SIGNATURE
+    return own_signature(owner=owner, sign_id=sign_id).pk
+
+
+def blocklist_mobile(mobile: str) -> str:
+    """``GET v1/blocklist``'s ``mobile`` in E.164 (ER:0033 when it is not a mobile number)."""
+    return _blocklist_mobiles([mobile])[0]
+
+
+def _blocklist_mobiles(mobiles: Sequence[str]) -> list[str]:
+    e164s, invalid = [], []
+    for raw in mobiles:
+        try:
+            e164s.append(parse_mobile(raw).e164)
+        except InvalidPhone:
+            invalid.append(str(raw))
+    if invalid:
+        raise InvalidInput(_invalid_mobiles_detail(invalid), field="mobiles", reason=Reason.INVALID_MOBILE)
+    return list(dict.fromkeys(e164s))
+
+
+@retry_on_deadlock()
+def block_mobiles(*, owner: Any, mobiles: Sequence[str], sign_id: int | None = None) -> int:
+    """``POST v1/blocklist``: stop the tenant's marketing to ``mobiles`` under ``sign_id`` (every
+    signature when omitted). Repeating it changes nothing. Answers how many entries were new."""
+    target = _tenant_signature_id(owner, sign_id)
+    e164s = _blocklist_mobiles(mobiles)
+    account = _tenant_account(owner)
+    with transaction.atomic():
+        return optout.add_entries(tenant_id=account.pk, sign_id=target, mobiles_e164=e164s, at=timezone.now())
+
+
+@retry_on_deadlock()
+def unblock_mobiles(*, owner: Any, mobiles: Sequence[str], sign_id: int | None = None) -> int:
+    """``DELETE v1/blocklist``: remove the entries of ``mobiles`` under ``sign_id`` (the entries for
+    every signature when omitted), whatever their source. Answers how many were removed."""
+    target = _tenant_signature_id(owner, sign_id)
+    e164s = _blocklist_mobiles(mobiles)
+    account = _tenant_account(owner)
+    with transaction.atomic():
+        return optout.remove_entries(tenant_id=account.pk, sign_id=target, mobiles_e164=e164s)

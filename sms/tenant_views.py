@@ -26,6 +26,12 @@ ERRORS = {400: PLATFORM_ERROR, 403: PLATFORM_ERROR}
 KEYED_ERRORS = {**ERRORS, 409: PLATFORM_ERROR, 422: PLATFORM_ERROR}
 
 
+# ``send_at`` and v1/uplink's ``since``: Unix seconds within the dates the API takes
+# (fields.MIN_DATE … MAX_DATE).
+MIN_UNIX = int(dt.datetime.combine(MIN_DATE, dt.time.min, tzinfo=dt.UTC).timestamp())
+MAX_UNIX = int(dt.datetime.combine(MAX_DATE, dt.time.max, tzinfo=dt.UTC).timestamp())
+
+
 class MessageRequest(serializers.Serializer):
     sign_id = IdField()
     temp_id = IdField()
@@ -48,6 +54,18 @@ class MessageRequest(serializers.Serializer):
         help_text="added: this batch's webhook events go here instead of the v1/callback URL "
         "(http or https, public addresses only; v1/callback must be set: its secret signs them)",
     )
+    send_at = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=MIN_UNIX,
+        max_value=MAX_UNIX,
+        help_text="added: Unix seconds, at most 30 days ahead: the batch is accepted and billed now "
+        "and held (its mobiles show queued) until then; marketing also until the marketing hours",
+    )
+
+    def validate_send_at(self, value: int | None) -> dt.datetime | None:
+        return None if value is None else dt.datetime.fromtimestamp(value, tz=dt.UTC)
 
 
 class MessageQuery(OffsetPageSerializer):
@@ -59,6 +77,21 @@ class MessageQuery(OffsetPageSerializer):
 
 class MessageAccepted(serializers.Serializer):
     uuid = serializers.CharField()
+
+
+class MessageCancelQuery(serializers.Serializer):
+    uuid = serializers.UUIDField()
+
+
+class MessageCancelled(serializers.Serializer):
+    uuid = serializers.CharField()
+    cancelled = serializers.IntegerField(
+        help_text="mobiles this call cancelled (failed, CANCELLED, refunded)"
+    )
+    already_cancelled = serializers.IntegerField(help_text="mobiles an earlier call cancelled")
+    already_gone = serializers.IntegerField(
+        help_text="mobiles already handed to a provider, or final before (refused at accept included)"
+    )
 
 
 class MessageItem(serializers.Serializer):
@@ -100,11 +133,6 @@ class ChargeRequest(serializers.Serializer):
 class ChargeOut(serializers.Serializer):
     message = serializers.CharField()
     balance = serializers.IntegerField()
-
-
-# v1/uplink's ``since``: Unix seconds within the dates the API takes (fields.MIN_DATE … MAX_DATE).
-MIN_UNIX = int(dt.datetime.combine(MIN_DATE, dt.time.min, tzinfo=dt.UTC).timestamp())
-MAX_UNIX = int(dt.datetime.combine(MAX_DATE, dt.time.max, tzinfo=dt.UTC).timestamp())
 
 
 class UplinkQuery(OffsetPageSerializer):
@@ -174,6 +202,24 @@ class MessageView(PlatformAPIView):
                 PlatformError.PARAMS_FAIL, f"uuid {query['uuid']} is not one of your messages"
             )
         return Response(progress)
+
+    @extend_schema(
+        tags=["v1 messages"],
+        summary="Cancel what of a batch has not been handed to a provider (added beyond seed 001)",
+        parameters=[MessageCancelQuery],
+        responses={200: MessageCancelled, **ERRORS},
+    )
+    def delete(self, request: Request) -> Response:
+        query = parse(MessageCancelQuery, request.query_params)
+        result = tenant_services.cancel_message(owner=request.user, batch_uuid=query["uuid"])
+        return Response(
+            {
+                "uuid": str(query["uuid"]),
+                "cancelled": result.cancelled,
+                "already_cancelled": result.already_cancelled,
+                "already_gone": result.already_gone,
+            }
+        )
 
 
 class TenantBalanceView(PlatformAPIView):
@@ -334,3 +380,103 @@ class CallbackDeliveriesView(PlatformAPIView):
                 "page_size": query["page_size"],
             }
         )
+
+
+class BlocklistQuery(OffsetPageSerializer):
+    mobile = serializers.CharField(max_length=32, required=False, help_text="only this number's entries")
+
+
+class BlocklistChange(serializers.Serializer):
+    mobiles = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        min_length=1,
+        max_length=tenant_services.MAX_MOBILES_PER_MESSAGE,
+    )
+    sign_id = IdField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="one of your signatures; omitted: every signature",
+    )
+
+
+class BlocklistChanged(serializers.Serializer):
+    added = serializers.IntegerField(required=False, help_text="POST: entries that were new")
+    removed = serializers.IntegerField(required=False, help_text="DELETE: entries removed")
+
+
+class BlocklistItem(serializers.Serializer):
+    mobile = serializers.CharField(source="phone_e164")
+    sign_id = serializers.SerializerMethodField(help_text="null: every signature of the tenant")
+    source = serializers.ChoiceField(choices=["uplink", "api"])
+    source_text = serializers.CharField(help_text="the reply's text (source uplink)")
+    source_at = UnixSecondsField(help_text="Unix seconds: when the reply came or the call was made")
+
+    def get_sign_id(self, entry: Any) -> str | None:
+        return str(entry.sign_id) if entry.sign_id else None
+
+
+class BlocklistList(serializers.Serializer):
+    items = BlocklistItem(many=True)
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+
+
+class BlocklistView(PlatformAPIView):
+    """Added beyond seed 001: the numbers that opted out of the tenant's marketing
+    (docs/api-platform.md, "Marketing")."""
+
+    delete_takes_body = True  # DELETE v1/blocklist has a body, as POST: in the schema too
+
+    @extend_schema(
+        tags=["v1 marketing"],
+        summary="The numbers blocked from your marketing, newest first",
+        parameters=[BlocklistQuery],
+        responses={200: BlocklistList, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        query = parse(BlocklistQuery, request.query_params)
+        mobile = query.get("mobile")
+        items, total = offset_page(
+            selectors.tenant_blocklist(
+                owner=request.user,
+                mobile_e164=None if mobile is None else tenant_services.blocklist_mobile(mobile),
+            ),
+            page=query["page"],
+            page_size=query["page_size"],
+        )
+        return Response(
+            {
+                "items": BlocklistItem(items, many=True).data,
+                "total": total,
+                "page": query["page"],
+                "page_size": query["page_size"],
+            }
+        )
+
+    @extend_schema(
+        tags=["v1 marketing"],
+        summary="Block numbers from your marketing (one signature, or all); a repeat changes nothing",
+        request=BlocklistChange,
+        responses={200: BlocklistChanged, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = parse(BlocklistChange, request.data)
+        added = tenant_services.block_mobiles(
+            owner=request.user, mobiles=data["mobiles"], sign_id=data["sign_id"]
+        )
+        return Response({"added": added})
+
+    @extend_schema(
+        tags=["v1 marketing"],
+        summary="Unblock numbers (the entries of that signature, or those for every signature)",
+        request=BlocklistChange,
+        responses={200: BlocklistChanged, **ERRORS},
+    )
+    def delete(self, request: Request) -> Response:
+        data = parse(BlocklistChange, request.data)
+        removed = tenant_services.unblock_mobiles(
+            owner=request.user, mobiles=data["mobiles"], sign_id=data["sign_id"]
+        )
+        return Response({"removed": removed})

@@ -27,7 +27,9 @@ from django.utils import timezone
 
 from gm_server_notify.db import retry_on_deadlock
 from providers.base import InboundMessage
+from sms import optout
 from sms.models import SendRecord, Uplink
+from sms.phones import InvalidPhone, parse_mobile
 
 logger = logging.getLogger(__name__)
 
@@ -121,13 +123,37 @@ def store_uplinks(*, provider: str, messages: Sequence[InboundMessage]) -> int:
     with transaction.atomic():
         # Insert-ignore: a copy stored meanwhile (a push racing a pull) is kept, this one dropped.
         Uplink.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+        opt_outs = _block_opt_outs(provider, rows)
     matched = sum(1 for row in rows if row.record_id)
     logger.info(
-        "%s uplink(s) from %s: %s new (%s matched), %s already stored",
+        "%s uplink(s) from %s: %s new (%s matched, %s opt-outs), %s already stored",
         len(messages),
         provider,
         len(rows),
         matched,
+        opt_outs,
         len(messages) - len(rows),
     )
     return len(rows)
+
+
+def _full_e164(phone: str) -> str:
+    """A reply's own number in E.164, or "" when it is masked or not a mobile number."""
+    try:
+        return parse_mobile(phone).e164
+    except InvalidPhone:
+        return ""
+
+
+def _block_opt_outs(provider: str, rows: Sequence[Uplink]) -> int:
+    """Blocklist the numbers of the opt-out replies among the rows just stored (``sms.optout``);
+    the rows are read back for their ids (insert-ignore leaves them unset)."""
+    by_key = {row.uplink_key: row for row in rows if optout.is_opt_out(row.text)}
+    if not by_key:
+        return 0
+    stored = list(Uplink.objects.filter(provider=provider[:16], uplink_key__in=list(by_key)))
+    phone_of = {}
+    for uplink in stored:
+        row = by_key[uplink.uplink_key]
+        phone_of[uplink.pk] = row.record.phone_e164 if row.record is not None else _full_e164(uplink.phone)
+    return optout.block_from_uplinks(stored, phone_of=phone_of)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
@@ -23,11 +24,32 @@ def _checked_type(value: object) -> int:
     return number
 
 
-def _checked_template(template: str) -> str:
+# The opt-out instructions Chinese carriers and clouds accept in marketing SMS; SMS_OPT_OUT_HINTS
+# adds more.
+BUILT_IN_OPT_OUT_HINTS = ("回T退订", "退订回T", "拒收请回复R", "回TD退订")
+
+
+def opt_out_hints() -> tuple[str, ...]:
+    return (*BUILT_IN_OPT_OUT_HINTS, *settings.SMS_OPT_OUT_HINTS)
+
+
+def _has_opt_out_hint(template: str) -> bool:
+    """Whether the text carries an opt-out instruction (spaces and letter case aside)."""
+    text = "".join(template.split()).casefold()
+    return any("".join(hint.split()).casefold() in text for hint in opt_out_hints())
+
+
+def _checked_template(template: str, template_type: int) -> str:
     try:
         validate_template(template)
     except TemplateError as exc:
         raise InvalidInput(str(exc), reason=Reason.TEMPLATE_PARAMS) from exc
+    if template_type == TemplateType.MARKETING and not _has_opt_out_hint(template):
+        raise InvalidInput(
+            "a marketing template (type 3) must carry an opt-out instruction, one of: "
+            + ", ".join(opt_out_hints()),
+            reason=Reason.TEMPLATE_PARAMS,
+        )
     return template
 
 
@@ -43,7 +65,7 @@ def create_template(
 ) -> Template:
     """A new template under one of the owner's signatures, waiting for review."""
     checked_type = _checked_type(template_type)
-    text = _checked_template(template)
+    text = _checked_template(template, checked_type)
     sign = own_signature(owner=owner, sign_id=sign_id)
     return Template.objects.create(
         owner=owner, sign=sign, name=name, template=text, type=checked_type, description=description
@@ -71,7 +93,7 @@ def update_template(
     """Edit a template that has not passed review (ER:0025: a passed template is kept as it was
     approved; create a new one). The edit sends it back to review."""
     checked_type = _checked_type(template_type)
-    text = _checked_template(template)
+    text = _checked_template(template, checked_type)
     with transaction.atomic():
         sign = own_signature(owner=owner, sign_id=sign_id)
         current = _owned_template(owner, sign, temp_id)

@@ -24,6 +24,18 @@ def _service_token(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def business_clock():
+    """The business clock (``gm_server_notify.clock``: sending hours, scheduled sends), shared by
+    the test process and its workers; ``business_clock.set_now(moment)`` moves it. Back to the
+    system clock after every test."""
+    from gm_server_notify import clock
+
+    clock.reset()
+    yield clock
+    clock.reset()
+
+
+@pytest.fixture(autouse=True)
 def _no_name_lookup_leaves_loopback(monkeypatch) -> None:
     """No traffic leaves loopback, name lookups included: the webhook URLs' SSRF guard resolves
     host names (``sms.urlguard``), and the fuzzer PUTs random ones. In the test process only

@@ -8,6 +8,9 @@ the settings load, so the worker processes the tests start inherit it too.
 import os
 
 os.environ.setdefault("GM_EMBEDDED_DEFAULTS", "1")
+# The business clock of sending hours and scheduled sends is settable (an offset in the shared
+# cache), for the test process and the workers it starts: gm_server_notify/clock.py.
+os.environ.setdefault("GM_SETTABLE_CLOCK", "1")
 
 from gm_server_notify.settings import *  # noqa: F403
 

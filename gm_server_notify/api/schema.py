@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
@@ -55,3 +56,18 @@ PLATFORM_ERROR = inline_serializer(
         "message": serializers.CharField(),
     },
 )
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's, plus a request body on DELETE for views that take one (``DELETE
+    v1/blocklist``: ``delete_takes_body = True``), which drf-spectacular leaves out by default. The
+    body is in the schema, so the fuzzer sends it too."""
+
+    def _get_request_body(self, direction: str = "request") -> Any:
+        if self.method == "DELETE" and getattr(self.view, "delete_takes_body", False):
+            self.method = "POST"
+            try:
+                return super()._get_request_body(direction)
+            finally:
+                self.method = "DELETE"
+        return super()._get_request_body(direction)
