@@ -357,6 +357,13 @@ def dispatch(
     resume_dispatch_id: str | None = None,
 ) -> DispatchResult:
     """Claim, send and record one batch (see the module's docstring)."""
+    limit = adapter_class(provider)().batch_limit
+    if len(record_ids) > limit and resume_dispatch_id is None:
+        # Published by a process whose batch limit was larger (settings changed, a deploy in
+        # progress): split, rather than claim records the adapter would refuse to send.
+        with transaction.atomic():
+            publish_batches(list(record_ids), provider=provider, tried=tried)
+        return DispatchResult()
     booked, wait = ratelimit.reserve(provider, len(record_ids))
     if not booked:
         return DispatchResult(delay_for=wait)

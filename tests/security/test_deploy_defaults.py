@@ -80,6 +80,14 @@ def test_production_without_a_secret_key_refuses_to_start(tmp_path):
     assert not (tmp_path / "var" / "secret_key").exists()
 
 
+def test_production_refuses_a_settable_business_clock(tmp_path):
+    """The test suite's settable clock (sending hours, scheduled sends) would let anyone who can
+    write the cache move marketing into the night: production does not start with it."""
+    result = _manage(["check"], {**compose_environment(), "GM_SETTABLE_CLOCK": "true"}, tmp_path)
+    assert result.returncode != 0
+    assert "GM_SETTABLE_CLOCK is for tests and local runs" in result.stderr
+
+
 def test_make_runs_embedded_defaults_keep_a_generated_key(tmp_path):
     result = _manage(["check"], {"GM_EMBEDDED_DEFAULTS": "1"}, tmp_path)
     assert result.returncode == 0, result.stderr

@@ -167,3 +167,21 @@ def test_rate_limit_books_slots_and_puts_off_a_burst(settings):
     assert booked and 0.9 < wait <= 1.0
     booked, wait = ratelimit.reserve("gateway", 100, max_wait=1.5)
     assert not booked and 1.5 < wait <= 2.0
+
+
+def test_a_dispatch_larger_than_this_workers_batch_limit_is_split_and_nothing_is_claimed(
+    queued, settings, django_capture_on_commit_callbacks
+):
+    """A task published where the limit was larger (a deploy in progress) is split here, rather
+    than claimed and left ``sending`` by an adapter that refuses it."""
+    ids = [record.pk for record in queued(3)]
+    providers = {**settings.SMS_PROVIDERS, "tencent": {**settings.SMS_PROVIDERS["tencent"], "batch_limit": 2}}
+    settings.SMS_PROVIDERS = providers
+    with (
+        mock.patch("sms.pipeline.publish_dispatch") as publish,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        result = pipeline.dispatch(record_ids=ids, provider="tencent", attempt=0, tried=[])
+    assert result.sent == 0
+    assert [call.args[0] for call in publish.call_args_list] == [ids[:2], ids[2:]]
+    assert set(SendRecord.objects.values_list("state", flat=True)) == {RecordState.QUEUED}
