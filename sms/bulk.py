@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TypeVar
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, TypeVar
 
 from django.db import connection
 from django.db.models import Model
@@ -42,3 +43,31 @@ def bulk_save(rows: Sequence[Model], fields: Sequence[str], *, batch_size: int =
         unique_fields=unique_fields,
         batch_size=batch_size,
     )
+
+
+def insert_rows(
+    model: type[Model], fields: Sequence[str], rows: Iterable[Sequence[Any]], *, batch_size: int = 2000
+) -> int:
+    """Insert plain tuples of ``fields`` (values as the database takes them: naive UTC datetimes
+    on MySQL, JSON as text) without building model instances: multi-row ``INSERT`` statements
+    (MySQLdb's ``executemany`` writes a batch as one). ``bulk_create`` spent 0.3 ms a row
+    preparing 10,000 send records (3 s of a 10,000-mobile ``v1/message``). Defaults, ``auto_now``
+    and signals are the caller's: every column without a database default must be given.
+    Answers how many rows were inserted."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"
+    inserted = 0
+    iterator = iter(rows)
+    with connection.cursor() as cursor:
+        while batch := list(islice(iterator, batch_size)):
+            cursor.executemany(sql, batch)
+            inserted += len(batch)
+    return inserted
+
+
+def db_datetime(value: Any) -> Any:
+    """A datetime as ``insert_rows`` passes it (what Django would send for a DateTimeField)."""
+    return connection.ops.adapt_datetimefield_value(value)

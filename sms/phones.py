@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType
+from phonenumbers import NumberParseException, PhoneNumberType, phonenumberutil
 
 from providers.base import Region
 
@@ -78,11 +78,32 @@ def parse_douyin_ciphertext(raw: str) -> Phone:
     return Phone(e164=text, national=text, country_code=MAINLAND_COUNTRY_CODE)
 
 
+# A bare mainland mobile as bulk senders write it: 11 ASCII digits starting with 1.
+_PLAIN_MAINLAND = re.compile(r"1[0-9]{10}", re.ASCII)
+_CN_METADATA = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+
+
+def _plain_mainland_mobile(text: str) -> Phone | None:
+    """The fast path of ``parse_mobile`` for 11 plain digits: libphonenumber's own number-type
+    rule for China applied to them directly (``_number_type_helper``, what ``number_type`` runs
+    after parsing), without parsing, which costs most of the 40 µs a number takes (a 10,000-mobile
+    message spent 0.4 s here). The same answer as the full path, checked number by number over
+    every 4-digit prefix (tests/sms/test_phone_rules.py); anything else takes the full path."""
+    if not _PLAIN_MAINLAND.fullmatch(text):
+        return None
+    if phonenumberutil._number_type_helper(text, _CN_METADATA) not in MOBILE_TYPES:
+        return None
+    return Phone(e164=f"{MAINLAND_PREFIX}{text}", national=text, country_code=MAINLAND_COUNTRY_CODE)
+
+
 def parse_mobile(raw: str | int) -> Phone:
     """Parse a mobile number: mainland numbers bare (``13112341234``) or ``+86…``; other
     countries only with their ``+CC`` (or ``00CC``) prefix (they route to the international
     provider). Full-width digits are read as digits; letters and other scripts' digits are
     refused (docs/phones.md)."""
+    plain = _plain_mainland_mobile(raw if isinstance(raw, str) else str(raw))
+    if plain is not None:
+        return plain
     text = unicodedata.normalize("NFKC", str(raw)).strip()
     if not text:
         raise InvalidPhone("empty phone number")

@@ -302,6 +302,28 @@ def queue_for_dispatch(record_ids: Sequence[int]) -> None:
         publish_batches(ids, provider=provider)
 
 
+def queue_batch_for_dispatch(*, batch_id: int) -> None:
+    """``queue_for_dispatch`` for the queued records of one tenant batch: they share one text per
+    region (the mainland's and the international form), so only ids and numbers are read, one
+    route is decided per region, and no model instance is built (a 10,000-mobile message is one
+    indexed read of 10,000 pairs)."""
+    by_region: dict[str, list[int]] = {}
+    sample: dict[str, tuple[str, str]] = {}
+    rows = (
+        SendRecord.objects.filter(batch_id=batch_id, state=RecordState.QUEUED)
+        .order_by("id")
+        .values_list("id", "phone_e164", "content")
+    )
+    for record_id, e164, content in rows.iterator(chunk_size=5000):
+        region = region_of(e164)
+        by_region.setdefault(region, []).append(record_id)
+        sample.setdefault(region, (e164, content))
+    for region, ids in by_region.items():
+        e164, content = sample[region]
+        prototype = SendRecord(batch_id=batch_id, phone_e164=e164, content=content, sms_content={})
+        publish_batches(ids, provider=route_for(prototype))
+
+
 def publish_batches(
     record_ids: Sequence[int],
     *,

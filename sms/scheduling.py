@@ -24,7 +24,7 @@ from gm_server_notify.db import retry_on_deadlock
 from sms import hours, optout
 from sms.bulk import chunked
 from sms.models import MessageBatch, RecordState, SendRecord
-from sms.pipeline import fail_records, queue_for_dispatch
+from sms.pipeline import fail_records, queue_batch_for_dispatch
 from templates_mgmt.models import TemplateType
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def release_batch(*, batch_id: int) -> int:
             SendRecord.objects.filter(pk__in=chunk, state=RecordState.SCHEDULED).update(
                 state=RecordState.QUEUED, queued_at=stamp, updated_at=stamp
             )
-        queue_for_dispatch(release_ids)
+        queue_batch_for_dispatch(batch_id=batch_id)
     logger.info(
         "batch %s released: %s record(s) queued, %s opted out meanwhile",
         batch_id,

@@ -24,6 +24,7 @@ from gm_server_notify.errors import InvalidInput, NotFound, Reason
 from signatures.models import AuditStatus
 from signatures.services import own_signature
 from sms import hours, limits, optout, outbox, suspension, urlguard
+from sms.bulk import db_datetime, insert_rows
 from sms.content import MessageTooLong, check_message_length, compose_message, count_segments
 from sms.ledger import change_balance
 from sms.models import (
@@ -37,7 +38,7 @@ from sms.models import (
     WebhookEndpoint,
 )
 from sms.phones import InvalidPhone, Phone, is_mainland_e164, parse_mobile
-from sms.pipeline import fail_records, queue_for_dispatch
+from sms.pipeline import fail_records, queue_batch_for_dispatch
 from templates_mgmt.models import Template, TemplateType
 from templates_mgmt.placeholders import TemplateError, check_params
 from templates_mgmt.placeholders import render as render_template
@@ -214,34 +215,42 @@ def _write_batch(
         if billed:
             change_balance(tenant=account, delta=-billed, reason=LedgerReason.RESERVE, ref=batch.uuid.hex)
         batch.save(force_insert=True)
-        SendRecord.objects.bulk_create(
-            [
-                _refused_record(batch, phone, contents[phone.e164], *refused[phone.e164], now)
-                if phone.e164 in refused
-                else SendRecord(
-                    batch=batch,
-                    receive_phone=phone.national,
-                    phone_e164=phone.e164,
-                    content=contents[phone.e164],
-                    segments=segments[phone.e164],
-                    state=RecordState.SCHEDULED if held else RecordState.QUEUED,
-                    queued_at=None if held else now,
+        # Plain tuples, not model instances: a 10,000-mobile message is a handful of multi-row
+        # INSERTs (sms.bulk.insert_rows).
+        stamp = db_datetime(now)
+        sendable_state = RecordState.SCHEDULED if held else RecordState.QUEUED
+        rows = []
+        for phone in phones.values():
+            code, remark = refused.get(phone.e164, ("", ""))
+            failed = bool(code)
+            rows.append(
+                (
+                    batch.pk,
+                    phone.national,
+                    phone.e164,
+                    "{}",
+                    contents[phone.e164],
+                    0 if failed else segments[phone.e164],
+                    RecordState.FAILED if failed else sendable_state,
+                    SendStatus.FAILED if failed else SendStatus.SENDING,
+                    remark[:255],
+                    code,
+                    stamp,
+                    stamp,
+                    None if failed or held else stamp,
+                    stamp if failed else None,
+                    "",
+                    "",
+                    0,
+                    False,
                 )
-                for phone in phones.values()
-            ],
-            batch_size=2000,
-        )
+            )
+        insert_rows(SendRecord, RECORD_INSERT_FIELDS, rows)
         if refused:
             # Refused at once (verify-code limits, opt-outs): final already, so their webhook events too.
             outbox.record_finished(SendRecord.objects.filter(batch=batch, state=RecordState.FAILED))
         if not held:
-            queue_for_dispatch(
-                list(
-                    SendRecord.objects.filter(batch=batch, state=RecordState.QUEUED).values_list(
-                        "id", flat=True
-                    )
-                )
-            )
+            queue_batch_for_dispatch(batch_id=batch.pk)
     logger.info(
         "tenant %s %s batch %s: %s numbers (%s refused), %s segments%s",
         account.user_id,
@@ -255,29 +264,31 @@ def _write_batch(
     return batch
 
 
+# The columns a new tenant record is written with (the others have database defaults or are null).
+RECORD_INSERT_FIELDS = (
+    "batch",
+    "receive_phone",
+    "phone_e164",
+    "sms_content",
+    "content",
+    "segments",
+    "state",
+    "status",
+    "remark",
+    "provider_code",
+    "created_at",
+    "updated_at",
+    "queued_at",
+    "finished_at",
+    "provider",
+    "dispatch_id",
+    "attempts",
+    "refunded",
+)
 LIMITED_CODE = "LIMITED"
 CANCELLED_CODE = "CANCELLED"
 # A send_at a little in the past (the client's clock, the request's transit) means "now".
 SEND_AT_GRACE = dt.timedelta(seconds=60)
-
-
-def _refused_record(
-    batch: MessageBatch, phone: Phone, text: str, code: str, remark: str, now: Any
-) -> SendRecord:
-    """A recipient refused at accept time (a verify-code limit, an opt-out): failed at once,
-    billed nothing."""
-    return SendRecord(
-        batch=batch,
-        receive_phone=phone.national,
-        phone_e164=phone.e164,
-        content=text,
-        segments=0,
-        state=RecordState.FAILED,
-        status=SendStatus.FAILED,
-        provider_code=code,
-        remark=remark[:255],
-        finished_at=now,
-    )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from unittest import mock
 import phonenumbers
 import pytest
 
+from sms import phones
 from sms.models import SendRecord
 from sms.phones import InvalidPhone, parse_mobile
 from tests.sms.conftest import seed_send_request
@@ -129,3 +130,44 @@ def test_the_tenant_api_reads_full_width_mobiles_and_names_refused_ones(basic_cl
     assert accepted.status_code == 200, accepted.json()
     record = SendRecord.objects.get()
     assert (record.receive_phone, record.phone_e164) == ("13112341234", "+8613112341234")
+
+
+def _full_path(text: str) -> str | None:
+    """libphonenumber's whole answer for a number: its E.164 form when a valid mobile, else None."""
+    try:
+        number = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    if (
+        not phonenumbers.is_valid_number(number)
+        or phonenumbers.number_type(number) not in phones.MOBILE_TYPES
+    ):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def test_the_fast_path_for_plain_mainland_numbers_answers_as_libphonenumber_does():
+    """``parse_mobile`` skips parsing for 11 plain digits (issue 16); every number it accepts
+    that way must be one libphonenumber accepts, with the same E.164 form. Checked over every
+    prefix 1000…1999 with three endings, and every 5-digit prefix of the common 13x-19x ranges
+    with one; a number it does not take goes through the full path, so refusals cannot differ."""
+    import random
+
+    rng = random.Random(20261202)
+    numbers = [f"{prefix}{rng.randrange(10**7):07d}" for prefix in range(1000, 2000) for _ in range(3)]
+    numbers += [f"{prefix}{rng.randrange(10**6):06d}" for prefix in range(13000, 20000)]
+    accepted = 0
+    for text in numbers:
+        fast = phones._plain_mainland_mobile(text)
+        if fast is not None:
+            accepted += 1
+            assert fast.e164 == _full_path(text), text
+            assert (fast.national, fast.country_code) == (text, 86)
+    assert accepted > len(numbers) / 3  # the fast path is taken for most real numbers
+
+
+@pytest.mark.parametrize("raw", ["14012341234", "12012341234", "10012341234", "1311234123", "131123412345"])
+def test_the_fast_path_leaves_what_it_does_not_accept_to_the_full_path(raw):
+    assert phones._plain_mainland_mobile(raw) is None
+    with pytest.raises(InvalidPhone):
+        parse_mobile(raw)
