@@ -37,7 +37,8 @@ from datetime import datetime
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from gm_server_notify import clock
@@ -80,6 +81,22 @@ class ClaimedBatch:
     records: list[SendRecord]
 
 
+# What a dispatch reads of the records it claims: the provider request's and the routing's needs
+# (``sms.routing``), not the whole row.
+CLAIM_READ_FIELDS = (
+    "id",
+    "state",
+    "provider",
+    "dispatch_id",
+    "batch_id",
+    "station_id",
+    "business_type",
+    "phone_e164",
+    "content",
+    "sms_content",
+)
+
+
 @retry_on_deadlock()
 def claim_batch(
     *, record_ids: Sequence[int], provider: str, dispatch_id: str | None = None, resume: bool = False
@@ -105,7 +122,7 @@ def claim_batch(
                 query = query.filter(state=RecordState.SENDING, dispatch_id=dispatch_id)
             else:
                 query = query.filter(state=RecordState.QUEUED)
-            records += list(query.order_by("id"))
+            records += list(query.only(*CLAIM_READ_FIELDS).order_by("id"))
         for chunk in chunked([record.pk for record in records]):
             SendRecord.objects.filter(pk__in=chunk).update(
                 state=RecordState.SENDING,
@@ -189,18 +206,64 @@ def mark_unknown(
     return changed
 
 
-RECORD_OUTCOME_FIELDS = (
+# What record_outcomes reads of a locked record, and writes (besides the provider's message id).
+OUTCOME_READ_FIELDS = (
+    "id",
+    "state",
+    "status",
+    "batch_id",
+    "station_id",
+    "business_type",
+    "provider",
+    "receive_phone",
+    "segments",
+    "billed_parts",
+    "refunded",
+    "created_at",
+    "remark",
+    "provider_code",
+    "provider_message_id",
+    "submitted_at",
+    "finished_at",
+)
+OUTCOME_WRITE_FIELDS = (
     "state",
     "status",
     "remark",
     "provider_code",
-    "provider_message_id",
     "billed_parts",
     "submitted_at",
     "finished_at",
     "refunded",
-    "updated_at",
 )
+
+
+def _write_outcomes(records: Sequence[SendRecord], *, dispatch_id: str | None, now: datetime) -> None:
+    """Write the records' new outcome fields: one ``UPDATE`` per distinct outcome (and per
+    999 ids), not a row-by-row write. A provider message id that is ``<dispatch id>:<number>``
+    (the gateway's, our taskId and the mobile) is derived in SQL from the columns; other ids
+    (Tencent's serial numbers) are set per row in the same statement."""
+    groups: dict[tuple[object, ...], list[SendRecord]] = {}
+    for record in records:
+        derived = bool(dispatch_id) and record.provider_message_id == f"{dispatch_id}:{record.receive_phone}"
+        key = (*(getattr(record, field) for field in OUTCOME_WRITE_FIELDS), derived)
+        groups.setdefault(key, []).append(record)
+    for key, members in groups.items():
+        values = dict(zip(OUTCOME_WRITE_FIELDS, key[:-1], strict=True))
+        for chunk in chunked(members):
+            if key[-1]:
+                message_id: object = Concat(F("dispatch_id"), Value(":"), F("receive_phone"))
+            elif any(record.provider_message_id for record in chunk):
+                message_id = Case(
+                    *(When(pk=record.pk, then=Value(record.provider_message_id)) for record in chunk),
+                    default=None,
+                    output_field=SendRecord._meta.get_field("provider_message_id"),
+                )
+            else:
+                message_id = None
+            SendRecord.objects.filter(pk__in=[record.pk for record in chunk]).update(
+                **values, provider_message_id=message_id, updated_at=now
+            )
 
 
 @retry_on_deadlock()
@@ -224,7 +287,7 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
                 query = query.filter(state=RecordState.SENDING, dispatch_id=dispatch_id)
             else:
                 query = query.filter(state__in=UNSENT_STATES)
-            records += list(query.order_by("id"))
+            records += list(query.only(*OUTCOME_READ_FIELDS).order_by("id"))
         failed: list[SendRecord] = []
         billed: list[SendRecord] = []
         daily: DailyCounts = {}
@@ -256,7 +319,7 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
         # What the provider billed, where it says, settles the account (our count reserved it).
         reconcile_billed(billed)
         metrics.count_billed_difference(billed, provider=provider)
-        bulk_save(records, RECORD_OUTCOME_FIELDS)
+        _write_outcomes(records, dispatch_id=dispatch_id, now=now)
         # Tenant records now final (refused, or final on acceptance): their webhook events.
         outbox.record_finished(records)
         bump_daily_statistics(daily)

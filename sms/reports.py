@@ -253,6 +253,25 @@ def _match_uncertain(
     return matched
 
 
+# What applying a report reads of a locked record (its fit, its state, the statistics, metrics and
+# webhook event of its outcome), not the whole row.
+REPORT_READ_FIELDS = (
+    "id",
+    "provider",
+    "provider_message_id",
+    "phone_e164",
+    "state",
+    "status",
+    "station_id",
+    "batch_id",
+    "business_type",
+    "created_at",
+    "provider_code",
+    "remark",
+    "finished_at",
+)
+
+
 def _apply_reports(
     provider: str, reports: Sequence[DeliveryReport], daily: DailyCounts
 ) -> tuple[ReportResult, list[DeliveryReport]]:
@@ -278,7 +297,12 @@ def _apply_reports(
     ids = sorted(set(matching.values_list("id", flat=True)) | set(by_record_id))
     records = []
     for chunk in chunked(ids):
-        records += list(SendRecord.objects.select_for_update().filter(pk__in=chunk).order_by("id"))
+        records += list(
+            SendRecord.objects.select_for_update()
+            .filter(pk__in=chunk)
+            .only(*REPORT_READ_FIELDS)
+            .order_by("id")
+        )
     changed: list[SendRecord] = []
     rejected: list[tuple[SendRecord, DeliveryReport, str]] = []
     matched: set[str] = set()
