@@ -102,7 +102,7 @@ def seed(balance: int) -> tuple[Any, int, int]:
         owner=user,
         name="发货通知",
         template=TEMPLATE,
-        template_type=1,
+        template_type=2,  # a notice: bulk sends are notices (verify codes have per-mobile limits)
         description="bulk benchmark",
         sign_id=sign.pk,
     )
@@ -295,7 +295,7 @@ def create_baseline_records(user: Any, sign_id: int, temp_id: int, count: int) -
 
     numbers = baseline_numbers(count)
     batches = []
-    with mock.patch.object(tenant_services, "queue_for_dispatch", lambda record_ids: None):
+    with mock.patch.object(tenant_services, "queue_batch_for_dispatch", lambda batch_id: None):
         for start in range(0, count, MAX_PER_CALL):
             mobiles = numbers[start : start + MAX_PER_CALL]
             batches.append(

@@ -73,3 +73,74 @@ def test_concurrent_starts_of_one_station_on_a_new_day_all_succeed(recharge):
         station_id="T7442", start_date=today - timedelta(days=DAYS), end_date=today
     )
     assert [row["total_send_nums"] for row in rows] == [THREADS] * DAYS + [0]
+
+
+def _waiting_for_kept_reports(holder_id: int) -> bool:
+    """Whether a connection other than ``holder_id`` is in a locking read of the kept reports
+    (waiting for the holder's lock: nothing else keeps such a read running)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM information_schema.processlist WHERE id NOT IN (%s, CONNECTION_ID())"
+            " AND info LIKE %s",
+            [holder_id, "%tbl_sms_pending_report%FOR UPDATE%"],
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.skipif(connection.vendor != "mysql", reason="row locks are MySQL's")
+def test_a_kept_report_held_by_the_other_sides_look_is_applied_by_the_worker_not_left_to_the_sweep(recharge):
+    """The report handler keeps a report that overtook the worker's commit, and looks once more
+    for its record after its own commit, with the kept row locked. If the worker commits the id
+    and looks for kept reports during that look, skipping the locked row leaves the report to
+    the sweep (seconds later: the bulk benchmark's 1 % tail); waiting for it applies it now."""
+    from providers.base import OutcomeStatus, SendOutcome
+    from sms import pipeline
+    from sms.models import PendingReport
+
+    record = _added_records(recharge, 1)[0]
+    SendRecord.objects.filter(pk=record.pk).update(state=RecordState.QUEUED)
+    batch = pipeline.claim_batch(record_ids=[record.pk], provider="gateway")
+    message_id = f"{batch.dispatch_id}:{record.receive_phone}"
+    PendingReport.objects.create(
+        provider="gateway", provider_message_id=message_id, delivered=True, code="DELIVRD", phone=""
+    )
+    looking, release = threading.Event(), threading.Event()
+    holder_id: list[int] = []
+
+    def the_handlers_look() -> None:
+        """Holds the kept report locked, as the handler's look does while it finds no record."""
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT CONNECTION_ID()")
+                    holder_id.append(cursor.fetchone()[0])
+                list(PendingReport.objects.select_for_update().filter(provider_message_id=message_id))
+                looking.set()
+                release.wait(timeout=120)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=the_handlers_look)
+    holder.start()
+    assert looking.wait(timeout=60)
+
+    def release_once_the_worker_waits() -> None:
+        try:
+            deadline = timezone.now() + timedelta(seconds=30)
+            while timezone.now() < deadline and not _waiting_for_kept_reports(holder_id[0]):
+                threading.Event().wait(0.05)
+        finally:
+            release.set()
+            connection.close()
+
+    releaser = threading.Thread(target=release_once_the_worker_waits)
+    releaser.start()
+    outcome = SendOutcome(record.pk, OutcomeStatus.ACCEPTED, provider_message_id=message_id)
+    pipeline.record_outcomes(provider="gateway", dispatch_id=batch.dispatch_id, outcomes=[outcome])
+    releaser.join(timeout=60)
+    holder.join(timeout=60)
+    record.refresh_from_db()
+    assert record.state == RecordState.DELIVERED
+    assert not PendingReport.objects.exists()
