@@ -507,10 +507,14 @@ def project_run(
     report_delay_ms: float | None,
     logs: str = "project",
     companion: Companion | None = None,
+    after_seed: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Seed, start the stack, post the calls and wait until every record is final."""
+    """Seed (then ``after_seed``), start the stack, post the calls and wait until every record
+    is final."""
     plan = call_plan(total, calls)
     _user, sign_id, temp_id = seed(balance=total)
+    if after_seed is not None:
+        after_seed()
     with harness.running_stack(
         worker=True,
         simulator=True,
@@ -524,9 +528,9 @@ def project_run(
         wait_for_workers(layout.nodes)
         reset_simulator(stack, report_delay_ms)
         with harness.RssSampler(stack, rss_roles(workers)) as rss:
-            started = time.monotonic()
             if companion is not None:
                 companion.started(stack)
+            started = time.monotonic()
             posted = post_calls(
                 stack.url,
                 plan,
@@ -753,38 +757,67 @@ def print_result(result: dict[str, Any]) -> None:
     ]
     print_rows(rows)
     print_processes("peak RSS per process, MB", rss["processes"])
+    print()
     print_goals(result["goals"])
+    print()
 
 
 def print_goals(goals: dict[str, Any], prefix: str = "") -> None:
-    print()
     for name, item in goals.items():
         mark = "met" if item["met"] else "NOT met"
         print(f"  {prefix}[{mark}] {name}: {item['value']} (goal {item['target']})")
-    print()
+
+
+def size_table(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per size: the figures the issue asks for, every process's peak RSS by name."""
+    return [
+        {
+            "recipients": run["recipients"],
+            "calls": run["calls"],
+            "recipients_per_s": run["recipients_per_s"],
+            "ratio": run.get("ratio"),
+            "elapsed_s": run["elapsed_s"],
+            "accepted_s": run["accepted_s"],
+            "sent_s": run["sent_s"],
+            "t99_s": run["t99_s"],
+            "complete": run["complete"],
+            "peak_rss_mb": {
+                "web_sum": run["peak_rss_mb"]["web"],
+                "worker_sum": run["peak_rss_mb"]["worker"],
+                "max_process": run["peak_rss_mb"]["max_process"],
+                **{row["process"]: row["peak_rss_mb"] for row in run["peak_rss_mb"]["processes"]},
+            },
+            "client_peak_rss_mb": run["client_peak_rss_mb"],
+            "simulator": {key: run["simulator"][key] for key in ("numbers", "distinct", "duplicated")},
+            "exactly_once": run["exactly_once"],
+        }
+        for run in runs
+    ]
 
 
 def print_sizes(result: dict[str, Any]) -> None:
     print()
     print("  configuration: " + ", ".join(f"{key} {value}" for key, value in result["configuration"].items()))
-    header = (
-        f"  {'size':>9}  {'calls':>5}  {'rcpt/s':>8}  {'elapsed':>8}  {'accepted':>8}  {'sent':>7}  "
-        f"{'t99':>7}  {'web MB':>7}  {'worker MB':>9}  {'max proc':>8}  exactly once"
+    print(
+        f"  {'size':>9}  {'calls':>5}  {'rcpt/s':>8}  {'ratio':>6}  {'elapsed':>8}  {'accepted':>8}  "
+        f"{'sent':>7}  {'t99':>7}  {'web MB':>7}  {'worker MB':>9}  {'max proc':>8}  exactly once"
     )
-    print(header)
-    for row in result["sizes"]:
+    for row in result["table"]:
         rss = row["peak_rss_mb"]
         print(
             f"  {row['recipients']:>9,}  {row['calls']:>5}  {row['recipients_per_s']:>8,}  "
-            f"{row['elapsed_s']:>8}  {row['accepted_s']:>8}  {row['sent_s']!s:>7}  {row['t99_s']!s:>7}  "
-            f"{rss['web']:>7}  {rss['worker']:>9}  {rss['max_process']:>8}  {row['exactly_once']}"
+            f"{row['ratio']!s:>6}  {row['elapsed_s']:>8}  {row['accepted_s']:>8}  "
+            f"{row['sent_s']!s:>7}  {row['t99_s']!s:>7}  "
+            f"{rss['web_sum']:>7}  {rss['worker_sum']:>9}  {rss['max_process']:>8}  {row['exactly_once']}"
         )
     for row in result["sizes"]:
         print_processes(f"{row['recipients']:,}: peak RSS per process, MB", row["peak_rss_mb"]["processes"])
     if result.get("baseline"):
         print_rows(baseline_rows(result["baseline"]))
+    print()
     for row in result["sizes"]:
         print_goals(row["goals"], prefix=f"{row['recipients']:>9,} ")
+    print()
 
 
 # --- main ------------------------------------------------------------------------------------------
@@ -875,7 +908,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulator_pushers": harness_pushers(),
     }
     if args.sized:
-        result = {**common, "sizes": runs, "baseline": baseline}
+        result = {**common, "table": size_table(runs), "sizes": runs, "baseline": baseline}
         harness.record(f"bulk_send_sizes{layout.suffix()}", result, smoke=args.smoke)
         print_sizes(result)
     else:
