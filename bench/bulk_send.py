@@ -21,9 +21,22 @@ wait for, and exits 1. What was harness overhead in the former baseline (19 reci
 is gone: the simulator's 40 ms per answer (Nagle) and its four report pushers (both in
 ``bench/simulator.py``), the rate-limit call per task, publishing inside the clock, one task in
 hand per pool process (``BASELINE_PREFETCH``), and a database connection per task (the baseline
-worker runs ``bench.baseline_settings``). What is left is per-recipient work: about 20 ms of CPU
-per recipient across the worker (claim, request, outcome, Celery's own handling), the web
-process (one report push per message), MariaDB and the simulator, on two cores.
+worker runs ``bench.baseline_settings``). What is left is per-recipient work: 25 to 40 ms of CPU
+per recipient on two busy cores (8 to 12 in the worker: claim, request, outcome, Celery's own
+handling; 5 to 7 in the web process, one report push per message; 2.5 to 5.5 in MariaDB; 2.5 in
+the simulator).
+
+Without a beat (``--no-beat``) a project run can stop short, most readily with
+``--report-delay-ms 0``: when a dispatch's reports arrive while its outcome write is open, they are
+stored as pending, and the worker's re-check after its commit asks ``apply_pending_reports`` for
+999 message ids at a time. For a list that long (measured with 3,000 pending rows; 100 or 500 ids
+read only their own rows) MariaDB reads the pending table by the ``provider`` prefix of its unique
+index and locks every pending row of the provider (``ref``, key_len 66: 3,999 row locks), so a
+concurrent ``apply_pending_reports`` (another worker's, a report handler's re-check), which uses
+SKIP LOCKED, finds no row at all and returns; no one looks again until the pending-report sweep
+(``SMS_SWEEP_SECONDS``, 15 s). The run reports such records (``unfinished``: their states, how
+many have a pending report) and proves it by running the sweep once by hand. With the beat, they
+are the tail that waits for its sweep.
 
     .venv/bin/python -m bench.bulk_send                      # 100,000 recipients, baseline 2,000
     .venv/bin/python -m bench.bulk_send --smoke              # 2,000 recipients in 2 calls, baseline 200
@@ -414,6 +427,24 @@ def finish_by_sweep(batch_ids: list[int]) -> dict[str, Any]:
     return {"applied_by_one_sweep": applied, "not_final_after": sum(left.get(s, 0) for s in NOT_FINAL)}
 
 
+def settle(batch_ids: list[int], progress: dict[str, Any]) -> tuple[dict[str, int], dict[str, Any] | None]:
+    """The records' states as the run left them, and for a run that did not finish, what they
+    were waiting for; a stalled run (no beat) then gets the pending-report sweep once by hand."""
+    states = state_counts(batch_ids)
+    if progress["complete"]:
+        return states, None
+    unfinished = diagnose_unfinished(batch_ids)
+    if progress["stalled"]:
+        unfinished.update(finish_by_sweep(batch_ids))
+    left = sum(unfinished["by_state"].values())
+    print(
+        f"  {left:,} record(s) not final: {unfinished['by_state']}; {unfinished['with_a_pending_report']:,}"
+        f" (of the first 1,000) have their delivery report stored as pending and never applied",
+        flush=True,
+    )
+    return states, unfinished
+
+
 def deadline_for(total: int) -> float:
     """Generous: far beyond any plausible run; only a stuck record reaches it."""
     return 120 + total / 100
@@ -552,7 +583,7 @@ def project_run(
             if companion is not None:
                 companion.finished()
         simulator = simulator_stats(stack)
-        unfinished = None if progress["complete"] else diagnose_unfinished(batch_ids)
+        states, unfinished = settle(batch_ids, progress)
     keep_logs(stack, logs)
     memory = rss.report()
     latencies = posted.latencies
@@ -564,7 +595,7 @@ def project_run(
         "recipients_per_s": round(total / elapsed, 1),
         "call_s": {"mean": round(sum(latencies) / len(latencies), 2), "max": round(max(latencies), 2)},
         **progress,
-        "states": state_counts(batch_ids),
+        "states": states,
         "unfinished": unfinished,
         "peak_rss_mb": {
             "web": memory["by_name"].get("web", 0.0),
@@ -643,9 +674,7 @@ def baseline_run(count: int, layout: Layout, *, report_delay_ms: float | None) -
             )
             elapsed = time.monotonic() - started
         simulator = simulator_stats(stack)
-        unfinished = None
-        if not progress["complete"]:
-            unfinished = {**diagnose_unfinished(batch_ids), **finish_by_sweep(batch_ids)}
+        states, unfinished = settle(batch_ids, progress)
     keep_logs(stack, "baseline")
     memory = rss.report()
     return {
@@ -654,7 +683,7 @@ def baseline_run(count: int, layout: Layout, *, report_delay_ms: float | None) -
         "published_s_before_clock": round(published_s, 2),
         "recipients_per_s": round(len(ids) / elapsed, 1),
         **progress,
-        "states": state_counts(batch_ids),
+        "states": states,
         "unfinished": unfinished,
         "beat": False,
         "worker_peak_rss_mb": round(sum(memory["by_name"].get(name, 0.0) for name in workers), 1),
