@@ -21,10 +21,11 @@ wait for, and exits 1. What was harness overhead in the former baseline (19 reci
 is gone: the simulator's 40 ms per answer (Nagle) and its four report pushers (both in
 ``bench/simulator.py``), the rate-limit call per task, publishing inside the clock, one task in
 hand per pool process (``BASELINE_PREFETCH``), and a database connection per task (the baseline
-worker runs ``bench.baseline_settings``). What is left is per-recipient work: 25 to 40 ms of CPU
-per recipient on two busy cores (8 to 12 in the worker: claim, request, outcome, Celery's own
-handling; 5 to 7 in the web process, one report push per message; 2.5 to 5.5 in MariaDB; 2.5 in
-the simulator).
+worker runs ``bench.baseline_settings``), and the broadcast that starts its consumers waiting out
+its whole reply timeout on the clock. What is left is per-recipient work: 13 to 16 ms of CPU per
+recipient (measured on two busy cores: 5.7 to 7 in the worker, for the claim, the request, the
+outcome and Celery's own handling; 3.8 to 4.8 in the web process, one report push per message;
+1.8 to 2.3 in MariaDB; 1.7 to 2.3 in the simulator), so 100 to 125 recipients/s on two cores.
 
 Without a beat (``--no-beat``) a project run can stop short, most readily with
 ``--report-delay-ms 0``: when a dispatch's reports arrive while its outcome write is open, they are
@@ -99,7 +100,8 @@ BASELINE_QUEUE = "bench_baseline"
 BASELINE_SETTINGS = "bench.baseline_settings"
 # Tasks each baseline pool process has in hand (the product's setting is 1, right for tasks of
 # 3,000 records): with one, a process that finished waits for its main process to ack the task to
-# the broker and fetch the next (py-spy: the pool processes idle 18 % of the time).
+# the broker and fetch the next (py-spy: the pool processes idle 18 % of the time; 8 gave 5 to 10 %
+# more recipients/s).
 BASELINE_PREFETCH = 8
 RSS_GOAL_MB = 300
 TABLES = (
@@ -666,7 +668,11 @@ def baseline_run(count: int, layout: Layout, *, report_delay_ms: float | None) -
         published_s = publish_baseline(ids)
         with harness.RssSampler(stack, rss_roles(workers)) as rss:
             started = time.monotonic()
-            consuming = celery_app().control.add_consumer(BASELINE_QUEUE, reply=True, timeout=5)
+            # limit: return as soon as every node has answered (a broadcast otherwise waits out
+            # its whole timeout, which would be on the clock).
+            consuming = celery_app().control.add_consumer(
+                BASELINE_QUEUE, reply=True, timeout=5, limit=layout.nodes
+            )
             if len(consuming or []) < layout.nodes:
                 raise RuntimeError(f"baseline workers did not all consume {BASELINE_QUEUE}: {consuming}")
             progress = wait_until_final(
