@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,17 @@ CALLBACK_TOKEN = "bench-callback-token"
 BENCH_DATABASE = os.environ.get("BENCH_DATABASE_URL", "mysql://root@127.0.0.1:3306/gm_bench")
 BENCH_BROKER = os.environ.get("BENCH_CELERY_BROKER_URL", "redis://127.0.0.1:6379/12")
 BENCH_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+# RabbitMQ (``--broker rabbitmq``): a vhost of the benchmarks' own, created once with
+# ``rabbitmqctl add_vhost gm_bench; rabbitmqctl set_permissions -p gm_bench guest '.*' '.*' '.*'``.
+BENCH_AMQP = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/gm_bench")
+BROKERS = ("redis", "rabbitmq")
+
+
+def broker_url(kind: str = "redis") -> str:
+    """The bench broker of ``kind``: Redis (``BENCH_CELERY_BROKER_URL``) or RabbitMQ (``BENCH_AMQP_URL``)."""
+    if kind not in BROKERS:
+        raise ValueError(f"broker must be one of {', '.join(BROKERS)}")
+    return BENCH_AMQP if kind == "rabbitmq" else BENCH_BROKER
 
 
 def free_port() -> int:
@@ -41,8 +53,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def base_environment(web_port: int, sim_port: int, **extra: str) -> dict[str, str]:
-    """The variables every process of a benchmark run shares."""
+def base_environment(
+    web_port: int, sim_port: int, *, broker: str | None = None, **extra: str
+) -> dict[str, str]:
+    """The variables every process of a benchmark run shares (``broker``: a broker URL, default
+    the bench Redis broker)."""
     sim = f"http://127.0.0.1:{sim_port}"
     environment = {
         **os.environ,
@@ -50,7 +65,7 @@ def base_environment(web_port: int, sim_port: int, **extra: str) -> dict[str, st
         # A developer's run: a generated secret key, no HTTPS-only settings (README: Configuration).
         "GM_EMBEDDED_DEFAULTS": "1",
         "DATABASE_URL": BENCH_DATABASE,
-        "CELERY_BROKER_URL": BENCH_BROKER,
+        "CELERY_BROKER_URL": broker or BENCH_BROKER,
         "REDIS_URL": BENCH_REDIS,
         "SMS_SERVICE_TOKENS": SERVICE_TOKEN,
         "SMS_CALLBACK_TOKEN": CALLBACK_TOKEN,
@@ -81,9 +96,10 @@ BENCH_KEYS = (
 )
 
 
-def setup_django() -> None:
-    """Configure Django in this process on the bench database (for seeding and checks)."""
-    for key, value in base_environment(0, 0).items():
+def setup_django(broker: str | None = None) -> None:
+    """Configure Django in this process on the bench database (for seeding and checks), its
+    Celery app on ``broker`` (a URL; default the bench Redis broker)."""
+    for key, value in base_environment(0, 0, broker=broker).items():
         if key in BENCH_KEYS:
             os.environ[key] = value
     import django
@@ -124,6 +140,26 @@ def truncate(*tables: str) -> None:
         cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
 
 
+def forget_verify_limits() -> int:
+    """Delete the verify-code limiter's per-mobile windows (``verify-limit:*``, ``sms.limits``) from
+    the bench Redis; returns how many. The benchmarks send verify-code templates to the same
+    numbers run after run: without this a second run within a minute, or a sixth within an hour,
+    finds its numbers refused (``LIMITED``, ``SMS_VERIFY_LIMITS`` 1/60s,5/1h,10/1d), measuring
+    the limiter instead of the sending."""
+    import redis
+
+    client = redis.Redis.from_url(BENCH_REDIS)
+    removed, keys = 0, []
+    for key in client.scan_iter(match="verify-limit:*", count=10_000):
+        keys.append(key)
+        if len(keys) == 10_000:
+            removed += client.unlink(*keys)
+            keys = []
+    if keys:
+        removed += client.unlink(*keys)
+    return removed
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
@@ -143,17 +179,93 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
+def _hwm_kb(pid: int) -> int | None:
+    """A process's peak resident memory (``VmHWM``) in kB; None once it has gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak resident memory (VmHWM) summed over a process and its children, in MB."""
-    total = 0
+    return round(sum(_hwm_kb(member) or 0 for member in process_tree(pid)) / 1024, 1)
+
+
+def peak_rss_by_process(pid: int) -> list[tuple[int, float]]:
+    """``(pid, peak MB)`` of a process and of each of its children (VmHWM, as ``peak_rss_mb``):
+    the root first, then its descendants in the order found."""
+    found = []
     for member in process_tree(pid):
-        try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return round(total / 1024, 1)
+        kb = _hwm_kb(member)
+        if kb is not None:
+            found.append((member, round(kb / 1024, 1)))
+    return found
+
+
+class RssSampler:
+    """Per-process peak RSS of some of a stack's process trees, read every ``interval`` seconds
+    in a thread of its own, so a process that exits before the end (a recycled pool child, a
+    restarted gunicorn worker) keeps its figure. VmHWM only grows, so the last reading of a
+    process is its peak. Labels: ``<name> <root_role>`` for the root (``web master``, ``worker
+    main``) and ``<name> <child_role> <n>`` for its children, numbered in the order seen."""
+
+    def __init__(self, stack: Stack, roles: dict[str, tuple[str, str]], *, interval: float = 0.5) -> None:
+        self.stack, self.roles, self.interval = stack, roles, interval
+        self.peaks: dict[int, tuple[str, str, float]] = {}  # pid -> (stack name, label, MB)
+        self._children_seen: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def sample(self) -> None:
+        for name, (root_role, child_role) in self.roles.items():
+            process = self.stack.processes.get(name)
+            if process is None:
+                continue
+            root = process.popen.pid
+            for pid, mb in peak_rss_by_process(root):
+                known = self.peaks.get(pid)
+                if known is None:
+                    if pid == root:
+                        label = f"{name} {root_role}"
+                    else:
+                        self._children_seen[name] = self._children_seen.get(name, 0) + 1
+                        label = f"{name} {child_role} {self._children_seen[name]}"
+                    known = (name, label, 0.0)
+                self.peaks[pid] = (known[0], known[1], max(known[2], mb))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> RssSampler:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def report(self) -> dict[str, Any]:
+        """``processes``: every process's peak (name, label, pid, MB); ``by_name``: the sum per
+        stack process tree; ``max_process_mb``: the largest single process."""
+        processes = [
+            {"process": label, "pid": pid, "peak_rss_mb": mb}
+            for pid, (_name, label, mb) in self.peaks.items()
+        ]
+        by_name: dict[str, float] = {}
+        for _pid, (name, _label, mb) in self.peaks.items():
+            by_name[name] = round(by_name.get(name, 0.0) + mb, 1)
+        return {
+            "by_name": by_name,
+            "processes": processes,
+            "max_process_mb": max((row["peak_rss_mb"] for row in processes), default=0.0),
+        }
 
 
 @dataclass
@@ -220,6 +332,43 @@ def wait_for_http(url: str, timeout: float = 60.0) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 
+def worker_names(nodes: int, prefix: str = "worker") -> list[str]:
+    """The stack names of ``nodes`` worker nodes: ``worker`` alone, or ``worker1``, ``worker2`` …"""
+    return [prefix] if nodes == 1 else [f"{prefix}{index}" for index in range(1, nodes + 1)]
+
+
+def start_workers(
+    stack: Stack,
+    env: dict[str, str],
+    *,
+    nodes: int = 1,
+    concurrency: int = 2,
+    prefix: str = "worker",
+    extra: tuple[str, ...] = (),
+) -> list[str]:
+    """Start ``nodes`` Celery worker processes of ``concurrency`` each, as separate nodes (each its
+    own ``--hostname``, as two hosts would run them; one node keeps Celery's default name).
+    Returns their stack names."""
+    names = worker_names(nodes, prefix)
+    for name in names:
+        command = [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "gm_server_notify",
+            "worker",
+            "--loglevel",
+            "WARNING",
+            "--concurrency",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        if nodes > 1:
+            command += ["--hostname", f"{name}@%h"]
+        stack.start(name, [*command, *extra], env)
+    return names
+
+
 @contextmanager
 def running_stack(
     *,
@@ -227,12 +376,15 @@ def running_stack(
     simulator: bool = True,
     web_env: dict[str, str] | None = None,
     worker_concurrency: int = 2,
+    worker_nodes: int = 1,
     web_settings: str = "gm_server_notify.settings",
+    broker: str | None = None,
     **env_extra: str,
 ) -> Iterator[Stack]:
-    """gunicorn (the project's ``gunicorn.conf.py``), optionally a worker and the simulator."""
+    """gunicorn (the project's ``gunicorn.conf.py``), optionally ``worker_nodes`` workers of
+    ``worker_concurrency`` and the simulator (``providers.simulator``), on ``broker`` (a URL)."""
     stack = Stack(web_port=free_port(), sim_port=free_port())
-    env = base_environment(stack.web_port, stack.sim_port, **env_extra)
+    env = base_environment(stack.web_port, stack.sim_port, broker=broker, **env_extra)
     try:
         if simulator:
             stack.start(
@@ -256,22 +408,7 @@ def running_stack(
         )
         wait_for_http(f"{stack.url}/healthz")
         if worker:
-            stack.start(
-                "worker",
-                [
-                    str(VENV_BIN / "celery"),
-                    "-A",
-                    "gm_server_notify",
-                    "worker",
-                    "--loglevel",
-                    "WARNING",
-                    "--concurrency",
-                    str(worker_concurrency),
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                env,
-            )
+            start_workers(stack, env, nodes=worker_nodes, concurrency=worker_concurrency)
             time.sleep(3)
         yield stack
     finally:

@@ -328,17 +328,20 @@ def check_daily(station_indexes: list[int]) -> None:
                 raise SystemExit(f"daily statistics of {code} do not match its records")
 
 
-def load(*, records: int, stations: int, days: int) -> dict[str, Any]:
-    """Empties the tables and loads stations, records, daily statistics and the tenant batch."""
-    from django.contrib.auth import get_user_model
-    from django.db import connection
+@dataclass
+class StationLoad:
+    """What ``load_stations`` wrote."""
 
-    from sms.models import MessageBatch, TenantAccount
+    records: int
+    seconds: float
+    daily_rows: int
+    started_other_tables: float  # perf_counter when the records were done
 
-    harness.truncate(*TABLES)
-    get_user_model().objects.filter(username=TENANT_USERNAME).delete()
-    rng = random.Random(SEED)
-    now_us = int(time.time() * 1_000_000)
+
+def load_stations(*, records: int, stations: int, days: int, rng: random.Random, now_us: int) -> StationLoad:
+    """Loads the stations' send records (over the ``days`` before ``now_us``), their daily
+    statistics and the stations (``tbl_sms_statistics``), into tables the caller has emptied.
+    ``bench.mixed_load`` seeds a few stations with it."""
     span_us = days * DAY_US
     daily = Daily()
 
@@ -398,6 +401,23 @@ def load(*, records: int, stations: int, days: int) -> dict[str, Any]:
         ),
         station_rows,
     )
+    return StationLoad(
+        records=rows, seconds=seconds, daily_rows=len(daily_rows), started_other_tables=started
+    )
+
+
+def load(*, records: int, stations: int, days: int) -> dict[str, Any]:
+    """Empties the tables and loads stations, records, daily statistics and the tenant batch."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from sms.models import MessageBatch, TenantAccount
+
+    harness.truncate(*TABLES)
+    get_user_model().objects.filter(username=TENANT_USERNAME).delete()
+    rng = random.Random(SEED)
+    now_us = int(time.time() * 1_000_000)
+    loaded = load_stations(records=records, stations=stations, days=days, rng=rng, now_us=now_us)
 
     user = get_user_model().objects.create_user(username=TENANT_USERNAME, password=TENANT_PASSWORD)
     account = TenantAccount.objects.create(user=user, balance_nums=1_000_000)
@@ -420,13 +440,13 @@ def load(*, records: int, stations: int, days: int) -> dict[str, Any]:
             cursor.fetchall()
     check_daily(sorted({0, stations // 2, stations - 1}))
     return {
-        "records": rows,
-        "seconds": round(seconds, 1),
-        "rows_per_s": round(rows / seconds) if seconds else 0,
-        "daily_statistics_rows": len(daily_rows),
+        "records": loaded.records,
+        "seconds": round(loaded.seconds, 1),
+        "rows_per_s": round(loaded.records / loaded.seconds) if loaded.seconds else 0,
+        "daily_statistics_rows": loaded.daily_rows,
         "stations": stations,
         "batch_records": BATCH_MOBILES,
-        "other_tables_seconds": round(time.perf_counter() - started, 1),
+        "other_tables_seconds": round(time.perf_counter() - loaded.started_other_tables, 1),
     }
 
 

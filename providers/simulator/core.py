@@ -112,7 +112,11 @@ class SimState:
     held_uplinks: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     # Per-provider scratch space for protocol modules (sjroom batches, gateway task ids …).
     extra: dict[str, dict[str, Any]] = field(default_factory=lambda: defaultdict(dict))
-    pusher: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=4))
+    # Each push sleeps its report delay in a pusher thread: enough of them (started only as
+    # needed) that requests of one number are not capped at 4 / delay pushes a second, as four were.
+    pusher: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=256, thread_name_prefix="sim-push")
+    )
     # Status reports pushed, and those the receiver acknowledged with a 2xx (providers push once).
     reports_pushed: Counter[str] = field(default_factory=Counter)
     reports_acknowledged: Counter[str] = field(default_factory=Counter)

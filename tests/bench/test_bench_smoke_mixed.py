@@ -1,0 +1,41 @@
+"""The mixed-load benchmark runs end to end at smoke size (figures are printed, never asserted)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RESULT = REPO / "var" / "bench" / "mixed_load.json"
+SMOKE_TOTAL = 2_000
+
+
+@pytest.mark.worker
+def test_mixed_load_smoke_reads_every_endpoint_during_the_blast():
+    RESULT.unlink(missing_ok=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.mixed_load", "--smoke"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads(RESULT.read_text())
+    assert result["smoke"] is True
+    blast = result["blast"]
+    assert blast["complete"] is True
+    assert blast["exactly_once"] is True
+    assert blast["simulator"]["numbers"] == SMOKE_TOTAL
+    for phase in ("during_blast", "idle"):
+        endpoints = result[phase]["endpoints"]
+        assert len(endpoints) == 4, phase
+        for endpoint in endpoints:
+            assert endpoint["requests"] > 0, (phase, endpoint["endpoint"])
+            assert endpoint["bad_answers"] == 0, (phase, endpoint["endpoint"])
+            assert endpoint["p99_ms"] is not None, (phase, endpoint["endpoint"])
+        overall = result[phase]["overall"]
+        assert overall["requests"] == sum(row["requests"] for row in endpoints)
+        assert overall["latency_samples"] == sum(row["latency_samples"] for row in endpoints)
