@@ -955,9 +955,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def harness_pushers() -> int:
-    from bench import simulator
+    """The simulator's report pushers (threads, started as needed)."""
+    from providers.simulator.core import SimState
 
-    return simulator.PUSHERS
+    return SimState().pusher._max_workers
 
 
 def flat(run: dict[str, Any], baseline: dict[str, Any] | None) -> dict[str, Any]:
