@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 export GM_EMBEDDED_DEFAULTS ?= 1
 
 
-.PHONY: bench bench-accept bench-bulk bench-stats
+.PHONY: bench bench-accept bench-bulk bench-stats bench-phases bench-mixed bench-scale
 .PHONY: run services test test-fast lint format simulator worker flower schema clean chaos fuzz
 
 $(PY):
@@ -83,7 +83,7 @@ clean:
 	rm -rf var/test var/test-fast .pytest_cache
 
 # Benchmarks (bench/, docs/performance.md): MariaDB, Redis, gunicorn, a worker, the simulator, wrk.
-bench: bench-accept bench-bulk bench-stats
+bench: bench-accept bench-bulk bench-stats bench-phases bench-mixed
 
 bench-accept: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
@@ -96,3 +96,22 @@ bench-bulk: services
 bench-stats: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
 	$(PY) -m bench.statistics_scale
+
+bench-phases: services
+	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
+	$(PY) -m bench.phases
+
+bench-mixed: services
+	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
+	$(PY) -m bench.mixed_load
+
+# The bulk benchmark scaled: 10,000 to 1,000,000 recipients; RabbitMQ as the broker (a vhost of the
+# benchmarks' own); two worker nodes. Minutes, not seconds: figures in bench/results/bulk_send*.json.
+bench-scale: services
+	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
+	rabbitmqctl add_vhost gm_bench >/dev/null 2>&1 || true
+	rabbitmqctl set_permissions -p gm_bench guest '.*' '.*' '.*' >/dev/null
+	$(PY) -m bench.bulk_send --sizes 10000,100000,1000000 --baseline 0
+	$(PY) -m bench.bulk_send --broker rabbitmq --baseline 0
+	$(PY) -m bench.bulk_send --nodes 2 --baseline 0
+	$(PY) -m bench.bulk_send --broker rabbitmq --nodes 2 --baseline 0

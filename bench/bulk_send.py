@@ -555,7 +555,7 @@ def project_run(
             start_beat(stack, layout.broker_url)
         wait_for_workers(layout.nodes)
         reset_simulator(stack, report_delay_ms)
-        with harness.RssSampler(stack, rss_roles(workers)) as rss:
+        with harness.RssSampler(stack, rss_roles(workers), cpu_only=("simulator", "readweb")) as rss:
             if companion is not None:
                 companion.started(stack)
             started = time.monotonic()
@@ -603,6 +603,7 @@ def project_run(
             "processes": memory["processes"],
         },
         "client_peak_rss_mb": client_peak_rss_mb(),
+        "cpu_s": rss.cpu_report(),
         "simulator": simulator,
         "exactly_once": exactly_once(simulator, total),
     }
@@ -661,7 +662,7 @@ def baseline_run(count: int, layout: Layout, *, report_delay_ms: float | None) -
         wait_for_workers(layout.nodes)
         reset_simulator(stack, report_delay_ms)
         published_s = publish_baseline(ids)
-        with harness.RssSampler(stack, rss_roles(workers)) as rss:
+        with harness.RssSampler(stack, rss_roles(workers), cpu_only=("simulator", "readweb")) as rss:
             started = time.monotonic()
             # limit: return as soon as every node has answered (a broadcast otherwise waits out
             # its whole timeout, which would be on the clock).
@@ -787,9 +788,20 @@ def print_result(result: dict[str, Any]) -> None:
     ]
     print_rows(rows)
     print_processes("peak RSS per process, MB", rss["processes"])
+    print_cpu(result.get("cpu_s"))
     print()
     print_goals(result["goals"])
     print()
+
+
+def print_cpu(cpu: dict[str, Any] | None) -> None:
+    """The run's CPU seconds per component, of the cores × wall seconds there were."""
+    if not cpu:
+        return
+    parts = {**cpu["by_name"], **cpu["services"], "client": cpu["client"]}
+    ranked = sorted(parts.items(), key=lambda item: -item[1])
+    shown = ", ".join(f"{name} {seconds}" for name, seconds in ranked)
+    print(f"\n  CPU s in {cpu['wall_s']} s ({cpu['available_s']} available): {shown}")
 
 
 def print_goals(goals: dict[str, Any], prefix: str = "") -> None:

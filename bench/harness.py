@@ -195,6 +195,43 @@ def peak_rss_mb(pid: int) -> float:
     return round(sum(_hwm_kb(member) or 0 for member in process_tree(pid)) / 1024, 1)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """A process's user + system CPU time so far, in seconds; None once it has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# Shared services whose CPU a benchmark counts beside its own processes (they share the two cores).
+SERVICE_PROCESSES = {
+    "mariadb": (b"mariadbd", b"mysqld"),
+    "redis": (b"redis-server",),
+    "rabbitmq": (b"beam.smp",),
+}
+
+
+def service_cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of the machine's MariaDB, Redis and RabbitMQ processes (summed per
+    service; a service that is not running is left out)."""
+    totals: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The program's name, without its path or the arguments redis-server writes into it.
+            command = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].split(b" ", 1)[0]
+        except OSError:
+            continue
+        for service, names in SERVICE_PROCESSES.items():
+            if any(command.endswith(name) for name in names):
+                used = cpu_seconds(int(entry.name))
+                if used is not None:
+                    totals[service] = totals.get(service, 0.0) + used
+    return totals
+
+
 def peak_rss_by_process(pid: int) -> list[tuple[int, float]]:
     """``(pid, peak MB)`` of a process and of each of its children (VmHWM, as ``peak_rss_mb``):
     the root first, then its descendants in the order found."""
@@ -211,11 +248,25 @@ class RssSampler:
     in a thread of its own, so a process that exits before the end (a recycled pool child, a
     restarted gunicorn worker) keeps its figure. VmHWM only grows, so the last reading of a
     process is its peak. Labels: ``<name> <root_role>`` for the root (``web master``, ``worker
-    main``) and ``<name> <child_role> <n>`` for its children, numbered in the order seen."""
+    main``) and ``<name> <child_role> <n>`` for its children, numbered in the order seen. CPU time
+    is read with each sample, also of the ``cpu_only`` trees (the simulator: a stand-in whose
+    memory is not the service's), for ``cpu_report``."""
 
-    def __init__(self, stack: Stack, roles: dict[str, tuple[str, str]], *, interval: float = 0.5) -> None:
-        self.stack, self.roles, self.interval = stack, roles, interval
+    def __init__(
+        self,
+        stack: Stack,
+        roles: dict[str, tuple[str, str]],
+        *,
+        interval: float = 0.5,
+        cpu_only: tuple[str, ...] = (),
+    ) -> None:
+        self.stack, self.roles, self.interval, self.cpu_only = stack, roles, interval, cpu_only
+        self.cpu_only_names: dict[int, str] = {}  # pid -> stack name, for trees whose memory is not ours
         self.peaks: dict[int, tuple[str, str, float]] = {}  # pid -> (stack name, label, MB)
+        self.cpu: dict[int, float] = {}  # pid -> CPU seconds at its last reading
+        self._services_before: dict[str, float] = {}
+        self._services_after: dict[str, float] = {}
+        self._started = self._ended = 0.0
         self._children_seen: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
@@ -236,6 +287,18 @@ class RssSampler:
                         label = f"{name} {child_role} {self._children_seen[name]}"
                     known = (name, label, 0.0)
                 self.peaks[pid] = (known[0], known[1], max(known[2], mb))
+                used = cpu_seconds(pid)
+                if used is not None:
+                    self.cpu[pid] = used
+        for name in self.cpu_only:
+            process = self.stack.processes.get(name)
+            if process is None:
+                continue
+            for pid in process_tree(process.popen.pid):
+                used = cpu_seconds(pid)
+                if used is not None:
+                    self.cpu_only_names[pid] = name
+                    self.cpu[pid] = used
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -243,6 +306,11 @@ class RssSampler:
 
     def __enter__(self) -> RssSampler:
         self.sample()
+        # CPU is counted from here: what a process used while starting is not the run's.
+        self._cpu_before = dict(self.cpu)
+        self._services_before = service_cpu_seconds()
+        self._client_before = sum(os.times()[:2])
+        self._started = time.monotonic()
         self._thread.start()
         return self
 
@@ -250,6 +318,32 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
         self.sample()
+        self._ended = time.monotonic()
+        self._services_after = service_cpu_seconds()
+        self._client_after = sum(os.times()[:2])
+
+    def cpu_report(self) -> dict[str, Any]:
+        """CPU seconds used between entering and leaving, per stack process tree (``by_name``),
+        per shared service (MariaDB, Redis, RabbitMQ) and by this client process, with the wall
+        time and the machine's CPU seconds in that time (cores × wall): which component took the
+        cores. A process that exited between readings counts up to its last reading."""
+        by_name: dict[str, float] = {}
+        owners = {pid: name for pid, (name, _label, _mb) in self.peaks.items()} | self.cpu_only_names
+        for pid, name in owners.items():
+            used = self.cpu.get(pid, 0.0) - self._cpu_before.get(pid, 0.0)
+            by_name[name] = round(by_name.get(name, 0.0) + used, 2)
+        services = {
+            service: round(self._services_after.get(service, 0.0) - before, 2)
+            for service, before in self._services_before.items()
+        }
+        wall = self._ended - self._started
+        return {
+            "by_name": by_name,
+            "services": services,
+            "client": round(self._client_after - self._client_before, 2),
+            "wall_s": round(wall, 2),
+            "available_s": round(wall * (os.cpu_count() or 1), 1),
+        }
 
     def report(self) -> dict[str, Any]:
         """``processes``: every process's peak (name, label, pid, MB); ``by_name``: the sum per

@@ -282,10 +282,20 @@ class StatisticsLoad:
     first batch from its answer, all stopped when every record is final."""
 
     def __init__(
-        self, *, stations: int, connections: int, deadline_s: float, idle_seconds: float, workdir: Path
+        self,
+        *,
+        stations: int,
+        connections: int,
+        deadline_s: float,
+        idle_seconds: float,
+        workdir: Path,
+        read_web: int = 0,
+        broker_url: str | None = None,
     ) -> None:
         self.stations, self.connections, self.deadline_s = stations, connections, deadline_s
         self.idle_seconds, self.workdir = idle_seconds, workdir
+        self.read_web, self.broker_url = read_web, broker_url
+        self.read_url = ""
         self.stack: harness.Stack | None = None
         self.runs: list[WrkRun] = []
         self.idle_runs: list[WrkRun] = []
@@ -295,7 +305,7 @@ class StatisticsLoad:
         assert self.stack is not None
         self.runs.append(
             start_wrk(
-                self.stack.url,
+                self.read_url,
                 target,
                 connections=self.connections,
                 seconds=self.deadline_s,
@@ -303,11 +313,32 @@ class StatisticsLoad:
             )
         )
 
+    def start_read_web(self, stack: harness.Stack) -> str:
+        """A second gunicorn of ``read_web`` processes for the reads alone, as an operator would
+        route the dashboard's paths (nginx) away from the web that takes the sends and reports."""
+        port = harness.free_port()
+        env = harness.base_environment(
+            stack.web_port, stack.sim_port, broker=self.broker_url, WEB_CONCURRENCY=str(self.read_web)
+        )
+        command = [
+            str(harness.VENV_BIN / "gunicorn"),
+            "gm_server_notify.wsgi:application",
+            "--config",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+        ]
+        stack.start("readweb", command, env)
+        url = f"http://127.0.0.1:{port}"
+        harness.wait_for_http(f"{url}/healthz")
+        return url
+
     def started(self, stack: harness.Stack) -> None:
         self.stack = stack
+        self.read_url = self.start_read_web(stack) if self.read_web else stack.url
         targets = station_targets(self.stations)
         for target in targets:
-            check(stack.url, target)
+            check(self.read_url, target)
         for target in targets:
             self.start(target)
 
@@ -326,7 +357,7 @@ class StatisticsLoad:
         for target in [*station_targets(self.stations), batch_target(self.first_uuid)]:
             self.idle_runs.append(
                 start_wrk(
-                    self.stack.url,
+                    self.read_url,
                     target,
                     connections=self.connections,
                     seconds=self.idle_seconds,
@@ -409,6 +440,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--stations", type=int, default=STATIONS)
     parser.add_argument("--station-records", type=int, default=None, help="default 40,000 (smoke 5,000)")
+    parser.add_argument(
+        "--read-web",
+        type=int,
+        default=0,
+        help="serve the reads from a second gunicorn of this many processes (0: the one web)",
+    )
     parser.add_argument("--smoke", action="store_true", help="2,000 recipients, 5,000 station records")
     args = parser.parse_args(argv)
     total = args.recipients or (2_000 if args.smoke else 100_000)
@@ -432,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
         deadline_s=bulk_send.deadline_for(total),
         idle_seconds=idle_seconds,
         workdir=workdir,
+        read_web=args.read_web,
+        broker_url=layout.broker_url,
     )
     calls = bulk_send.default_calls(total) if not args.smoke else 2
     blast = bulk_send.project_run(
@@ -446,7 +485,11 @@ def main(argv: list[str] | None = None) -> int:
     during = summarise(load.runs)
     idle = summarise(load.idle_runs) if load.idle_runs else None
     result = {
-        "configuration": {**layout.describe(), "connections_per_endpoint": args.connections},
+        "configuration": {
+            **layout.describe(),
+            "connections_per_endpoint": args.connections,
+            "read_web_processes": args.read_web,
+        },
         "stations": args.stations,
         "station_records": station_records,
         "blast": blast,
@@ -455,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
         "idle_seconds": idle_seconds,
         "goals": goals_of(during),
     }
-    harness.record(f"mixed_load{layout.suffix()}", result, smoke=args.smoke)
+    suffix = layout.suffix() + (f"-readweb{args.read_web}" if args.read_web else "")
+    harness.record(f"mixed_load{suffix}", result, smoke=args.smoke)
     print_result(result)
     if not blast["complete"]:
         print("records of the blast were not all final: see var/bench/*.log", file=sys.stderr)

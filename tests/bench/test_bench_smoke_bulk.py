@@ -37,3 +37,11 @@ def test_bulk_send_smoke_delivers_every_number_exactly_once():
     assert baseline["recipients"] == SMOKE_BASELINE
     assert sum(baseline["states"].get(state, 0) for state in ("delivered", "failed")) == SMOKE_BASELINE
     assert (baseline["simulator"]["numbers"], baseline["simulator"]["duplicated"]) == (SMOKE_BASELINE, 0)
+    # The run's CPU per component (docs/performance.md, "where the CPU goes"): each of the stack's
+    # processes is counted, the web and MariaDB (2,000 accepts and reports) measurably worked, and
+    # no more was counted than the cores had. (10 ms ticks: a short run's small parts may read 0.)
+    cpu = result["cpu_s"]
+    assert {"web", "worker", "beat", "simulator"} <= set(cpu["by_name"])
+    assert cpu["by_name"]["web"] > 0
+    assert cpu["services"]["mariadb"] > 0
+    assert sum(cpu["by_name"].values()) + sum(cpu["services"].values()) <= cpu["available_s"] * 1.1
