@@ -5,71 +5,113 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sms', '0016_webhooks'),
+        ("sms", "0016_webhooks"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BlocklistEntry',
+            name="BlocklistEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sign_id', models.BigIntegerField(help_text='the signature it applies to; 0: every signature')),
-                ('phone_e164', models.CharField(max_length=24)),
-                ('source', models.CharField(choices=[('uplink', 'a reply with an opt-out keyword'), ('api', 'POST v1/blocklist')], max_length=16)),
-                ('source_text', models.CharField(blank=True, default='', help_text="the reply's text", max_length=64)),
-                ('source_at', models.DateTimeField(help_text='when the reply was received, or the API call made')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "sign_id",
+                    models.BigIntegerField(help_text="the signature it applies to; 0: every signature"),
+                ),
+                ("phone_e164", models.CharField(max_length=24)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("uplink", "a reply with an opt-out keyword"), ("api", "POST v1/blocklist")],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "source_text",
+                    models.CharField(blank=True, default="", help_text="the reply's text", max_length=64),
+                ),
+                (
+                    "source_at",
+                    models.DateTimeField(help_text="when the reply was received, or the API call made"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'db_table': 'tbl_sms_blocklist',
+                "db_table": "tbl_sms_blocklist",
             },
         ),
         migrations.AddField(
-            model_name='messagebatch',
-            name='release_at',
+            model_name="messagebatch",
+            name="release_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='messagebatch',
-            name='send_at',
+            model_name="messagebatch",
+            name="send_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='messagebatch',
-            name='template_type',
+            model_name="messagebatch",
+            name="template_type",
             field=models.PositiveSmallIntegerField(db_default=0, default=0),
         ),
         migrations.AlterField(
-            model_name='sendrecord',
-            name='state',
-            field=models.CharField(choices=[('created', 'added, not started'), ('scheduled', "held until its batch's release time (send_at, marketing hours)"), ('queued', 'waiting for a worker'), ('sending', 'claimed by a worker, provider request in flight'), ('submitted', 'accepted by the provider, waiting for its report'), ('delivered', 'delivered'), ('failed', 'failed'), ('unknown', 'outcome unknown: waiting for a late report or a pull')], default='created', max_length=16),
+            model_name="sendrecord",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("created", "added, not started"),
+                    ("scheduled", "held until its batch's release time (send_at, marketing hours)"),
+                    ("queued", "waiting for a worker"),
+                    ("sending", "claimed by a worker, provider request in flight"),
+                    ("submitted", "accepted by the provider, waiting for its report"),
+                    ("delivered", "delivered"),
+                    ("failed", "failed"),
+                    ("unknown", "outcome unknown: waiting for a late report or a pull"),
+                ],
+                default="created",
+                max_length=16,
+            ),
         ),
         migrations.AddIndex(
-            model_name='messagebatch',
-            index=models.Index(fields=['release_at'], name='batch_release_idx'),
+            model_name="messagebatch",
+            index=models.Index(fields=["release_at"], name="batch_release_idx"),
         ),
         migrations.AddField(
-            model_name='blocklistentry',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='blocklist', to='sms.tenantaccount'),
+            model_name="blocklistentry",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="blocklist", to="sms.tenantaccount"
+            ),
         ),
         migrations.AddField(
-            model_name='blocklistentry',
-            name='uplink',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='opt_outs', to='sms.uplink'),
+            model_name="blocklistentry",
+            name="uplink",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="opt_outs",
+                to="sms.uplink",
+            ),
         ),
         migrations.AddIndex(
-            model_name='blocklistentry',
-            index=models.Index(fields=['tenant', '-id'], name='blocklist_tenant_idx'),
+            model_name="blocklistentry",
+            index=models.Index(fields=["tenant", "-id"], name="blocklist_tenant_idx"),
         ),
         migrations.AddIndex(
-            model_name='blocklistentry',
-            index=models.Index(fields=['tenant', 'phone_e164'], name='blocklist_tenant_phone_idx'),
+            model_name="blocklistentry",
+            index=models.Index(fields=["tenant", "phone_e164"], name="blocklist_tenant_phone_idx"),
         ),
         migrations.AddConstraint(
-            model_name='blocklistentry',
-            constraint=models.UniqueConstraint(fields=('tenant', 'sign_id', 'phone_e164'), name='blocklist_once_per_signature'),
+            model_name="blocklistentry",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "sign_id", "phone_e164"), name="blocklist_once_per_signature"
+            ),
         ),
     ]

@@ -32,7 +32,10 @@ def get(client: APIClient, username: str, password: str, **extra):
 
 
 def failures(surface: str, outcome: str) -> float:
-    return REGISTRY.get_sample_value("auth_login_failures_total", {"surface": surface, "outcome": outcome}) or 0.0
+    return (
+        REGISTRY.get_sample_value("auth_login_failures_total", {"surface": surface, "outcome": outcome})
+        or 0.0
+    )
 
 
 # --- v1/v2 Basic auth -----------------------------------------------------------------------------
@@ -191,7 +194,9 @@ def client_address(request: Meta) -> str:
 
 def test_without_trusted_proxies_the_address_is_remote_addr_and_x_forwarded_for_is_ignored(settings):
     settings.TRUSTED_PROXIES = []
-    assert client_address(Meta(REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_FOR="203.0.113.7")) == "198.51.100.9"
+    assert (
+        client_address(Meta(REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_FOR="203.0.113.7")) == "198.51.100.9"
+    )
 
 
 def test_behind_a_trusted_proxy_the_address_is_the_one_it_forwarded(settings):
@@ -213,7 +218,9 @@ def test_two_trusted_proxies_in_the_order_a_request_passes_them(settings):
 
 
 @pytest.mark.django_db
-def test_behind_the_proxy_one_clients_failures_do_not_lock_the_same_tenant_elsewhere(api_client, tenant, settings):
+def test_behind_the_proxy_one_clients_failures_do_not_lock_the_same_tenant_elsewhere(
+    api_client, tenant, settings
+):
     settings.TRUSTED_PROXIES = ["10.0.0.5"]
     settings.AUTH_FAILURE_LIMIT = 3
     attacker = {"REMOTE_ADDR": "10.0.0.5", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}

@@ -132,6 +132,7 @@ class PrivateMariaDB(_PrivateServer):
             self.process.wait(timeout=scaled(60))
         _wait(lambda: not _port_open(self.port), 30, "mariadbd port closed")
 
+
 class PrivateRedis(_PrivateServer):
     """``redis-server`` with an append-only file (``appendfsync everysec``), as the project
     runs its broker, on its own port and folder."""
