@@ -14,6 +14,7 @@ from unittest import mock
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.utils import timezone
 
 from providers.base import ProviderUnavailable
 from providers.registry import get_adapter
@@ -88,7 +89,7 @@ def test_a_ciphertext_send_is_stored_and_listed_as_given_and_masked_in_logs(stat
     assert route_for(record) == "fw199"
     record.state, record.status = RecordState.DELIVERED, 1
     record.save()
-    today = record.created_at.date().isoformat()
+    today = timezone.localdate(record.created_at).isoformat()  # the station's day (Asia/Shanghai)
     listed = station_client.get(
         "/sms/send_record/get", {"station_id": "T7442", "start_date": today, "end_date": today}
     ).json()
