@@ -555,7 +555,7 @@ def project_run(
             start_beat(stack, layout.broker_url)
         wait_for_workers(layout.nodes)
         reset_simulator(stack, report_delay_ms)
-        with harness.RssSampler(stack, rss_roles(workers), cpu_only=("simulator", "readweb")) as rss:
+        with harness.RssSampler(stack, rss_roles(workers)) as rss:
             if companion is not None:
                 companion.started(stack)
             started = time.monotonic()
@@ -662,7 +662,7 @@ def baseline_run(count: int, layout: Layout, *, report_delay_ms: float | None) -
         wait_for_workers(layout.nodes)
         reset_simulator(stack, report_delay_ms)
         published_s = publish_baseline(ids)
-        with harness.RssSampler(stack, rss_roles(workers), cpu_only=("simulator", "readweb")) as rss:
+        with harness.RssSampler(stack, rss_roles(workers)) as rss:
             started = time.monotonic()
             # limit: return as soon as every node has answered (a broadcast otherwise waits out
             # its whole timeout, which would be on the clock).

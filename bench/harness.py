@@ -249,23 +249,17 @@ class RssSampler:
     restarted gunicorn worker) keeps its figure. VmHWM only grows, so the last reading of a
     process is its peak. Labels: ``<name> <root_role>`` for the root (``web master``, ``worker
     main``) and ``<name> <child_role> <n>`` for its children, numbered in the order seen. CPU time
-    is read with each sample, also of the ``cpu_only`` trees (the simulator: a stand-in whose
-    memory is not the service's), for ``cpu_report``."""
+    is read with each sample for every process tree of the stack, those without a role too (the
+    simulator: a stand-in whose memory is not the service's), for ``cpu_report``."""
 
-    def __init__(
-        self,
-        stack: Stack,
-        roles: dict[str, tuple[str, str]],
-        *,
-        interval: float = 0.5,
-        cpu_only: tuple[str, ...] = (),
-    ) -> None:
-        self.stack, self.roles, self.interval, self.cpu_only = stack, roles, interval, cpu_only
-        self.cpu_only_names: dict[int, str] = {}  # pid -> stack name, for trees whose memory is not ours
+    def __init__(self, stack: Stack, roles: dict[str, tuple[str, str]], *, interval: float = 0.5) -> None:
+        self.stack, self.roles, self.interval = stack, roles, interval
         self.peaks: dict[int, tuple[str, str, float]] = {}  # pid -> (stack name, label, MB)
-        self.cpu: dict[int, float] = {}  # pid -> CPU seconds at its last reading
+        self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (stack name, CPU seconds at its last reading)
+        self._cpu_before: dict[int, tuple[str, float]] = {}
         self._services_before: dict[str, float] = {}
         self._services_after: dict[str, float] = {}
+        self._client_before = self._client_after = 0.0
         self._started = self._ended = 0.0
         self._children_seen: dict[str, int] = {}
         self._stop = threading.Event()
@@ -287,18 +281,11 @@ class RssSampler:
                         label = f"{name} {child_role} {self._children_seen[name]}"
                     known = (name, label, 0.0)
                 self.peaks[pid] = (known[0], known[1], max(known[2], mb))
-                used = cpu_seconds(pid)
-                if used is not None:
-                    self.cpu[pid] = used
-        for name in self.cpu_only:
-            process = self.stack.processes.get(name)
-            if process is None:
-                continue
+        for name, process in list(self.stack.processes.items()):
             for pid in process_tree(process.popen.pid):
                 used = cpu_seconds(pid)
                 if used is not None:
-                    self.cpu_only_names[pid] = name
-                    self.cpu[pid] = used
+                    self.cpu[pid] = (name, used)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -326,12 +313,13 @@ class RssSampler:
         """CPU seconds used between entering and leaving, per stack process tree (``by_name``),
         per shared service (MariaDB, Redis, RabbitMQ) and by this client process, with the wall
         time and the machine's CPU seconds in that time (cores × wall): which component took the
-        cores. A process that exited between readings counts up to its last reading."""
+        cores. A process that exited between readings counts up to its last reading; one started
+        after entering (the mixed-load benchmark's read web) counts from its start."""
         by_name: dict[str, float] = {}
-        owners = {pid: name for pid, (name, _label, _mb) in self.peaks.items()} | self.cpu_only_names
-        for pid, name in owners.items():
-            used = self.cpu.get(pid, 0.0) - self._cpu_before.get(pid, 0.0)
-            by_name[name] = round(by_name.get(name, 0.0) + used, 2)
+        for pid, (name, used) in self.cpu.items():
+            before = self._cpu_before.get(pid, (name, 0.0))[1]
+            by_name[name] = by_name.get(name, 0.0) + used - before
+        by_name = {name: round(seconds, 2) for name, seconds in by_name.items()}
         services = {
             service: round(self._services_after.get(service, 0.0) - before, 2)
             for service, before in self._services_before.items()
@@ -463,6 +451,18 @@ def start_workers(
     return names
 
 
+def gunicorn_command(port: int) -> list[str]:
+    """The project's gunicorn (``gunicorn.conf.py``) serving the service on loopback ``port``."""
+    return [
+        str(VENV_BIN / "gunicorn"),
+        "gm_server_notify.wsgi:application",
+        "--config",
+        "gunicorn.conf.py",
+        "--bind",
+        f"127.0.0.1:{port}",
+    ]
+
+
 @contextmanager
 def running_stack(
     *,
@@ -488,18 +488,7 @@ def running_stack(
             )
             wait_for_http(f"{stack.sim_url}/_sim/health")
         web = {**env, "DJANGO_SETTINGS_MODULE": web_settings, **(web_env or {})}
-        stack.start(
-            "web",
-            [
-                str(VENV_BIN / "gunicorn"),
-                "gm_server_notify.wsgi:application",
-                "--config",
-                "gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{stack.web_port}",
-            ],
-            web,
-        )
+        stack.start("web", gunicorn_command(stack.web_port), web)
         wait_for_http(f"{stack.url}/healthz")
         if worker:
             start_workers(stack, env, nodes=worker_nodes, concurrency=worker_concurrency)

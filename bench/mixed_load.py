@@ -320,15 +320,7 @@ class StatisticsLoad:
         env = harness.base_environment(
             stack.web_port, stack.sim_port, broker=self.broker_url, WEB_CONCURRENCY=str(self.read_web)
         )
-        command = [
-            str(harness.VENV_BIN / "gunicorn"),
-            "gm_server_notify.wsgi:application",
-            "--config",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ]
-        stack.start("readweb", command, env)
+        stack.start("readweb", harness.gunicorn_command(port), env)
         url = f"http://127.0.0.1:{port}"
         harness.wait_for_http(f"{url}/healthz")
         return url

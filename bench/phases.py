@@ -23,7 +23,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -36,21 +35,7 @@ PUSH_SIZE = 100
 
 def mysql_cpu_seconds() -> float:
     """MariaDB's user + system CPU so far (0 when it is not a local process)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (
-                b"mariadbd" not in (entry / "cmdline").read_bytes()
-                and b"mysqld" not in (entry / "cmdline").read_bytes()
-            ):
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        return (int(fields[11]) + int(fields[12])) / tick
-    return 0.0
+    return harness.service_cpu_seconds().get("mariadb", 0.0)
 
 
 def measure(run: Callable[[], Any], profile: bool) -> dict[str, float]:
