@@ -74,7 +74,7 @@ def run_wrk(url: str, body: dict[str, Any], *, connections: int, seconds: int) -
 
 
 def seed_station(balance: int) -> None:
-    from sms import services
+    from sms.station_api import services
 
     harness.truncate(
         "tbl_sms_balance_ledger",

@@ -1,6 +1,6 @@
 """The bulk-send benchmark's baseline: a Notify-shaped pipeline, one Celery task per message.
 
-``bench.send_one`` does for one record what ``sms.pipeline.dispatch`` does for a provider-sized
+``bench.send_one`` does for one record what ``sms.sending.pipeline.dispatch`` does for a provider-sized
 batch, with the product's own steps: claim it (``claim_batch`` on one id), make the provider
 request for that one number (``send_batch``) and record the outcome (``record_outcomes``, which
 also applies a report that overtook it). The reports are applied by the web process as the
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from sms import pipeline
+from sms.sending import pipeline
 
 PROVIDER = "gateway"
 

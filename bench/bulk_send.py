@@ -184,7 +184,7 @@ def seed(balance: int) -> tuple[Any, int, int]:
     from django.contrib.auth import get_user_model
 
     from signatures import services as signature_services
-    from sms.tenant_services import charge_tenant
+    from sms.tenant_api.services import charge_tenant
     from templates_mgmt import services as template_services
 
     harness.truncate(*TABLES)
@@ -417,7 +417,7 @@ def diagnose_unfinished(batch_ids: list[int]) -> dict[str, Any]:
 def finish_by_sweep(batch_ids: list[int]) -> dict[str, Any]:
     """Run the beat's pending-report sweep once in this process and say how many records that
     finished (the proof that they were waiting for it)."""
-    from sms import reports
+    from sms.delivery import reports
 
     applied = reports.sweep_pending_reports(max_age=timedelta(days=7))
     left = state_counts(batch_ids)
@@ -612,9 +612,9 @@ def project_run(
 def create_baseline_records(user: Any, sign_id: int, temp_id: int, count: int) -> tuple[list[int], list[int]]:
     """Queued records written exactly as ``v1/message`` writes them, but not published: their
     ids and their batches' ids."""
-    from sms import tenant_services
     from sms.models import SendRecord
-    from sms.tenant_services import send_tenant_message
+    from sms.tenant_api import services as tenant_services
+    from sms.tenant_api.services import send_tenant_message
 
     batches = []
     with mock.patch.object(tenant_services, "queue_batch_for_dispatch", lambda batch_id: None):

@@ -141,7 +141,7 @@ def truncate(*tables: str) -> None:
 
 
 def forget_verify_limits() -> int:
-    """Delete the verify-code limiter's per-mobile windows (``verify-limit:*``, ``sms.limits``) from
+    """Delete the verify-code limiter's per-mobile windows (``verify-limit:*``, ``sms.sending.limits``) from
     the bench Redis; returns how many. The benchmarks send verify-code templates to the same
     numbers run after run: without this a second run within a minute, or a sixth within an hour,
     finds its numbers refused (``LIMITED``, ``SMS_VERIFY_LIMITS`` 1/60s,5/1h,10/1d), measuring

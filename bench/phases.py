@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench import bulk_send
     from providers.base import DeliveryReport, ReportStatus
     from providers.simulator.server import SimulatorServer
-    from sms import pipeline, reports, tenant_services
+    from sms.delivery import reports
+    from sms.sending import pipeline
+    from sms.tenant_api import services as tenant_services
 
     server = SimulatorServer("127.0.0.1", 0)
     server.state.config.push = False
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         published: list[list[int]] = []
         mobiles = [next(numbers) for _ in range(ACCEPT_MOBILES)]
         with mock.patch(
-            "sms.pipeline.publish_dispatch", side_effect=lambda ids, *rest: published.append(ids)
+            "sms.sending.pipeline.publish_dispatch", side_effect=lambda ids, *rest: published.append(ids)
         ):
             figures = measure(
                 lambda: tenant_services.send_tenant_message(

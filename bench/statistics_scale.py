@@ -561,9 +561,11 @@ def build_endpoints(
     from django.utils import timezone
 
     from gm_server_notify.api.paging import PageRequest
-    from sms import selectors
+    from sms.core.days import local_day_bounds
     from sms.models import MessageBatch, SendRecord
-    from sms.selectors import DEFAULT_RECORD_STATUSES, DEFAULT_RECORD_TYPES
+    from sms.station_api import selectors
+    from sms.station_api.selectors import DEFAULT_RECORD_STATUSES, DEFAULT_RECORD_TYPES
+    from sms.tenant_api import selectors as tenant_selectors
 
     rng = random.Random(SEED + 1)
     targets = [
@@ -577,7 +579,7 @@ def build_endpoints(
     end = timezone.localdate()
     start = end - dt.timedelta(days=WINDOW_DAYS - 1)
     window = {"start_date": start.isoformat(), "end_date": end.isoformat()}
-    lower, _upper = selectors.local_day_bounds(start, end)
+    lower, _upper = local_day_bounds(start, end)
 
     # A selective search per station: the last four digits of one of its listed numbers.
     searches = {}
@@ -700,7 +702,7 @@ def build_endpoints(
         Endpoint(
             "GET /v1/message?uuid= (10,000-mobile batch)",
             lambda i: ("/v1/message", {"uuid": str(batch.uuid)}, basic),
-            lambda: selectors.message_batch_progress(
+            lambda: tenant_selectors.message_batch_progress(
                 owner=tenant, batch_uuid=batch.uuid, page=1, page_size=1000
             ),
             platform=True,
@@ -709,7 +711,7 @@ def build_endpoints(
         Endpoint(
             "GET /v1/balance (HTTP Basic alone, informational)",
             lambda i: ("/v1/balance", {}, basic),
-            lambda: selectors.tenant_balance(user=tenant),
+            lambda: tenant_selectors.tenant_balance(user=tenant),
             platform=True,
             informational=True,
         ),

@@ -1,6 +1,6 @@
 """Prometheus metrics: ``GET /metrics``, for a service client holding the ``metrics`` scope.
 
-The metrics themselves belong to the apps that count them (``sms.metrics``); apps whose
+The metrics themselves belong to the apps that count them (``sms.core.metrics``); apps whose
 metrics are read at scrape time register a collector here (``register_collector``) from their
 ``AppConfig.ready``, so this module imports no app.
 

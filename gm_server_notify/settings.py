@@ -324,7 +324,7 @@ SMS_DEFAULT_PROVIDER = env.str("SMS_DEFAULT_PROVIDER", default="tencent")
 SMS_TENANT_PROVIDER = env.str("SMS_TENANT_PROVIDER", default="gateway")
 SMS_INTERNATIONAL_PROVIDER = env.str("SMS_INTERNATIONAL_PROVIDER", default="sjroom")
 SMS_DOUYIN_PROVIDER = env.str("SMS_DOUYIN_PROVIDER", default="fw199")
-# Failover chains, one per region (sms/routing.py): when a batch's provider stays unavailable,
+# Failover chains, one per region (sms/sending/routing.py): when a batch's provider stays unavailable,
 # the next provider of its region's chain that serves the region and can carry the batch takes it.
 # SMS_FAILOVER is the deprecated name of the mainland chain, read only when SMS_FAILOVER_MAINLAND
 # is unset (`manage.py check` warns while it is set).
@@ -376,7 +376,7 @@ SMS_PULL_REPORT_PROVIDERS = _csv("SMS_PULL_REPORT_PROVIDERS", default="sjroom,ga
 # Providers whose uplinks (replies) beat pulls every SMS_SWEEP_SECONDS: those whose uplink push is
 # off (the gateway's /api/v1/mo, Tencent's PullSmsReplyStatus). Empty: every uplink is pushed.
 SMS_PULL_UPLINK_PROVIDERS = _csv("SMS_PULL_UPLINK_PROVIDERS", default="")
-# An uplink answers the last message its number received within this many days (sms.uplinks).
+# An uplink answers the last message its number received within this many days (sms.delivery.uplinks).
 SMS_UPLINK_MATCH_DAYS = env.int("SMS_UPLINK_MATCH_DAYS", default=7)
 if not 1 <= SMS_UPLINK_MATCH_DAYS <= 366:
     raise ImproperlyConfigured("SMS_UPLINK_MATCH_DAYS must be between 1 and 366")
@@ -479,7 +479,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Dispatch and report work on queues of their own, so a flood of one never starves the other.
-# Tenant webhooks (sms.webhooks) have a queue of their own too, consumed by a worker of their own
+# Tenant webhooks (sms.webhooks.services) have a queue of their own too, consumed by a worker of their own
 # under make run: a slow receiver never takes a slot the sending pipeline needs.
 CELERY_TASK_QUEUES = (Queue("default"), Queue("sms_dispatch"), Queue("sms_reports"), Queue("sms_webhooks"))
 CELERY_TASK_ROUTES = {
@@ -550,7 +550,7 @@ SMS_MARKETING_HOURS = _hours("SMS_MARKETING_HOURS", "08:00-21:00")
 # POST v1/message's send_at: at most this many days ahead.
 SMS_SEND_AT_MAX_DAYS = env.int("SMS_SEND_AT_MAX_DAYS", default=30)
 # A reply whose text (NFKC, trimmed, case-folded) is one of these opts its number out of the
-# marketing of the signature it answered (sms/optout.py).
+# marketing of the signature it answered (sms/marketing/optout.py).
 SMS_OPT_OUT_KEYWORDS = [
     keyword.casefold() for keyword in _csv("SMS_OPT_OUT_KEYWORDS", "T,TD,N,R,退订,取消,拒收,unsubscribe,stop")
 ]

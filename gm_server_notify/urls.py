@@ -6,13 +6,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from gm_server_notify.health import healthz, readyz
 from gm_server_notify.metrics import metrics_view
-from sms.dashboard import billing_reconciliation, dashboard
+from sms.console.views import billing_reconciliation, dashboard
+from sms.pushes import urls as sms_push_urls
 
 urlpatterns = [
-    path("sms/", include("sms.urls")),
+    path("sms/", include("sms.station_api.urls")),
+    path("sms/", include(sms_push_urls.sms_urlpatterns)),
     path("v1/", include("gm_server_notify.urls_v1")),
     path("v2/", include("gm_server_notify.urls_v2")),
-    path("providers/", include("sms.urls_callbacks")),
+    path("providers/", include("sms.pushes.urls")),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -5,5 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("signatures.urls_v1")),
     path("", include("templates_mgmt.urls_v1")),
-    path("", include("sms.urls_v1")),
+    path("", include("sms.tenant_api.urls_v1")),
 ]

@@ -65,7 +65,7 @@ def _report(item: Any) -> DeliveryReport:
         status=ReportStatus.DELIVERED if delivered else ReportStatus.FAILED,
         # A masked number (the pull, as seed 002 shows it) cannot rebuild our message id: the
         # report names the batch (taskId = our dispatch id) and the mask, and the record is found
-        # by both (sms.reports).
+        # by both (sms.delivery.reports).
         provider_message_id="" if masked else message_id(str(item["sendId"]), mobile),
         dispatch_id=str(item["sendId"]) if masked else "",
         phone=mobile,

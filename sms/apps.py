@@ -6,7 +6,8 @@ class SmsConfig(AppConfig):
 
     def ready(self) -> None:
         from gm_server_notify.metrics import register_collector
-        from sms import checks  # noqa: F401 - registers the routing checks
-        from sms.metrics import RecordStateCollector
+        from sms.console import admin  # noqa: F401 - the operators' admin lives in its room
+        from sms.core.metrics import RecordStateCollector
+        from sms.sending import checks  # noqa: F401 - registers the routing checks
 
         register_collector(RecordStateCollector())

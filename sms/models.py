@@ -6,6 +6,8 @@ the others follow the same style.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -36,7 +38,7 @@ class RecordState(models.TextChoices):
     ``delivered`` and ``failed`` are final and never change back. ``unknown``: no report by the
     report deadline, or a submit whose outcome is uncertain (the worker died or the provider timed
     out after the request left): not refunded, not counted; a late report or a pull still decides
-    it, and at the settle deadline ``SMS_UNKNOWN_POLICY`` does (``sms.sweeps.settle_unknown``).
+    it, and at the settle deadline ``SMS_UNKNOWN_POLICY`` does (``sms.sending.sweeps.settle_unknown``).
     """
 
     CREATED = "created", "added, not started"
@@ -50,12 +52,20 @@ class RecordState(models.TextChoices):
 
 
 FINAL_STATES = (RecordState.DELIVERED, RecordState.FAILED)
+# Every other state: the records still on their way (the gauge, the dashboard's pipeline depth).
+NOT_FINAL_STATES = tuple(state for state in RecordState if state not in FINAL_STATES)
+
+
+def sending_stuck_after() -> dt.timedelta:
+    """How long a record may stay ``sending`` before its worker counts as dead: the sweep then
+    resends or settles it, and the gauge and the dashboard count it as stuck."""
+    return dt.timedelta(seconds=settings.SMS_SENDING_STUCK_SECONDS)
 
 
 class Station(models.Model):
     """``tbl_sms_statistics``: one row per station, its balance (``balance_nums``) and totals.
 
-    ``balance_nums`` changes only through ``sms.services.change_balance``; every change is a
+    ``balance_nums`` changes only through ``sms.station_api.services.change_balance``; every change is a
     ``BalanceLedger`` row, and the ledger sums to the balance.
     """
 
@@ -65,7 +75,7 @@ class Station(models.Model):
     total_recharge_nums = models.BigIntegerField(default=0)
     # Wide enough that recharges within the per-recharge ceiling can never overflow it.
     total_recharge_money = models.DecimalField(max_digits=20, decimal_places=2, default=0)
-    # Non-empty: an operator suspended the station's sending, for this reason (sms.suspension).
+    # Non-empty: an operator suspended the station's sending, for this reason (sms.sending.suspension).
     suspended_reason = models.CharField(max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -88,7 +98,7 @@ class TenantAccount(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sms_account"
     )
     balance_nums = models.BigIntegerField(default=0)
-    # Non-empty: an operator suspended the tenant's sending, for this reason (sms.suspension).
+    # Non-empty: an operator suspended the tenant's sending, for this reason (sms.sending.suspension).
     suspended_reason = models.CharField(max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -108,7 +118,8 @@ class LedgerReason(models.TextChoices):
     CHARGE = "charge", "v2/charge"
     RESERVE = "reserve", "reserved for a send"
     REFUND = "refund", "refund of a failed send"
-    # What the provider billed for a record less what we reserved for it (sms.ledger.reconcile_billed).
+    # What the provider billed for a record less what we reserved for it
+    # (sms.accounting.ledger.reconcile_billed).
     RECONCILE = "reconcile", "provider billed other parts than reserved"
     # A record still unknown at the settle deadline, kept billed (SMS_UNKNOWN_POLICY=keep): delta 0.
     SETTLE = "settle", "unknown at the settle deadline, kept billed"
@@ -304,7 +315,7 @@ class SendRecord(models.Model):
             models.Index(fields=["state", "updated_at"], name="record_state_updated_idx"),
             # the operators' reconciliation: a provider's accepted records per day.
             models.Index(fields=["provider", "submitted_at"], name="record_provider_submit_idx"),
-            # uplinks: the last message a number received (sms.uplinks.match_record).
+            # uplinks: the last message a number received (sms.delivery.uplinks.match_record).
             models.Index(fields=["phone_e164", "created_at"], name="record_phone_created_idx"),
         ]
         # Operators see masked numbers everywhere in the admin unless granted this.
@@ -389,7 +400,7 @@ class RejectedReport(models.Model):
 class IdempotencyKey(models.Model):
     """A caller's ``Idempotency-Key`` on a POST that creates a record or moves money, with the
     answer it got: the same key and body answer the same again and change nothing
-    (``sms.idempotency``). Kept ``IDEMPOTENCY_TTL_SECONDS``; beat purges older ones."""
+    (``sms.core.idempotency``). Kept ``IDEMPOTENCY_TTL_SECONDS``; beat purges older ones."""
 
     PROCESSING, DONE = "processing", "done"
 
@@ -420,7 +431,7 @@ class Uplink(models.Model):
     ``uplink_key`` is its natural key (``providers.base.InboundMessage.natural_key``: the
     provider's id where it has one, else the number, masked or not, the time received and the
     text): a repeated push, or a pull of what was pushed, is not a second row (``(provider,
-    uplink_key)`` is unique; rows are inserted with insert-ignore). The match (``sms.uplinks``) is
+    uplink_key)`` is unique; rows are inserted with insert-ignore). The match (``sms.delivery.uplinks``) is
     the send record the number last received within ``SMS_UPLINK_MATCH_DAYS``, preferring the
     uplink's signature or extension; the station or tenant (and the tenant's batch) are copied
     from it so each one's list reads one index.
@@ -490,11 +501,11 @@ class WebhookEventState(models.TextChoices):
 
 class WebhookEvent(models.Model):
     """The outbox: one row per tenant record that reached a final state, written in the same
-    transaction as the state change (``sms.outbox``), pushed by ``sms.webhooks``. One per record
-    (``record`` is unique): a final state is never pushed twice as two events. ``url`` is where it
-    goes, fixed when it is written (the batch's ``callback_url``, else the tenant's URL then:
-    ``from_batch`` tells which; a tenant's new URL takes over its pending events of the second
-    kind). Its primary key is the ``event_id`` receivers dedupe on."""
+    transaction as the state change (``sms.webhooks.outbox``), pushed by ``sms.webhooks.services``.
+    One per record (``record`` is unique): a final state is never pushed twice as two events.
+    ``url`` is where it goes, fixed when it is written (the batch's ``callback_url``, else the
+    tenant's URL then: ``from_batch`` tells which; a tenant's new URL takes over its pending events
+    of the second kind). Its primary key is the ``event_id`` receivers dedupe on."""
 
     record = models.OneToOneField(SendRecord, on_delete=models.CASCADE, related_name="webhook_event")
     # No foreign key constraint: inserting 10,000 events must not take a shared lock on the

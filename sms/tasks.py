@@ -21,7 +21,12 @@ from django.conf import settings
 from gm_server_notify.db import TRANSIENT_ERRORS, backoff_seconds, drop_broken_connection
 from providers import balances
 from providers.base import CallbackParseError
-from sms import idempotency, intake, metrics, outbox, pipeline, reports, scheduling, sweeps, webhooks
+from sms.core import idempotency, metrics
+from sms.delivery import intake, reports
+from sms.models import sending_stuck_after
+from sms.sending import pipeline, scheduling, sweeps
+from sms.webhooks import outbox
+from sms.webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +98,7 @@ def dispatch_records(
 )
 def apply_provider_push(self: Task, provider: str, kind: str, body_base64: str, content_type: str) -> None:
     """Apply a provider push that arrived while the database could not be reached (queued by
-    ``sms.callbacks``). Retried with backoff until the database is back (bounded by
+    ``sms.pushes.views``). Retried with backoff until the database is back (bounded by
     ``SMS_PUSH_APPLY_MAX_RETRIES``): the provider was told the push is stored."""
     body = base64.b64decode(body_base64)
     try:
@@ -125,9 +130,7 @@ def sweep_stale_records() -> dict[str, int]:
     unknown records whose report never came; settle records unknown past the settle deadline;
     expire (and refund) records added but never started."""
     requeued = sweeps.requeue_stale_queued(older_than=timedelta(seconds=settings.SMS_REQUEUE_AFTER_SECONDS))
-    resent, uncertain = sweeps.reconcile_stuck_sending(
-        older_than=timedelta(seconds=settings.SMS_SENDING_STUCK_SECONDS)
-    )
+    resent, uncertain = sweeps.reconcile_stuck_sending(older_than=sending_stuck_after())
     unreported = sweeps.expire_unreported(older_than=timedelta(seconds=settings.SMS_REPORT_DEADLINE_SECONDS))
     settled = sweeps.settle_unknown(
         older_than=timedelta(seconds=settings.SMS_UNKNOWN_SETTLE_SECONDS), policy=settings.SMS_UNKNOWN_POLICY

@@ -38,11 +38,11 @@ def business_clock():
 @pytest.fixture(autouse=True)
 def _no_name_lookup_leaves_loopback(monkeypatch) -> None:
     """No traffic leaves loopback, name lookups included: the webhook URLs' SSRF guard resolves
-    host names (``sms.urlguard``), and the fuzzer PUTs random ones. In the test process only
+    host names (``sms.webhooks.urlguard``), and the fuzzer PUTs random ones. In the test process only
     ``localhost`` resolves (to loopback); any other name does not; IP literals need no lookup.
     A test that needs a public name patches ``_getaddrinfo`` itself. (Worker processes never
     resolve: their tests set ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``.)"""
-    from sms import urlguard
+    from sms.webhooks import urlguard
 
     def offline(host: str, port: int) -> list[str]:
         if host.lower().rstrip(".") == "localhost":

@@ -82,7 +82,7 @@ def test_send_record_list_masks_phones_and_finds_by_phone(staff_client):
 
 
 def test_charge_in_admin_goes_through_the_ledger(staff_client, tenant):
-    from sms import tenant_services
+    from sms.tenant_api import services as tenant_services
 
     tenant_services.charge_tenant(username=tenant.username, charge=1)
     account = TenantAccount.objects.get(user=tenant)

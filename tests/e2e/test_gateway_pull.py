@@ -8,8 +8,8 @@ import base64
 import pytest
 import requests
 
-from sms import tenant_services
 from sms.models import RecordState, SendRecord, TenantAccount
+from sms.tenant_api import services as tenant_services
 from tests.e2e.conftest import wait_until
 from tests.support.factories import TEST_PASSWORD
 from tests.support.platform import make_signature, make_template

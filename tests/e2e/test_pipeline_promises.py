@@ -14,8 +14,8 @@ import requests
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from sms import tenant_services
 from sms.models import FINAL_STATES, BalanceLedger, RecordState, SendRecord, Station, TenantAccount
+from sms.tenant_api import services as tenant_services
 from tests.e2e.conftest import wait_until
 from tests.support.factories import TEST_PASSWORD
 from tests.support.platform import make_signature, make_template

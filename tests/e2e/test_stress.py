@@ -81,7 +81,7 @@ def test_concurrent_station_and_tenant_sends_keep_every_book_straight(stack, rec
         recharge(station, 1000)
     sign = make_signature(tenant)
     template = make_template(tenant, sign, template="您的订单{1}已发货。", template_type=2)
-    from sms.tenant_services import charge_tenant
+    from sms.tenant_api.services import charge_tenant
 
     charge_tenant(username=tenant.username, charge=TENANT_CALLS * MOBILES_PER_CALL)
 

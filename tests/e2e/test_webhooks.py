@@ -11,7 +11,7 @@ import requests
 from django.test import Client
 
 from sms.models import WebhookEvent, WebhookEventState
-from sms.webhooks import verify_signature
+from sms.webhooks.services import verify_signature
 from tests.e2e.conftest import wait_until
 from tests.support.factories import TEST_PASSWORD
 from tests.support.platform import make_signature, make_template

@@ -52,7 +52,7 @@ def fuzz_data(recharge):
     UserFactory(username="root", is_superuser=True, is_staff=True)
     sign = make_signature(tenant)
     make_template(tenant, sign)
-    from sms.tenant_services import charge_tenant
+    from sms.tenant_api.services import charge_tenant
 
     charge_tenant(username="dcs", charge=100_000)
     yield

@@ -281,7 +281,7 @@ def _request(client, row: Row):
 
 def _check(client, row: Row, seeded: Callable[[], None] | None = None) -> None:
     before = _counts()
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         response = _request(client, row)
     assert response.status_code == row.status, (row.name, response.status_code, response.content[:300])
     body = response.json()
@@ -328,7 +328,7 @@ def test_duplicate_mobiles_are_one_record_each_and_billed_once(basic_client, ten
     sign = make_signature(tenant)
     template = make_template(tenant, sign)
     basic_client(root_user).post("/v2/charge", {"user": tenant.username, "charge": 10}, format="json")
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         response = basic_client(tenant).post(
             "/v1/message",
             {

@@ -15,9 +15,11 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from providers.base import DeliveryReport, OutcomeStatus, ProviderUnavailable, ReportStatus, SendOutcome
-from sms import metrics, pipeline, services, sweeps
+from sms.core import metrics
+from sms.delivery.reports import apply_delivery_reports
 from sms.models import RecordState, SendRecord
-from sms.reports import apply_delivery_reports
+from sms.sending import pipeline, sweeps
+from sms.station_api import services
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.gm_server_notify.metrics_urls")]
 
@@ -191,7 +193,7 @@ def test_unavailable_provider_counts_retries_then_the_failover(station_client):
     with (
         mock.patch.object(pipeline.ratelimit, "reserve", return_value=(True, 0.0)),
         mock.patch.object(pipeline, "get_adapter", return_value=adapter),
-        mock.patch("sms.pipeline.publish_dispatch"),
+        mock.patch("sms.sending.pipeline.publish_dispatch"),
     ):
         first = pipeline.dispatch(record_ids=ids, provider="tencent", attempt=0, tried=[])
         SendRecord.objects.filter(pk__in=ids).update(state=RecordState.QUEUED)
@@ -237,7 +239,7 @@ def test_multiprocess_mode_adds_up_the_values_every_process_wrote(tmp_path):
     writer = textwrap.dedent(
         """
         import django; django.setup()
-        from sms import metrics
+        from sms.core import metrics
         metrics.SENDS_ACCEPTED.labels("gateway", "1").inc(3)
         """
     )
@@ -247,7 +249,7 @@ def test_multiprocess_mode_adds_up_the_values_every_process_wrote(tmp_path):
         from unittest import mock
         from prometheus_client import generate_latest
         from gm_server_notify.metrics import scrape_registry
-        from sms import metrics
+        from sms.core import metrics
         with mock.patch.object(metrics.RecordStateCollector, "collect", return_value=iter(())):
             print(generate_latest(scrape_registry()).decode())
         """

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from sms import metrics
+from sms.core import metrics
 from sms.models import PendingReport, RecordState, RejectedReport, SendRecord
 from tests.support.factories import send_record
 
@@ -82,7 +82,7 @@ def test_a_kept_report_is_checked_against_the_number_when_it_is_applied(api_clie
     _post(api_client, TENCENT.format(token="tencent-secret"), [_tencent("sid-9", "13999999999")])
     assert PendingReport.objects.get().phone == "13999999999"
     record = _record("tencent", "sid-9")
-    from sms.reports import apply_pending_reports
+    from sms.delivery.reports import apply_pending_reports
 
     assert apply_pending_reports(provider="tencent") == 0
     record.refresh_from_db()

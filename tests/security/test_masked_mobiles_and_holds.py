@@ -9,8 +9,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from sms import services, sweeps
 from sms.models import BalanceLedger, RecordState, SendRecord, Station
+from sms.sending import sweeps
+from sms.station_api import services
 from tests.support.factories import UserFactory, send_record
 
 pytestmark = pytest.mark.django_db

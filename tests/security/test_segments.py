@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from sms.content import count_segments
+from sms.core.content import count_segments
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ def test_an_emoji_parameter_reserves_what_the_carrier_bills(tenant, basic_client
     sign = make_signature(tenant)
     template = make_template(tenant, sign, template="{1}xxxxxx", template_type=2)
     basic_client(root_user).post("/v2/charge", {"user": tenant.username, "charge": 10}, format="json")
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         response = basic_client(tenant).post(
             "/v1/message",
             {"sign_id": sign.pk, "temp_id": template.pk, "mobiles": ["13100000001"], "params": ["😀" * 64]},

@@ -25,7 +25,7 @@ def send(tenant, basic_client, root_user):
     basic_client(root_user).post("/v2/charge", {"user": tenant.username, "charge": 100}, format="json")
 
     def post(template_type: int, params: list[str]):
-        with mock.patch("sms.pipeline.publish_dispatch"):
+        with mock.patch("sms.sending.pipeline.publish_dispatch"):
             return basic_client(tenant).post(
                 "/v1/message",
                 {

@@ -61,7 +61,7 @@ def test_a_signature_registered_with_brackets_is_sent_with_one_pair(basic_client
     )
     template = make_template(tenant, Signature.objects.get(pk=sign_id))
     basic_client(root_user).post("/v2/charge", {"user": tenant.username, "charge": 10}, format="json")
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         response = client.post(
             "/v1/message",
             {

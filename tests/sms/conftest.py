@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from sms import services
 from sms.models import SendRecord, Station
+from sms.station_api import services
 
 CUSTOM_COMBO_ID = 4
 

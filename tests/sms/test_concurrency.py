@@ -12,8 +12,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from sms import selectors, services
 from sms.models import RecordState, SendRecord
+from sms.station_api import selectors, services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,7 +59,7 @@ def test_concurrent_starts_of_one_station_on_a_new_day_all_succeed(recharge):
     two of them upgraded it: the API answered 500 and those records never started."""
     records = _added_records(recharge, THREADS * DAYS)
     today = timezone.localdate()
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         for day in range(DAYS):
             group = records[day * THREADS : (day + 1) * THREADS]
             # Each round is a day with no statistics row yet: the racing insert happens every time.
@@ -94,8 +94,8 @@ def test_a_kept_report_held_by_the_other_sides_look_is_applied_by_the_worker_not
     and looks for kept reports during that look, skipping the locked row leaves the report to
     the sweep (seconds later: the bulk benchmark's 1 % tail); waiting for it applies it now."""
     from providers.base import OutcomeStatus, SendOutcome
-    from sms import pipeline
     from sms.models import PendingReport
+    from sms.sending import pipeline
 
     record = _added_records(recharge, 1)[0]
     SendRecord.objects.filter(pk=record.pk).update(state=RecordState.QUEUED)

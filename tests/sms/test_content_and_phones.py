@@ -2,8 +2,8 @@
 
 import pytest
 
-from sms.content import count_segments, render_station_message, signature_name
-from sms.phones import InvalidPhone, is_mainland_e164, mask, parse_mobile
+from sms.core.content import count_segments, render_station_message, signature_name
+from sms.core.phones import InvalidPhone, is_mainland_e164, mask, parse_mobile
 
 
 @pytest.mark.parametrize(

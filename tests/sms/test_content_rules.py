@@ -7,7 +7,7 @@ from unittest import mock
 
 import pytest
 
-from sms.content import count_segments
+from sms.core.content import count_segments
 from sms.models import SendRecord, Station
 from tests.sms.conftest import seed_send_request
 from tests.support.platform import make_signature, make_template
@@ -24,7 +24,7 @@ def charged(tenant, basic_client, root_user):
 
 
 def _send(client, sign, template, mobiles, params):
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         return client.post(
             "/v1/message",
             {"sign_id": sign.pk, "temp_id": template.pk, "mobiles": mobiles, "params": params},
@@ -36,7 +36,7 @@ def _send(client, sign, template, mobiles, params):
 
 
 def test_compose_puts_brackets_only_around_mainland_signatures():
-    from sms.content import compose_message
+    from sms.core.content import compose_message
 
     assert compose_message(signature="Acme", body="Hi", international=False) == "【Acme】Hi"
     assert compose_message(signature="Acme", body="Hi", international=True) == "Acme: Hi"

@@ -14,7 +14,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from providers.base import DeliveryReport, OutcomeStatus, ReportStatus, SendOutcome
-from sms import ledger, pipeline, reports, services, sweeps, tasks, tenant_services
+from sms import tasks
+from sms.accounting import ledger
+from sms.delivery import reports
 from sms.models import (
     BalanceLedger,
     DailyStatistics,
@@ -24,6 +26,9 @@ from sms.models import (
     SendStatus,
     Station,
 )
+from sms.sending import pipeline, sweeps
+from sms.station_api import services
+from sms.tenant_api import services as tenant_services
 from tests.conftest import SERVICE_TOKEN
 from tests.support.platform import make_signature, make_template
 from tests.support.simulator import running_simulator

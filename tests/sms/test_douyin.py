@@ -18,9 +18,17 @@ from django.utils import timezone
 
 from providers.base import ProviderUnavailable
 from providers.registry import get_adapter
-from sms import pipeline, routing, services
 from sms.models import RecordState, SendRecord, Station
-from sms.routing import BatchNeeds, next_provider, outgoing_message, request_key, route_for, unfit_reason
+from sms.sending import pipeline, routing
+from sms.sending.routing import (
+    BatchNeeds,
+    next_provider,
+    outgoing_message,
+    request_key,
+    route_for,
+    unfit_reason,
+)
+from sms.station_api import services
 from tests.providers.test_fw199 import SEED_CIPHERTEXT
 
 DOUYIN_ORDER = "5001789329480019707"
@@ -354,7 +362,7 @@ def test_queueing_puts_douyin_messages_of_one_template_in_one_fw199_batch(
     douyin_records, django_capture_on_commit_callbacks
 ):
     with (
-        mock.patch("sms.pipeline.publish_dispatch") as publish,
+        mock.patch("sms.sending.pipeline.publish_dispatch") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         pipeline.queue_for_dispatch(douyin_records)
@@ -371,7 +379,7 @@ def test_an_unavailable_fw199_fails_douyin_records_with_a_clear_remark_and_no_fa
     with (
         mock.patch.object(pipeline.ratelimit, "reserve", return_value=(True, 0.0)),
         mock.patch.object(pipeline, "get_adapter", return_value=adapter) as asked,
-        mock.patch("sms.pipeline.publish_dispatch") as publish,
+        mock.patch("sms.sending.pipeline.publish_dispatch") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         result = pipeline.dispatch(record_ids=douyin_records, provider="fw199", attempt=99, tried=[])
@@ -394,7 +402,7 @@ def test_a_douyin_batch_that_reached_another_provider_is_never_sent_there(
     with (
         mock.patch.object(pipeline.ratelimit, "reserve", return_value=(True, 0.0)),
         mock.patch.object(pipeline, "get_adapter") as asked,
-        mock.patch("sms.pipeline.publish_dispatch") as publish,
+        mock.patch("sms.sending.pipeline.publish_dispatch") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         pipeline.dispatch(record_ids=douyin_records, provider="tencent", attempt=0, tried=[])

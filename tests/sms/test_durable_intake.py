@@ -14,8 +14,10 @@ from celery.exceptions import Retry
 from django.db import OperationalError
 
 from providers.base import OutcomeStatus, SendOutcome
-from sms import metrics, pipeline, tasks
+from sms import tasks
+from sms.core import metrics
 from sms.models import RecordState
+from sms.sending import pipeline
 from tests.support.factories import send_record
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +45,7 @@ def _post(client, url: str, payload) -> object:
 def test_a_push_the_database_cannot_take_is_queued_and_acknowledged(api_client):
     queued_before = _pushes("queued")
     with (
-        mock.patch("sms.intake.apply_push", side_effect=DB_DOWN),
+        mock.patch("sms.delivery.intake.apply_push", side_effect=DB_DOWN),
         mock.patch.object(tasks.apply_provider_push, "apply_async") as publish,
     ):
         response = _post(api_client, GATEWAY_URL, GATEWAY_REPORT)
@@ -57,7 +59,7 @@ def test_a_push_the_database_cannot_take_is_queued_and_acknowledged(api_client):
 def test_a_push_nothing_can_store_asks_the_provider_to_push_again(api_client):
     refused_before = _pushes("refused", "tencent")
     with (
-        mock.patch("sms.intake.apply_push", side_effect=DB_DOWN),
+        mock.patch("sms.delivery.intake.apply_push", side_effect=DB_DOWN),
         mock.patch.object(
             tasks.apply_provider_push, "apply_async", side_effect=kombu.exceptions.OperationalError("down")
         ),
@@ -86,7 +88,7 @@ def _retry_raises():
 def test_a_queued_push_is_retried_while_the_database_is_down():
     body = base64.b64encode(json.dumps(GATEWAY_REPORT).encode()).decode()
     retries_before = metrics.TASK_RETRIES.labels("sms.apply_provider_push", "Retry")._value.get()
-    with mock.patch("sms.intake.apply_push", side_effect=DB_DOWN), _retry_raises() as retry:
+    with mock.patch("sms.delivery.intake.apply_push", side_effect=DB_DOWN), _retry_raises() as retry:
         result = tasks.apply_provider_push.apply(args=("gateway", "status", body, "application/json"))
     assert result.state == "RETRY" and retry.call_args.kwargs["countdown"] >= 0
     assert metrics.TASK_RETRIES.labels("sms.apply_provider_push", "Retry")._value.get() - retries_before == 1
@@ -95,7 +97,7 @@ def test_a_queued_push_is_retried_while_the_database_is_down():
 def test_a_queued_push_gives_up_after_its_retries(settings):
     settings.SMS_PUSH_APPLY_MAX_RETRIES = 3
     body = base64.b64encode(json.dumps(GATEWAY_REPORT).encode()).decode()
-    with mock.patch("sms.intake.apply_push", side_effect=DB_DOWN), _retry_raises() as retry:
+    with mock.patch("sms.delivery.intake.apply_push", side_effect=DB_DOWN), _retry_raises() as retry:
         result = tasks.apply_provider_push.apply(
             args=("gateway", "status", body, "application/json"), retries=3
         )

@@ -19,9 +19,11 @@ from django.core.management.base import SystemCheckError
 from django.db.models import Q
 
 from providers.base import ProviderUnavailable
-from sms import pipeline, services, tenant_services
 from sms.models import RecordState, SendRecord, Station
-from sms.routing import route_for
+from sms.sending import pipeline
+from sms.sending.routing import route_for
+from sms.station_api import services
+from sms.tenant_api import services as tenant_services
 from tests.support.platform import make_signature, make_template
 
 UK_MOBILE = "+447911123456"
@@ -136,7 +138,7 @@ def dispatch_unavailable(capture, records: list[SendRecord], provider: str, *, a
     with (
         mock.patch.object(pipeline.ratelimit, "reserve", return_value=(True, 0.0)),
         mock.patch.object(pipeline, "get_adapter", return_value=adapter) as get_adapter,
-        mock.patch("sms.pipeline.publish_dispatch") as publish,
+        mock.patch("sms.sending.pipeline.publish_dispatch") as publish,
         capture(execute=True),
     ):
         result = pipeline.dispatch(
@@ -192,7 +194,7 @@ def test_tenant_batch_unavailable_on_the_gateway_never_goes_to_tencent(
     sign = make_signature(tenant)
     template = make_template(tenant, sign, template="您的订单{1}已发货。", template_type=2)
     tenant_services.charge_tenant(username=tenant.username, charge=10)
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         batch = tenant_services.send_tenant_message(
             owner=tenant, sign_id=sign.pk, temp_id=template.pk, mobiles=["13112341234"], params=["PL1"]
         )
@@ -223,7 +225,7 @@ def test_queueing_with_a_misconfigured_international_provider_publishes_to_the_i
     settings.SMS_INTERNATIONAL_PROVIDER = "gateway"
     uk, mainland = station_records(UK_MOBILE)[0], station_records(MAINLAND_MOBILE)[0]
     with (
-        mock.patch("sms.pipeline.publish_dispatch") as publish,
+        mock.patch("sms.sending.pipeline.publish_dispatch") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         pipeline.queue_for_dispatch([uk.pk, mainland.pk])

@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from sms import idempotency
+from sms.core import idempotency
 from sms.models import BalanceLedger, IdempotencyKey, SendRecord, TenantAccount
 from tests.conftest import SERVICE_TOKEN
 from tests.sms.conftest import seed_send_request
@@ -25,7 +25,7 @@ ADD = "/sms/send/add"
 
 def _add(client, key: str | None, **overrides):
     headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         return client.post(ADD, seed_send_request(**overrides), format="json", **headers)
 
 
@@ -126,7 +126,7 @@ def test_a_tenant_message_replayed_is_one_batch(basic_client, tenant, root_user)
     template = make_template(tenant, sign)
     basic_client(root_user).post("/v2/charge", {"user": tenant.username, "charge": 10}, format="json")
     body = {"sign_id": sign.pk, "temp_id": template.pk, "mobiles": ["13100000001"], "params": ["112095", "5"]}
-    with mock.patch("sms.pipeline.publish_dispatch") as publish:
+    with mock.patch("sms.sending.pipeline.publish_dispatch") as publish:
         first = basic_client(tenant).post("/v1/message", body, format="json", HTTP_IDEMPOTENCY_KEY="m1")
         again = basic_client(tenant).post("/v1/message", body, format="json", HTTP_IDEMPOTENCY_KEY="m1")
     assert first.json()["uuid"] == again.json()["uuid"]
@@ -159,7 +159,7 @@ def test_identical_requests_at_the_same_instant_make_one_record(recharge):
             connection.close()
 
     # Patched once around the threads: mock.patch itself is not thread-safe.
-    with mock.patch("sms.pipeline.publish_dispatch"), ThreadPoolExecutor(max_workers=10) as pool:
+    with mock.patch("sms.sending.pipeline.publish_dispatch"), ThreadPoolExecutor(max_workers=10) as pool:
         answers = list(pool.map(post, range(10)))
     assert SendRecord.objects.count() == 1
     task_ids = {task_id for status, task_id in answers if status == 200}

@@ -1,4 +1,4 @@
-"""Marketing hours (sms.hours): when marketing may go out and when a held batch is released."""
+"""Marketing hours (sms.marketing.hours): when marketing may go out and when a held batch is released."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from gm_server_notify import settings as project_settings
-from sms import hours
+from sms.marketing import hours
 
 CHINA = ZoneInfo("Asia/Shanghai")
 

@@ -4,7 +4,7 @@ both; a mask that fits two numbers of the request is not guessed."""
 import pytest
 
 from providers.base import DeliveryReport, ReportStatus
-from sms import reports
+from sms.delivery import reports
 from sms.models import RecordState, SendRecord
 from tests.support.factories import send_record
 

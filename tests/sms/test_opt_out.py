@@ -11,7 +11,8 @@ import pytest
 from django.utils import timezone
 
 from providers.base import InboundMessage
-from sms import optout, uplinks
+from sms.delivery import uplinks
+from sms.marketing import optout
 from sms.models import BalanceLedger, BlocklistEntry, RecordState, SendRecord, TenantAccount
 from tests.support.platform import make_signature, make_template
 
@@ -37,7 +38,7 @@ def tenant_ready(tenant, basic_client, root_user, business_clock):
 
 
 def _send(client, sign, template, mobiles):
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         response = client.post(
             "/v1/message",
             {"sign_id": sign.pk, "temp_id": template.pk, "mobiles": mobiles, "params": ["x"]},

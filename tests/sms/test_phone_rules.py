@@ -10,9 +10,9 @@ from unittest import mock
 import phonenumbers
 import pytest
 
-from sms import phones
+from sms.core import phones
+from sms.core.phones import InvalidPhone, parse_mobile
 from sms.models import SendRecord
-from sms.phones import InvalidPhone, parse_mobile
 from tests.sms.conftest import seed_send_request
 from tests.support.platform import make_signature, make_template
 
@@ -116,7 +116,7 @@ def test_the_tenant_api_reads_full_width_mobiles_and_names_refused_ones(basic_cl
     client = basic_client(tenant)
 
     def send(mobiles):
-        with mock.patch("sms.pipeline.publish_dispatch"):
+        with mock.patch("sms.sending.pipeline.publish_dispatch"):
             return client.post(
                 "/v1/message",
                 {"sign_id": sign.pk, "temp_id": template.pk, "mobiles": mobiles, "params": ["PL1"]},

@@ -8,8 +8,10 @@ from django.utils import timezone
 
 from providers import ratelimit
 from providers.base import DeliveryReport, OutcomeStatus, Region, ReportStatus, SendOutcome
-from sms import pipeline, reports, routing, services, sweeps
+from sms.delivery import reports
 from sms.models import BalanceLedger, PendingReport, RecordState, SendRecord, SendStatus, Station
+from sms.sending import pipeline, routing, sweeps
+from sms.station_api import services
 
 pytestmark = pytest.mark.django_db
 
@@ -78,13 +80,13 @@ def test_stale_queued_records_are_published_again(queued, django_capture_on_comm
     records = queued(2)
     SendRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
     with (
-        mock.patch("sms.pipeline.publish_dispatch") as delay,
+        mock.patch("sms.sending.pipeline.publish_dispatch") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         assert sweeps.requeue_stale_queued(older_than=timedelta(seconds=60)) == 2
     assert sorted(delay.call_args.args[0]) == sorted(record.pk for record in records)
     with (
-        mock.patch("sms.pipeline.publish_dispatch") as delay,
+        mock.patch("sms.sending.pipeline.publish_dispatch") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         assert sweeps.requeue_stale_queued(older_than=timedelta(seconds=60)) == 0
@@ -109,7 +111,7 @@ def test_stuck_sending_is_resent_under_its_dispatch_id_where_the_provider_drops_
     batch = pipeline.claim_batch(record_ids=[r.pk for r in records], provider="gateway")
     SendRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
     with (
-        mock.patch("sms.pipeline.publish_dispatch") as delay,
+        mock.patch("sms.sending.pipeline.publish_dispatch") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         assert sweeps.reconcile_stuck_sending(older_than=timedelta(seconds=60)) == (2, 0)
@@ -178,7 +180,7 @@ def test_a_dispatch_larger_than_this_workers_batch_limit_is_split_and_nothing_is
     providers = {**settings.SMS_PROVIDERS, "tencent": {**settings.SMS_PROVIDERS["tencent"], "batch_limit": 2}}
     settings.SMS_PROVIDERS = providers
     with (
-        mock.patch("sms.pipeline.publish_dispatch") as publish,
+        mock.patch("sms.sending.pipeline.publish_dispatch") as publish,
         django_capture_on_commit_callbacks(execute=True),
     ):
         result = pipeline.dispatch(record_ids=ids, provider="tencent", attempt=0, tried=[])

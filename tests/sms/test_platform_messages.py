@@ -35,7 +35,7 @@ def test_send_answers_uuid_and_queues_one_record_per_mobile(
 ):
     sign, template = ready
     with (
-        mock.patch("sms.pipeline.publish_dispatch") as delay,
+        mock.patch("sms.sending.pipeline.publish_dispatch") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = _send(basic_client(tenant), sign, template)
@@ -57,7 +57,7 @@ def test_ten_thousand_mobiles_are_a_handful_of_dispatch_tasks(
     basic_client(root_user).post("/v2/charge", {"user": tenant.username, "charge": 10000}, format="json")
     mobiles = [f"131{index:08d}" for index in range(10000)]
     with (
-        mock.patch("sms.pipeline.publish_dispatch") as delay,
+        mock.patch("sms.sending.pipeline.publish_dispatch") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = _send(basic_client(tenant), sign, template, mobiles=mobiles, params=["x"])

@@ -1,5 +1,5 @@
 """Routing and failover per region, unit by unit: ``next_provider`` for each pair of batch and
-provider, ``BatchNeeds``, and the routing system check (sms/routing.py, sms/checks.py).
+provider, ``BatchNeeds``, and the routing system check (sms/sending/routing.py, sms/sending/checks.py).
 
 An international number is never handed to a domestic provider, tenant free text never to a
 template-only provider, a station message never to a template provider without a template for
@@ -13,9 +13,9 @@ from __future__ import annotations
 import pytest
 
 from providers.base import Region
-from sms import checks
 from sms.models import SendRecord
-from sms.routing import BatchNeeds, next_provider
+from sms.sending import checks
+from sms.sending.routing import BatchNeeds, next_provider
 from tests.sms.test_failover_per_region import (
     MAINLAND_MOBILE,
     UK_MOBILE,

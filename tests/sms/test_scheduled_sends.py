@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sms import pipeline, scheduling, suspension
 from sms.models import BalanceLedger, LedgerReason, MessageBatch, RecordState, SendRecord, TenantAccount
+from sms.sending import pipeline, scheduling, suspension
 from tests.support.platform import make_signature, make_template
 from tests.support.simulator import running_simulator
 
@@ -53,7 +53,7 @@ def send(ready, basic_client, tenant, django_capture_on_commit_callbacks):
         if send_at is not None:
             body["send_at"] = send_at
         with (
-            mock.patch("sms.pipeline.publish_dispatch") as publish,
+            mock.patch("sms.sending.pipeline.publish_dispatch") as publish,
             django_capture_on_commit_callbacks(execute=True),
         ):
             response = basic_client(tenant).post("/v1/message", body, format="json")
@@ -68,7 +68,7 @@ def release(django_capture_on_commit_callbacks):
 
     def run() -> list[int]:
         with (
-            mock.patch("sms.pipeline.publish_dispatch") as publish,
+            mock.patch("sms.sending.pipeline.publish_dispatch") as publish,
             django_capture_on_commit_callbacks(execute=True),
         ):
             scheduling.release_due()

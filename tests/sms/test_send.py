@@ -4,7 +4,7 @@ from unittest import mock
 
 import pytest
 
-from sms.content import count_segments
+from sms.core.content import count_segments
 from sms.models import BalanceLedger, DailyStatistics, RecordState, SendRecord, Station
 from tests.sms.conftest import seed_send_request
 
@@ -113,7 +113,7 @@ def test_start_queues_the_record_and_publishes_one_dispatch(
     recharge()
     record = add_record()
     with (
-        mock.patch("sms.pipeline.publish_dispatch") as delay,
+        mock.patch("sms.sending.pipeline.publish_dispatch") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         body = station_client.post("/sms/send/start", {"task_id": record.pk}, format="json").json()
@@ -128,7 +128,7 @@ def test_start_twice_sends_once(station_client, recharge, add_record, django_cap
     recharge()
     record = add_record()
     with (
-        mock.patch("sms.pipeline.publish_dispatch") as delay,
+        mock.patch("sms.sending.pipeline.publish_dispatch") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         first = station_client.post("/sms/send/start", {"task_id": record.pk}, format="json").json()
@@ -155,7 +155,7 @@ def test_start_is_published_only_after_commit(
     recharge()
     record = add_record()
     with (
-        mock.patch("sms.pipeline.publish_dispatch") as delay,
+        mock.patch("sms.sending.pipeline.publish_dispatch") as delay,
         django_capture_on_commit_callbacks(execute=False) as callbacks,
     ):
         station_client.post("/sms/send/start", {"task_id": record.pk}, format="json")

@@ -8,8 +8,8 @@ from unittest import mock
 import pytest
 from django.db.models import Sum
 
-from sms import suspension
 from sms.models import BalanceLedger, RecordState, SendRecord, Station, TenantAccount
+from sms.sending import suspension
 from tests.sms.conftest import seed_send_request
 from tests.support.factories import UserFactory
 from tests.support.platform import make_signature, make_template
@@ -18,12 +18,12 @@ pytestmark = pytest.mark.django_db
 
 
 def _add(client, **overrides) -> dict:
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         return client.post("/sms/send/add", seed_send_request(**overrides), format="json").json()
 
 
 def _start(client, task_id: int) -> dict:
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         return client.post("/sms/send/start", {"task_id": task_id}, format="json").json()
 
 
@@ -64,7 +64,7 @@ def test_a_suspended_tenant_is_refused_with_er0037(basic_client, tenant, root_us
     template = make_template(tenant, sign)
     basic_client(root_user).post("/v2/charge", {"user": tenant.username, "charge": 10}, format="json")
     body = {"sign_id": sign.pk, "temp_id": template.pk, "mobiles": ["13100000001"], "params": ["112095", "5"]}
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         assert basic_client(tenant).post("/v1/message", body, format="json").status_code == 200
     account = TenantAccount.objects.get(user=tenant)
     assert suspension.suspend_tenant(account_id=account.pk, reason="unpaid") == 1

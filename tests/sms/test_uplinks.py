@@ -12,8 +12,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from providers.base import InboundMessage
-from sms import sweeps, uplinks
+from sms.delivery import uplinks
 from sms.models import MessageBatch, RecordState, SendRecord, TenantAccount, Uplink
+from sms.sending import sweeps
 from tests.support.simulator import running_simulator
 
 TOKEN = "test-callback-token"

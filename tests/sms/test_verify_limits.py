@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _add(client, **overrides):
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         return client.post("/sms/send/add", seed_send_request(**overrides), format="json").json()
 
 
@@ -84,7 +84,7 @@ def test_twenty_simultaneous_sends_to_one_mobile_admit_exactly_the_limit(recharg
         finally:
             connection.close()
 
-    with mock.patch("sms.pipeline.publish_dispatch"), ThreadPoolExecutor(max_workers=20) as pool:
+    with mock.patch("sms.sending.pipeline.publish_dispatch"), ThreadPoolExecutor(max_workers=20) as pool:
         codes = sorted(pool.map(send, range(20)))
     assert codes == [0] * 3 + [1008] * 17
     assert SendRecord.objects.count() == 3
@@ -96,7 +96,7 @@ def test_tenant_mobiles_over_the_limit_fail_as_limited_uncharged(basic_client, t
     template = make_template(tenant, sign)  # a verification template (type 1)
     basic_client(root_user).post("/v2/charge", {"user": tenant.username, "charge": 10}, format="json")
     body = {"sign_id": sign.pk, "temp_id": template.pk, "params": ["112095", "5"]}
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         basic_client(tenant).post("/v1/message", {**body, "mobiles": ["13100000001"]}, format="json")
         second = basic_client(tenant).post(
             "/v1/message", {**body, "mobiles": ["13100000001", "13100000002"]}, format="json"

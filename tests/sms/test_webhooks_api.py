@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from sms import webhooks
 from sms.models import (
     MessageBatch,
     TenantAccount,
@@ -13,6 +12,7 @@ from sms.models import (
     WebhookEvent,
     WebhookEventState,
 )
+from sms.webhooks import services as webhooks
 from tests.support.platform import make_signature, make_template
 
 HOOK = "http://127.0.0.1:9/hook"
@@ -117,7 +117,7 @@ def test_deliveries_are_listed_newest_first_filtered_and_paged(client, tenant, o
 def ready(tenant):
     sign = make_signature(tenant)
     template = make_template(tenant, sign, template="您的订单{1}已发货。", template_type=2)
-    from sms.tenant_services import charge_tenant
+    from sms.tenant_api.services import charge_tenant
 
     charge_tenant(username=tenant.username, charge=100)
     return {"sign_id": sign.pk, "temp_id": template.pk, "mobiles": ["13112341234"], "params": ["A1"]}
@@ -154,8 +154,8 @@ def test_operators_redeliver_dead_events_from_the_admin(
 
     client.put("/v1/callback", {"url": HOOK}, format="json")
     client.post("/v1/message", ready, format="json")
-    from sms import pipeline
     from sms.models import SendRecord
+    from sms.sending import pipeline
 
     record = SendRecord.objects.get()
     pipeline.claim_batch(record_ids=[record.pk], provider="gateway")

@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from gm_server_notify.errors import InvalidInput
 from providers.base import OutcomeStatus, SendOutcome
-from sms import pipeline, tenant_services, urlguard, webhooks
 from sms.models import (
     SendRecord,
     TenantAccount,
@@ -22,6 +21,10 @@ from sms.models import (
     WebhookEvent,
     WebhookEventState,
 )
+from sms.sending import pipeline
+from sms.tenant_api import services as tenant_services
+from sms.webhooks import services as webhooks
+from sms.webhooks import urlguard
 from tests.support.platform import make_signature, make_template
 from tests.support.receiver import running_receiver
 

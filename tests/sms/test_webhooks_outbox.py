@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from providers.base import DeliveryReport, OutcomeStatus, ReportStatus, SendOutcome
-from sms import pipeline, reports, suspension, sweeps, tenant_services, webhooks
+from sms.delivery import reports
 from sms.models import (
     MessageBatch,
     RecordState,
@@ -20,6 +20,9 @@ from sms.models import (
     WebhookEvent,
     WebhookEventState,
 )
+from sms.sending import pipeline, suspension, sweeps
+from sms.tenant_api import services as tenant_services
+from sms.webhooks import services as webhooks
 from tests.support.platform import make_signature, make_template
 
 HOOK = "http://127.0.0.1:9/hook"

@@ -57,7 +57,7 @@ def test_a_parameter_with_signature_brackets_is_refused_er0021(basic_client, ten
     sign = make_signature(tenant)
     template = make_template(tenant, sign, template="订单{1}已发货", template_type=2)
     basic_client(root_user).post("/v2/charge", {"user": tenant.username, "charge": 10}, format="json")
-    with mock.patch("sms.pipeline.publish_dispatch"):
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
         response = basic_client(tenant).post(
             "/v1/message",
             {"sign_id": sign.pk, "temp_id": template.pk, "mobiles": ["13112341234"], "params": ["1】【银行"]},

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from providers.base import ProviderError
-from sms.reconciliation import station_template_drift
+from sms.accounting.reconciliation import station_template_drift
 
 
 class Command(BaseCommand):

@@ -1,0 +1,184 @@
+"""Reads that hold what we bill against what the providers bill (operators' reconciliation).
+
+- ``billing_reconciliation``: per provider, for one local day, the parts we reserved for the
+  records the provider accepted against the parts it said it billed (Tencent's ``Fee``), what the
+  ledger booked for the difference, and the records that differ.
+- ``station_template_drift``: ``SMS_STATION_TEMPLATES`` (the texts we count parts from) against
+  the templates registered with a template provider (Tencent ``DescribeSmsTemplateList``): a
+  registered text longer than ours bills more parts than we reserve.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Count, F, Q, Sum
+
+from providers.registry import get_adapter
+from sms.core.content import count_segments
+from sms.core.days import local_day_bounds
+from sms.models import BalanceLedger, LedgerReason, SendRecord
+
+# Differing records listed per provider and day (the totals count them all).
+MAX_LISTED_DIFFERENCES = 500
+
+
+@dataclass
+class BilledDifference:
+    record_id: int
+    account: str
+    reserved: int
+    billed: int
+    booked: int
+
+
+@dataclass
+class ProviderBilling:
+    provider: str
+    accepted: int = 0
+    our_parts: int = 0
+    their_parts: int = 0
+    billed_our_parts: int = 0  # what we reserved for the records the provider gave a bill for
+    unbilled_records: int = 0  # accepted records whose provider said nothing of its bill
+    booked: int = 0  # the reconcile ledger entries' sum (negative: charged more)
+    differing_records: int = 0
+    differences: list[BilledDifference] = field(default_factory=list)
+
+    @property
+    def difference(self) -> int:
+        """Parts the provider billed beyond what we reserved, over the records it said about."""
+        return self.their_parts - self.billed_our_parts
+
+    @property
+    def unbooked(self) -> int:
+        """Difference not charged to the accounts (their balance ran out): ours to carry."""
+        return self.difference + self.booked
+
+
+def billing_reconciliation(*, day: dt.date, provider: str = "") -> list[ProviderBilling]:
+    """Our parts against each provider's for the records it accepted on ``day`` (local time)."""
+    lower, upper = local_day_bounds(day, day)
+    accepted = SendRecord.objects.filter(submitted_at__gte=lower, submitted_at__lt=upper).exclude(provider="")
+    if provider:
+        accepted = accepted.filter(provider=provider)
+    rows = (
+        accepted.values("provider")
+        .annotate(
+            accepted=Count("id"),
+            our_parts=Sum("segments"),
+            billed_our_parts=Sum("segments", filter=Q(billed_parts__isnull=False)),
+            their_parts=Sum("billed_parts"),
+            unbilled=Count("id", filter=Q(billed_parts__isnull=True)),
+            differing=Count("id", filter=Q(billed_parts__isnull=False) & ~Q(billed_parts=F("segments"))),
+        )
+        .order_by("provider")
+    )
+    report = []
+    for row in rows:
+        billing = ProviderBilling(
+            provider=row["provider"],
+            accepted=row["accepted"],
+            our_parts=row["our_parts"] or 0,
+            billed_our_parts=row["billed_our_parts"] or 0,
+            their_parts=row["their_parts"] or 0,
+            unbilled_records=row["unbilled"],
+            differing_records=row["differing"],
+        )
+        differing = list(
+            accepted.filter(provider=billing.provider, billed_parts__isnull=False)
+            .exclude(billed_parts=F("segments"))
+            .order_by("id")
+            .values("id", "station_id", "batch__tenant_id", "segments", "billed_parts")[
+                :MAX_LISTED_DIFFERENCES
+            ]
+        )
+        booked = _booked(
+            accepted.filter(provider=billing.provider, billed_parts__isnull=False)
+            .exclude(billed_parts=F("segments"))
+            .values_list("id", flat=True)
+        )
+        billing.booked = sum(booked.values())
+        billing.differences = [
+            BilledDifference(
+                record_id=item["id"],
+                account=item["station_id"] or f"tenant:{item['batch__tenant_id']}",
+                reserved=item["segments"],
+                billed=item["billed_parts"],
+                booked=booked.get(str(item["id"]), 0),
+            )
+            for item in differing
+        ]
+        report.append(billing)
+    return report
+
+
+def _booked(record_ids: Iterable[int]) -> dict[str, int]:
+    """The reconcile ledger entries of these records, by record id."""
+    ids = [str(pk) for pk in record_ids]
+    booked: dict[str, int] = {}
+    for start in range(0, len(ids), 1000):
+        for ref, delta in BalanceLedger.objects.filter(
+            reason=LedgerReason.RECONCILE, ref__in=ids[start : start + 1000]
+        ).values_list("ref", "delta"):
+            booked[ref] = booked.get(ref, 0) + delta
+    return booked
+
+
+@dataclass
+class TemplateDrift:
+    business_type: str
+    template_id: str
+    ours: str
+    theirs: str | None  # None: not registered (or not approved) with the provider
+    our_parts: int
+    their_parts: int | None
+
+    @property
+    def agrees(self) -> bool:
+        return self.theirs is not None and _normalised(self.ours) == _normalised(self.theirs)
+
+
+# A sample of the longest values: an order id and a verify code as the station API accepts them.
+SAMPLE_VALUES = {"order_id": "2026112500001234", "verify_code": "123456"}
+
+
+def _normalised(text: str) -> str:
+    """A template with its placeholders (ours ``{order_id}``, Tencent's ``{1}``) made equal."""
+    for name in (*SAMPLE_VALUES, "1"):
+        text = text.replace(f"{{{name}}}", "{}")
+    return text.strip()
+
+
+def _filled(text: str, value: str) -> str:
+    return _normalised(text).replace("{}", value)
+
+
+def station_template_drift(*, provider: str = "tencent") -> list[TemplateDrift]:
+    """Each station business type's local text against the text registered with ``provider``
+    (which must offer ``registered_templates``). Raises ``ProviderError`` when it cannot be asked."""
+    adapter = get_adapter(provider)
+    ids = {
+        business_type: adapter.template_id_for(int(business_type))
+        for business_type in sorted(settings.SMS_STATION_TEMPLATES)
+    }
+    registered = adapter.registered_templates([template_id for template_id in ids.values() if template_id])
+    sign = f"【{adapter.config.get('sign_name', '')}】"
+    drift = []
+    for business_type, template_id in ids.items():
+        ours = settings.SMS_STATION_TEMPLATES[business_type]
+        theirs = registered.get(template_id)
+        value = SAMPLE_VALUES["verify_code" if "{verify_code}" in ours else "order_id"]
+        drift.append(
+            TemplateDrift(
+                business_type=business_type,
+                template_id=template_id,
+                ours=ours,
+                theirs=theirs,
+                our_parts=count_segments(sign + _filled(ours, value)),
+                their_parts=None if theirs is None else count_segments(sign + _filled(theirs, value)),
+            )
+        )
+    return drift

@@ -1,0 +1,356 @@
+"""Django admin for operators: stations, combos, recharges, send records, uplinks, tenant accounts,
+tenants' webhook POSTs and events (dead events are redelivered from here), tenants' opt-outs.
+
+Balances are never edited directly: recharges and charges go through the same ledger services
+as the API, and phone numbers are masked in lists. No ``date_hierarchy``: it needs MySQL's time
+zone tables (``CONVERT_TZ``), which a stock MariaDB lacks; the date filters work without them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from gm_server_notify.errors import DomainError
+from sms.core.phones import mask
+from sms.models import (
+    BlocklistEntry,
+    Combo,
+    RechargeRecord,
+    SendRecord,
+    Station,
+    TenantAccount,
+    Uplink,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookEventState,
+)
+from sms.sending import suspension
+from sms.station_api import services
+from sms.tenant_api import services as tenant_services
+from sms.webhooks import services as webhooks
+
+
+@admin.register(Station)
+class StationAdmin(admin.ModelAdmin):
+    list_display = [
+        "station_id",
+        "station_name",
+        "balance_nums",
+        "total_recharge_nums",
+        "total_recharge_money",
+        "updated_at",
+    ]
+    search_fields = ["station_id", "station_name"]
+    readonly_fields = [
+        "balance_nums",
+        "total_recharge_nums",
+        "total_recharge_money",
+        "created_at",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a station is created by its first recharge
+
+    def save_model(self, request: HttpRequest, obj: Station, form: Any, change: bool) -> None:
+        """A reason in ``suspended_reason`` suspends the station through the suspension service
+        (its unsent records fail and are refunded); emptying it resumes sending."""
+        super().save_model(request, obj, form, change)
+        if "suspended_reason" in form.changed_data:
+            failed = suspension.suspend_station(station_id=obj.station_id, reason=obj.suspended_reason)
+            state = "suspended" if obj.suspended_reason.strip() else "resumed"
+            self.message_user(
+                request, f"{obj.station_id} {state}; {failed} unsent record(s) failed and refunded"
+            )
+
+
+@admin.register(Combo)
+class ComboAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "price", "sms_nums", "unit_price", "is_custom", "is_active", "sort_order"]
+    list_filter = ["is_active", "is_custom"]
+
+
+class RechargeForm(forms.ModelForm):
+    """A recharge booked by an operator: the station is given by id and created if new."""
+
+    station_id = forms.CharField(max_length=32)
+
+    class Meta:
+        model = RechargeRecord
+        fields = [
+            "station_id",
+            "combo",
+            "recharge_nums",
+            "recharge_money",
+            "deal_code",
+            "remark",
+            "operator_name",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        """The service's own checks, so a refused recharge is a form error, not a crash."""
+        data = super().clean()
+        if (
+            data.get("combo")
+            and data.get("recharge_nums") is not None
+            and data.get("recharge_money") is not None
+        ):
+            try:
+                services.validate_recharge(
+                    combo_id=data["combo"].pk,
+                    recharge_nums=data["recharge_nums"],
+                    recharge_money=data["recharge_money"],
+                )
+            except DomainError as exc:
+                field = {"combo_id": "combo"}.get(exc.field or "", exc.field)
+                self.add_error(field if field in self.fields else None, exc.message)
+        return data
+
+
+@admin.register(RechargeRecord)
+class RechargeRecordAdmin(admin.ModelAdmin):
+    form = RechargeForm
+    list_display = [
+        "recharge_date",
+        "station",
+        "combo_name",
+        "recharge_nums",
+        "recharge_money",
+        "deal_code",
+        "operator_name",
+        "client_name",
+    ]
+    list_filter = ["combo_name"]
+    search_fields = ["station__station_id", "deal_code", "operator_name"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a booked recharge is part of the ledger's history
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: RechargeRecord, form: RechargeForm, change: bool) -> None:
+        """Book the recharge through the ledger service, exactly as the API does."""
+        data = form.cleaned_data  # validated by RechargeForm.clean with the service's own checks
+        record = services.recharge_station(
+            station_id=data["station_id"],
+            combo_id=data["combo"].pk,
+            recharge_nums=data["recharge_nums"],
+            recharge_money=Decimal(data["recharge_money"]),
+            operator_name=data["operator_name"],
+            deal_code=data.get("deal_code") or "",
+            remark=data.get("remark") or "",
+            client_name=f"admin:{request.user.get_username()}",
+        )
+        obj.pk = record.pk
+
+
+@admin.register(SendRecord)
+class SendRecordAdmin(admin.ModelAdmin):
+    """Read-only: operators answer "why did this SMS not arrive" from here."""
+
+    list_display = [
+        "id",
+        "station_id",
+        "masked_phone",
+        "business_type",
+        "status",
+        "state",
+        "provider",
+        "provider_code",
+        "remark",
+        "created_at",
+    ]
+    list_filter = ["status", "state", "provider", "business_type", "created_at"]
+    search_fields = ["=receive_phone", "=station_id", "=provider_message_id"]
+    list_select_related = False
+    show_full_result_count = False  # COUNT(*) over millions of rows on every page costs seconds
+
+    @admin.display(description="receive phone")
+    def masked_phone(self, record: SendRecord) -> str:
+        return mask(record.receive_phone)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        """The detail page: every field, the numbers masked unless the operator may see them."""
+        fields = [field.name for field in SendRecord._meta.fields]
+        if request.user.has_perm("sms.view_full_mobile"):
+            return fields
+        masked = ["masked_phone" if name == "receive_phone" else name for name in fields]
+        return [name for name in masked if name != "phone_e164"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.get_fields(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Uplink)
+class UplinkAdmin(admin.ModelAdmin):
+    """Read-only: every uplink (reply), matched or not, with the send it answers."""
+
+    list_display = [
+        "id",
+        "provider",
+        "masked_phone",
+        "text",
+        "sign",
+        "extend",
+        "received_at",
+        "station_id",
+        "tenant",
+        "record_id",
+    ]
+    list_filter = ["provider", "received_at"]
+    # A number is searched whole (=phone: as the provider wrote it), the text by substring.
+    search_fields = ["=phone", "=station_id", "=tenant__user__username", "text", "sign"]
+    list_select_related = ["tenant__user"]
+    show_full_result_count = False
+
+    @admin.display(description="phone")
+    def masked_phone(self, uplink: Uplink) -> str:
+        return mask(uplink.phone)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        """The detail page: every field, the number masked (in ``raw`` too) unless the operator
+        may see full numbers."""
+        fields = [field.name for field in Uplink._meta.fields]
+        if request.user.has_perm("sms.view_full_mobile"):
+            return fields
+        return ["masked_phone" if name == "phone" else name for name in fields if name != "raw"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.get_fields(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class TenantAccountForm(forms.ModelForm):
+    charge = forms.IntegerField(
+        min_value=1, required=False, help_text="messages to add (booked in the ledger)"
+    )
+
+    class Meta:
+        model = TenantAccount
+        fields = ["charge", "suspended_reason"]
+
+
+@admin.register(TenantAccount)
+class TenantAccountAdmin(admin.ModelAdmin):
+    form = TenantAccountForm
+    list_display = ["user", "balance_nums", "updated_at"]
+    search_fields = ["user__username"]
+    readonly_fields = ["user", "balance_nums", "created_at", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # an account is created by its first charge
+
+    def save_model(
+        self, request: HttpRequest, obj: TenantAccount, form: TenantAccountForm, change: bool
+    ) -> None:
+        """Charge through the same ledger service as ``v2/charge``; never save the balance directly."""
+        charge = form.cleaned_data.get("charge")
+        if charge:
+            balance = tenant_services.charge_tenant(username=obj.user.username, charge=charge)
+            self.message_user(request, f"charged {charge}; balance now {balance}")
+        if "suspended_reason" in form.changed_data:
+            reason = form.cleaned_data.get("suspended_reason") or ""
+            failed = suspension.suspend_tenant(account_id=obj.pk, reason=reason)
+            self.message_user(
+                request, f"{'suspended' if reason.strip() else 'resumed'}; {failed} record(s) failed"
+            )
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(_ReadOnlyAdmin):
+    """Every webhook POST to a tenant's receiver: when, its answer, its error, how many events.
+    *Redeliver dead events* gives the dead events of the chosen POSTs a new retry schedule."""
+
+    list_display = ["id", "attempted_at", "tenant", "url", "outcome", "http_status", "error", "event_count"]
+    list_filter = ["outcome", "attempted_at"]
+    search_fields = ["=tenant__user__username", "url"]
+    list_select_related = ["tenant__user"]
+    show_full_result_count = False
+    actions = ["redeliver_dead_events"]
+
+    @admin.action(description="Redeliver the dead events of the selected POSTs")
+    def redeliver_dead_events(self, request: HttpRequest, queryset: Any) -> None:
+        ids = [
+            event_id for event_ids in queryset.values_list("event_ids", flat=True) for event_id in event_ids
+        ]
+        self.message_user(request, f"{webhooks.redeliver_dead(event_ids=ids)} dead event(s) queued again")
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(_ReadOnlyAdmin):
+    """The outbox: one event per tenant record that reached a final state, and where it stands."""
+
+    list_display = ["id", "tenant", "record_id", "url", "state", "attempts", "next_attempt_at", "last_error"]
+    list_filter = ["state", "created_at"]
+    search_fields = ["=id", "=record__id", "=tenant__user__username"]
+    list_select_related = ["tenant__user"]
+    show_full_result_count = False
+    actions = ["redeliver_dead_events"]
+
+    @admin.action(description="Redeliver the selected dead events")
+    def redeliver_dead_events(self, request: HttpRequest, queryset: Any) -> None:
+        ids = list(queryset.filter(state=WebhookEventState.DEAD).values_list("id", flat=True))
+        self.message_user(request, f"{webhooks.redeliver_dead(event_ids=ids)} dead event(s) queued again")
+
+
+@admin.register(BlocklistEntry)
+class BlocklistEntryAdmin(_ReadOnlyAdmin):
+    """Every tenant's opt-outs (read-only: a tenant removes its own with ``DELETE v1/blocklist``):
+    the number (masked unless the operator may see full numbers), the signature (0: every
+    signature of the tenant), and where it came from (the reply's text and time, or the API)."""
+
+    list_display = ["id", "tenant", "sign_id", "masked_phone", "source", "source_text", "source_at"]
+    list_filter = ["source", "source_at"]
+    search_fields = ["=phone_e164", "=tenant__user__username"]
+    list_select_related = ["tenant__user"]
+    show_full_result_count = False
+
+    @admin.display(description="mobile")
+    def masked_phone(self, entry: BlocklistEntry) -> str:
+        return mask(entry.phone_e164)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = [field.name for field in BlocklistEntry._meta.fields]
+        if request.user.has_perm("sms.view_full_mobile"):
+            return fields
+        return ["masked_phone" if name == "phone_e164" else name for name in fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.get_fields(request, obj)

@@ -1,0 +1,159 @@
+"""Uplinks (replies): stored once, matched to the send they answer.
+
+A reply comes pushed (``sms.delivery.intake``) or pulled (``sms.sending.sweeps.pull_uplinks``),
+possibly both, and possibly pushed more than once: ``store_uplinks`` keeps each one once, by its natural key
+(``InboundMessage.natural_key``, unique per provider in ``tbl_sms_uplink``), with insert-ignore.
+
+Matching (``match_record``): the send record the number last received, accepted by a provider
+(``submitted_at`` set), no earlier than ``SMS_UPLINK_MATCH_DAYS`` before the reply and no later
+than the reply (plus ``CLOCK_SKEW``: providers stamp replies with their own clock, the gateway to
+the second). An uplink that names a signature matches only messages sent under it (their text
+starts with ``【signature】``, or ``signature: `` abroad); one that names only an extension
+number matches only messages sent through that provider (the extension is the provider
+account's); one that names neither matches the last message the number received through any
+provider. No fit: the uplink is kept unmatched (the admin lists it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from gm_server_notify.db import retry_on_deadlock
+from providers.base import InboundMessage
+from sms.core.phones import InvalidPhone, parse_mobile
+from sms.marketing import optout
+from sms.models import SendRecord, Uplink
+
+logger = logging.getLogger(__name__)
+
+# How far a provider's clock may run behind ours (a reply stamped before the send it answers).
+CLOCK_SKEW = dt.timedelta(seconds=60)
+MAINLAND_PREFIX = "+86"
+
+
+def _phone_filter(phone: str) -> Q | None:
+    """The send records whose ``phone_e164`` can be ``phone`` as a provider wrote it: E.164,
+    a mainland number's 11 digits (with or without 86), or seed 002's masked ``138****1234``."""
+    text = "".join(char for char in phone if char.isdigit() or char in "*+")
+    digits = text.lstrip("+")
+    if "*" in digits:
+        head, tail = digits.split("*", 1)[0], digits.rsplit("*", 1)[1]
+        if len(head) + len(tail) < 7 or not head or not tail:
+            return None  # too little left to tell numbers apart
+        if head.startswith("86") and len(digits) == 13:
+            head = head[2:]
+        if len(digits) in (11, 13):
+            return Q(phone_e164__startswith=f"{MAINLAND_PREFIX}{head}", phone_e164__endswith=tail)
+        return Q(phone_e164__startswith=f"+{head}", phone_e164__endswith=tail)
+    if not digits:
+        return None
+    if len(digits) == 11 and digits.startswith("1") and not text.startswith("+"):
+        return Q(phone_e164=f"{MAINLAND_PREFIX}{digits}")
+    return Q(phone_e164=f"+{digits}")
+
+
+def signature_filter(sign: str) -> Q:
+    """Records sent under ``sign`` (brackets tolerated): ``【sign】…`` or, abroad, ``sign: …``."""
+    name = sign.strip().strip("【】[]").strip()
+    return Q(content__startswith=f"【{name}】") | Q(content__startswith=f"{name}: ")
+
+
+def match_record(*, message: InboundMessage, received_at: dt.datetime, window_days: int) -> SendRecord | None:
+    """The send ``message`` answers (module docstring), or None."""
+    by_phone = _phone_filter(message.phone)
+    if by_phone is None:
+        return None
+    query = SendRecord.objects.filter(
+        by_phone,
+        submitted_at__isnull=False,
+        created_at__gte=received_at - dt.timedelta(days=window_days),
+        created_at__lte=received_at + CLOCK_SKEW,
+    )
+    if message.sign.strip().strip("【】[]").strip():
+        query = query.filter(signature_filter(message.sign))
+    elif message.extend.strip():
+        query = query.filter(provider=message.provider)
+    return query.select_related("batch").order_by("-created_at", "-id").first()
+
+
+@retry_on_deadlock()
+def store_uplinks(*, provider: str, messages: Sequence[InboundMessage]) -> int:
+    """Keep ``messages`` (one provider's uplinks), each once, matched to the send it answers.
+    Answers how many were new."""
+    if not messages:
+        return 0
+    now = timezone.now()
+    unique = {message.natural_key: message for message in messages}
+    known = set(
+        Uplink.objects.filter(provider=provider, uplink_key__in=list(unique)).values_list(
+            "uplink_key", flat=True
+        )
+    )
+    rows = []
+    for key, message in unique.items():
+        if key in known:
+            continue
+        received_at = message.received_at or now
+        record = match_record(
+            message=message, received_at=received_at, window_days=settings.SMS_UPLINK_MATCH_DAYS
+        )
+        rows.append(
+            Uplink(
+                provider=provider[:16],
+                uplink_key=key,
+                phone=message.phone[:24],
+                text=message.text,
+                sign=message.sign[:64],
+                extend=message.extend[:32],
+                received_at=received_at,
+                raw=dict(message.raw),
+                record=record,
+                station_id=record.station_id if record else None,
+                tenant_id=record.batch.tenant_id if record and record.batch else None,
+                batch=record.batch if record else None,
+            )
+        )
+    with transaction.atomic():
+        # Insert-ignore: a copy stored meanwhile (a push racing a pull) is kept, this one dropped.
+        Uplink.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+        opt_outs = _block_opt_outs(provider, rows)
+    matched = sum(1 for row in rows if row.record_id)
+    logger.info(
+        "%s uplink(s) from %s: %s new (%s matched, %s opt-outs), %s already stored",
+        len(messages),
+        provider,
+        len(rows),
+        matched,
+        opt_outs,
+        len(messages) - len(rows),
+    )
+    return len(rows)
+
+
+def _full_e164(phone: str) -> str:
+    """A reply's own number in E.164, or "" when it is masked or not a mobile number."""
+    try:
+        return parse_mobile(phone).e164
+    except InvalidPhone:
+        return ""
+
+
+def _block_opt_outs(provider: str, rows: Sequence[Uplink]) -> int:
+    """Blocklist the numbers of the opt-out replies among the rows just stored (``sms.marketing.optout``);
+    the rows are read back for their ids (insert-ignore leaves them unset)."""
+    by_key = {row.uplink_key: row for row in rows if optout.is_opt_out(row.text)}
+    if not by_key:
+        return 0
+    stored = list(Uplink.objects.filter(provider=provider[:16], uplink_key__in=list(by_key)))
+    phone_of = {}
+    for uplink in stored:
+        row = by_key[uplink.uplink_key]
+        phone_of[uplink.pk] = row.record.phone_e164 if row.record is not None else _full_e164(uplink.phone)
+    return optout.block_from_uplinks(stored, phone_of=phone_of)

@@ -1,0 +1,609 @@
+"""The one sending pipeline every send goes through (station ``send/start``, tenant ``v1/message``).
+
+A dispatch takes a batch of record ids for one provider and runs three steps, each its own
+transaction, with the provider's HTTP call between them and outside any transaction:
+
+1. ``claim_batch``: lock the records (``SELECT … FOR UPDATE SKIP LOCKED``), keep only those still
+   ``queued``, mark them ``sending`` under a dispatch id. Two workers never claim one record.
+2. the adapter's ``send``: one provider request for the whole batch.
+3. ``record_outcomes``: accepted records become ``submitted`` with the provider's message id;
+   refused ones become ``failed`` at once, are refunded once and counted in the statistics.
+
+A provider that is unavailable is retried with backoff (``retry_delay``). Where the provider
+drops a repeated request id (``idempotent_resend``: the gateway's taskId) the batch stays
+``sending`` and the retry resends the same dispatch under the same id, since the first request may
+have arrived; elsewhere the batch goes back to ``queued`` (``release_batch``) and is claimed
+afresh. When retries run out the batch fails over to the next provider of its region's chain
+(``SMS_FAILOVER_MAINLAND`` or ``SMS_FAILOVER_INTERNATIONAL``) that can carry every record of it
+(``sms.sending.routing``), and when none is left the records fail with the reason in ``remark``. A batch
+is never handed to a provider that cannot carry it (a number outside its regions, free text to a
+template provider, a business type it has no template for): the dispatch checks before it sends,
+and such a batch goes on to the chain at once, or fails with the reason.
+
+The dispatch task is published by name (``DISPATCH_TASK``): ``sms.tasks`` imports this module,
+never the other way round. The beat sweeps that recover lost work are in ``sms.sending.sweeps``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from gm_server_notify import clock
+from gm_server_notify.db import TRANSIENT_ERRORS, backoff_seconds, drop_broken_connection, retry_on_deadlock
+from providers import ratelimit
+from providers.base import (
+    OutcomeStatus,
+    ProviderOutcomeUncertain,
+    ProviderRequestRejected,
+    ProviderUnavailable,
+    SendOutcome,
+)
+from providers.registry import adapter_class, get_adapter
+from sms.accounting.ledger import reconcile_billed, refund_records
+from sms.core import metrics
+from sms.core.bulk import bulk_save, chunked
+from sms.core.phones import region_of
+from sms.delivery.reports import (
+    DailyCounts,
+    apply_pending_reports,
+    bump_daily_statistics,
+    count_daily,
+    failure_remark,
+)
+from sms.marketing import hours
+from sms.models import MessageBatch, RecordState, SendRecord, SendStatus
+from sms.sending.routing import (
+    BatchNeeds,
+    is_douyin,
+    next_provider,
+    outgoing_message,
+    request_key,
+    route_for,
+    unfit_reason,
+)
+from sms.webhooks import outbox
+from templates_mgmt.models import TemplateType
+
+logger = logging.getLogger(__name__)
+
+DISPATCH_TASK = "sms.dispatch_records"
+
+
+@dataclass
+class ClaimedBatch:
+    dispatch_id: str
+    provider: str
+    records: list[SendRecord]
+
+
+# What a dispatch reads of the records it claims: the provider request's and the routing's needs
+# (``sms.sending.routing``), not the whole row.
+CLAIM_READ_FIELDS = (
+    "id",
+    "state",
+    "provider",
+    "dispatch_id",
+    "batch_id",
+    "station_id",
+    "business_type",
+    "phone_e164",
+    "content",
+    "sms_content",
+)
+
+
+@retry_on_deadlock()
+def claim_batch(
+    *, record_ids: Sequence[int], provider: str, dispatch_id: str | None = None, resume: bool = False
+) -> ClaimedBatch:
+    """Mark the still-queued records of ``record_ids`` as ``sending`` for ``provider``.
+
+    Records another worker holds are skipped (SKIP LOCKED), and so are records no longer queued:
+    a redelivered or duplicated task claims nothing and sends nothing. This guard is what makes
+    late acknowledgement safe: every task is acked only after it ran (``acks_late``) and handed
+    back if its worker dies (``reject_on_worker_lost``), so the broker may deliver a dispatch again
+    after a crash or a broker restart, and the second delivery finds nothing left to claim. With
+    ``resume``, the records still ``sending`` under ``dispatch_id`` are taken back instead (a
+    worker died in the middle of that dispatch; only for providers that drop a repeated dispatch
+    id).
+    """
+    dispatch_id = dispatch_id or uuid.uuid4().hex
+    now = timezone.now()
+    with transaction.atomic():
+        records = []
+        for chunk in chunked(sorted(record_ids)):
+            query = SendRecord.objects.select_for_update(skip_locked=True).filter(pk__in=chunk)
+            if resume:
+                query = query.filter(state=RecordState.SENDING, dispatch_id=dispatch_id)
+            else:
+                query = query.filter(state=RecordState.QUEUED)
+            records += list(query.only(*CLAIM_READ_FIELDS).order_by("id"))
+        for chunk in chunked([record.pk for record in records]):
+            SendRecord.objects.filter(pk__in=chunk).update(
+                state=RecordState.SENDING,
+                provider=provider,
+                dispatch_id=dispatch_id,
+                attempts=F("attempts") + 1,
+                updated_at=now,
+            )
+        for record in records:
+            record.state, record.provider, record.dispatch_id = RecordState.SENDING, provider, dispatch_id
+    return ClaimedBatch(dispatch_id=dispatch_id, provider=provider, records=records)
+
+
+@retry_on_deadlock()
+def release_batch(*, batch: ClaimedBatch) -> int:
+    """Put a batch the provider could not take back to ``queued`` (only records still ``sending``
+    under this dispatch id), for a retry or another provider."""
+    with transaction.atomic():
+        return SendRecord.objects.filter(
+            pk__in=[record.pk for record in batch.records],
+            state=RecordState.SENDING,
+            dispatch_id=batch.dispatch_id,
+        ).update(state=RecordState.QUEUED, updated_at=timezone.now())
+
+
+# Records no provider has accepted yet, which ``fail_records`` may fail.
+UNSENT_STATES = (RecordState.SCHEDULED, RecordState.QUEUED, RecordState.SENDING)
+
+
+@retry_on_deadlock()
+def fail_records(*, records: Sequence[SendRecord], remark: str, code: str = "") -> int:
+    """Fail records that no provider accepted (only those still ``scheduled``, ``queued`` or
+    ``sending``): refund them once and count them in the statistics."""
+    outcomes = [
+        SendOutcome(record.pk, OutcomeStatus.FAILED, code=code, description=remark) for record in records
+    ]
+    return record_outcomes(provider="", dispatch_id=None, outcomes=outcomes)
+
+
+def fail_unstarted(records: Sequence[SendRecord], *, remark: str, code: str) -> int:
+    """Fail records added but never started (``created``), locked by the caller's transaction, and
+    refund them once. They were never started, so the daily statistics (which count started
+    records) do not change."""
+    now = timezone.now()
+    for record in records:
+        record.state, record.status, record.finished_at = RecordState.FAILED, SendStatus.FAILED, now
+        record.remark, record.provider_code = remark[:255], code
+    refund_records(records)
+    bulk_save(
+        records, ["state", "status", "remark", "provider_code", "finished_at", "refunded", "updated_at"]
+    )
+    outbox.record_finished(records)
+    return len(records)
+
+
+UNCERTAIN_REMARK = "outcome unknown: the provider did not answer in time; not resent, to avoid a duplicate"
+
+
+@retry_on_deadlock()
+def mark_unknown(
+    *,
+    records: Sequence[SendRecord],
+    remark: str,
+    dispatch_id: str | None = None,
+    from_state: RecordState = RecordState.SENDING,
+) -> int:
+    """Mark records whose outcome is uncertain ``unknown`` (only those still in ``from_state``,
+    under ``dispatch_id`` when given): not refunded and not counted in the statistics; a late
+    report or a pull decides them, the settle deadline at the latest (``sms.sending.sweeps``)."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = 0
+        for chunk in chunked(sorted(record.pk for record in records)):
+            query = SendRecord.objects.filter(pk__in=chunk, state=from_state)
+            if dispatch_id is not None:
+                query = query.filter(dispatch_id=dispatch_id)
+            changed += query.update(
+                state=RecordState.UNKNOWN, remark=remark[:255], unknown_at=now, updated_at=now
+            )
+    metrics.count_unknown(changed)
+    return changed
+
+
+# What record_outcomes reads of a locked record, and writes (besides the provider's message id).
+OUTCOME_READ_FIELDS = (
+    "id",
+    "state",
+    "status",
+    "batch_id",
+    "station_id",
+    "business_type",
+    "provider",
+    "receive_phone",
+    "segments",
+    "billed_parts",
+    "refunded",
+    "created_at",
+    "remark",
+    "provider_code",
+    "provider_message_id",
+    "submitted_at",
+    "finished_at",
+)
+OUTCOME_WRITE_FIELDS = (
+    "state",
+    "status",
+    "remark",
+    "provider_code",
+    "billed_parts",
+    "submitted_at",
+    "finished_at",
+    "refunded",
+)
+
+
+def _write_outcomes(records: Sequence[SendRecord], *, dispatch_id: str | None, now: datetime) -> None:
+    """Write the records' new outcome fields: one ``UPDATE`` per distinct outcome (and per
+    999 ids), not a row-by-row write. A provider message id that is ``<dispatch id>:<number>``
+    (the gateway's, our taskId and the mobile) is derived in SQL from the columns; other ids
+    (Tencent's serial numbers) are set per row in the same statement."""
+    groups: dict[tuple[object, ...], list[SendRecord]] = {}
+    for record in records:
+        derived = bool(dispatch_id) and record.provider_message_id == f"{dispatch_id}:{record.receive_phone}"
+        key = (*(getattr(record, field) for field in OUTCOME_WRITE_FIELDS), derived)
+        groups.setdefault(key, []).append(record)
+    for key, members in groups.items():
+        values = dict(zip(OUTCOME_WRITE_FIELDS, key[:-1], strict=True))
+        for chunk in chunked(members):
+            if key[-1]:
+                message_id: object = Concat(F("dispatch_id"), Value(":"), F("receive_phone"))
+            elif any(record.provider_message_id for record in chunk):
+                message_id = Case(
+                    *(When(pk=record.pk, then=Value(record.provider_message_id)) for record in chunk),
+                    default=None,
+                    output_field=SendRecord._meta.get_field("provider_message_id"),
+                )
+            else:
+                message_id = None
+            SendRecord.objects.filter(pk__in=[record.pk for record in chunk]).update(
+                **values, provider_message_id=message_id, updated_at=now
+            )
+
+
+@retry_on_deadlock()
+def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequence[SendOutcome]) -> int:
+    """Apply a provider's answer: accepted → ``submitted`` (with the parts the provider billed,
+    the difference to the reservation booked once); refused → ``failed`` + refund.
+
+    Only records still ``sending`` under ``dispatch_id`` (or, without one, not final) change, so a
+    late or repeated answer changes nothing. Returns how many records changed.
+    """
+    by_id = {outcome.record_id: outcome for outcome in outcomes}
+    final_on_accept = bool(provider) and adapter_class(provider).final_on_accept
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock only the records: joining the batch would lock its row too, which every worker
+        # of a large message shares.
+        records = []
+        for chunk in chunked(sorted(by_id)):
+            query = SendRecord.objects.select_for_update().filter(pk__in=chunk)
+            if dispatch_id is not None:
+                query = query.filter(state=RecordState.SENDING, dispatch_id=dispatch_id)
+            else:
+                query = query.filter(state__in=UNSENT_STATES)
+            records += list(query.only(*OUTCOME_READ_FIELDS).order_by("id"))
+        failed: list[SendRecord] = []
+        billed: list[SendRecord] = []
+        daily: DailyCounts = {}
+        for record in records:
+            outcome = by_id[record.pk]
+            record.updated_at = now
+            record.provider_code = outcome.code[:64]
+            if outcome.accepted:
+                record.state = RecordState.SUBMITTED
+                record.provider_message_id = outcome.provider_message_id or None
+                record.submitted_at = now
+                record.billed_parts = outcome.billed_parts
+                if outcome.billed_parts is not None:
+                    billed.append(record)
+                if final_on_accept:
+                    # No receipts will come (fw199): acceptance is the final word.
+                    record.state = RecordState.DELIVERED
+                    record.status = SendStatus.SUCCESS
+                    record.finished_at = now
+                    count_daily(daily, record, "success")
+            else:
+                record.state = RecordState.FAILED
+                record.status = SendStatus.FAILED
+                record.remark = failure_remark(outcome.code, outcome.description, default="refused")
+                record.finished_at = now
+                failed.append(record)
+                count_daily(daily, record, "failed")
+        refund_records(failed)
+        # What the provider billed, where it says, settles the account (our count reserved it).
+        reconcile_billed(billed)
+        metrics.count_billed_difference(billed, provider=provider)
+        _write_outcomes(records, dispatch_id=dispatch_id, now=now)
+        # Tenant records now final (refused, or final on acceptance): their webhook events.
+        outbox.record_finished(records)
+        bump_daily_statistics(daily)
+    metrics.count_outcomes(records, provider=provider)
+    # Reports that overtook this commit were kept: apply them now that the ids are committed.
+    # After the commit, not inside it: a report handler that looked before our commit has stored
+    # its report by the time we look, and one that looks after it finds the record (READ COMMITTED).
+    accepted_ids = [
+        r.provider_message_id for r in records if r.state == RecordState.SUBMITTED and r.provider_message_id
+    ]
+    for chunk in chunked(accepted_ids):
+        apply_pending_reports(provider=provider, message_ids=chunk)
+    return len(records)
+
+
+def send_batch(batch: ClaimedBatch) -> list[SendOutcome]:
+    """The provider request for a claimed batch (no transaction is open here)."""
+    adapter = get_adapter(batch.provider)
+    messages = [outgoing_message(record, adapter) for record in batch.records]
+    with metrics.PROVIDER_REQUEST_SECONDS.labels(batch.provider).time():
+        return adapter.send(messages, dispatch_id=batch.dispatch_id)
+
+
+def queue_for_dispatch(record_ids: Sequence[int]) -> None:
+    """Publish dispatch tasks for queued records, after the current transaction commits,
+    in batches of the first provider's size."""
+    records = SendRecord.objects.filter(pk__in=list(record_ids)).only(
+        "id", "phone_e164", "batch_id", "business_type", "content", "sms_content"
+    )
+    # One provider request carries one text (the gateway's and sjroom's ``content``, Tencent's
+    # shared TemplateParamSet), so records are grouped by provider and text (Douyin order
+    # messages: by template and signature, ``request_key``); and by region, so that a batch and
+    # its failover chain are of one region even where one provider serves both.
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    routes: dict[tuple[str, bool, int | None, bool], str] = {}  # route_for depends on these only
+    for record in records.order_by("id"):
+        region = region_of(record.phone_e164)
+        kind = (region, record.batch_id is not None, record.business_type, is_douyin(record))
+        if kind not in routes:
+            routes[kind] = route_for(record)
+        groups.setdefault((routes[kind], region, request_key(record)), []).append(record.pk)
+    for (provider, _, _), ids in groups.items():
+        publish_batches(ids, provider=provider)
+
+
+def queue_batch_for_dispatch(*, batch_id: int) -> None:
+    """``queue_for_dispatch`` for the queued records of one tenant batch: they share one text per
+    region (the mainland's and the international form), so only ids and numbers are read, one
+    route is decided per region, and no model instance is built (a 10,000-mobile message is one
+    indexed read of 10,000 pairs)."""
+    by_region: dict[str, list[int]] = {}
+    sample: dict[str, tuple[str, str]] = {}
+    rows = (
+        SendRecord.objects.filter(batch_id=batch_id, state=RecordState.QUEUED)
+        .order_by("id")
+        .values_list("id", "phone_e164", "content")
+    )
+    for record_id, e164, content in rows.iterator(chunk_size=5000):
+        region = region_of(e164)
+        by_region.setdefault(region, []).append(record_id)
+        sample.setdefault(region, (e164, content))
+    for region, ids in by_region.items():
+        e164, content = sample[region]
+        prototype = SendRecord(batch_id=batch_id, phone_e164=e164, content=content, sms_content={})
+        publish_batches(ids, provider=route_for(prototype))
+
+
+def publish_batches(
+    record_ids: Sequence[int],
+    *,
+    provider: str,
+    tried: Sequence[str] = (),
+    resume_dispatch_id: str | None = None,
+) -> None:
+    """Publish one dispatch task per provider-sized chunk, once the transaction commits.
+
+    A failed publish (broker down) is logged, not raised: the records are committed as
+    ``queued`` and the re-dispatch sweep sends them when the broker is back.
+    """
+    size = adapter_class(provider)().batch_limit
+    for start in range(0, len(record_ids), size):
+        chunk = list(record_ids[start : start + size])
+        transaction.on_commit(
+            lambda chunk=chunk: publish_dispatch(chunk, provider, list(tried), resume_dispatch_id),
+            robust=True,
+        )
+
+
+def publish_dispatch(
+    record_ids: list[int], provider: str, tried: list[str], resume_dispatch_id: str | None
+) -> None:
+    """Send one ``DISPATCH_TASK`` message now (by name: see the module's docstring)."""
+    current_app.send_task(DISPATCH_TASK, args=(record_ids, provider, tried, resume_dispatch_id))
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    """What the task should do next: nothing; retry after ``retry_in`` seconds (counts as an
+    attempt); or come back after ``delay_for`` seconds (the rate limit: not an attempt)."""
+
+    sent: int = 0
+    retry_in: float | None = None
+    delay_for: float | None = None
+    failed_over_to: str | None = None
+    resume_dispatch_id: str | None = None  # retry the same dispatch (same provider request id)
+
+
+def retry_delay(attempt: int) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    ceiling = min(settings.SMS_RETRY_MAX_SECONDS, settings.SMS_RETRY_BASE_SECONDS * (2**attempt))
+    return random.uniform(0, ceiling)
+
+
+def dispatch(
+    *,
+    record_ids: Sequence[int],
+    provider: str,
+    attempt: int,
+    tried: Sequence[str],
+    resume_dispatch_id: str | None = None,
+) -> DispatchResult:
+    """Claim, send and record one batch (see the module's docstring)."""
+    limit = adapter_class(provider)().batch_limit
+    if len(record_ids) > limit and resume_dispatch_id is None:
+        # Published by a process whose batch limit was larger (settings changed, a deploy in
+        # progress): split, rather than claim records the adapter would refuse to send.
+        with transaction.atomic():
+            publish_batches(list(record_ids), provider=provider, tried=tried)
+        return DispatchResult()
+    booked, wait = ratelimit.reserve(provider, len(record_ids))
+    if not booked:
+        return DispatchResult(delay_for=wait)
+    if wait:
+        time.sleep(wait)
+    batch = claim_batch(
+        record_ids=record_ids,
+        provider=provider,
+        dispatch_id=resume_dispatch_id,
+        resume=resume_dispatch_id is not None,
+    )
+    if not batch.records:
+        return DispatchResult()
+    _hold_marketing_after_hours(batch)
+    if not batch.records:
+        return DispatchResult()
+    needs = BatchNeeds.of(batch.records)
+    unfit = unfit_reason(provider, needs)
+    if unfit:
+        # Settings that route a record where it cannot go (`manage.py check` reports them): the
+        # provider is never handed the batch.
+        logger.error("%s cannot carry %s record(s): %s", provider, len(batch.records), unfit)
+        release_batch(batch=batch)
+        return fail_over(batch, tried=tried, needs=needs, reason=unfit, code="NoRoute")
+    try:
+        outcomes = send_batch(batch)
+    except ProviderOutcomeUncertain as exc:
+        if not adapter_class(provider).idempotent_resend:
+            # The request left and may have been taken: sending it again (here or elsewhere) could
+            # reach the recipients twice. A late report or a pull decides (sms.sending.sweeps).
+            logger.warning(
+                "%s: %s record(s) left with an unknown outcome: %s", provider, len(batch.records), exc
+            )
+            mark_unknown(records=batch.records, dispatch_id=batch.dispatch_id, remark=UNCERTAIN_REMARK)
+            return DispatchResult(sent=len(batch.records))
+        return _unavailable(batch, exc, attempt=attempt, tried=tried, needs=needs)
+    except ProviderUnavailable as exc:
+        return _unavailable(batch, exc, attempt=attempt, tried=tried, needs=needs)
+    except ProviderRequestRejected as exc:
+        logger.error("%s refused a request of %s record(s): %s", provider, len(batch.records), exc)
+        outcomes = [
+            SendOutcome(record.pk, OutcomeStatus.FAILED, code=exc.code or "Rejected", description=str(exc))
+            for record in batch.records
+        ]
+    record_outcomes_durably(provider=provider, dispatch_id=batch.dispatch_id, outcomes=outcomes)
+    return DispatchResult(sent=len(batch.records))
+
+
+def _hold_marketing_after_hours(batch: ClaimedBatch) -> None:
+    """Hold back (``scheduled``, released at the next opening) the marketing records of a claimed
+    batch when the marketing hours have closed since they were queued (a long backlog, a retry
+    after closing): marketing goes out only in daytime (``sms.marketing.hours``). Removes them from
+    ``batch``; station batches cost no query."""
+    batch_ids = {record.batch_id for record in batch.records if record.batch_id is not None}
+    if not batch_ids:
+        return
+    now = clock.now()
+    if hours.in_marketing_hours(now):
+        return
+    marketing = set(
+        MessageBatch.objects.filter(pk__in=batch_ids, template_type=TemplateType.MARKETING).values_list(
+            "id", flat=True
+        )
+    )
+    held = [record for record in batch.records if record.batch_id in marketing]
+    if not held:
+        return
+    hold_records(records=held, dispatch_id=batch.dispatch_id, until=hours.next_opening(now))
+    batch.records = [record for record in batch.records if record.batch_id not in marketing]
+
+
+@retry_on_deadlock()
+def hold_records(*, records: Sequence[SendRecord], dispatch_id: str, until: datetime) -> int:
+    """Put claimed records (still ``sending`` under ``dispatch_id``) back to ``scheduled``, their
+    batches released at ``until`` (on the business clock)."""
+    now = timezone.now()
+    with transaction.atomic():
+        held = 0
+        for chunk in chunked(sorted(record.pk for record in records)):
+            held += SendRecord.objects.filter(
+                pk__in=chunk, state=RecordState.SENDING, dispatch_id=dispatch_id
+            ).update(state=RecordState.SCHEDULED, attempts=F("attempts") - 1, updated_at=now)
+        MessageBatch.objects.filter(pk__in={record.batch_id for record in records}).update(release_at=until)
+    logger.info("%s marketing record(s) held until %s (after the marketing hours)", held, until.isoformat())
+    return held
+
+
+def _unavailable(
+    batch: ClaimedBatch, exc: ProviderUnavailable, *, attempt: int, tried: Sequence[str], needs: BatchNeeds
+) -> DispatchResult:
+    """A provider that could not take a batch: retry it later, fail it over, or fail it."""
+    provider = batch.provider
+    logger.warning(
+        "%s unavailable for %s record(s) (attempt %s): %s", provider, len(batch.records), attempt + 1, exc
+    )
+    if attempt < settings.SMS_PROVIDER_MAX_RETRIES:
+        metrics.PROVIDER_RETRIES.labels(provider).inc()
+        if adapter_class(provider).idempotent_resend:
+            # The request may have arrived (a timeout): retry under the same id, which the
+            # provider drops if it has it already.
+            return DispatchResult(retry_in=retry_delay(attempt), resume_dispatch_id=batch.dispatch_id)
+        release_batch(batch=batch)
+        return DispatchResult(retry_in=retry_delay(attempt))
+    release_batch(batch=batch)
+    return fail_over(batch, tried=tried, needs=needs, reason=f"last: {provider}: {exc}", code="Unavailable")
+
+
+def fail_over(
+    batch: ClaimedBatch, *, tried: Sequence[str], needs: BatchNeeds, reason: str, code: str
+) -> DispatchResult:
+    """Hand a released batch to the next provider of its region's chain that can carry every
+    record of it (``next_provider``), or, when none is left, fail the records with ``reason``
+    and which chain ran out in ``remark``."""
+    fallback = next_provider(batch.provider, tried, needs=needs)
+    if fallback is not None:
+        metrics.PROVIDER_FAILOVERS.labels(batch.provider, fallback).inc()
+        with transaction.atomic():
+            publish_batches(
+                [record.pk for record in batch.records], provider=fallback, tried=[*tried, batch.provider]
+            )
+        return DispatchResult(failed_over_to=fallback)
+    if needs.douyin:
+        # Only SMS_DOUYIN_PROVIDER's kind can address a Douyin order id or phone ciphertext.
+        rest = "a Douyin order message has no failover: no other provider can address it"
+    else:
+        rest = f"none other in the {'/'.join(sorted(needs.regions))} failover chain can carry it"
+    fail_records(records=batch.records, remark=f"no provider available ({reason}; {rest})", code=code)
+    return DispatchResult()
+
+
+def record_outcomes_durably(*, provider: str, dispatch_id: str, outcomes: Sequence[SendOutcome]) -> int:
+    """``record_outcomes``, written again in place while the database cannot be reached (up to
+    ``SMS_OUTCOME_RETRY_SECONDS``). The provider has answered and its answer exists only in this
+    process: retrying the task instead would find the records ``sending`` and send nothing, and
+    the stuck-sending sweep would then fail records the provider accepted."""
+    deadline = time.monotonic() + settings.SMS_OUTCOME_RETRY_SECONDS
+    attempt = 0
+    while True:
+        try:
+            return record_outcomes(provider=provider, dispatch_id=dispatch_id, outcomes=outcomes)
+        except TRANSIENT_ERRORS as exc:
+            attempt += 1
+            if time.monotonic() >= deadline:
+                raise
+            metrics.OUTCOME_WRITE_RETRIES.labels(provider).inc()
+            logger.warning(
+                "%s: writing %s outcome(s) failed (%s), retrying", provider, len(outcomes), type(exc).__name__
+            )
+            drop_broken_connection()
+            time.sleep(backoff_seconds(attempt, cap=5))

@@ -1,0 +1,136 @@
+"""Reads of the station ``/sms/*`` API (seed 000). Statistics read the daily aggregate, never send
+records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, QuerySet, Sum
+
+from gm_server_notify.api.paging import Page, PageRequest, keyset_page
+from providers.balances import last_known_balance
+from sms.accounting.statistics import zero_filled_days
+from sms.core.days import local_day_bounds
+from sms.models import (
+    BusinessType,
+    Combo,
+    DailyStatistics,
+    RechargeRecord,
+    SendRecord,
+    SendStatus,
+    Station,
+    Uplink,
+)
+
+MAX_RANGE_DAYS = 366
+
+
+def station_balance(*, station_id: str) -> int:
+    """A station's remaining messages; a station that never recharged has 0."""
+    balance = Station.objects.filter(station_id=station_id).values_list("balance_nums", flat=True).first()
+    return balance or 0
+
+
+def active_combos() -> QuerySet[Combo]:
+    return Combo.objects.filter(is_active=True).order_by("sort_order", "id")
+
+
+def daily_send_statistics(*, station_id: str, start_date: dt.date, end_date: dt.date) -> list[dict[str, Any]]:
+    """One row per day of ``[start_date, end_date]``, days without sends filled with zeros."""
+    rows = DailyStatistics.objects.filter(
+        station_id=station_id, send_date__gte=start_date, send_date__lte=end_date
+    ).values_list("send_date", "total_send_nums", "success_send_nums", "send_failed_nums")
+    return zero_filled_days(start_date, end_date, {day: tuple(counts) for day, *counts in rows})
+
+
+def recharge_records_page(
+    *,
+    station_id: str,
+    start_date: dt.date | None,
+    end_date: dt.date | None,
+    q: str,
+    page: PageRequest,
+) -> Page:
+    """A station's recharges, newest first. ``q`` matches the receipt, remark, operator or combo."""
+    query = RechargeRecord.objects.filter(station__station_id=station_id).select_related("station")
+    if start_date:
+        query = query.filter(recharge_date__gte=local_day_bounds(start_date, start_date)[0])
+    if end_date:
+        query = query.filter(recharge_date__lt=local_day_bounds(end_date, end_date)[1])
+    if q:
+        query = query.filter(
+            Q(deal_code__icontains=q)
+            | Q(remark__icontains=q)
+            | Q(operator_name__icontains=q)
+            | Q(combo_name__icontains=q)
+        )
+    return keyset_page(query, ordering=("-recharge_date", "-id"), page=page)
+
+
+DEFAULT_RECORD_TYPES = (BusinessType.MALL_ORDER, BusinessType.PROXY_ORDER)
+DEFAULT_RECORD_STATUSES = (SendStatus.SUCCESS, SendStatus.FAILED)
+
+
+def send_records_page(
+    *,
+    station_id: str,
+    start_date: dt.date,
+    end_date: dt.date,
+    search_text: str,
+    business_type: int | None,
+    status: int | None,
+    page: PageRequest,
+) -> Page:
+    """A station's send records in a date range, newest first (seed 000's defaults: order types
+    0 and 1 only, and success and failure only, unless asked otherwise)."""
+    lower, upper = local_day_bounds(start_date, end_date)
+    query = SendRecord.objects.filter(station_id=station_id, created_at__gte=lower, created_at__lt=upper)
+    query = (
+        query.filter(business_type=business_type)
+        if business_type is not None
+        else query.filter(business_type__in=DEFAULT_RECORD_TYPES)
+    )
+    query = (
+        query.filter(status=status)
+        if status is not None
+        else query.filter(status__in=DEFAULT_RECORD_STATUSES)
+    )
+    if search_text:
+        query = query.filter(Q(receive_phone__contains=search_text) | Q(receive_name__icontains=search_text))
+    return keyset_page(query, ordering=("-created_at", "-id"), page=page)
+
+
+def statistics_overview() -> dict[str, Any]:
+    """The platform's totals: the default provider's package balance and the stations' sums."""
+    totals = Station.objects.aggregate(balance=Sum("balance_nums"), money=Sum("total_recharge_money"))
+    return {
+        "gm_balance": last_known_balance(settings.SMS_DEFAULT_PROVIDER),
+        "saas_balance": str(totals["balance"] or 0),
+        "saas_recharge_money": f"{(totals['money'] or Decimal('0')):.2f}",
+    }
+
+
+def station_statistics_page(*, station_ids: Sequence[str], q: str, page: PageRequest) -> Page:
+    """Every station's balance and recharge totals, by station id."""
+    query = Station.objects.all()
+    if station_ids:
+        query = query.filter(station_id__in=list(station_ids))
+    if q:
+        query = query.filter(Q(station_id__icontains=q) | Q(station_name__icontains=q))
+    return keyset_page(query, ordering=("station_id",), page=page)
+
+
+def station_uplinks_page(
+    *, station_id: str, start_date: dt.date | None, end_date: dt.date | None, page: PageRequest
+) -> Page:
+    """The uplinks (replies) matched to a station's messages, newest first (by the time received)."""
+    query = Uplink.objects.filter(station_id=station_id)
+    if start_date:
+        query = query.filter(received_at__gte=local_day_bounds(start_date, start_date)[0])
+    if end_date:
+        query = query.filter(received_at__lt=local_day_bounds(end_date, end_date)[1])
+    return keyset_page(query, ordering=("-received_at", "-id"), page=page)

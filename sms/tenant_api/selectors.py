@@ -1,0 +1,100 @@
+"""Reads of the tenant API (seed 001): balances, a batch's progress, blocklist, uplinks, webhooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from sms.models import (
+    BlocklistEntry,
+    MessageBatch,
+    RecordState,
+    SendRecord,
+    TenantAccount,
+    Uplink,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+# What a tenant sees of a record's internal state.
+TENANT_STATE = {
+    RecordState.CREATED: "queued",
+    RecordState.SCHEDULED: "queued",  # held (send_at, marketing hours): not yet sent
+    RecordState.QUEUED: "queued",
+    RecordState.SENDING: "sending",
+    RecordState.SUBMITTED: "sending",
+    RecordState.DELIVERED: "delivered",
+    RecordState.FAILED: "failed",
+    RecordState.UNKNOWN: "unknown",
+}
+
+
+def tenant_balance(*, user: Any) -> int:
+    balance = TenantAccount.objects.filter(user=user).values_list("balance_nums", flat=True).first()
+    return balance or 0
+
+
+def message_batch_progress(
+    *, owner: Any, batch_uuid: uuid.UUID, page: int, page_size: int
+) -> dict[str, Any] | None:
+    """A tenant's batch: counts per state and one page of its numbers with their state (None if
+    the uuid is not one of the owner's)."""
+    batch = MessageBatch.objects.filter(uuid=batch_uuid, tenant__user=owner).first()
+    if batch is None:
+        return None
+    counts = dict.fromkeys(("queued", "sending", "delivered", "failed", "unknown"), 0)
+    for row in SendRecord.objects.filter(batch=batch).values("state").annotate(n=Count("id")).order_by():
+        counts[TENANT_STATE[row["state"]]] += row["n"]
+    start = (page - 1) * page_size
+    # Plain tuples: building model instances cost more than the query for a 1000-row page.
+    rows = (
+        SendRecord.objects.filter(batch=batch)
+        .order_by("id")
+        .values_list("receive_phone", "state", "remark")[start : start + page_size]
+    )
+    return {
+        "uuid": str(batch.uuid),
+        "total": batch.total,
+        "counts": counts,
+        "items": [
+            {"mobile": phone, "state": TENANT_STATE[state], "reason": remark} for phone, state, remark in rows
+        ],
+        "page": page,
+        "page_size": page_size,
+    }
+
+
+def tenant_blocklist(*, owner: Any, mobile_e164: str | None) -> QuerySet[BlocklistEntry]:
+    """A tenant's blocklist (``GET v1/blocklist``), newest first, of one number when given."""
+    query = BlocklistEntry.objects.filter(tenant__user=owner)
+    if mobile_e164 is not None:
+        query = query.filter(phone_e164=mobile_e164)
+    return query.order_by("-id")
+
+
+def tenant_uplinks(*, owner: Any, since: dt.datetime | None) -> QuerySet[Uplink]:
+    """The uplinks matched to a tenant's messages, received at or after ``since``, newest first."""
+    query = Uplink.objects.filter(tenant__user=owner).select_related("batch")
+    if since is not None:
+        query = query.filter(received_at__gte=since)
+    return query.order_by("-received_at", "-id")
+
+
+def tenant_callback(*, owner: Any) -> dict[str, str | None]:
+    """``GET v1/callback``: the tenant's callback URL and the last 4 characters of its secret
+    (both None when it has none)."""
+    endpoint = WebhookEndpoint.objects.filter(tenant__user=owner).first()
+    if endpoint is None:
+        return {"url": None, "secret_hint": None}
+    return {"url": endpoint.url, "secret_hint": endpoint.secret[-4:]}
+
+
+def webhook_deliveries(*, owner: Any, outcome: str | None) -> QuerySet[WebhookDelivery]:
+    """A tenant's webhook POSTs (all, or those of one outcome), newest first."""
+    query = WebhookDelivery.objects.filter(tenant__user=owner)
+    if outcome:
+        query = query.filter(outcome=outcome)
+    return query.order_by("-id")

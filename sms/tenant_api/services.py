@@ -1,0 +1,380 @@
+"""State changes of the tenant API (seed 001): root's charges and tenants' bulk messages.
+
+Each public function is one transaction. Refusals are domain errors; the tenant API maps them to
+the seed's ``ER:00xx`` codes (``gm_server_notify.api.errors``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from gm_server_notify import clock
+from gm_server_notify.db import retry_on_deadlock
+from gm_server_notify.errors import InvalidInput, NotFound, Reason
+from signatures.models import AuditStatus
+from signatures.services import own_signature
+from sms.accounting.ledger import change_balance
+from sms.core.bulk import db_datetime, insert_rows
+from sms.core.content import MessageTooLong, check_message_length, compose_message, count_segments
+from sms.core.phones import InvalidPhone, Phone, is_mainland_e164, parse_mobile
+from sms.marketing import hours, optout
+from sms.models import (
+    BlocklistEntry,
+    LedgerReason,
+    MessageBatch,
+    RecordState,
+    SendRecord,
+    SendStatus,
+    TenantAccount,
+    WebhookEndpoint,
+)
+from sms.sending import limits, suspension
+from sms.sending.pipeline import fail_records, queue_batch_for_dispatch
+from sms.webhooks import outbox, urlguard
+from templates_mgmt.models import Template, TemplateType
+from templates_mgmt.placeholders import TemplateError, check_params
+from templates_mgmt.placeholders import render as render_template
+
+logger = logging.getLogger(__name__)
+
+MAX_MOBILES_PER_MESSAGE = 10_000
+
+
+def _tenant_account(user: Any) -> TenantAccount:
+    account, _ = TenantAccount.objects.get_or_create(user=user)
+    return account
+
+
+@retry_on_deadlock()
+def charge_tenant(*, username: str, charge: int) -> int:
+    """Root adds ``charge`` messages to a tenant's balance (a ledger row); returns the new balance."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"user {username} does not exist", field="user")
+    if charge <= 0:
+        raise InvalidInput("charge must be positive", field="charge")
+    with transaction.atomic():
+        account = _tenant_account(user)
+        return change_balance(tenant=account, delta=charge, reason=LedgerReason.CHARGE, ref=uuid.uuid4().hex)
+
+
+def _invalid_mobiles_detail(invalid: list[str]) -> str:
+    shown = ", ".join(invalid[:20])
+    more = f" and {len(invalid) - 20} more" if len(invalid) > 20 else ""
+    return f"{shown}{more}"
+
+
+def send_tenant_message(
+    *,
+    owner: Any,
+    sign_id: int,
+    temp_id: int,
+    mobiles: Sequence[str],
+    params: Sequence[str] = (),
+    callback_url: str = "",
+    send_at: dt.datetime | None = None,
+) -> MessageBatch:
+    """Validate a tenant's bulk message, reserve every recipient's segments, write one queued
+    record per distinct number in bulk, and publish the dispatch after commit.
+
+    A batch with a later ``send_at`` (at most ``SMS_SEND_AT_MAX_DAYS`` ahead, never in the past:
+    ER:0004), and a marketing batch (template type 3) outside ``SMS_MARKETING_HOURS``, is held:
+    its records are ``scheduled`` and beat releases them at the batch's ``release_at``
+    (``sms.sending.scheduling``); it is reserved and billed as any other. Marketing skips the numbers on
+    the tenant's blocklist for the signature (``failed``, ``OPTED_OUT``, not charged).
+
+    Refused (with nothing written or reserved) when the sign or template is not the tenant's
+    (ER:0023/ER:0024) or not passed (ER:0031/ER:0032), a mobile is invalid (ER:0033, naming
+    them), the params do not fit the template or its type (ER:0021: ``check_params``) or the
+    balance cannot cover it (ER:0034). A ``callback_url`` (this batch's webhook events go there
+    instead of the tenant's ``v1/callback`` URL) must pass the SSRF guard (``sms.webhooks.urlguard``), and
+    the tenant must have set ``v1/callback``, whose secret signs the pushes (ER:0004).
+    """
+    sign = own_signature(owner=owner, sign_id=sign_id)
+    template = Template.objects.filter(pk=temp_id, owner=owner, sign=sign).first()
+    if template is None:
+        raise NotFound(f"temp_id {temp_id} is not of sign_id {sign_id}", reason=Reason.TEMPLATE_NOT_OF_SIGN)
+    if sign.audit_status != AuditStatus.PASSED:
+        raise InvalidInput(f"sign_id {sign_id} is {sign.audit_status}", reason=Reason.SIGN_NOT_PASSED)
+    if template.audit_status != AuditStatus.PASSED:
+        raise InvalidInput(f"temp_id {temp_id} is {template.audit_status}", reason=Reason.TEMPLATE_NOT_PASSED)
+    if not mobiles or len(mobiles) > MAX_MOBILES_PER_MESSAGE:
+        raise InvalidInput(f"mobiles: 1 to {MAX_MOBILES_PER_MESSAGE} numbers")
+    phones: dict[str, Phone] = {}
+    invalid: list[str] = []
+    for raw in mobiles:
+        try:
+            phone = parse_mobile(raw)
+        except InvalidPhone:
+            invalid.append(str(raw))
+            continue
+        phones.setdefault(phone.e164, phone)  # a number listed twice is sent once
+    if invalid:
+        raise InvalidInput(_invalid_mobiles_detail(invalid), field="mobiles", reason=Reason.INVALID_MOBILE)
+    try:
+        check_params(template.type, [str(param) for param in params])
+        body = render_template(template.template, [str(param) for param in params])
+    except TemplateError as exc:
+        raise InvalidInput(str(exc), field="params", reason=Reason.TEMPLATE_PARAMS) from exc
+    # Mainland numbers get 【signature】body; the others signature: body, billed in GSM-7
+    # septets when the text fits that alphabet (docs/content-rules.md).
+    texts = {
+        international: compose_message(signature=sign.signature, body=body, international=international)
+        for international in (False, True)
+    }
+    try:
+        for text in texts.values():
+            check_message_length(text)
+    except MessageTooLong as exc:
+        raise InvalidInput(str(exc), field="params", reason=Reason.TEMPLATE_PARAMS) from exc
+    segment_counts = {
+        international: count_segments(text, gsm7_allowed=international)
+        for international, text in texts.items()
+    }
+    contents = {e164: texts[not is_mainland_e164(e164)] for e164 in phones}
+    segments = {e164: segment_counts[not is_mainland_e164(e164)] for e164 in phones}
+    # Verify codes (type 1) go only to mobiles within SMS_VERIFY_LIMITS; the others fail as
+    # LIMITED, uncharged, and the request succeeds for the rest.
+    account = _tenant_account(owner)
+    suspension.check_tenant(account)
+    if callback_url:
+        if not WebhookEndpoint.objects.filter(tenant=account).exists():
+            raise InvalidInput(
+                "callback_url: set v1/callback first: its secret signs the pushes", field="callback_url"
+            )
+        try:
+            urlguard.check_url(callback_url)
+        except InvalidInput as exc:
+            raise InvalidInput(f"callback_url: {exc.message}", field="callback_url") from exc
+    now = clock.now()
+    if send_at is not None:
+        latest = now + dt.timedelta(days=settings.SMS_SEND_AT_MAX_DAYS)
+        if not now - SEND_AT_GRACE <= send_at <= latest:
+            raise InvalidInput(
+                f"send_at must be between now and {settings.SMS_SEND_AT_MAX_DAYS} days ahead", field="send_at"
+            )
+    marketing = template.type == TemplateType.MARKETING
+    release_at = hours.release_time(now=now, send_at=send_at, marketing=marketing)
+    refused: dict[str, tuple[str, str]] = {}
+    if marketing:
+        for e164 in optout.blocked_mobiles(tenant_id=account.pk, sign_id=sign.pk, mobiles_e164=list(phones)):
+            refused[e164] = (optout.OPTED_OUT_CODE, optout.OPTED_OUT_REMARK)
+    verify_code = template.type == TemplateType.VERIFICATION
+    with limits.booked(
+        [e164 for e164 in phones if e164 not in refused], verify_code=verify_code
+    ) as admission:
+        for e164, window in admission.refused.items():
+            refused[e164] = (LIMITED_CODE, f"{LIMITED_CODE}: {window.describe()}")
+        return _write_batch(
+            account=account,
+            batch=MessageBatch(
+                sign_id=sign.pk,
+                temp_id=template.pk,
+                content=texts[False],
+                total=len(phones),
+                callback_url=callback_url,
+                template_type=template.type,
+                send_at=send_at,
+                release_at=release_at,
+            ),
+            contents=contents,
+            phones=phones,
+            segments=segments,
+            refused=refused,
+        )
+
+
+@retry_on_deadlock()
+def _write_batch(
+    *,
+    account: TenantAccount,
+    batch: MessageBatch,
+    contents: dict[str, str],
+    phones: dict[str, Phone],
+    segments: dict[str, int],
+    refused: dict[str, tuple[str, str]],
+) -> MessageBatch:
+    """Reserve the segments of every sendable recipient, write ``batch`` (its ``content``: the
+    mainland form of the text) and one record per distinct number with its own ``contents``
+    (``refused`` ones, by code and remark: failed at once, uncharged), queued, or scheduled when
+    the batch has a ``release_at``; publish after commit."""
+    batch.uuid = uuid.uuid4()
+    batch.tenant = account
+    now = timezone.now()
+    held = batch.release_at is not None
+    billed = sum(count for e164, count in segments.items() if e164 not in refused)
+    with transaction.atomic():
+        if billed:
+            change_balance(tenant=account, delta=-billed, reason=LedgerReason.RESERVE, ref=batch.uuid.hex)
+        batch.save(force_insert=True)
+        # Plain tuples, not model instances: a 10,000-mobile message is a handful of multi-row
+        # INSERTs (sms.core.bulk.insert_rows).
+        stamp = db_datetime(now)
+        sendable_state = RecordState.SCHEDULED if held else RecordState.QUEUED
+        rows = []
+        for phone in phones.values():
+            code, remark = refused.get(phone.e164, ("", ""))
+            failed = bool(code)
+            rows.append(
+                (
+                    batch.pk,
+                    phone.national,
+                    phone.e164,
+                    "{}",
+                    contents[phone.e164],
+                    0 if failed else segments[phone.e164],
+                    RecordState.FAILED if failed else sendable_state,
+                    SendStatus.FAILED if failed else SendStatus.SENDING,
+                    remark[:255],
+                    code,
+                    stamp,
+                    stamp,
+                    None if failed or held else stamp,
+                    stamp if failed else None,
+                    "",
+                    "",
+                    0,
+                    False,
+                )
+            )
+        insert_rows(SendRecord, RECORD_INSERT_FIELDS, rows)
+        if refused:
+            # Refused at once (verify-code limits, opt-outs): final already, so their webhook events too.
+            outbox.record_finished(SendRecord.objects.filter(batch=batch, state=RecordState.FAILED))
+        if not held:
+            queue_batch_for_dispatch(batch_id=batch.pk)
+    logger.info(
+        "tenant %s %s batch %s: %s numbers (%s refused), %s segments%s",
+        account.user_id,
+        "held" if held else "queued",
+        batch.uuid,
+        len(phones),
+        len(refused),
+        billed,
+        f", until {batch.release_at.isoformat()}" if held else "",
+    )
+    return batch
+
+
+# The columns a new tenant record is written with (the others have database defaults or are null).
+RECORD_INSERT_FIELDS = (
+    "batch",
+    "receive_phone",
+    "phone_e164",
+    "sms_content",
+    "content",
+    "segments",
+    "state",
+    "status",
+    "remark",
+    "provider_code",
+    "created_at",
+    "updated_at",
+    "queued_at",
+    "finished_at",
+    "provider",
+    "dispatch_id",
+    "attempts",
+    "refunded",
+)
+LIMITED_CODE = "LIMITED"
+CANCELLED_CODE = "CANCELLED"
+# A send_at a little in the past (the client's clock, the request's transit) means "now".
+SEND_AT_GRACE = dt.timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    """``DELETE v1/message``: records this call cancelled, records an earlier call cancelled, and
+    records that had already gone (handed to a provider, or final before)."""
+
+    cancelled: int
+    already_cancelled: int
+    already_gone: int
+
+
+@retry_on_deadlock()
+def cancel_message(*, owner: Any, batch_uuid: uuid.UUID) -> CancelResult:
+    """Cancel what of a tenant's batch has not been handed to a provider (``queued`` or
+    ``scheduled``): those records end ``failed`` with ``CANCELLED``, refunded once (the ledger's
+    ``(account, refund, record)`` is unique); a record a worker has claimed is gone. A second call
+    cancels nothing more. ER:0004 when the uuid is not one of the tenant's batches."""
+    batch = MessageBatch.objects.filter(uuid=batch_uuid, tenant__user=owner).first()
+    if batch is None:
+        raise InvalidInput(f"{batch_uuid} is not one of your messages", field="uuid")
+    with transaction.atomic():
+        # Locking reads wait for a worker's claim in progress and see its outcome.
+        pending = list(
+            SendRecord.objects.select_for_update()
+            .filter(batch=batch, state__in=[RecordState.QUEUED, RecordState.SCHEDULED])
+            .order_by("id")
+            .only("id", "state", "batch_id", "station_id", "segments", "billed_parts", "created_at")
+        )
+        # The batch row before the balance (the lock order of sms.sending.scheduling): nothing is held now.
+        MessageBatch.objects.filter(pk=batch.pk).update(release_at=None)
+        cancelled = fail_records(records=pending, remark="cancelled by the tenant", code=CANCELLED_CODE)
+        all_cancelled = SendRecord.objects.filter(batch=batch, provider_code=CANCELLED_CODE).count()
+    logger.info("tenant %s cancelled %s record(s) of batch %s", batch.tenant_id, cancelled, batch.uuid)
+    already_cancelled = all_cancelled - cancelled
+    return CancelResult(
+        cancelled=cancelled,
+        already_cancelled=already_cancelled,
+        already_gone=batch.total - all_cancelled,
+    )
+
+
+def _tenant_signature_id(owner: Any, sign_id: int | None) -> int:
+    """The signature a blocklist call names (one of the owner's: ER:0023 otherwise), or 0 for
+    every signature."""
+    if not sign_id:
+        return BlocklistEntry.EVERY_SIGNATURE
+    return own_signature(owner=owner, sign_id=sign_id).pk
+
+
+def blocklist_mobile(mobile: str) -> str:
+    """``GET v1/blocklist``'s ``mobile`` in E.164 (ER:0033 when it is not a mobile number)."""
+    return _blocklist_mobiles([mobile])[0]
+
+
+def _blocklist_mobiles(mobiles: Sequence[str]) -> list[str]:
+    e164s, invalid = [], []
+    for raw in mobiles:
+        try:
+            e164s.append(parse_mobile(raw).e164)
+        except InvalidPhone:
+            invalid.append(str(raw))
+    if invalid:
+        raise InvalidInput(_invalid_mobiles_detail(invalid), field="mobiles", reason=Reason.INVALID_MOBILE)
+    return list(dict.fromkeys(e164s))
+
+
+@retry_on_deadlock()
+def block_mobiles(*, owner: Any, mobiles: Sequence[str], sign_id: int | None = None) -> int:
+    """``POST v1/blocklist``: stop the tenant's marketing to ``mobiles`` under ``sign_id`` (every
+    signature when omitted). Repeating it changes nothing. Answers how many entries were new."""
+    target = _tenant_signature_id(owner, sign_id)
+    e164s = _blocklist_mobiles(mobiles)
+    account = _tenant_account(owner)
+    with transaction.atomic():
+        return optout.add_entries(tenant_id=account.pk, sign_id=target, mobiles_e164=e164s, at=timezone.now())
+
+
+@retry_on_deadlock()
+def unblock_mobiles(*, owner: Any, mobiles: Sequence[str], sign_id: int | None = None) -> int:
+    """``DELETE v1/blocklist``: remove the entries of ``mobiles`` under ``sign_id`` (the entries for
+    every signature when omitted), whatever their source. Answers how many were removed."""
+    target = _tenant_signature_id(owner, sign_id)
+    e164s = _blocklist_mobiles(mobiles)
+    account = _tenant_account(owner)
+    with transaction.atomic():
+        return optout.remove_entries(tenant_id=account.pk, sign_id=target, mobiles_e164=e164s)

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from sms.tenant_api import views
+
+urlpatterns = [
+    path("message", views.MessageView.as_view(), name="v1-message"),
+    path("balance", views.TenantBalanceView.as_view(), name="v1-balance"),
+    path("uplink", views.UplinkView.as_view(), name="v1-uplink"),
+    path("blocklist", views.BlocklistView.as_view(), name="v1-blocklist"),
+    path("callback", views.CallbackView.as_view(), name="v1-callback"),
+    path("callback/deliveries", views.CallbackDeliveriesView.as_view(), name="v1-callback-deliveries"),
+]
