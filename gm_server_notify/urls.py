@@ -7,11 +7,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from gm_server_notify.health import healthz, readyz
 from gm_server_notify.metrics import metrics_view
 from sms.console.views import billing_reconciliation, dashboard
-from sms.pushes import urls as sms_push_urls
 
 urlpatterns = [
-    path("sms/", include("sms.station_api.urls")),
-    path("sms/", include(sms_push_urls.sms_urlpatterns)),
+    path("sms/", include("sms.urls")),
     path("v1/", include("gm_server_notify.urls_v1")),
     path("v2/", include("gm_server_notify.urls_v2")),
     path("providers/", include("sms.pushes.urls")),

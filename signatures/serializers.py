@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from gm_server_notify.api.fields import IdField
-from gm_server_notify.api.paging import OffsetPageSerializer
+from gm_server_notify.api.fields import IdField, UnixSecondsField
+from gm_server_notify.api.paging import OffsetPageSerializer, offset_list_schema
 from signatures.models import Signature
 
 
@@ -39,19 +37,11 @@ class SignatureListQuery(OffsetPageSerializer):
     pass
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class UnixTimestampField(serializers.Field):
-    """A datetime as Unix seconds (seed 001's ``created_at``/``updated_at``)."""
-
-    def to_representation(self, value) -> int:  # noqa: ANN001 - DRF signature
-        return int(value.timestamp())
-
-
 class SignatureOut(serializers.ModelSerializer):
     # The seed lists ids as strings.
     id = serializers.CharField()
-    created_at = UnixTimestampField()
-    updated_at = UnixTimestampField()
+    created_at = UnixSecondsField(help_text="Unix seconds")
+    updated_at = UnixSecondsField(help_text="Unix seconds")
 
     class Meta:
         model = Signature
@@ -71,12 +61,4 @@ class SignatureIdOut(serializers.Serializer):
     sign_id = serializers.IntegerField()
 
 
-class SignatureListOut(serializers.Serializer):
-    items = SignatureOut(many=True)
-    total = serializers.IntegerField()
-    page = serializers.IntegerField()
-    page_size = serializers.IntegerField()
-
-
-class OkOut(serializers.Serializer):
-    message = serializers.CharField(default="ok")
+SignatureListOut = offset_list_schema("SignatureListOut", SignatureOut)

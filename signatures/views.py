@@ -6,12 +6,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from gm_server_notify.api.paging import offset_page
-from gm_server_notify.api.schema import PLATFORM_ERROR
+from gm_server_notify.api.paging import offset_list
+from gm_server_notify.api.schema import PLATFORM_ERROR, OkOut
 from gm_server_notify.api.views import PlatformAPIView, RootAPIView, parse
 from signatures import selectors, services
 from signatures.serializers import (
-    OkOut,
     SignatureDelete,
     SignatureIdOut,
     SignatureListOut,
@@ -35,10 +34,9 @@ class SignatureView(PlatformAPIView):
     )
     def get(self, request: Request) -> Response:
         query = parse(SignatureListQuery, request.query_params)
-        items, total = offset_page(
-            selectors.signatures_of(owner=request.user), page=query["page"], page_size=query["page_size"]
+        return Response(
+            offset_list(selectors.signatures_of(owner=request.user), item=SignatureOut, query=query)
         )
-        return Response({"items": SignatureOut(items, many=True).data, "total": total, **query})
 
     @extend_schema(
         tags=["v1 signatures"],

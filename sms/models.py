@@ -65,7 +65,7 @@ def sending_stuck_after() -> dt.timedelta:
 class Station(models.Model):
     """``tbl_sms_statistics``: one row per station, its balance (``balance_nums``) and totals.
 
-    ``balance_nums`` changes only through ``sms.station_api.services.change_balance``; every change is a
+    ``balance_nums`` changes only through ``sms.accounting.ledger.change_balance``; every change is a
     ``BalanceLedger`` row, and the ledger sums to the balance.
     """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from gm_server_notify.api.fields import IdField, SeedDateTimeField
-from gm_server_notify.api.paging import OffsetPageSerializer
+from gm_server_notify.api.paging import OffsetPageSerializer, offset_list_schema
 from templates_mgmt.models import Template
 
 
@@ -66,8 +66,4 @@ class TemplateIdOut(serializers.Serializer):
     temp_id = serializers.IntegerField()
 
 
-class TemplateListOut(serializers.Serializer):
-    items = TemplateOut(many=True)
-    total = serializers.IntegerField()
-    page = serializers.IntegerField()
-    page_size = serializers.IntegerField()
+TemplateListOut = offset_list_schema("TemplateListOut", TemplateOut)

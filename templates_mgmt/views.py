@@ -6,10 +6,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from gm_server_notify.api.paging import offset_page
-from gm_server_notify.api.schema import PLATFORM_ERROR
+from gm_server_notify.api.paging import offset_list
+from gm_server_notify.api.schema import PLATFORM_ERROR, OkOut
 from gm_server_notify.api.views import PlatformAPIView, RootAPIView, parse
-from signatures.serializers import OkOut
 from templates_mgmt import selectors, services
 from templates_mgmt.serializers import (
     TemplateDelete,
@@ -36,10 +35,9 @@ class TemplateView(PlatformAPIView):
     )
     def get(self, request: Request) -> Response:
         query = parse(TemplateListQuery, request.query_params)
-        items, total = offset_page(
-            selectors.templates_of(owner=request.user), page=query["page"], page_size=query["page_size"]
+        return Response(
+            offset_list(selectors.templates_of(owner=request.user), item=TemplateOut, query=query)
         )
-        return Response({"items": TemplateOut(items, many=True).data, "total": total, **query})
 
     @extend_schema(
         tags=TAGS, summary="创建模版", request=TemplateWrite, responses={200: TemplateIdOut, **ERRORS}

@@ -122,13 +122,6 @@ class ServiceTokenAuthentication(BaseAuthentication):
         return 'Bearer realm="sms"'
 
 
-class IsServiceClient(BasePermission):
-    """Only callers that presented a valid service token."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return isinstance(request.user, ServiceClient)
-
-
 class HasServiceScope(BasePermission):
     """A service client holding the scope the view declares (``required_scope``). A view that
     declares none refuses every client: a new view is closed until it says what it needs."""

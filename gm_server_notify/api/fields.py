@@ -52,3 +52,11 @@ class SeedDateTimeField(serializers.DateTimeField):
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("format", SEED_DATETIME_FORMAT)
         super().__init__(**kwargs)
+
+
+@extend_schema_field({"type": "integer", "description": "Unix seconds", "example": 1764000000})
+class UnixSecondsField(serializers.Field):
+    """A time as Unix seconds, as seed 001 shows times (``created_at``, ``received_at``, …)."""
+
+    def to_representation(self, value: dt.datetime) -> int:
+        return int(value.timestamp())

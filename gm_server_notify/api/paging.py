@@ -163,3 +163,31 @@ def offset_page(queryset: QuerySet, *, page: int, page_size: int) -> tuple[list[
     """One page of an already ordered queryset, and the total count."""
     start = (page - 1) * page_size
     return list(queryset[start : start + page_size]), queryset.count()
+
+
+def offset_list(queryset: QuerySet, *, item: type[serializers.Serializer], query: dict[str, Any]) -> dict:
+    """The ``{items, total, page, page_size}`` answer of a v1 list: the page ``query`` (an
+    ``OffsetPageSerializer``'s data) asks for of an already ordered ``queryset``, each row shown
+    by ``item``."""
+    items, total = offset_page(queryset, page=query["page"], page_size=query["page_size"])
+    return {
+        "items": item(items, many=True).data,
+        "total": total,
+        "page": query["page"],
+        "page_size": query["page_size"],
+    }
+
+
+def offset_list_schema(name: str, item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The schema component ``name`` of a v1 list of ``item`` (what ``offset_list`` answers)."""
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "items": item(many=True),
+            "total": serializers.IntegerField(help_text="rows in the whole list"),
+            "page": serializers.IntegerField(),
+            "page_size": serializers.IntegerField(),
+            "__module__": item.__module__,
+        },
+    )

@@ -71,3 +71,9 @@ class AutoSchema(openapi.AutoSchema):
             finally:
                 self.method = "DELETE"
         return super()._get_request_body(direction)
+
+
+class OkOut(serializers.Serializer):
+    """The answer of a v1 request that only confirms: ``{"message": "ok"}``."""
+
+    message = serializers.CharField(default="ok")

@@ -35,16 +35,17 @@ def change_balance(
 
     The balance can never go below zero, even under concurrency: the change is a conditional
     ``UPDATE … SET balance_nums = balance_nums + delta WHERE balance_nums >= -delta``. The
-    ledger's unique ``(account, reason, ref)`` makes a repeated change (a second refund of the
-    same record) raise ``AlreadyBooked`` and leave the balance untouched. Returns the new balance.
-    Joins the caller's transaction.
+    ledger's unique ``(account, reason, ref)`` makes a repeated change (a second refund,
+    reconciliation or settlement of the same record) raise ``AlreadyBooked`` and leave the
+    balance untouched. Returns the new balance. Joins the caller's transaction.
     """
     if (station is None) == (tenant is None):
         raise ValueError("change_balance needs exactly one of station or tenant")
     account = station if station is not None else tenant
     model = type(account)
-    # Only a refund can be repeated (its ref is a record that may be failed twice); reservations,
-    # recharges and charges carry fresh refs. Savepoints only where a repeat must be undone.
+    # A refund, a reconciliation and a settlement can be repeated (their ref is a record, which a
+    # retry or a second report may book again); reservations, recharges and charges carry fresh
+    # refs. Savepoints only where a repeat must be undone.
     repeatable = reason in REPEATABLE_REASONS
     with transaction.atomic(savepoint=repeatable):
         query = model.objects.filter(pk=account.pk)

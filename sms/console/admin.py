@@ -150,8 +150,52 @@ class RechargeRecordAdmin(admin.ModelAdmin):
         obj.pk = record.pk
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows operators read and never change here: every field read-only, no add, change or delete
+    (they change through the services, or not at all)."""
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.get_fields(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MaskedPhoneAdmin(ReadOnlyAdmin):
+    """A read-only list of rows that hold a phone number: ``phone_field`` is shown masked
+    (``masked_phone``), and ``full_number_fields`` (other fields that would show it) are left out,
+    unless the operator has the ``sms.view_full_mobile`` permission."""
+
+    phone_field = "phone"
+    full_number_fields: tuple[str, ...] = ()
+
+    @admin.display(description="phone")
+    def masked_phone(self, obj: Any) -> str:
+        return mask(getattr(obj, self.phone_field))
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        """The detail page: every field, the number masked unless the operator may see it."""
+        fields = super().get_fields(request, obj)
+        if request.user.has_perm("sms.view_full_mobile"):
+            return fields
+        return [
+            "masked_phone" if name == self.phone_field else name
+            for name in fields
+            if name not in self.full_number_fields
+        ]
+
+
 @admin.register(SendRecord)
-class SendRecordAdmin(admin.ModelAdmin):
+class SendRecordAdmin(MaskedPhoneAdmin):
     """Read-only: operators answer "why did this SMS not arrive" from here."""
 
     list_display = [
@@ -171,33 +215,12 @@ class SendRecordAdmin(admin.ModelAdmin):
     list_select_related = False
     show_full_result_count = False  # COUNT(*) over millions of rows on every page costs seconds
 
-    @admin.display(description="receive phone")
-    def masked_phone(self, record: SendRecord) -> str:
-        return mask(record.receive_phone)
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        """The detail page: every field, the numbers masked unless the operator may see them."""
-        fields = [field.name for field in SendRecord._meta.fields]
-        if request.user.has_perm("sms.view_full_mobile"):
-            return fields
-        masked = ["masked_phone" if name == "receive_phone" else name for name in fields]
-        return [name for name in masked if name != "phone_e164"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return self.get_fields(request, obj)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    phone_field = "receive_phone"
+    full_number_fields = ("phone_e164",)
 
 
 @admin.register(Uplink)
-class UplinkAdmin(admin.ModelAdmin):
+class UplinkAdmin(MaskedPhoneAdmin):
     """Read-only: every uplink (reply), matched or not, with the send it answers."""
 
     list_display = [
@@ -218,29 +241,7 @@ class UplinkAdmin(admin.ModelAdmin):
     list_select_related = ["tenant__user"]
     show_full_result_count = False
 
-    @admin.display(description="phone")
-    def masked_phone(self, uplink: Uplink) -> str:
-        return mask(uplink.phone)
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        """The detail page: every field, the number masked (in ``raw`` too) unless the operator
-        may see full numbers."""
-        fields = [field.name for field in Uplink._meta.fields]
-        if request.user.has_perm("sms.view_full_mobile"):
-            return fields
-        return ["masked_phone" if name == "phone" else name for name in fields if name != "raw"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return self.get_fields(request, obj)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    full_number_fields = ("raw",)  # the provider's raw push names the number too
 
 
 class TenantAccountForm(forms.ModelForm):
@@ -279,22 +280,8 @@ class TenantAccountAdmin(admin.ModelAdmin):
             )
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(_ReadOnlyAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """Every webhook POST to a tenant's receiver: when, its answer, its error, how many events.
     *Redeliver dead events* gives the dead events of the chosen POSTs a new retry schedule."""
 
@@ -314,7 +301,7 @@ class WebhookDeliveryAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(_ReadOnlyAdmin):
+class WebhookEventAdmin(ReadOnlyAdmin):
     """The outbox: one event per tenant record that reached a final state, and where it stands."""
 
     list_display = ["id", "tenant", "record_id", "url", "state", "attempts", "next_attempt_at", "last_error"]
@@ -331,7 +318,7 @@ class WebhookEventAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(BlocklistEntry)
-class BlocklistEntryAdmin(_ReadOnlyAdmin):
+class BlocklistEntryAdmin(MaskedPhoneAdmin):
     """Every tenant's opt-outs (read-only: a tenant removes its own with ``DELETE v1/blocklist``):
     the number (masked unless the operator may see full numbers), the signature (0: every
     signature of the tenant), and where it came from (the reply's text and time, or the API)."""
@@ -342,15 +329,4 @@ class BlocklistEntryAdmin(_ReadOnlyAdmin):
     list_select_related = ["tenant__user"]
     show_full_result_count = False
 
-    @admin.display(description="mobile")
-    def masked_phone(self, entry: BlocklistEntry) -> str:
-        return mask(entry.phone_e164)
-
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        fields = [field.name for field in BlocklistEntry._meta.fields]
-        if request.user.has_perm("sms.view_full_mobile"):
-            return fields
-        return ["masked_phone" if name == "phone_e164" else name for name in fields]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return self.get_fields(request, obj)
+    phone_field = "phone_e164"

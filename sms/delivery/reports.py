@@ -128,7 +128,7 @@ def _first_per_key(reports: Sequence[DeliveryReport]) -> dict[str, DeliveryRepor
     record's final state. Reports in one body are in the order the provider sent them, so the same
     reports decide the same whether they come in one callback or in several (a later report for a
     record already final is ``already_final``). None of our providers reports per part: one report
-    is about the whole message (docs/architecture.md, "A record's final state")."""
+    is about the whole message (docs/delivery-truth.md, "One rule for a record's final state")."""
     first: dict[str, DeliveryReport] = {}
     for report in reports:
         if report.provider_message_id or report.record_id:

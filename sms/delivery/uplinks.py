@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from gm_server_notify.db import retry_on_deadlock
 from providers.base import InboundMessage
+from signatures.names import strip_brackets
 from sms.core.phones import InvalidPhone, parse_mobile
 from sms.marketing import optout
 from sms.models import SendRecord, Uplink
@@ -61,7 +62,7 @@ def _phone_filter(phone: str) -> Q | None:
 
 def signature_filter(sign: str) -> Q:
     """Records sent under ``sign`` (brackets tolerated): ``【sign】…`` or, abroad, ``sign: …``."""
-    name = sign.strip().strip("【】[]").strip()
+    name = strip_brackets(sign)
     return Q(content__startswith=f"【{name}】") | Q(content__startswith=f"{name}: ")
 
 
@@ -76,7 +77,7 @@ def match_record(*, message: InboundMessage, received_at: dt.datetime, window_da
         created_at__gte=received_at - dt.timedelta(days=window_days),
         created_at__lte=received_at + CLOCK_SKEW,
     )
-    if message.sign.strip().strip("【】[]").strip():
+    if strip_brackets(message.sign):
         query = query.filter(signature_filter(message.sign))
     elif message.extend.strip():
         query = query.filter(provider=message.provider)

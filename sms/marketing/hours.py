@@ -15,8 +15,6 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 
-DAY_SECONDS = 86400
-
 
 def _seconds_of_day(moment: dt.datetime) -> int:
     local = timezone.localtime(moment)

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from signatures.models import Signature
+from signatures.names import strip_brackets
 from sms.core.bulk import chunked
 from sms.models import BlocklistEntry, MessageBatch, OptOutSource, TenantAccount, Uplink
 
@@ -57,7 +58,7 @@ def targets_of(uplink: Uplink) -> list[OptOutTarget]:
             return []  # a station's message: transactional only
         batch = MessageBatch.objects.filter(pk=uplink.batch_id).values("tenant_id", "sign_id").first()
         return [OptOutTarget(batch["tenant_id"], batch["sign_id"])] if batch else []
-    name = uplink.sign.strip().strip("【】[]").strip()
+    name = strip_brackets(uplink.sign)
     if not name:
         return []
     owners = set(Signature.objects.filter(signature=name).values_list("owner_id", flat=True))

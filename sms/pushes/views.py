@@ -6,7 +6,9 @@ app handles, so ``providers/`` never imports ``sms``).
 - ``POST /sms/callback``: Tencent's status push at seed 000's path: the same handler, answered
   in seed 000's envelope with Tencent's acknowledgement keys in the same body.
 
-Each requires ``?token=SMS_CALLBACK_TOKEN`` (providers do not sign their pushes). A body that is
+Each requires its provider's secret (providers do not sign their pushes): ``SMS_CALLBACK_TOKENS``'s
+entry for the provider, else the shared ``SMS_CALLBACK_TOKEN``, as ``?token=`` or in an
+``X-Callback-Token`` header (``gm_server_notify.api.auth.CallbackTokenPermission``). A body that is
 not the provider's format is 400; nothing here answers 500 for bad input. A push is acknowledged
 only once it is stored: applied to the database, or, while the database cannot be reached, queued
 in the broker for a worker to apply with retries. When neither takes it the answer is 503, which
@@ -78,7 +80,13 @@ def handle_push(*, provider: str, kind: str, body: bytes, content_type: str) -> 
 
 _ACK = inline_serializer("ProviderCallbackAck", fields={"status": serializers.CharField()})
 _ERROR = inline_serializer("ProviderCallbackError", fields={"error": serializers.CharField()})
-_TOKEN = OpenApiParameter("token", str, required=True, description="SMS_CALLBACK_TOKEN")
+_TOKEN = OpenApiParameter(
+    "token",
+    str,
+    required=False,
+    description="the provider's callback secret (SMS_CALLBACK_TOKENS, else SMS_CALLBACK_TOKEN); "
+    "or send it in the X-Callback-Token header",
+)
 _PROVIDER_SCHEMA = {
     "tags": ["providers (callbacks)"],
     "parameters": [_TOKEN],

@@ -6,12 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from gm_server_notify.api.fields import MAX_DATE, MIN_DATE, IdField
-from gm_server_notify.api.paging import OffsetPageSerializer
+from gm_server_notify.api.fields import MAX_DATE, MIN_DATE, IdField, UnixSecondsField
+from gm_server_notify.api.paging import OffsetPageSerializer, offset_list_schema
 from sms.core.phones import display_mobile
 from sms.tenant_api import services as tenant_services
 
@@ -135,14 +133,6 @@ class UplinkQuery(OffsetPageSerializer):
     )
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class UnixSecondsField(serializers.Field):
-    """A datetime as Unix seconds, as seed 001 lists times."""
-
-    def to_representation(self, value: dt.datetime) -> int:
-        return int(value.timestamp())
-
-
 class TenantUplinkItem(serializers.Serializer):
     mobile = serializers.SerializerMethodField()
     text = serializers.CharField()
@@ -157,11 +147,7 @@ class TenantUplinkItem(serializers.Serializer):
         return str(uplink.batch.uuid) if uplink.batch is not None else None
 
 
-class TenantUplinkList(serializers.Serializer):
-    items = TenantUplinkItem(many=True)
-    total = serializers.IntegerField()
-    page = serializers.IntegerField()
-    page_size = serializers.IntegerField()
+TenantUplinkList = offset_list_schema("TenantUplinkList", TenantUplinkItem)
 
 
 class CallbackRequest(serializers.Serializer):
@@ -206,11 +192,7 @@ class DeliveryItem(serializers.Serializer):
     event_count = serializers.IntegerField()
 
 
-class DeliveryList(serializers.Serializer):
-    items = DeliveryItem(many=True)
-    total = serializers.IntegerField()
-    page = serializers.IntegerField()
-    page_size = serializers.IntegerField()
+DeliveryList = offset_list_schema("DeliveryList", DeliveryItem)
 
 
 class BlocklistQuery(OffsetPageSerializer):
@@ -247,8 +229,4 @@ class BlocklistItem(serializers.Serializer):
         return str(entry.sign_id) if entry.sign_id else None
 
 
-class BlocklistList(serializers.Serializer):
-    items = BlocklistItem(many=True)
-    total = serializers.IntegerField()
-    page = serializers.IntegerField()
-    page_size = serializers.IntegerField()
+BlocklistList = offset_list_schema("BlocklistList", BlocklistItem)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from gm_server_notify import clock
 from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import InvalidInput, NotFound, Reason
-from signatures.models import AuditStatus
+from signatures.models import AuditStatus, Signature
 from signatures.services import own_signature
 from sms.accounting.ledger import change_balance
 from sms.core.bulk import db_datetime, insert_rows
@@ -90,85 +90,34 @@ def send_tenant_message(
     A batch with a later ``send_at`` (at most ``SMS_SEND_AT_MAX_DAYS`` ahead, never in the past:
     ER:0004), and a marketing batch (template type 3) outside ``SMS_MARKETING_HOURS``, is held:
     its records are ``scheduled`` and beat releases them at the batch's ``release_at``
-    (``sms.sending.scheduling``); it is reserved and billed as any other. Marketing skips the numbers on
-    the tenant's blocklist for the signature (``failed``, ``OPTED_OUT``, not charged).
+    (``sms.sending.scheduling``); it is reserved and billed as any other. Marketing skips the
+    numbers on the tenant's blocklist for the signature (``failed``, ``OPTED_OUT``, not charged).
 
     Refused (with nothing written or reserved) when the sign or template is not the tenant's
     (ER:0023/ER:0024) or not passed (ER:0031/ER:0032), a mobile is invalid (ER:0033, naming
     them), the params do not fit the template or its type (ER:0021: ``check_params``) or the
     balance cannot cover it (ER:0034). A ``callback_url`` (this batch's webhook events go there
-    instead of the tenant's ``v1/callback`` URL) must pass the SSRF guard (``sms.webhooks.urlguard``), and
-    the tenant must have set ``v1/callback``, whose secret signs the pushes (ER:0004).
+    instead of the tenant's ``v1/callback`` URL) must pass the SSRF guard
+    (``sms.webhooks.urlguard``), and the tenant must have set ``v1/callback``, whose secret signs
+    the pushes (ER:0004).
     """
-    sign = own_signature(owner=owner, sign_id=sign_id)
-    template = Template.objects.filter(pk=temp_id, owner=owner, sign=sign).first()
-    if template is None:
-        raise NotFound(f"temp_id {temp_id} is not of sign_id {sign_id}", reason=Reason.TEMPLATE_NOT_OF_SIGN)
-    if sign.audit_status != AuditStatus.PASSED:
-        raise InvalidInput(f"sign_id {sign_id} is {sign.audit_status}", reason=Reason.SIGN_NOT_PASSED)
-    if template.audit_status != AuditStatus.PASSED:
-        raise InvalidInput(f"temp_id {temp_id} is {template.audit_status}", reason=Reason.TEMPLATE_NOT_PASSED)
-    if not mobiles or len(mobiles) > MAX_MOBILES_PER_MESSAGE:
-        raise InvalidInput(f"mobiles: 1 to {MAX_MOBILES_PER_MESSAGE} numbers")
-    phones: dict[str, Phone] = {}
-    invalid: list[str] = []
-    for raw in mobiles:
-        try:
-            phone = parse_mobile(raw)
-        except InvalidPhone:
-            invalid.append(str(raw))
-            continue
-        phones.setdefault(phone.e164, phone)  # a number listed twice is sent once
-    if invalid:
-        raise InvalidInput(_invalid_mobiles_detail(invalid), field="mobiles", reason=Reason.INVALID_MOBILE)
-    try:
-        check_params(template.type, [str(param) for param in params])
-        body = render_template(template.template, [str(param) for param in params])
-    except TemplateError as exc:
-        raise InvalidInput(str(exc), field="params", reason=Reason.TEMPLATE_PARAMS) from exc
-    # Mainland numbers get 【signature】body; the others signature: body, billed in GSM-7
-    # septets when the text fits that alphabet (docs/content-rules.md).
-    texts = {
-        international: compose_message(signature=sign.signature, body=body, international=international)
-        for international in (False, True)
-    }
-    try:
-        for text in texts.values():
-            check_message_length(text)
-    except MessageTooLong as exc:
-        raise InvalidInput(str(exc), field="params", reason=Reason.TEMPLATE_PARAMS) from exc
-    segment_counts = {
-        international: count_segments(text, gsm7_allowed=international)
-        for international, text in texts.items()
-    }
-    contents = {e164: texts[not is_mainland_e164(e164)] for e164 in phones}
-    segments = {e164: segment_counts[not is_mainland_e164(e164)] for e164 in phones}
-    # Verify codes (type 1) go only to mobiles within SMS_VERIFY_LIMITS; the others fail as
-    # LIMITED, uncharged, and the request succeeds for the rest.
+    sign, template = _passed_sign_and_template(owner=owner, sign_id=sign_id, temp_id=temp_id)
+    phones = _distinct_phones(mobiles)
+    texts = _render_texts(signature=sign.signature, template=template, params=params)
     account = _tenant_account(owner)
     suspension.check_tenant(account)
     if callback_url:
-        if not WebhookEndpoint.objects.filter(tenant=account).exists():
-            raise InvalidInput(
-                "callback_url: set v1/callback first: its secret signs the pushes", field="callback_url"
-            )
-        try:
-            urlguard.check_url(callback_url)
-        except InvalidInput as exc:
-            raise InvalidInput(f"callback_url: {exc.message}", field="callback_url") from exc
+        _check_callback_url(account, callback_url)
     now = clock.now()
     if send_at is not None:
-        latest = now + dt.timedelta(days=settings.SMS_SEND_AT_MAX_DAYS)
-        if not now - SEND_AT_GRACE <= send_at <= latest:
-            raise InvalidInput(
-                f"send_at must be between now and {settings.SMS_SEND_AT_MAX_DAYS} days ahead", field="send_at"
-            )
+        _check_send_at(now, send_at)
     marketing = template.type == TemplateType.MARKETING
-    release_at = hours.release_time(now=now, send_at=send_at, marketing=marketing)
     refused: dict[str, tuple[str, str]] = {}
     if marketing:
         for e164 in optout.blocked_mobiles(tenant_id=account.pk, sign_id=sign.pk, mobiles_e164=list(phones)):
             refused[e164] = (optout.OPTED_OUT_CODE, optout.OPTED_OUT_REMARK)
+    # Verify codes (type 1) go only to mobiles within SMS_VERIFY_LIMITS; the others fail as
+    # LIMITED, uncharged, and the request succeeds for the rest.
     verify_code = template.type == TemplateType.VERIFICATION
     with limits.booked(
         [e164 for e164 in phones if e164 not in refused], verify_code=verify_code
@@ -180,17 +129,113 @@ def send_tenant_message(
             batch=MessageBatch(
                 sign_id=sign.pk,
                 temp_id=template.pk,
-                content=texts[False],
+                content=texts.text(international=False),
                 total=len(phones),
                 callback_url=callback_url,
                 template_type=template.type,
                 send_at=send_at,
-                release_at=release_at,
+                release_at=hours.release_time(now=now, send_at=send_at, marketing=marketing),
             ),
-            contents=contents,
+            contents={e164: texts.text(international=not is_mainland_e164(e164)) for e164 in phones},
             phones=phones,
-            segments=segments,
+            segments={e164: texts.segments(international=not is_mainland_e164(e164)) for e164 in phones},
             refused=refused,
+        )
+
+
+def _passed_sign_and_template(*, owner: Any, sign_id: int, temp_id: int) -> tuple[Signature, Template]:
+    """The tenant's own signature and its template, both passed review (ER:0023/0024/0031/0032)."""
+    sign = own_signature(owner=owner, sign_id=sign_id)
+    template = Template.objects.filter(pk=temp_id, owner=owner, sign=sign).first()
+    if template is None:
+        raise NotFound(f"temp_id {temp_id} is not of sign_id {sign_id}", reason=Reason.TEMPLATE_NOT_OF_SIGN)
+    if sign.audit_status != AuditStatus.PASSED:
+        raise InvalidInput(f"sign_id {sign_id} is {sign.audit_status}", reason=Reason.SIGN_NOT_PASSED)
+    if template.audit_status != AuditStatus.PASSED:
+        raise InvalidInput(f"temp_id {temp_id} is {template.audit_status}", reason=Reason.TEMPLATE_NOT_PASSED)
+    return sign, template
+
+
+def _distinct_phones(mobiles: Sequence[str]) -> dict[str, Phone]:
+    """Every number once, by E.164 (a number listed twice is sent once); ER:0033 naming the
+    invalid ones, or a parameter error for an empty or oversized list."""
+    if not mobiles or len(mobiles) > MAX_MOBILES_PER_MESSAGE:
+        raise InvalidInput(f"mobiles: 1 to {MAX_MOBILES_PER_MESSAGE} numbers")
+    phones: dict[str, Phone] = {}
+    invalid: list[str] = []
+    for raw in mobiles:
+        try:
+            phone = parse_mobile(raw)
+        except InvalidPhone:
+            invalid.append(str(raw))
+            continue
+        phones.setdefault(phone.e164, phone)
+    if invalid:
+        raise InvalidInput(_invalid_mobiles_detail(invalid), field="mobiles", reason=Reason.INVALID_MOBILE)
+    return phones
+
+
+@dataclass(frozen=True)
+class RenderedTexts:
+    """A message's two forms and their billed parts: mainland numbers get ``【signature】body``,
+    the others ``signature: body``, billed in GSM-7 septets when the text fits that alphabet
+    (docs/content-rules.md). Counted once per message, not per recipient."""
+
+    mainland: str
+    international: str
+    mainland_segments: int
+    international_segments: int
+
+    def text(self, *, international: bool) -> str:
+        return self.international if international else self.mainland
+
+    def segments(self, *, international: bool) -> int:
+        return self.international_segments if international else self.mainland_segments
+
+
+def _render_texts(*, signature: str, template: Template, params: Sequence[str]) -> RenderedTexts:
+    """The template filled with ``params`` under ``signature``; ER:0021 when the params do not fit
+    the template or its type, or a rendered text is too long."""
+    values = [str(param) for param in params]
+    try:
+        check_params(template.type, values)
+        body = render_template(template.template, values)
+    except TemplateError as exc:
+        raise InvalidInput(str(exc), field="params", reason=Reason.TEMPLATE_PARAMS) from exc
+    mainland = compose_message(signature=signature, body=body, international=False)
+    international = compose_message(signature=signature, body=body, international=True)
+    try:
+        check_message_length(mainland)
+        check_message_length(international)
+    except MessageTooLong as exc:
+        raise InvalidInput(str(exc), field="params", reason=Reason.TEMPLATE_PARAMS) from exc
+    return RenderedTexts(
+        mainland=mainland,
+        international=international,
+        mainland_segments=count_segments(mainland, gsm7_allowed=False),
+        international_segments=count_segments(international, gsm7_allowed=True),
+    )
+
+
+def _check_callback_url(account: TenantAccount, callback_url: str) -> None:
+    """A batch's own webhook URL: the tenant must have set ``v1/callback`` (its secret signs the
+    pushes) and the URL must pass the SSRF guard (ER:0004)."""
+    if not WebhookEndpoint.objects.filter(tenant=account).exists():
+        raise InvalidInput(
+            "callback_url: set v1/callback first: its secret signs the pushes", field="callback_url"
+        )
+    try:
+        urlguard.check_url(callback_url)
+    except InvalidInput as exc:
+        raise InvalidInput(f"callback_url: {exc.message}", field="callback_url") from exc
+
+
+def _check_send_at(now: dt.datetime, send_at: dt.datetime) -> None:
+    """``send_at`` between now (less ``SEND_AT_GRACE``) and ``SMS_SEND_AT_MAX_DAYS`` ahead."""
+    latest = now + dt.timedelta(days=settings.SMS_SEND_AT_MAX_DAYS)
+    if not now - SEND_AT_GRACE <= send_at <= latest:
+        raise InvalidInput(
+            f"send_at must be between now and {settings.SMS_SEND_AT_MAX_DAYS} days ahead", field="send_at"
         )
 
 

@@ -10,10 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from gm_server_notify.api.errors import PlatformAPIError, PlatformError
-from gm_server_notify.api.paging import offset_page
-from gm_server_notify.api.schema import PLATFORM_ERROR
+from gm_server_notify.api.paging import offset_list
+from gm_server_notify.api.schema import PLATFORM_ERROR, OkOut
 from gm_server_notify.api.views import PlatformAPIView, RootAPIView, parse
-from signatures.serializers import OkOut
 from sms.core.idempotency import IDEMPOTENCY_KEY, idempotent
 from sms.tenant_api import selectors
 from sms.tenant_api import services as tenant_services
@@ -132,21 +131,15 @@ class UplinkView(PlatformAPIView):
     def get(self, request: Request) -> Response:
         query = parse(UplinkQuery, request.query_params)
         since = query.get("since")
-        items, total = offset_page(
-            selectors.tenant_uplinks(
-                owner=request.user,
-                since=None if since is None else dt.datetime.fromtimestamp(since, tz=dt.UTC),
-            ),
-            page=query["page"],
-            page_size=query["page_size"],
-        )
         return Response(
-            {
-                "items": TenantUplinkItem(items, many=True).data,
-                "total": total,
-                "page": query["page"],
-                "page_size": query["page_size"],
-            }
+            offset_list(
+                selectors.tenant_uplinks(
+                    owner=request.user,
+                    since=None if since is None else dt.datetime.fromtimestamp(since, tz=dt.UTC),
+                ),
+                item=TenantUplinkItem,
+                query=query,
+            )
         )
 
 
@@ -193,18 +186,12 @@ class CallbackDeliveriesView(PlatformAPIView):
     )
     def get(self, request: Request) -> Response:
         query = parse(DeliveriesQuery, request.query_params)
-        items, total = offset_page(
-            selectors.webhook_deliveries(owner=request.user, outcome=query.get("status")),
-            page=query["page"],
-            page_size=query["page_size"],
-        )
         return Response(
-            {
-                "items": DeliveryItem(items, many=True).data,
-                "total": total,
-                "page": query["page"],
-                "page_size": query["page_size"],
-            }
+            offset_list(
+                selectors.webhook_deliveries(owner=request.user, outcome=query.get("status")),
+                item=DeliveryItem,
+                query=query,
+            )
         )
 
 
@@ -223,21 +210,15 @@ class BlocklistView(PlatformAPIView):
     def get(self, request: Request) -> Response:
         query = parse(BlocklistQuery, request.query_params)
         mobile = query.get("mobile")
-        items, total = offset_page(
-            selectors.tenant_blocklist(
-                owner=request.user,
-                mobile_e164=None if mobile is None else tenant_services.blocklist_mobile(mobile),
-            ),
-            page=query["page"],
-            page_size=query["page_size"],
-        )
         return Response(
-            {
-                "items": BlocklistItem(items, many=True).data,
-                "total": total,
-                "page": query["page"],
-                "page_size": query["page_size"],
-            }
+            offset_list(
+                selectors.tenant_blocklist(
+                    owner=request.user,
+                    mobile_e164=None if mobile is None else tenant_services.blocklist_mobile(mobile),
+                ),
+                item=BlocklistItem,
+                query=query,
+            )
         )
 
     @extend_schema(
