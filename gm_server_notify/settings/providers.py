@@ -15,7 +15,12 @@ from gm_server_notify.settings.environment import env, env_json, env_list
 SIMULATOR_URL = f"http://127.0.0.1:{SIMULATOR_PORT}"
 
 # --- Which provider takes which messages --------------------------------------------------------
-SMS_DEFAULT_PROVIDER = env.str("SMS_DEFAULT_PROVIDER", default="tencent")
+# Station sends to +86 numbers. SMS_DEFAULT_PROVIDER is its deprecated name, read only while
+# SMS_STATION_PROVIDER is unset (`manage.py check` warns while it is set).
+SMS_DEFAULT_PROVIDER = env.str("SMS_DEFAULT_PROVIDER", default="")
+SMS_STATION_PROVIDER = env.str("SMS_STATION_PROVIDER", default=SMS_DEFAULT_PROVIDER or "tencent")
+# Tenant v1/message sends to +86 numbers; every number outside +86, station and tenant; Douyin
+# shops' order messages.
 SMS_TENANT_PROVIDER = env.str("SMS_TENANT_PROVIDER", default="gateway")
 SMS_INTERNATIONAL_PROVIDER = env.str("SMS_INTERNATIONAL_PROVIDER", default="sjroom")
 SMS_DOUYIN_PROVIDER = env.str("SMS_DOUYIN_PROVIDER", default="fw199")
