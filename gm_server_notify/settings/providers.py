@@ -5,9 +5,6 @@ base URL defaults to the local simulator, so no default ever reaches a real vend
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from django.core.exceptions import ImproperlyConfigured
 
 from gm_server_notify.settings.core import SIMULATOR_PORT
 from gm_server_notify.settings.environment import env, env_json, env_list
@@ -63,43 +60,6 @@ SMS_BALANCE_PROVIDERS = env_list("SMS_BALANCE_PROVIDERS", default="tencent,gatew
 PROVIDER_BALANCE_CACHE_SECONDS = env.int("PROVIDER_BALANCE_CACHE_SECONDS", default=300)
 PROVIDER_BALANCE_TIMEOUT = env.float("PROVIDER_BALANCE_TIMEOUT", default=1.5)
 
-
-# Douyin messages are order notices: business types 0 (mall order) and 1 (order on behalf).
-FW199_BUSINESS_TYPES = ("0", "1")
-
-
-def _fw199_templates(raw: str) -> dict[str, dict[str, Any]]:
-    """``FW199_TEMPLATES``: a JSON object, station business type ("0", "1") → ``{"template_id":
-    "ST_…", "params": {"<the template's variable>": "<the sms_content field that fills it>"}}``.
-    Anything else stops the process at start-up, naming what is wrong."""
-
-    def refuse(problem: str) -> ImproperlyConfigured:
-        return ImproperlyConfigured(f"FW199_TEMPLATES: {problem} (docs/configuration.md)")
-
-    try:
-        templates = json.loads(raw)
-    except ValueError as exc:
-        raise refuse("not JSON") from exc
-    if not isinstance(templates, dict):
-        raise refuse("not a JSON object of business types")
-    for kind, entry in templates.items():
-        if kind not in FW199_BUSINESS_TYPES:
-            raise refuse(f"business type {kind!r}: Douyin messages are of type 0 or 1")
-        if not isinstance(entry, dict) or set(entry) != {"template_id", "params"}:
-            raise refuse(f"type {kind}: an object of template_id and params")
-        template_id, params = entry["template_id"], entry["params"]
-        if not isinstance(template_id, str) or not template_id.strip():
-            raise refuse(f"type {kind}: template_id is empty")
-        if not isinstance(params, dict) or not params:
-            raise refuse(f"type {kind}: params is not an object of the template's variables")
-        if not all(
-            isinstance(name, str) and name and isinstance(field, str) and field
-            for name, field in params.items()
-        ):
-            raise refuse(f"type {kind}: params maps variable names to sms_content field names")
-    return templates
-
-
 # --- Each provider: endpoint, credentials, batch size, rate --------------------------------------
 SMS_PROVIDERS = {
     "tencent": {
@@ -129,18 +89,17 @@ SMS_PROVIDERS = {
         "app_secret": env.str("FW199_APP_SECRET", default="sim-app-secret"),
         "seller_nick": env.str("FW199_SELLER_NICK", default="sim-seller"),
         # Douyin order messages: the fw199 template per station business type and where each of
-        # its named variables comes from (see _fw199_templates). The ids are placeholders the
-        # simulator knows; register your own with fw199 and name them here.
-        "templates": _fw199_templates(
-            env.str(
-                "FW199_TEMPLATES",
-                default=json.dumps(
-                    {
-                        "0": {"template_id": "ST_00000000", "params": {"order_id": "order_id"}},
-                        "1": {"template_id": "ST_00000001", "params": {"order_id": "order_id"}},
-                    }
-                ),
-            )
+        # its named variables comes from; a malformed value stops every process at start-up
+        # (providers.fw199.check_templates). The ids are placeholders the simulator knows; register
+        # your own with fw199 and name them here.
+        "templates": env_json(
+            "FW199_TEMPLATES",
+            default=json.dumps(
+                {
+                    "0": {"template_id": "ST_00000000", "params": {"order_id": "order_id"}},
+                    "1": {"template_id": "ST_00000001", "params": {"order_id": "order_id"}},
+                }
+            ),
         ),
         "batch_limit": env.int("FW199_BATCH_LIMIT", default=100),
         "rate_per_second": env.int("FW199_RATE_PER_SECOND", default=500),
