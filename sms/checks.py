@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core import checks
 
 from providers.base import Region
-from providers.registry import ADAPTERS, UnknownProvider, adapter_class
+from providers.registry import UnknownProvider, adapter_class, known_providers
 from sms.routing import BatchNeeds, unfit_reason
 
 # (setting, what it is given: the region of its numbers, tenant free text, Douyin order messages)
@@ -41,7 +41,7 @@ def _provider_errors(setting: str, name: str, needs: BatchNeeds, error_id: str) 
         return [
             checks.Error(
                 f"{setting} names {name!r}, which is not a known provider.",
-                hint=f"Known providers: {', '.join(ADAPTERS)}.",
+                hint=f"Known providers: {', '.join(known_providers())}.",
                 id="sms.E001",
             )
         ]
@@ -74,7 +74,7 @@ def check_routing(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
         for name in getattr(settings, setting):
             messages += _provider_errors(setting, name, needs, "sms.E003")
     station_provider = settings.SMS_STATION_PROVIDER
-    if station_provider in ADAPTERS and adapter_class(station_provider).requires_template:
+    if station_provider in known_providers() and adapter_class(station_provider).requires_template:
         business_types = frozenset(int(kind) for kind in settings.SMS_STATION_TEMPLATES)
         station = BatchNeeds(frozenset({Region.MAINLAND}), business_types=business_types)
         reason = unfit_reason(station_provider, station)

@@ -60,9 +60,11 @@ SMS_BALANCE_PROVIDERS = env_list("SMS_BALANCE_PROVIDERS", default="tencent,gatew
 PROVIDER_BALANCE_CACHE_SECONDS = env.int("PROVIDER_BALANCE_CACHE_SECONDS", default=300)
 PROVIDER_BALANCE_TIMEOUT = env.float("PROVIDER_BALANCE_TIMEOUT", default=1.5)
 
-# --- Each provider: endpoint, credentials, batch size, rate --------------------------------------
+# --- Each provider: its adapter, endpoint, credentials, batch size, rate -------------------------
+# The one list of providers: providers.registry finds each adapter class here by name.
 SMS_PROVIDERS = {
     "tencent": {
+        "adapter": "providers.tencent.TencentAdapter",
         "endpoint": env.str("TENCENT_SMS_ENDPOINT", default=SIMULATOR_URL),
         "secret_id": env.str("TENCENT_SECRET_ID", default="sim-secret-id"),
         "secret_key": env.str("TENCENT_SECRET_KEY", default="sim-secret-key"),
@@ -76,6 +78,7 @@ SMS_PROVIDERS = {
         "rate_per_second": env.int("TENCENT_SMS_RATE_PER_SECOND", default=1000),
     },
     "gateway": {
+        "adapter": "providers.gateway.GatewayAdapter",
         "base_url": env.str("GATEWAY_SMS_BASE_URL", default=SIMULATOR_URL),
         "account": env.str("GATEWAY_SMS_ACCOUNT", default="sim-account"),
         "password": env.str("GATEWAY_SMS_PASSWORD", default="sim-password"),
@@ -84,6 +87,7 @@ SMS_PROVIDERS = {
         "rate_per_second": env.int("GATEWAY_SMS_RATE_PER_SECOND", default=20000),
     },
     "fw199": {
+        "adapter": "providers.fw199.Fw199Adapter",
         "base_url": env.str("FW199_BASE_URL", default=SIMULATOR_URL),
         "app_id": env.str("FW199_APP_ID", default="sim-appid"),
         "app_secret": env.str("FW199_APP_SECRET", default="sim-app-secret"),
@@ -105,6 +109,7 @@ SMS_PROVIDERS = {
         "rate_per_second": env.int("FW199_RATE_PER_SECOND", default=500),
     },
     "sjroom": {
+        "adapter": "providers.sjroom.SjroomAdapter",
         "base_url": env.str("SJROOM_BASE_URL", default=SIMULATOR_URL),
         "account": env.str("SJROOM_ACCOUNT", default="sim-account"),
         "password": env.str("SJROOM_PASSWORD", default="sim-password"),
