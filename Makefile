@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 # Every target here is a developer's tool: the settings may generate their secret key into var/ and
-# keep the HTTPS-only production settings off (README.md, Configuration). Production never runs make.
+# keep the HTTPS-only production settings off (docs/configuration.md). Production never runs make.
 export GM_EMBEDDED_DEFAULTS ?= 1
 
 

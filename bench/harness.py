@@ -62,7 +62,7 @@ def base_environment(
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "gm_server_notify.settings",
-        # A developer's run: a generated secret key, no HTTPS-only settings (README: Configuration).
+        # A developer's run: a generated secret key, no HTTPS-only settings (docs/configuration.md).
         "GM_EMBEDDED_DEFAULTS": "1",
         "DATABASE_URL": BENCH_DATABASE,
         "CELERY_BROKER_URL": broker or BENCH_BROKER,

@@ -36,6 +36,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 from providers.base import (
     DouyinTemplate,
     OutcomeStatus,
@@ -109,9 +111,45 @@ def build_request_data(batch: Sequence[OutgoingMessage], *, dispatch_id: str) ->
     }
 
 
+# Douyin messages are order notices: station business types 0 (mall order) and 1 (order on behalf).
+BUSINESS_TYPES = ("0", "1")
+
+
+def templates_problem(templates: Any) -> str:
+    """What is wrong with ``FW199_TEMPLATES`` (its JSON, parsed), "" when nothing is. It must be an
+    object: station business type ("0", "1") → ``{"template_id": "ST_…", "params": {"<the
+    template's variable>": "<the sms_content field that fills it>"}}``."""
+    if not isinstance(templates, dict):
+        return "not a JSON object of business types"
+    for kind, entry in templates.items():
+        if kind not in BUSINESS_TYPES:
+            return f"business type {kind!r}: Douyin messages are of type 0 or 1"
+        if not isinstance(entry, dict) or set(entry) != {"template_id", "params"}:
+            return f"type {kind}: an object of template_id and params"
+        template_id, params = entry["template_id"], entry["params"]
+        if not isinstance(template_id, str) or not template_id.strip():
+            return f"type {kind}: template_id is empty"
+        if not isinstance(params, dict) or not params:
+            return f"type {kind}: params is not an object of the template's variables"
+        if not all(
+            isinstance(name, str) and name and isinstance(field, str) and field
+            for name, field in params.items()
+        ):
+            return f"type {kind}: params maps variable names to sms_content field names"
+    return ""
+
+
+def check_templates(templates: Any) -> None:
+    """Stop the process, naming what is wrong, when ``FW199_TEMPLATES`` is malformed (called at
+    start-up by ``ProvidersConfig.ready``)."""
+    problem = templates_problem(templates)
+    if problem:
+        raise ImproperlyConfigured(f"FW199_TEMPLATES: {problem} (docs/configuration.md)")
+
+
 def douyin_templates(raw: Mapping[str, Any]) -> dict[int, DouyinTemplate]:
-    """``FW199_TEMPLATES`` (business type → ``{"template_id", "params"}``, checked when the
-    settings load) as ``DouyinTemplate`` per business type."""
+    """``FW199_TEMPLATES`` (business type → ``{"template_id", "params"}``, checked at start-up by
+    ``check_templates``) as ``DouyinTemplate`` per business type."""
     return {
         int(kind): DouyinTemplate(template_id=str(entry["template_id"]), params=dict(entry["params"]))
         for kind, entry in raw.items()

@@ -1,28 +1,29 @@
-"""Which adapter class serves which provider name. Adding a provider: one module, one line here."""
+"""Which adapter class serves which provider name. ``SMS_PROVIDERS`` (gm_server_notify/settings/
+providers.py) is the one list of providers: each entry names its adapter class (``adapter``) beside
+its endpoint, credentials and limits. Adding a provider: one adapter module, one entry there."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils.module_loading import import_string
 
 from providers.base import ProviderAdapter
-
-ADAPTERS: dict[str, str] = {
-    "tencent": "providers.tencent.TencentAdapter",
-    "gateway": "providers.gateway.GatewayAdapter",
-    "fw199": "providers.fw199.Fw199Adapter",
-    "sjroom": "providers.sjroom.SjroomAdapter",
-}
 
 
 class UnknownProvider(LookupError):
     pass
 
 
+def known_providers() -> list[str]:
+    """Every provider's name, in the order ``SMS_PROVIDERS`` lists them."""
+    return list(settings.SMS_PROVIDERS)
+
+
 def adapter_class(name: str) -> type[ProviderAdapter]:
-    try:
-        return import_string(ADAPTERS[name])
-    except KeyError as exc:
-        raise UnknownProvider(f"no SMS provider named {name!r}; known: {', '.join(ADAPTERS)}") from exc
+    entry = settings.SMS_PROVIDERS.get(name)
+    if entry is None:
+        raise UnknownProvider(f"no SMS provider named {name!r}; known: {', '.join(known_providers())}")
+    return import_string(entry["adapter"])
 
 
 def get_adapter(name: str, *, timeout: float | None = None) -> ProviderAdapter:

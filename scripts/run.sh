@@ -10,7 +10,7 @@ export GM_VAR_DIR="${GM_VAR_DIR:-$PWD/var}"
 mkdir -p "$GM_VAR_DIR"
 
 # A developer's machine: the settings may generate their secret key into var/ (production refuses
-# to start without DJANGO_SECRET_KEY) and keep the deployment checks off (README: Configuration).
+# to start without DJANGO_SECRET_KEY) and keep the deployment checks off (docs/configuration.md).
 export GM_EMBEDDED_DEFAULTS="${GM_EMBEDDED_DEFAULTS:-1}"
 
 NGINX_BIN="$(command -v nginx || true)"

@@ -16,12 +16,12 @@ from django.conf import settings
 from django.core import checks
 
 from providers.base import Region
-from providers.registry import ADAPTERS, UnknownProvider, adapter_class
+from providers.registry import UnknownProvider, adapter_class, known_providers
 from sms.sending.routing import BatchNeeds, unfit_reason
 
 # (setting, what it is given: the region of its numbers, tenant free text, Douyin order messages)
 FIRST_PROVIDERS: tuple[tuple[str, BatchNeeds], ...] = (
-    ("SMS_DEFAULT_PROVIDER", BatchNeeds(frozenset({Region.MAINLAND}))),
+    ("SMS_STATION_PROVIDER", BatchNeeds(frozenset({Region.MAINLAND}))),
     ("SMS_TENANT_PROVIDER", BatchNeeds(frozenset({Region.MAINLAND}), needs_text=True)),
     # station and tenant sends alike
     ("SMS_INTERNATIONAL_PROVIDER", BatchNeeds(frozenset({Region.INTERNATIONAL}), needs_text=True)),
@@ -41,7 +41,7 @@ def _provider_errors(setting: str, name: str, needs: BatchNeeds, error_id: str) 
         return [
             checks.Error(
                 f"{setting} names {name!r}, which is not a known provider.",
-                hint=f"Known providers: {', '.join(ADAPTERS)}.",
+                hint=f"Known providers: {', '.join(known_providers())}.",
                 id="sms.E001",
             )
         ]
@@ -62,8 +62,8 @@ def _provider_errors(setting: str, name: str, needs: BatchNeeds, error_id: str) 
 @checks.register("sms")
 def check_routing(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """The first providers and the failover chains serve their regions (sms.E001–E003); the
-    default provider has a template for every station business type (sms.W001); the deprecated
-    ``SMS_FAILOVER`` (sms.W002)."""
+    station provider has a template for every station business type (sms.W001); the deprecated
+    ``SMS_FAILOVER`` (sms.W002) and ``SMS_DEFAULT_PROVIDER`` (sms.W003)."""
     messages: list[checks.CheckMessage] = []
     for setting, needs in FIRST_PROVIDERS:
         messages += _provider_errors(setting, getattr(settings, setting), needs, "sms.E002")
@@ -73,15 +73,15 @@ def check_routing(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
         needs = BatchNeeds(frozenset({region}))
         for name in getattr(settings, setting):
             messages += _provider_errors(setting, name, needs, "sms.E003")
-    default = settings.SMS_DEFAULT_PROVIDER
-    if default in ADAPTERS and adapter_class(default).requires_template:
+    station_provider = settings.SMS_STATION_PROVIDER
+    if station_provider in known_providers() and adapter_class(station_provider).requires_template:
         business_types = frozenset(int(kind) for kind in settings.SMS_STATION_TEMPLATES)
         station = BatchNeeds(frozenset({Region.MAINLAND}), business_types=business_types)
-        reason = unfit_reason(default, station)
+        reason = unfit_reason(station_provider, station)
         if reason:
             messages.append(
                 checks.Warning(
-                    f"SMS_DEFAULT_PROVIDER: {reason}.",
+                    f"SMS_STATION_PROVIDER: {reason}.",
                     hint="Those station messages go to the first provider of SMS_FAILOVER_MAINLAND "
                     "that can carry them, or fail; register the template with the provider.",
                     id="sms.W001",
@@ -95,6 +95,15 @@ def check_routing(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
                 hint="Rename it SMS_FAILOVER_MAINLAND; international numbers fail over along "
                 "SMS_FAILOVER_INTERNATIONAL.",
                 id="sms.W002",
+            )
+        )
+    if settings.SMS_DEFAULT_PROVIDER:
+        messages.append(
+            checks.Warning(
+                "SMS_DEFAULT_PROVIDER is deprecated: it is the provider of station sends to +86 "
+                "numbers, read only while SMS_STATION_PROVIDER is unset.",
+                hint="Rename it SMS_STATION_PROVIDER.",
+                id="sms.W003",
             )
         )
     return messages

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from gm_server_notify import durations
 from gm_server_notify.redis_script import RedisScript
 
 logger = logging.getLogger(__name__)
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _WINDOW = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*")
 
 # KEYS[1]: the mobile's sorted set. ARGV: now, member, then (seconds, limit) per window.
@@ -68,7 +68,7 @@ def parse_limits(spec: str) -> list[Window]:
         if not match:
             raise ValueError(f"SMS_VERIFY_LIMITS: {part!r} is not like 5/1h")
         limit, amount, unit = int(match.group(1)), int(match.group(2) or 1), match.group(3)
-        windows.append(Window(limit=limit, seconds=amount * _UNITS[unit], text=part))
+        windows.append(Window(limit=limit, seconds=int(durations.seconds(f"{amount}{unit}")), text=part))
     return windows
 
 

@@ -2,7 +2,7 @@
 adapter is handed for a record.
 
 Routing is per region (``providers.base.Region``: mainland +86, international). Each region has
-its first providers (station ``SMS_DEFAULT_PROVIDER`` and tenant ``SMS_TENANT_PROVIDER`` for the
+its first providers (station ``SMS_STATION_PROVIDER`` and tenant ``SMS_TENANT_PROVIDER`` for the
 mainland, ``SMS_INTERNATIONAL_PROVIDER`` for every other country) and its own failover chain
 (``SMS_FAILOVER_MAINLAND``, ``SMS_FAILOVER_INTERNATIONAL``). Whatever the settings say, a provider
 is handed a batch only when it can carry every record of it (``unfit_reason``):
@@ -146,20 +146,20 @@ def next_provider(current: str, tried: Sequence[str], *, needs: BatchNeeds) -> s
 def configured_provider(record: SendRecord) -> str:
     """The provider the settings name for a record: SMS_DOUYIN_PROVIDER for Douyin order messages,
     SMS_INTERNATIONAL_PROVIDER outside +86, SMS_TENANT_PROVIDER for tenant sends,
-    SMS_DEFAULT_PROVIDER for station sends."""
+    SMS_STATION_PROVIDER for station sends."""
     if record.batch_id is None and is_douyin(record):
         return settings.SMS_DOUYIN_PROVIDER
     if region_of(record.phone_e164) is Region.INTERNATIONAL:
         return settings.SMS_INTERNATIONAL_PROVIDER
     if record.batch_id is not None:
         return settings.SMS_TENANT_PROVIDER
-    return settings.SMS_DEFAULT_PROVIDER
+    return settings.SMS_STATION_PROVIDER
 
 
 def route_for(record: SendRecord) -> str:
     """The provider a record goes to first: the configured one (``configured_provider``) when it
     can carry the record, else the first of the region's failover chain that can (a station
-    business type the default provider has no template for goes to a text provider). When none
+    business type the station provider has no template for goes to a text provider). When none
     can, the configured one: the dispatch refuses it and fails the record with the reason (a
     Douyin order message has no chain to go to: only SMS_DOUYIN_PROVIDER's kind can carry it)."""
     configured = configured_provider(record)

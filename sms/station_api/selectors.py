@@ -105,10 +105,10 @@ def send_records_page(
 
 
 def statistics_overview() -> dict[str, Any]:
-    """The platform's totals: the default provider's package balance and the stations' sums."""
+    """The platform's totals: the station provider's package balance and the stations' sums."""
     totals = Station.objects.aggregate(balance=Sum("balance_nums"), money=Sum("total_recharge_money"))
     return {
-        "gm_balance": last_known_balance(settings.SMS_DEFAULT_PROVIDER),
+        "gm_balance": last_known_balance(settings.SMS_STATION_PROVIDER),
         "saas_balance": str(totals["balance"] or 0),
         "saas_recharge_money": f"{(totals['money'] or Decimal('0')):.2f}",
     }

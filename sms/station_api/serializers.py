@@ -241,7 +241,7 @@ class StationUplinkOut(serializers.ModelSerializer):
 
 class OverviewOut(serializers.Serializer):
     gm_balance = serializers.IntegerField(
-        help_text="the default provider's package balance; its last known value when it cannot say now, "
+        help_text="the station provider's package balance; its last known value when it cannot say now, "
         "0 before its first answer"
     )
     saas_balance = serializers.CharField()

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from gm_server_notify import settings as project_settings
+from gm_server_notify.settings.environment import env_hours
 from sms.marketing import hours
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -72,11 +72,11 @@ def test_release_time_of_a_send_at_and_of_marketing():
 )
 def test_the_setting_reads_hours_minutes_and_seconds(monkeypatch, raw, window):
     monkeypatch.setenv("SMS_MARKETING_HOURS", raw)
-    assert project_settings._hours("SMS_MARKETING_HOURS", "08:00-21:00") == window
+    assert env_hours("SMS_MARKETING_HOURS", "08:00-21:00") == window
 
 
 @pytest.mark.parametrize("raw", ["8-21", "08:00", "25:00-26:00", "08:61-21:00", "09:00-09:00"])
 def test_a_malformed_setting_stops_the_start(monkeypatch, raw):
     monkeypatch.setenv("SMS_MARKETING_HOURS", raw)
     with pytest.raises(ImproperlyConfigured):
-        project_settings._hours("SMS_MARKETING_HOURS", "08:00-21:00")
+        env_hours("SMS_MARKETING_HOURS", "08:00-21:00")

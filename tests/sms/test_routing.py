@@ -10,6 +10,10 @@ test_failover_per_region.py.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from providers.base import Region
@@ -123,7 +127,7 @@ def test_a_mainland_chain_naming_sjroom_is_refused(settings):
     [
         ("SMS_INTERNATIONAL_PROVIDER", "gateway"),  # a domestic provider for +44
         ("SMS_INTERNATIONAL_PROVIDER", "tencent"),
-        ("SMS_DEFAULT_PROVIDER", "sjroom"),  # the international gateway for +86
+        ("SMS_STATION_PROVIDER", "sjroom"),  # the international gateway for +86
         ("SMS_TENANT_PROVIDER", "tencent"),  # tenant free text to a template-only provider
         ("SMS_TENANT_PROVIDER", "fw199"),
         ("SMS_DOUYIN_PROVIDER", "sjroom"),
@@ -139,7 +143,7 @@ def test_an_unknown_provider_is_refused(settings):
     assert errors(checks.check_routing()) == {"sms.E001"}
 
 
-def test_a_default_provider_missing_a_station_template_is_a_warning(settings):
+def test_a_station_provider_missing_a_station_template_is_a_warning(settings):
     tencent_templates(settings, {"0": "1001", "1": "1002"})
     messages = checks.check_routing()
     assert errors(messages) == {"sms.W001"} and "business type 2" in messages[0].msg
@@ -148,3 +152,28 @@ def test_a_default_provider_missing_a_station_template_is_a_warning(settings):
 def test_the_deprecated_failover_setting_is_a_warning(settings):
     settings.SMS_FAILOVER = ["tencent", "gateway"]
     assert errors(checks.check_routing()) == {"sms.W002"}
+
+
+def test_the_deprecated_default_provider_setting_is_a_warning(settings):
+    settings.SMS_DEFAULT_PROVIDER = "tencent"
+    assert errors(checks.check_routing()) == {"sms.W003"}
+
+
+def _station_provider_in_a_fresh_process(**env: str) -> str:
+    code = "from gm_server_notify import settings as s; print(s.SMS_STATION_PROVIDER)"
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("SMS_STATION_PROVIDER", "SMS_DEFAULT_PROVIDER")
+    }
+    environment.update(GM_EMBEDDED_DEFAULTS="1", **env)
+    answer = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True, timeout=60
+    )
+    return answer.stdout.strip().splitlines()[-1]
+
+
+def test_sms_default_provider_is_the_station_providers_old_name():
+    assert _station_provider_in_a_fresh_process() == "tencent"
+    assert _station_provider_in_a_fresh_process(SMS_DEFAULT_PROVIDER="gateway") == "gateway"
+    assert _station_provider_in_a_fresh_process(
+        SMS_DEFAULT_PROVIDER="gateway", SMS_STATION_PROVIDER="tencent"
+    ) == ("tencent")

@@ -327,11 +327,11 @@ def test_tests_never_look_a_name_up_on_the_network():
 def test_retry_schedule_setting_parses_durations():
     import os
 
-    from gm_server_notify.settings import _durations
+    from gm_server_notify.settings.environment import env_durations
 
     os.environ["TEST_DURATIONS"] = "10s,1m,5m,30m,2h,0.2s,3"
     try:
-        assert _durations("TEST_DURATIONS", "") == [10, 60, 300, 1800, 7200, 0.2, 3]
+        assert env_durations("TEST_DURATIONS", "") == [10, 60, 300, 1800, 7200, 0.2, 3]
     finally:
         del os.environ["TEST_DURATIONS"]
 

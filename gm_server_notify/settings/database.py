@@ -1,0 +1,28 @@
+"""The database: SQLite under var/ by default, MySQL/MariaDB in production."""
+
+from __future__ import annotations
+
+from gm_server_notify.settings.environment import VAR_DIR, env
+
+# --- The default database, and MySQL's options ------------------------------------------------
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'gm_server_notify.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "charset": "utf8mb4",
+            # Workers claim rows with SELECT … FOR UPDATE SKIP LOCKED; READ COMMITTED avoids
+            # REPEATABLE READ's gap locks blocking concurrent inserts of send records.
+            "isolation_level": "read committed",
+            # A database that does not answer fails fast: requests answer and handlers fall back
+            # (provider pushes are queued) instead of hanging on the connect.
+            "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=3),
+        }
+    )
+    DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+
+# --- Connections --------------------------------------------------------------------------------
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
