@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 import requests
 from django.conf import settings
 
+from providers.numbers import WrittenNumber, phone_key, written_number
+
 
 class ProviderError(Exception):
     """Root of the provider exceptions."""
@@ -128,17 +130,21 @@ class DeliveryReport:
     description: str = ""
     occurred_at: datetime | None = None
 
+    @property
+    def number(self) -> WrittenNumber:
+        """The number the report names, as the provider wrote it (``providers.numbers``)."""
+        return written_number(self.phone)
 
-def phone_key(phone: str) -> str:
-    """A number as uplink keys compare it, the same whether the provider masked it or not: a
-    mainland number (``13812341234``, ``+8613812341234`` or seed 002's pulled ``138****1234``) is
-    its first three and last four digits, ``138*1234``; any other number is its digits."""
-    text = "".join(char for char in phone if char.isdigit() or char == "*")
-    if len(text) == 13 and text.startswith("86"):
-        text = text[2:]
-    if len(text) == 11 and text.startswith("1"):
-        return f"{text[:3]}*{text[-4:]}"
-    return text
+    @property
+    def names_dispatch(self) -> bool:
+        """Names our request and a (masked) number instead of a message id: it is about the one
+        record of that request whose number it ``fits``."""
+        return bool(self.dispatch_id) and not self.provider_message_id
+
+    def fits(self, phone_e164: str) -> bool:
+        """Whether the number the report names can be a record's ``phone_e164`` (the same digits,
+        or a mask whose visible digits agree; a report naming no number fits any)."""
+        return self.number.fits(phone_e164)
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,11 @@ class InboundMessage:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
     # The provider's own id of the uplink, where it gives one (neither Tencent nor the gateway does).
     provider_uplink_id: str = ""
+
+    @property
+    def number(self) -> WrittenNumber:
+        """The number the uplink came from, as the provider wrote it (``providers.numbers``)."""
+        return written_number(self.phone)
 
     @property
     def natural_key(self) -> str:

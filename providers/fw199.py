@@ -46,7 +46,7 @@ from providers.base import (
     Region,
     SendOutcome,
 )
-from providers.wire import mainland_digits
+from providers.numbers import mainland_digits
 
 NAME = "fw199"
 SEND_PATH = "/gateway/dd/sms/send"

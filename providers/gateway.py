@@ -7,7 +7,9 @@
   result, so every number is accepted and its fate comes in its report.
 - Reports are pushed (``{sendId, mobile, times, status}``, ``DELIVRD`` = delivered; we also take a
   JSON array of them) or pulled from ``/api/v1/report`` (where success reads ``DELIVER`` and the
-  number is masked, ``135****9831``: those are matched by ``sendId`` and the mask).
+  number is masked, ``135****9831``: such a report names our dispatch id and the mask instead of a
+  message id, ``DeliveryReport.names_dispatch``, and its record is the one of that dispatch whose
+  number the mask ``fits``).
 - Uplinks are pushed (``{mobile, content, times, extNo}``) or pulled from ``/api/v1/mo``.
 - ``/api/v1/queryBalance`` gives the balance.
 
@@ -36,7 +38,8 @@ from providers.base import (
     ReportStatus,
     SendOutcome,
 )
-from providers.wire import beijing_time, each_item, json_body, mainland_digits
+from providers.numbers import mainland_digits, written_number
+from providers.wire import beijing_time, each_item, json_body
 
 NAME = "gateway"
 SUCCESS = "00"
@@ -59,7 +62,7 @@ def _report(item: Any) -> DeliveryReport:
     status = str(item["status"])
     delivered = status in DELIVERED_STATUSES
     mobile = str(item["mobile"])
-    masked = "*" in mobile
+    masked = written_number(mobile).masked
     return DeliveryReport(
         provider=NAME,
         status=ReportStatus.DELIVERED if delivered else ReportStatus.FAILED,
