@@ -148,6 +148,19 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True)
+class DispatchMessageIds:
+    """The form of a provider's message ids that are made of our request id and the number, not
+    issued by the provider: ``<dispatch id><separator><the number as sent>`` (the gateway's
+    ``"<taskId>:<mobile>"``, the mobile as ``providers.numbers.mainland_digits`` writes it). The
+    pipeline derives such ids from a record's columns in SQL instead of writing them row by row."""
+
+    separator: str
+
+    def message_id(self, dispatch_id: str, number: str) -> str:
+        return f"{dispatch_id}{self.separator}{number}"
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """An uplink (reply) SMS from a recipient."""
 
@@ -227,6 +240,9 @@ class ProviderAdapter:
     # Has an API to pull delivery reports (``pull_reports``): records left ``unknown`` are
     # reconciled through it on a schedule.
     pulls_reports: ClassVar[bool] = False
+    # Makes its message ids of our dispatch id and the number (the gateway): their form, so the
+    # pipeline can derive them; None where the provider issues its own (Tencent's serial numbers).
+    message_ids: ClassVar[DispatchMessageIds | None] = None
 
     # Where ``send_batch``'s default steps post a send request (a path under ``base_url``).
     send_path: ClassVar[str] = ""

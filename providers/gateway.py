@@ -14,7 +14,8 @@
 - ``/api/v1/queryBalance`` gives the balance.
 
 A report names the batch (``sendId`` = taskId) and the number, so a record's provider message id
-is ``"<taskId>:<mobile>"``.
+is ``"<taskId>:<mobile>"`` (``MESSAGE_IDS``, declared as the adapter's ``message_ids``: the pipeline
+derives the ids from the records' columns).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from django.conf import settings
 from providers.base import (
     CallbackParseError,
     DeliveryReport,
+    DispatchMessageIds,
     InboundMessage,
     OutcomeStatus,
     OutgoingMessage,
@@ -45,10 +47,11 @@ NAME = "gateway"
 SUCCESS = "00"
 AUTH_FAILED = "01"
 DELIVERED_STATUSES = {"DELIVRD", "DELIVER"}
+MESSAGE_IDS = DispatchMessageIds(separator=":")
 
 
 def message_id(task_id: str, mobile: str) -> str:
-    return f"{task_id}:{mobile}"
+    return MESSAGE_IDS.message_id(task_id, mobile)
 
 
 def _report(item: Any) -> DeliveryReport:
@@ -101,6 +104,7 @@ class GatewayAdapter(ProviderAdapter):
     regions = frozenset({Region.MAINLAND})
     idempotent_resend = True
     pulls_reports = True
+    message_ids = MESSAGE_IDS
     send_path = "/api/v1/send"
 
     def _credentials(self) -> dict[str, str]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from providers.base import DeliveryReport, InboundMessage, ReportStatus
+from providers.base import DeliveryReport, DispatchMessageIds, InboundMessage, ReportStatus
+from providers.gateway import GatewayAdapter
 from providers.numbers import mainland_digits, phone_key, written_number
+from providers.tencent import TencentAdapter
 
 
 @pytest.mark.parametrize(
@@ -131,3 +133,13 @@ def test_a_masked_report_names_its_dispatch_and_fits_by_its_mask():
 
 def test_an_uplink_reads_its_number_the_same_way():
     assert InboundMessage(provider="gateway", phone="138****1234", text="TD").number.e164_head == "+86138"
+
+
+def test_the_gateway_declares_how_its_message_ids_are_made():
+    ids = GatewayAdapter.message_ids
+    assert ids == DispatchMessageIds(separator=":")
+    [report] = GatewayAdapter().parse_status_callback(
+        b'{"sendId": "task-1", "mobile": "13500009831", "status": "DELIVRD"}'
+    )
+    assert report.provider_message_id == ids.message_id("task-1", mainland_digits("+8613500009831"))
+    assert TencentAdapter.message_ids is None  # Tencent issues its own serial numbers
