@@ -97,6 +97,16 @@ class DouyinTemplate:
 
 
 @dataclass(frozen=True)
+class RegisteredTemplate:
+    """A template registered (and approved) with a provider: the text it sends, and bills, under
+    the template's id whatever text we hand it."""
+
+    template_id: str
+    text: str  # as registered, its parameters in the provider's own syntax (Tencent's ``{1}``)
+    comparable: str  # the same text with each parameter written ``{}``, whatever the provider's syntax
+
+
+@dataclass(frozen=True)
 class SendOutcome:
     """What the provider said about one message of a send request."""
 
@@ -264,6 +274,11 @@ class ProviderAdapter:
         """The provider-side template registered for a station business type ("" if none)."""
         return str(self.config.get("template_ids", {}).get(str(business_type), ""))
 
+    @property
+    def default_sign_name(self) -> str:
+        """The signature a message that names none is sent under ("" where the provider has none)."""
+        return ""
+
     def douyin_template_for(self, business_type: int) -> DouyinTemplate | None:
         """The template for Douyin order messages of a station business type (None if none)."""
         return None
@@ -334,9 +349,10 @@ class ProviderAdapter:
     def pull_uplinks(self) -> list[InboundMessage]:
         return []
 
-    def registered_templates(self, template_ids: Sequence[str]) -> dict[str, str]:
-        """The texts registered with the provider for ``template_ids`` (approved ones only), for
-        providers that send their own registered templates and have an API to list them."""
+    def approved_templates(self, template_ids: Sequence[str]) -> dict[str, RegisteredTemplate]:
+        """The templates among ``template_ids`` registered and approved with the provider, by id,
+        for providers that send their own registered templates and have an API to list them (the
+        others raise ``ProviderRequestRejected``)."""
         raise ProviderRequestRejected(f"{self.name} has no API to list its registered templates")
 
     # What the provider expects in the body of our answer to its callbacks.

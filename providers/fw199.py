@@ -208,6 +208,10 @@ class Fw199Adapter(ProviderAdapter):
     final_on_accept = True
     send_path = SEND_PATH
 
+    @property
+    def default_sign_name(self) -> str:
+        return DEFAULT_SMS_SIGN
+
     def douyin_template_for(self, business_type: int) -> DouyinTemplate | None:
         """The ``FW199_TEMPLATES`` entry of a station business type (None when it has none)."""
         return douyin_templates(self.config.get("templates", {})).get(int(business_type))

@@ -141,3 +141,8 @@ def test_balance_drops_by_numbers_sent(simulator):
 def test_more_than_3000_numbers_is_refused_before_sending(simulator):
     with pytest.raises(ValueError):
         GatewayAdapter().send(_messages(*[f"+86131{i:08d}" for i in range(3001)]), dispatch_id="t")
+
+
+def test_the_gateway_has_no_template_listing():
+    with pytest.raises(ProviderRequestRejected):
+        GatewayAdapter().approved_templates(["1001"])
