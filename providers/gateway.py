@@ -16,6 +16,10 @@
 A report names the batch (``sendId`` = taskId) and the number, so a record's provider message id
 is ``"<taskId>:<mobile>"`` (``MESSAGE_IDS``, declared as the adapter's ``message_ids``: the pipeline
 derives the ids from the records' columns).
+
+A repeated ``taskId`` is answered with a code of its own, read as "already accepted": the seed
+names none, so it is configured (``duplicate_task_code`` in ``SMS_PROVIDERS["gateway"]``, from
+``GATEWAY_DUPLICATE_TASK_CODE``; ``08`` by default, what the simulator answers).
 """
 
 from __future__ import annotations
@@ -23,8 +27,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from typing import Any
-
-from django.conf import settings
 
 from providers.base import (
     CallbackParseError,
@@ -46,6 +48,7 @@ from providers.wire import beijing_time, each_item, json_body
 NAME = "gateway"
 SUCCESS = "00"
 AUTH_FAILED = "01"
+DEFAULT_DUPLICATE_TASK_CODE = "08"
 DELIVERED_STATUSES = {"DELIVRD", "DELIVER"}
 MESSAGE_IDS = DispatchMessageIds(separator=":")
 
@@ -107,6 +110,11 @@ class GatewayAdapter(ProviderAdapter):
     message_ids = MESSAGE_IDS
     send_path = "/api/v1/send"
 
+    @property
+    def duplicate_task_code(self) -> str:
+        """The answer code for a repeated ``taskId`` (module docstring)."""
+        return str(self.config.get("duplicate_task_code", DEFAULT_DUPLICATE_TASK_CODE))
+
     def _credentials(self) -> dict[str, str]:
         return {
             "account": self.config["account"],
@@ -143,7 +151,7 @@ class GatewayAdapter(ProviderAdapter):
         code = str(answer.get("code"))
         if code == AUTH_FAILED:
             raise ProviderRequestRejected(f"gateway send: {answer.get('message', 'auth failed')}", code=code)
-        accepted = code == SUCCESS or code == settings.GATEWAY_DUPLICATE_TASK_CODE
+        accepted = code == SUCCESS or code == self.duplicate_task_code
         data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
         task_id = str(data.get("taskId") or dispatch_id)
         return [
