@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 import requests
 from django.conf import settings
 
+from providers.numbers import WrittenNumber, phone_key, written_number
+
 
 class ProviderError(Exception):
     """Root of the provider exceptions."""
@@ -95,6 +97,16 @@ class DouyinTemplate:
 
 
 @dataclass(frozen=True)
+class RegisteredTemplate:
+    """A template registered (and approved) with a provider: the text it sends, and bills, under
+    the template's id whatever text we hand it."""
+
+    template_id: str
+    text: str  # as registered, its parameters in the provider's own syntax (Tencent's ``{1}``)
+    comparable: str  # the same text with each parameter written ``{}``, whatever the provider's syntax
+
+
+@dataclass(frozen=True)
 class SendOutcome:
     """What the provider said about one message of a send request."""
 
@@ -128,17 +140,34 @@ class DeliveryReport:
     description: str = ""
     occurred_at: datetime | None = None
 
+    @property
+    def number(self) -> WrittenNumber:
+        """The number the report names, as the provider wrote it (``providers.numbers``)."""
+        return written_number(self.phone)
 
-def phone_key(phone: str) -> str:
-    """A number as uplink keys compare it, the same whether the provider masked it or not: a
-    mainland number (``13812341234``, ``+8613812341234`` or seed 002's pulled ``138****1234``) is
-    its first three and last four digits, ``138*1234``; any other number is its digits."""
-    text = "".join(char for char in phone if char.isdigit() or char == "*")
-    if len(text) == 13 and text.startswith("86"):
-        text = text[2:]
-    if len(text) == 11 and text.startswith("1"):
-        return f"{text[:3]}*{text[-4:]}"
-    return text
+    @property
+    def names_dispatch(self) -> bool:
+        """Names our request and a (masked) number instead of a message id: it is about the one
+        record of that request whose number it ``fits``."""
+        return bool(self.dispatch_id) and not self.provider_message_id
+
+    def fits(self, phone_e164: str) -> bool:
+        """Whether the number the report names can be a record's ``phone_e164`` (the same digits,
+        or a mask whose visible digits agree; a report naming no number fits any)."""
+        return self.number.fits(phone_e164)
+
+
+@dataclass(frozen=True)
+class DispatchMessageIds:
+    """The form of a provider's message ids that are made of our request id and the number, not
+    issued by the provider: ``<dispatch id><separator><the number as sent>`` (the gateway's
+    ``"<taskId>:<mobile>"``, the mobile as ``providers.numbers.mainland_digits`` writes it). The
+    pipeline derives such ids from a record's columns in SQL instead of writing them row by row."""
+
+    separator: str
+
+    def message_id(self, dispatch_id: str, number: str) -> str:
+        return f"{dispatch_id}{self.separator}{number}"
 
 
 @dataclass(frozen=True)
@@ -154,6 +183,11 @@ class InboundMessage:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
     # The provider's own id of the uplink, where it gives one (neither Tencent nor the gateway does).
     provider_uplink_id: str = ""
+
+    @property
+    def number(self) -> WrittenNumber:
+        """The number the uplink came from, as the provider wrote it (``providers.numbers``)."""
+        return written_number(self.phone)
 
     @property
     def natural_key(self) -> str:
@@ -216,6 +250,9 @@ class ProviderAdapter:
     # Has an API to pull delivery reports (``pull_reports``): records left ``unknown`` are
     # reconciled through it on a schedule.
     pulls_reports: ClassVar[bool] = False
+    # Makes its message ids of our dispatch id and the number (the gateway): their form, so the
+    # pipeline can derive them; None where the provider issues its own (Tencent's serial numbers).
+    message_ids: ClassVar[DispatchMessageIds | None] = None
 
     # Where ``send_batch``'s default steps post a send request (a path under ``base_url``).
     send_path: ClassVar[str] = ""
@@ -236,6 +273,11 @@ class ProviderAdapter:
     def template_id_for(self, business_type: int) -> str:
         """The provider-side template registered for a station business type ("" if none)."""
         return str(self.config.get("template_ids", {}).get(str(business_type), ""))
+
+    @property
+    def default_sign_name(self) -> str:
+        """The signature a message that names none is sent under ("" where the provider has none)."""
+        return ""
 
     def douyin_template_for(self, business_type: int) -> DouyinTemplate | None:
         """The template for Douyin order messages of a station business type (None if none)."""
@@ -307,9 +349,10 @@ class ProviderAdapter:
     def pull_uplinks(self) -> list[InboundMessage]:
         return []
 
-    def registered_templates(self, template_ids: Sequence[str]) -> dict[str, str]:
-        """The texts registered with the provider for ``template_ids`` (approved ones only), for
-        providers that send their own registered templates and have an API to list them."""
+    def approved_templates(self, template_ids: Sequence[str]) -> dict[str, RegisteredTemplate]:
+        """The templates among ``template_ids`` registered and approved with the provider, by id,
+        for providers that send their own registered templates and have an API to list them (the
+        others raise ``ProviderRequestRejected``)."""
         raise ProviderRequestRejected(f"{self.name} has no API to list its registered templates")
 
     # What the provider expects in the body of our answer to its callbacks.

@@ -48,7 +48,7 @@ from providers.base import (
     Region,
     SendOutcome,
 )
-from providers.wire import mainland_digits
+from providers.numbers import mainland_digits
 
 NAME = "fw199"
 SEND_PATH = "/gateway/dd/sms/send"
@@ -245,6 +245,10 @@ class Fw199Adapter(ProviderAdapter):
     # No delivery receipts are documented: an accepted message is final, and there is nothing to pull.
     final_on_accept = True
     send_path = SEND_PATH
+
+    @property
+    def default_sign_name(self) -> str:
+        return DEFAULT_SMS_SIGN
 
     def douyin_template_for(self, business_type: int) -> DouyinTemplate | None:
         """The ``FW199_TEMPLATES`` entry of a station business type (None when it has none)."""

@@ -7,12 +7,19 @@
   result, so every number is accepted and its fate comes in its report.
 - Reports are pushed (``{sendId, mobile, times, status}``, ``DELIVRD`` = delivered; we also take a
   JSON array of them) or pulled from ``/api/v1/report`` (where success reads ``DELIVER`` and the
-  number is masked, ``135****9831``: those are matched by ``sendId`` and the mask).
+  number is masked, ``135****9831``: such a report names our dispatch id and the mask instead of a
+  message id, ``DeliveryReport.names_dispatch``, and its record is the one of that dispatch whose
+  number the mask ``fits``).
 - Uplinks are pushed (``{mobile, content, times, extNo}``) or pulled from ``/api/v1/mo``.
 - ``/api/v1/queryBalance`` gives the balance.
 
 A report names the batch (``sendId`` = taskId) and the number, so a record's provider message id
-is ``"<taskId>:<mobile>"``.
+is ``"<taskId>:<mobile>"`` (``MESSAGE_IDS``, declared as the adapter's ``message_ids``: the pipeline
+derives the ids from the records' columns).
+
+A repeated ``taskId`` is answered with a code of its own, read as "already accepted": the seed
+names none, so it is configured (``duplicate_task_code`` in ``SMS_PROVIDERS["gateway"]``, from
+``GATEWAY_DUPLICATE_TASK_CODE``; ``08`` by default, what the simulator answers).
 """
 
 from __future__ import annotations
@@ -21,11 +28,10 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from django.conf import settings
-
 from providers.base import (
     CallbackParseError,
     DeliveryReport,
+    DispatchMessageIds,
     InboundMessage,
     OutcomeStatus,
     OutgoingMessage,
@@ -36,16 +42,19 @@ from providers.base import (
     ReportStatus,
     SendOutcome,
 )
-from providers.wire import beijing_time, each_item, json_body, mainland_digits
+from providers.numbers import mainland_digits, written_number
+from providers.wire import beijing_time, each_item, json_body
 
 NAME = "gateway"
 SUCCESS = "00"
 AUTH_FAILED = "01"
+DEFAULT_DUPLICATE_TASK_CODE = "08"
 DELIVERED_STATUSES = {"DELIVRD", "DELIVER"}
+MESSAGE_IDS = DispatchMessageIds(separator=":")
 
 
 def message_id(task_id: str, mobile: str) -> str:
-    return f"{task_id}:{mobile}"
+    return MESSAGE_IDS.message_id(task_id, mobile)
 
 
 def _report(item: Any) -> DeliveryReport:
@@ -59,7 +68,7 @@ def _report(item: Any) -> DeliveryReport:
     status = str(item["status"])
     delivered = status in DELIVERED_STATUSES
     mobile = str(item["mobile"])
-    masked = "*" in mobile
+    masked = written_number(mobile).masked
     return DeliveryReport(
         provider=NAME,
         status=ReportStatus.DELIVERED if delivered else ReportStatus.FAILED,
@@ -98,7 +107,13 @@ class GatewayAdapter(ProviderAdapter):
     regions = frozenset({Region.MAINLAND})
     idempotent_resend = True
     pulls_reports = True
+    message_ids = MESSAGE_IDS
     send_path = "/api/v1/send"
+
+    @property
+    def duplicate_task_code(self) -> str:
+        """The answer code for a repeated ``taskId`` (module docstring)."""
+        return str(self.config.get("duplicate_task_code", DEFAULT_DUPLICATE_TASK_CODE))
 
     def _credentials(self) -> dict[str, str]:
         return {
@@ -136,7 +151,7 @@ class GatewayAdapter(ProviderAdapter):
         code = str(answer.get("code"))
         if code == AUTH_FAILED:
             raise ProviderRequestRejected(f"gateway send: {answer.get('message', 'auth failed')}", code=code)
-        accepted = code == SUCCESS or code == settings.GATEWAY_DUPLICATE_TASK_CODE
+        accepted = code == SUCCESS or code == self.duplicate_task_code
         data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
         task_id = str(data.get("taskId") or dispatch_id)
         return [

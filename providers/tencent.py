@@ -6,6 +6,7 @@
 - Status reports are pushed (``/sms/callback``, a JSON array) or pulled (``PullSmsSendStatus``).
 - Replies (uplinks) are pushed (one JSON object) or pulled (``PullSmsReplyStatus``).
 - ``SmsPackagesStatistics`` gives the package balance.
+- ``DescribeSmsTemplateList`` lists the registered templates (``approved_templates``).
 
 The endpoint comes from ``TENCENT_SMS_ENDPOINT`` (the simulator by default).
 """
@@ -13,6 +14,7 @@ The endpoint comes from ``TENCENT_SMS_ENDPOINT`` (the simulator by default).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -38,6 +40,7 @@ from providers.base import (
     ProviderRequestRejected,
     ProviderUnavailable,
     Region,
+    RegisteredTemplate,
     ReportStatus,
     SendOutcome,
 )
@@ -50,6 +53,8 @@ PULL_LIMIT = 100
 _TRANSIENT_CODES = {"ClientNetworkError", "ServerNetworkError", "InternalError", "RequestLimitExceeded"}
 _clients: dict[tuple[Any, ...], sms_client.SmsClient] = {}
 _clients_lock = threading.Lock()
+# A parameter of a registered template: ``{1}``, ``{2}``…
+_TEMPLATE_PARAMETER = re.compile(r"\{[0-9]+\}")
 
 
 def _national(mobile: str, nationcode: str) -> str:
@@ -141,6 +146,10 @@ class TencentAdapter(ProviderAdapter):
     pulls_reports = True
     callback_ack = {"result": 0, "errmsg": "OK"}
 
+    @property
+    def default_sign_name(self) -> str:
+        return str(self.config.get("sign_name", ""))
+
     def _client(self) -> sms_client.SmsClient:
         endpoint = urlsplit(self.config["endpoint"])
         key = (
@@ -190,7 +199,7 @@ class TencentAdapter(ProviderAdapter):
         request = models.SendSmsRequest()
         request.PhoneNumberSet = [message.phone_e164 for message in batch]
         request.SmsSdkAppId = self.config["sdk_app_id"]
-        request.SignName = first.sign_name or self.config["sign_name"]
+        request.SignName = first.sign_name or self.default_sign_name
         request.TemplateId = first.template_id
         request.TemplateParamSet = list(first.template_params)
         # Our id: the record's for a single message, else the dispatch batch's.
@@ -288,6 +297,15 @@ class TencentAdapter(ProviderAdapter):
             str(item.TemplateId): item.TemplateContent or ""
             for item in response.DescribeTemplateStatusSet or []
             if item.StatusCode == 0
+        }
+
+    def approved_templates(self, template_ids: Sequence[str]) -> dict[str, RegisteredTemplate]:
+        """``registered_templates``, with ``{}`` for their ``{1}``, ``{2}``…"""
+        return {
+            template_id: RegisteredTemplate(
+                template_id=template_id, text=text, comparable=_TEMPLATE_PARAMETER.sub("{}", text)
+            )
+            for template_id, text in self.registered_templates(template_ids).items()
         }
 
     def balance(self) -> ProviderBalance:

@@ -1,6 +1,6 @@
-"""What every adapter needs to read the providers' wire formats, in one place: phone numbers as
-domestic providers take them, Beijing-time and Unix timestamps, and strict JSON for pushed
-bodies. (A provider's HTTP answer is read by ``ProviderAdapter.answer_json``.)"""
+"""What every adapter needs to read the providers' wire formats, in one place: Beijing-time and
+Unix timestamps, and strict JSON for pushed bodies. (Phone numbers as providers write them are
+``providers.numbers``; a provider's HTTP answer is read by ``ProviderAdapter.answer_json``.)"""
 
 from __future__ import annotations
 
@@ -16,14 +16,6 @@ from providers.base import CallbackParseError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-MAINLAND_PREFIX = "+86"
-
-
-def mainland_digits(phone_e164: str) -> str:
-    """Mainland numbers as their 11 digits (how domestic providers take and report them); other
-    numbers unchanged."""
-    return phone_e164[len(MAINLAND_PREFIX) :] if phone_e164.startswith(MAINLAND_PREFIX) else phone_e164
 
 
 def beijing_time(text: Any) -> dt.datetime | None:

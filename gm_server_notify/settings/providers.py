@@ -51,8 +51,6 @@ SMS_STATION_TEMPLATES = env_json(
 
 # --- Talking to providers ----------------------------------------------------------------------------
 PROVIDER_HTTP_TIMEOUT = env.float("PROVIDER_HTTP_TIMEOUT", default=5.0)
-# The gateway's answer code for a repeated taskId: the batch is already there (not an error).
-GATEWAY_DUPLICATE_TASK_CODE = env.str("GATEWAY_DUPLICATE_TASK_CODE", default="08")
 
 # --- Provider balances (statistics_overview's gm_balance, the dashboard) -------------------------
 SMS_BALANCE_PROVIDERS = env_list("SMS_BALANCE_PROVIDERS", default="tencent,gateway,sjroom")
@@ -83,6 +81,8 @@ SMS_PROVIDERS = {
         "account": env.str("GATEWAY_SMS_ACCOUNT", default="sim-account"),
         "password": env.str("GATEWAY_SMS_PASSWORD", default="sim-password"),
         "ext_no": env.str("GATEWAY_SMS_EXT_NO", default=""),
+        # The answer code for a repeated taskId: the batch is already there (not an error).
+        "duplicate_task_code": env.str("GATEWAY_DUPLICATE_TASK_CODE", default="08"),
         "batch_limit": env.int("GATEWAY_SMS_BATCH_LIMIT", default=3000),
         "rate_per_second": env.int("GATEWAY_SMS_RATE_PER_SECOND", default=20000),
     },

@@ -4,8 +4,8 @@
   records the provider accepted against the parts it said it billed (Tencent's ``Fee``), what the
   ledger booked for the difference, and the records that differ.
 - ``station_template_drift``: ``SMS_STATION_TEMPLATES`` (the texts we count parts from) against
-  the templates registered with a template provider (Tencent ``DescribeSmsTemplateList``): a
-  registered text longer than ours bills more parts than we reserve.
+  the templates registered with the provider station messages go to (its adapter's
+  ``approved_templates``): a registered text longer than ours bills more parts than we reserve.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models import Count, F, Q, Sum
 
 from providers.registry import get_adapter
-from sms.core.content import count_segments
+from sms.core.content import count_segments, station_templates
 from sms.core.days import local_day_bounds
 from sms.models import BalanceLedger, LedgerReason, SendRecord
 
@@ -135,50 +135,57 @@ class TemplateDrift:
     theirs: str | None  # None: not registered (or not approved) with the provider
     our_parts: int
     their_parts: int | None
+    # Theirs with each parameter written ``{}`` (``RegisteredTemplate.comparable``), as ours is compared.
+    theirs_comparable: str | None = None
 
     @property
     def agrees(self) -> bool:
-        return self.theirs is not None and _normalised(self.ours) == _normalised(self.theirs)
+        return self.theirs_comparable is not None and _comparable(self.ours) == self.theirs_comparable.strip()
 
 
 # A sample of the longest values: an order id and a verify code as the station API accepts them.
 SAMPLE_VALUES = {"order_id": "2026112500001234", "verify_code": "123456"}
 
 
-def _normalised(text: str) -> str:
-    """A template with its placeholders (ours ``{order_id}``, Tencent's ``{1}``) made equal."""
-    for name in (*SAMPLE_VALUES, "1"):
+def _comparable(text: str) -> str:
+    """Our template with each of its named parameters (``{order_id}``) written ``{}``, as
+    ``RegisteredTemplate.comparable`` writes the provider's."""
+    for name in SAMPLE_VALUES:
         text = text.replace(f"{{{name}}}", "{}")
     return text.strip()
 
 
-def _filled(text: str, value: str) -> str:
-    return _normalised(text).replace("{}", value)
+def _filled(comparable: str, value: str) -> str:
+    return comparable.strip().replace("{}", value)
 
 
-def station_template_drift(*, provider: str = "tencent") -> list[TemplateDrift]:
+def station_template_drift(*, provider: str | None = None) -> list[TemplateDrift]:
     """Each station business type's local text against the text registered with ``provider``
-    (which must offer ``registered_templates``). Raises ``ProviderError`` when it cannot be asked."""
-    adapter = get_adapter(provider)
+    (by default ``SMS_STATION_PROVIDER``, where station messages go), whose adapter must offer
+    ``approved_templates``. Raises ``ProviderError`` when it cannot be asked."""
+    adapter = get_adapter(provider or settings.SMS_STATION_PROVIDER)
     ids = {
         business_type: adapter.template_id_for(int(business_type))
-        for business_type in sorted(settings.SMS_STATION_TEMPLATES)
+        for business_type in sorted(station_templates())
     }
-    registered = adapter.registered_templates([template_id for template_id in ids.values() if template_id])
-    sign = f"【{adapter.config.get('sign_name', '')}】"
+    registered = adapter.approved_templates([template_id for template_id in ids.values() if template_id])
+    sign = f"【{adapter.default_sign_name}】"
     drift = []
     for business_type, template_id in ids.items():
-        ours = settings.SMS_STATION_TEMPLATES[business_type]
-        theirs = registered.get(template_id)
+        ours = station_templates()[business_type]
+        template = registered.get(template_id)
         value = SAMPLE_VALUES["verify_code" if "{verify_code}" in ours else "order_id"]
         drift.append(
             TemplateDrift(
                 business_type=business_type,
                 template_id=template_id,
                 ours=ours,
-                theirs=theirs,
-                our_parts=count_segments(sign + _filled(ours, value)),
-                their_parts=None if theirs is None else count_segments(sign + _filled(theirs, value)),
+                theirs=None if template is None else template.text,
+                our_parts=count_segments(sign + _filled(_comparable(ours), value)),
+                their_parts=None
+                if template is None
+                else count_segments(sign + _filled(template.comparable, value)),
+                theirs_comparable=None if template is None else template.comparable,
             )
         )
     return drift

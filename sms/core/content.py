@@ -86,16 +86,21 @@ def count_segments(text: str, *, gsm7_allowed: bool = False) -> int:
     return 1 if units <= single else math.ceil(units / part)
 
 
+def station_templates() -> Mapping[str, str]:
+    """The station message texts, one per business type ("0", "1", "2"), with ``{order_id}`` /
+    ``{verify_code}`` placeholders: ``SMS_STATION_TEMPLATES``, read here only."""
+    return settings.SMS_STATION_TEMPLATES
+
+
 def render_station_message(
     business_type: int, sms_content: Mapping[str, str], *, international: bool = False
 ) -> str:
     """The full text of a station message: the signature (``compose_message``: ``【signature】``
     for mainland numbers, ``signature: `` otherwise) then the type's template.
 
-    Templates come from ``SMS_STATION_TEMPLATES`` (one per business type, ``{order_id}`` /
-    ``{verify_code}`` placeholders).
+    The template is the type's text of ``station_templates()``.
     """
-    template = settings.SMS_STATION_TEMPLATES[str(int(business_type))]
+    template = station_templates()[str(int(business_type))]
     body = template.format(**{key: value for key, value in sms_content.items() if key != "sms_signature"})
     return compose_message(signature=sms_content["sms_signature"], body=body, international=international)
 

@@ -1,6 +1,7 @@
 """Phone number validation with Google's libphonenumber (the ``phonenumbers`` package).
 
-What is accepted and refused, and why: docs/phones.md.
+What is accepted and refused, and why: docs/phones.md. How providers write numbers (in their
+requests, reports and uplinks) is ``providers.numbers``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType, phonenumberutil
 
 from providers.base import Region
+from providers.numbers import MAINLAND_COUNTRY_CODE, MAINLAND_PREFIX, is_mainland_e164, written_number
 
 MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
-MAINLAND_COUNTRY_CODE = 86
-MAINLAND_PREFIX = f"+{MAINLAND_COUNTRY_CODE}"
 # After NFKC (full-width ０-９, ＋, －, （）, the ideographic space become their ASCII forms): ASCII
 # digits, one leading ``+`` (``(+86)`` too) and the separators people write. Anything else
 # (letters, so no ``tel:`` or ``x123`` extension; digits of other scripts; ``#``, ``*``) is
@@ -50,11 +50,6 @@ class Phone:
 def is_douyin_ciphertext(phone: str) -> bool:
     """Whether a given or stored number is a Douyin phone ciphertext (it starts with ``$``)."""
     return phone.startswith(DOUYIN_CIPHERTEXT_PREFIX)
-
-
-def is_mainland_e164(e164: str) -> bool:
-    """Whether a stored E.164 number is a mainland China number (the domestic providers' kind)."""
-    return e164.startswith(MAINLAND_PREFIX)
 
 
 def region_of(e164: str) -> Region:
@@ -136,30 +131,8 @@ def mask(phone: str) -> str:
 
 def display_mobile(phone: str) -> str:
     """A number as the API lists it: a mainland number's 11 digits (``+8613112341234`` and
-    ``8613112341234`` → ``13112341234``; a masked ``131****1234`` stays masked), others as given."""
+    ``8613112341234`` → ``13112341234``; a masked ``131****1234`` stays masked), others as given
+    (a Douyin phone ciphertext, and anything written with more than digits and a ``+``)."""
     text = phone.strip()
-    for prefix in (MAINLAND_PREFIX, "86"):
-        rest = text[len(prefix) :]
-        if text.startswith(prefix) and len(rest) == 11 and rest.startswith("1"):
-            return rest
-    return text
-
-
-def reported_phone_matches(reported: str, e164: str) -> bool:
-    """Whether the number a provider's report names can be the record's ``e164`` number: the
-    same digits (with or without the country code, ``+`` or spaces), or a masked form
-    (``131****1234``) whose visible digits agree. An empty ``reported`` says nothing and matches."""
-    text = reported.strip()
-    if not text:
-        return True
-    record_digits = "".join(char for char in e164 if char.isdigit())
-    if "*" in text:
-        head = "".join(char for char in text.split("*", 1)[0] if char.isdigit())
-        tail = "".join(char for char in text.rsplit("*", 1)[1] if char.isdigit())
-        national = record_digits[len(MAINLAND_PREFIX) - 1 :] if is_mainland_e164(e164) else record_digits
-        return any(
-            candidate.startswith(head) and candidate.endswith(tail) and len(head) + len(tail) < len(candidate)
-            for candidate in (record_digits, national)
-        )
-    digits = "".join(char for char in text if char.isdigit())
-    return bool(digits) and (digits == record_digits or (record_digits.endswith(digits) and len(digits) >= 7))
+    number = written_number(text)
+    return number.national if number.plain and number.mainland else text

@@ -23,7 +23,7 @@ from providers.base import DeliveryReport, ReportStatus
 from sms.accounting.statistics import DailyCounts, bump_daily_statistics, count_daily
 from sms.core import metrics
 from sms.core.bulk import bulk_save, chunked
-from sms.core.phones import mask, reported_phone_matches
+from sms.core.phones import mask
 from sms.models import (
     FINAL_STATES,
     PendingReport,
@@ -59,7 +59,7 @@ def _misfit(record: SendRecord, report: DeliveryReport, provider: str) -> str:
     """Why ``report`` cannot be about ``record`` ("" when it can)."""
     if record.provider != provider:
         return WRONG_PROVIDER
-    if not reported_phone_matches(report.phone, record.phone_e164):
+    if not report.fits(record.phone_e164):
         return WRONG_NUMBER
     return ""
 
@@ -94,13 +94,12 @@ def _report_key(report: DeliveryReport) -> str:
 
 
 def _resolve_by_dispatch(provider: str, reports: Sequence[DeliveryReport]) -> list[DeliveryReport]:
-    """Reports that name our request (``dispatch_id``) and a masked number instead of a message
-    id (the gateway's pulled reports, seed 002) made to name the one record of that request whose
-    number fits the mask. A report that fits none, or more than one, is left as it is (it then
-    matches nothing: a number that appears twice in one request cannot be told apart)."""
-    wanted = {
-        report.dispatch_id for report in reports if report.dispatch_id and not report.provider_message_id
-    }
+    """Reports that name our request and a (masked) number instead of a message id
+    (``DeliveryReport.names_dispatch``: the gateway's pulled reports, seed 002) made to name the
+    one record of that request whose number the report ``fits``. A report that fits none, or more
+    than one, is left as it is (it then matches nothing: a number that appears twice in one
+    request cannot be told apart)."""
+    wanted = {report.dispatch_id for report in reports if report.names_dispatch}
     if not wanted:
         return list(reports)
     by_dispatch: dict[str, list[tuple[int, str]]] = {}
@@ -111,12 +110,8 @@ def _resolve_by_dispatch(provider: str, reports: Sequence[DeliveryReport]) -> li
             by_dispatch.setdefault(dispatch_id, []).append((pk, e164))
     resolved = []
     for report in reports:
-        if report.dispatch_id and not report.provider_message_id and not report.record_id:
-            fits = [
-                pk
-                for pk, e164 in by_dispatch.get(report.dispatch_id, [])
-                if reported_phone_matches(report.phone, e164)
-            ]
+        if report.names_dispatch and not report.record_id:
+            fits = [pk for pk, e164 in by_dispatch.get(report.dispatch_id, []) if report.fits(e164)]
             if len(fits) == 1:
                 report = dataclasses.replace(report, record_id=fits[0])
         resolved.append(report)
@@ -149,22 +144,6 @@ def _decide(record: SendRecord, report: DeliveryReport, now: dt.datetime, daily:
     count_daily(daily, record, "success" if delivered else "failed")
 
 
-def reported_e164(phone: str) -> str:
-    """The E.164 form of an unmasked number a report names ("" when it cannot be told): mainland
-    reports name the 11 national digits, the others ``+CC…``."""
-    text = phone.strip()
-    digits = "".join(char for char in text if char.isdigit())
-    if not digits or "*" in text:
-        return ""
-    if text.startswith("+"):
-        return f"+{digits}"
-    if len(digits) == 11 and digits.startswith("1"):
-        return f"+86{digits}"
-    if digits.startswith("86") and len(digits) == 13:
-        return f"+{digits}"
-    return ""
-
-
 def _match_uncertain(
     provider: str, reports: Sequence[DeliveryReport]
 ) -> list[tuple[SendRecord, DeliveryReport]]:
@@ -174,7 +153,7 @@ def _match_uncertain(
     The records are locked and carry the report's id afterwards."""
     by_phone: dict[str, list[DeliveryReport]] = {}
     for report in reports:
-        e164 = reported_e164(report.phone)
+        e164 = report.number.e164  # "" when masked: a mask cannot tie a report to one record
         if e164 and report.provider_message_id:
             by_phone.setdefault(e164, []).append(report)
     if not by_phone:

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from gm_server_notify.db import retry_on_deadlock
 from providers.base import InboundMessage
+from providers.numbers import WrittenNumber
 from signatures.names import strip_brackets
 from sms.core.phones import InvalidPhone, parse_mobile
 from sms.marketing import optout
@@ -36,28 +37,17 @@ logger = logging.getLogger(__name__)
 
 # How far a provider's clock may run behind ours (a reply stamped before the send it answers).
 CLOCK_SKEW = dt.timedelta(seconds=60)
-MAINLAND_PREFIX = "+86"
 
 
-def _phone_filter(phone: str) -> Q | None:
-    """The send records whose ``phone_e164`` can be ``phone`` as a provider wrote it: E.164,
-    a mainland number's 11 digits (with or without 86), or seed 002's masked ``138****1234``."""
-    text = "".join(char for char in phone if char.isdigit() or char in "*+")
-    digits = text.lstrip("+")
-    if "*" in digits:
-        head, tail = digits.split("*", 1)[0], digits.rsplit("*", 1)[1]
-        if len(head) + len(tail) < 7 or not head or not tail:
+def _phone_filter(number: WrittenNumber) -> Q | None:
+    """The send records whose ``phone_e164`` can be ``number`` as a provider wrote it
+    (``providers.numbers``: E.164, a mainland number's 11 digits with or without 86, or seed
+    002's masked ``138****1234``); None when it names none we can look up."""
+    if number.masked:
+        if not number.identifying:
             return None  # too little left to tell numbers apart
-        if head.startswith("86") and len(digits) == 13:
-            head = head[2:]
-        if len(digits) in (11, 13):
-            return Q(phone_e164__startswith=f"{MAINLAND_PREFIX}{head}", phone_e164__endswith=tail)
-        return Q(phone_e164__startswith=f"+{head}", phone_e164__endswith=tail)
-    if not digits:
-        return None
-    if len(digits) == 11 and digits.startswith("1") and not text.startswith("+"):
-        return Q(phone_e164=f"{MAINLAND_PREFIX}{digits}")
-    return Q(phone_e164=f"+{digits}")
+        return Q(phone_e164__startswith=number.e164_head, phone_e164__endswith=number.tail)
+    return Q(phone_e164=number.e164) if number.e164 else None
 
 
 def signature_filter(sign: str) -> Q:
@@ -68,7 +58,7 @@ def signature_filter(sign: str) -> Q:
 
 def match_record(*, message: InboundMessage, received_at: dt.datetime, window_days: int) -> SendRecord | None:
     """The send ``message`` answers (module docstring), or None."""
-    by_phone = _phone_filter(message.phone)
+    by_phone = _phone_filter(message.number)
     if by_phone is None:
         return None
     query = SendRecord.objects.filter(

@@ -17,6 +17,7 @@ from django.core import checks
 
 from providers.base import Region
 from providers.registry import UnknownProvider, adapter_class, known_providers
+from sms.core.content import station_templates
 from sms.sending.routing import BatchNeeds, unfit_reason
 
 # (setting, what it is given: the region of its numbers, tenant free text, Douyin order messages)
@@ -75,7 +76,7 @@ def check_routing(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
             messages += _provider_errors(setting, name, needs, "sms.E003")
     station_provider = settings.SMS_STATION_PROVIDER
     if station_provider in known_providers() and adapter_class(station_provider).requires_template:
-        business_types = frozenset(int(kind) for kind in settings.SMS_STATION_TEMPLATES)
+        business_types = frozenset(int(kind) for kind in station_templates())
         station = BatchNeeds(frozenset({Region.MAINLAND}), business_types=business_types)
         reason = unfit_reason(station_provider, station)
         if reason:

@@ -45,6 +45,7 @@ from gm_server_notify import clock
 from gm_server_notify.db import TRANSIENT_ERRORS, backoff_seconds, drop_broken_connection, retry_on_deadlock
 from providers import ratelimit
 from providers.base import (
+    DispatchMessageIds,
     OutcomeStatus,
     ProviderOutcomeUncertain,
     ProviderRequestRejected,
@@ -246,21 +247,33 @@ OUTCOME_WRITE_FIELDS = (
 )
 
 
-def _write_outcomes(records: Sequence[SendRecord], *, dispatch_id: str | None, now: datetime) -> None:
+def _write_outcomes(
+    records: Sequence[SendRecord],
+    *,
+    dispatch_id: str | None,
+    now: datetime,
+    message_ids: DispatchMessageIds | None = None,
+) -> None:
     """Write the records' new outcome fields: one ``UPDATE`` per distinct outcome (and per
-    999 ids), not a row-by-row write. A provider message id that is ``<dispatch id>:<number>``
-    (the gateway's, our taskId and the mobile) is derived in SQL from the columns; other ids
+    999 ids), not a row-by-row write. Where the provider makes its message ids of the dispatch id
+    and the number (``message_ids``, the adapter's: the gateway's taskId and mobile), an id of that
+    form is derived in SQL from the columns (``receive_phone`` is the number as sent); other ids
     (Tencent's serial numbers) are set per row in the same statement."""
     groups: dict[tuple[object, ...], list[SendRecord]] = {}
     for record in records:
-        derived = bool(dispatch_id) and record.provider_message_id == f"{dispatch_id}:{record.receive_phone}"
+        derived = (
+            message_ids is not None
+            and bool(dispatch_id)
+            and record.provider_message_id == message_ids.message_id(str(dispatch_id), record.receive_phone)
+        )
         key = (*(getattr(record, field) for field in OUTCOME_WRITE_FIELDS), derived)
         groups.setdefault(key, []).append(record)
     for key, members in groups.items():
         values = dict(zip(OUTCOME_WRITE_FIELDS, key[:-1], strict=True))
         for chunk in chunked(members):
-            if key[-1]:
-                message_id: object = Concat(F("dispatch_id"), Value(":"), F("receive_phone"))
+            if key[-1] and message_ids is not None:
+                separator = Value(message_ids.separator)
+                message_id: object = Concat(F("dispatch_id"), separator, F("receive_phone"))
             elif any(record.provider_message_id for record in chunk):
                 message_id = Case(
                     *(When(pk=record.pk, then=Value(record.provider_message_id)) for record in chunk),
@@ -284,6 +297,7 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
     """
     by_id = {outcome.record_id: outcome for outcome in outcomes}
     final_on_accept = bool(provider) and adapter_class(provider).final_on_accept
+    message_ids = adapter_class(provider).message_ids if provider else None
     now = timezone.now()
     with transaction.atomic():
         # Lock only the records: joining the batch would lock its row too, which every worker
@@ -327,7 +341,7 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
         # What the provider billed, where it says, settles the account (our count reserved it).
         reconcile_billed(billed)
         metrics.count_billed_difference(billed, provider=provider)
-        _write_outcomes(records, dispatch_id=dispatch_id, now=now)
+        _write_outcomes(records, dispatch_id=dispatch_id, now=now, message_ids=message_ids)
         # Tenant records now final (refused, or final on acceptance): their webhook events.
         outbox.record_finished(records)
         bump_daily_statistics(daily)

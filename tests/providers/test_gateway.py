@@ -1,6 +1,9 @@
 """The domestic gateway (seed 002): its documented payloads, and real HTTP against the simulator."""
 
 import copy
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -141,3 +144,36 @@ def test_balance_drops_by_numbers_sent(simulator):
 def test_more_than_3000_numbers_is_refused_before_sending(simulator):
     with pytest.raises(ValueError):
         GatewayAdapter().send(_messages(*[f"+86131{i:08d}" for i in range(3001)]), dispatch_id="t")
+
+
+def test_the_duplicate_task_code_is_read_from_the_gateways_own_configuration(simulator, settings):
+    providers = copy.deepcopy(settings.SMS_PROVIDERS)
+    providers["gateway"]["duplicate_task_code"] = "99"  # not what the simulator answers (08)
+    settings.SMS_PROVIDERS = providers
+    adapter = GatewayAdapter()
+    adapter.send(_messages("+8613100000001"), dispatch_id="task-1")
+    [again] = adapter.send(_messages("+8613100000001"), dispatch_id="task-1")
+    assert (again.accepted, again.code, again.provider_message_id) == (False, "08", "")
+
+
+@pytest.mark.parametrize(("env", "code"), [({}, "08"), ({"GATEWAY_DUPLICATE_TASK_CODE": "42"}, "42")])
+def test_the_duplicate_task_code_comes_from_its_environment_variable(env, code):
+    program = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.SMS_PROVIDERS['gateway']['duplicate_task_code'])"
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "GATEWAY_DUPLICATE_TASK_CODE"}
+    loaded = subprocess.run(
+        [sys.executable, "-c", program],
+        env={**environ, "DJANGO_SETTINGS_MODULE": "gm_server_notify.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert loaded.stdout.strip().splitlines()[-1] == code
+
+
+def test_the_gateway_has_no_template_listing():
+    with pytest.raises(ProviderRequestRejected):
+        GatewayAdapter().approved_templates(["1001"])

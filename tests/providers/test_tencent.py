@@ -11,6 +11,7 @@ from providers.base import (
     ProviderOutcomeUncertain,
     ProviderRequestRejected,
     ProviderUnavailable,
+    RegisteredTemplate,
     ReportStatus,
 )
 from providers.tencent import TencentAdapter, parse_reply, parse_status_reports
@@ -155,6 +156,17 @@ def test_registered_templates_come_from_describe_sms_template_list(simulator):
         "1001": "您的商城订单{1}已提交成功，我们将尽快为您安排配送。",
         "1003": "验证码{1}",
     }
+
+
+def test_approved_templates_write_tencents_numbered_parameters_as_braces(simulator, settings):
+    simulator.configure(templates={"1003": "验证码{1}，{2}分钟内有效"})
+    adapter = TencentAdapter()
+    assert adapter.approved_templates(["1003", "424242"]) == {
+        "1003": RegisteredTemplate(
+            template_id="1003", text="验证码{1}，{2}分钟内有效", comparable="验证码{}，{}分钟内有效"
+        )
+    }
+    assert adapter.default_sign_name == settings.SMS_PROVIDERS["tencent"]["sign_name"]
 
 
 def test_provider_down_is_unavailable(simulator):

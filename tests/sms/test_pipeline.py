@@ -4,10 +4,13 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from providers import ratelimit
 from providers.base import DeliveryReport, OutcomeStatus, Region, ReportStatus, SendOutcome
+from providers.gateway import GatewayAdapter
 from sms.delivery import reports
 from sms.models import BalanceLedger, PendingReport, RecordState, SendRecord, SendStatus, Station
 from sms.sending import pipeline, routing, sweeps
@@ -187,3 +190,52 @@ def test_a_dispatch_larger_than_this_workers_batch_limit_is_split_and_nothing_is
     assert result.sent == 0
     assert [call.args[0] for call in publish.call_args_list] == [ids[:2], ids[2:]]
     assert set(SendRecord.objects.values_list("state", flat=True)) == {RecordState.QUEUED}
+
+
+def _outcome_updates(captured) -> list[str]:
+    table = SendRecord._meta.db_table
+    return [
+        query["sql"]
+        for query in captured.captured_queries
+        if query["sql"].startswith(f"UPDATE `{table}`") and "provider_message_id" in query["sql"]
+    ]
+
+
+def test_message_ids_of_the_form_the_adapter_declares_are_derived_in_one_update(queued):
+    records = queued(3)
+    batch = pipeline.claim_batch(record_ids=[record.pk for record in records], provider="gateway")
+    ids = GatewayAdapter.message_ids
+    outcomes = [
+        SendOutcome(
+            record.pk,
+            OutcomeStatus.ACCEPTED,
+            provider_message_id=ids.message_id(batch.dispatch_id, record.receive_phone),
+        )
+        for record in records
+    ]
+    with CaptureQueriesContext(connection) as captured:
+        pipeline.record_outcomes(provider="gateway", dispatch_id=batch.dispatch_id, outcomes=outcomes)
+    [update] = _outcome_updates(captured)
+    assert "CONCAT" in update.upper() and "CASE" not in update.upper()
+    stored = dict(SendRecord.objects.values_list("id", "provider_message_id"))
+    assert stored == {record.pk: f"{batch.dispatch_id}:{record.receive_phone}" for record in records}
+
+
+def test_message_ids_a_provider_issues_are_written_per_row_in_one_update(queued):
+    records = queued(3)
+    batch = pipeline.claim_batch(record_ids=[record.pk for record in records], provider="tencent")
+    outcomes = [
+        # Of the gateway's form, but Tencent declares none: nothing is derived for it.
+        SendOutcome(
+            record.pk,
+            OutcomeStatus.ACCEPTED,
+            provider_message_id=f"{batch.dispatch_id}:{record.receive_phone}",
+        )
+        for record in records
+    ]
+    with CaptureQueriesContext(connection) as captured:
+        pipeline.record_outcomes(provider="tencent", dispatch_id=batch.dispatch_id, outcomes=outcomes)
+    [update] = _outcome_updates(captured)
+    assert "CASE" in update.upper() and "CONCAT" not in update.upper()
+    stored = dict(SendRecord.objects.values_list("id", "provider_message_id"))
+    assert stored == {record.pk: f"{batch.dispatch_id}:{record.receive_phone}" for record in records}

@@ -1,11 +1,13 @@
-"""``manage.py check_station_templates``: SMS_STATION_TEMPLATES against the provider's registered
-templates (Tencent ``DescribeSmsTemplateList``). Exits non-zero when a text differs or is missing:
-our part count, which reserves the balance, would not be what the provider bills."""
+"""``manage.py check_station_templates``: SMS_STATION_TEMPLATES against the templates registered
+with the provider station messages go to (``SMS_STATION_PROVIDER``, or ``--provider``), as its
+adapter's ``approved_templates`` lists them. Exits non-zero when a text differs or is missing: our
+part count, which reserves the balance, would not be what the provider bills."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from providers.base import ProviderError
@@ -16,9 +18,12 @@ class Command(BaseCommand):
     help = "Compare SMS_STATION_TEMPLATES with the templates registered with a template provider."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--provider", default="tencent", help="a provider with registered templates")
+        parser.add_argument(
+            "--provider", default="", help="a provider with registered templates (SMS_STATION_PROVIDER)"
+        )
 
     def handle(self, *args: Any, provider: str, **options: Any) -> None:
+        provider = provider or settings.SMS_STATION_PROVIDER
         try:
             drift = station_template_drift(provider=provider)
         except ProviderError as exc:
