@@ -1,6 +1,8 @@
 """The domestic gateway (seed 002): its documented payloads, and real HTTP against the simulator."""
 
 import copy
+import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -177,3 +179,23 @@ def test_the_duplicate_task_code_comes_from_its_environment_variable(env, code):
 def test_the_gateway_has_no_template_listing():
     with pytest.raises(ProviderRequestRejected):
         GatewayAdapter().approved_templates(["1001"])
+
+
+def test_the_simulator_writes_times_in_beijing_time_on_a_machine_in_utc(monkeypatch):
+    """make run's simulator is a plain process in the machine's zone (UTC on most servers): its
+    uplinks and reports were stamped 8 hours early there, so no reply matched the message it
+    answered (docs/api-platform.md's v1/uplink example)."""
+    import time
+
+    from providers.simulator.protocols import gateway as simulated
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        uplink = simulated.make_uplink({"mobile": "13100000001", "text": "1", "time": 1_000_000_000})
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert uplink["times"] == "2001-09-09 09:46:40"
+    [message] = GatewayAdapter().parse_uplink_callback(json.dumps(uplink).encode(), "application/json")
+    assert message.received_at == dt.datetime(2001, 9, 9, 1, 46, 40, tzinfo=dt.UTC)

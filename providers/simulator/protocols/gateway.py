@@ -3,6 +3,7 @@ password, ``code "00"`` for success, ``taskId`` globally unique (a repeated one 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import time
@@ -40,8 +41,13 @@ def _authorised(form: dict[str, str]) -> bool:
     )
 
 
+# Seed 002's ``times`` are Beijing time, whatever the zone of the machine running the simulator
+# (make run's is a plain process: UTC on most servers, where local time was 8 hours off).
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
 def _times(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+    return dt.datetime.fromtimestamp(timestamp, BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _push(target: str, reports: list[dict[str, Any]], batch: int = 100) -> None:
