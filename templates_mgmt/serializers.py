@@ -8,29 +8,43 @@ from gm_server_notify.api.fields import IdField, SeedDateTimeField
 from gm_server_notify.api.paging import OffsetPageSerializer, offset_list_schema
 from templates_mgmt.models import Template
 
+TEMPLATE_TYPE = "模版类型: 1 验证码 (verify code), 2 通知 (notice), 3 营销 (marketing)"
+TEMP_ID = "模版id唯一标识: a template of that signature"
+SIGN_ID = "签名id唯一标识: one of your signatures"
+REJECT_REASON = "拒绝通过的原因: why it is rejected (kept for rejected, cleared for passed)"
+
 
 class TemplateWrite(serializers.Serializer):
-    name = serializers.CharField(max_length=64)
-    template = serializers.CharField(trim_whitespace=False, help_text="may hold {1}, {2} …")
+    name = serializers.CharField(max_length=64, help_text="模版名称")
+    template = serializers.CharField(
+        trim_whitespace=False,
+        help_text="模版内容: at most 500 characters, with numbered placeholders {1}, {2} …; no 【 or 】",
+    )
     # The seed's body says string, its table int: both are taken; the value must be 1, 2 or 3.
-    type = serializers.JSONField(source="template_type", help_text="1 验证码, 2 通知, 3 营销")
-    description = serializers.CharField(max_length=255)
-    sign_id = IdField()
+    type = serializers.JSONField(
+        source="template_type", help_text=TEMPLATE_TYPE + ", as a number or a numeric string"
+    )
+    description = serializers.CharField(max_length=255, help_text="申请理由简述: why it is needed")
+    sign_id = IdField(help_text=SIGN_ID)
 
 
 class TemplateUpdate(TemplateWrite):
-    temp_id = IdField()
+    temp_id = IdField(help_text=TEMP_ID)
 
 
 class TemplateDelete(serializers.Serializer):
-    sign_id = IdField()
-    temp_id = IdField()
+    sign_id = IdField(help_text=SIGN_ID)
+    temp_id = IdField(help_text=TEMP_ID)
 
 
 class TemplateReview(serializers.Serializer):
-    temp_id = IdField()
-    audit_status = serializers.CharField(max_length=16, help_text="passed or rejected")
-    reject_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    temp_id = IdField(help_text="模版唯一标识: any tenant's template")
+    audit_status = serializers.CharField(
+        max_length=16, help_text="模版审核状态, 仅可传入: passed or rejected"
+    )
+    reject_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=255, help_text=REJECT_REASON
+    )
 
 
 class TemplateListQuery(OffsetPageSerializer):
@@ -39,12 +53,12 @@ class TemplateListQuery(OffsetPageSerializer):
 
 class TemplateOut(serializers.ModelSerializer):
     # The seed lists ids as strings.
-    id = serializers.CharField()
-    sign_id = serializers.CharField()
+    id = serializers.CharField(help_text="模版id: the temp_id, as a string")
+    sign_id = serializers.CharField(help_text="模版绑定的签名ID, as a string")
     # Seed 001 types a template's times as strings (a signature's as int64): the station API's
     # format, China time.
-    created_at = SeedDateTimeField(read_only=True)
-    updated_at = SeedDateTimeField(read_only=True)
+    created_at = SeedDateTimeField(read_only=True, help_text="创建时间: Beijing time")
+    updated_at = SeedDateTimeField(read_only=True, help_text="更新时间: Beijing time")
 
     class Meta:
         model = Template
@@ -60,10 +74,18 @@ class TemplateOut(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {
+            "name": {"help_text": "模版名称"},
+            "audit_status": {"help_text": "审核状态: pending (new or edited), passed or rejected"},
+            "reject_reason": {"help_text": "拒绝原因: why it was rejected; empty otherwise"},
+            "type": {"help_text": TEMPLATE_TYPE},
+            "template": {"help_text": "模版内容"},
+            "description": {"help_text": "申请理由简述"},
+        }
 
 
 class TemplateIdOut(serializers.Serializer):
-    temp_id = serializers.IntegerField()
+    temp_id = serializers.IntegerField(help_text="the template's id")
 
 
 TemplateListOut = offset_list_schema("TemplateListOut", TemplateOut)

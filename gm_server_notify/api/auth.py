@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 SCOPES = ("send", "recharge", "read", "metrics")
 # The code of the PermissionDenied a client without the view's scope gets (the station envelope
-# answers it 403, code 1009).
+# answers it 403, code 1012).
 MISSING_SCOPE = "missing_scope"
 
 

@@ -11,6 +11,7 @@ import logging
 from enum import IntEnum
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -80,6 +81,11 @@ _DOMAIN_CODES = {
 }
 
 
+def station_http_status(code: StationCode) -> int:
+    """The HTTP status that goes with a failure's code."""
+    return _HTTP_STATUS[code]
+
+
 def station_body(code: StationCode, msg: str, data: Any = None) -> dict[str, Any]:
     """The envelope as a plain dict."""
     return {"code": int(code), "msg": msg, "data": data}
@@ -132,6 +138,10 @@ def station_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         if getattr(exc.detail, "code", None) == "missing_scope":
             return station_error(StationCode.FORBIDDEN, str(exc.detail))
         return station_error(StationCode.UNAUTHENTICATED, str(exc.detail))
+    if isinstance(exc, SuspiciousOperation):
+        # Django's own limits on what it parses (DATA_UPLOAD_MAX_NUMBER_FIELDS: a query string of
+        # more than 1000 parameters) are the caller's error, as Django answers 400 outside DRF.
+        return station_error(StationCode.INVALID_PARAMETER, str(exc))
     if isinstance(exc, (Http404, exceptions.NotFound)):
         return station_error(StationCode.NOT_FOUND, "not found")
     if isinstance(exc, exceptions.MethodNotAllowed):

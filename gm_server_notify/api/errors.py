@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -147,6 +148,9 @@ def platform_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
         return platform_error(PlatformError.ROOT_ONLY)
     if isinstance(exc, exceptions.ValidationError):
         return platform_error(PlatformError.PARAMS_FAIL, describe_validation_error(exc.detail))
+    if isinstance(exc, SuspiciousOperation):
+        # Django's own parsing limits (more than DATA_UPLOAD_MAX_NUMBER_FIELDS parameters).
+        return platform_error(PlatformError.PARAMS_FAIL, str(exc))
     if isinstance(exc, (Http404, exceptions.NotFound)):
         return platform_error(PlatformError.NOT_FOUND)
     if isinstance(exc, exceptions.MethodNotAllowed):

@@ -32,9 +32,25 @@ _SALT = "gm_server_notify.page_obj"
 class PageRequestSerializer(serializers.Serializer):
     """Parses the three paging parameters; mix into an endpoint's query serializer."""
 
-    page_obj = serializers.CharField(required=False, allow_blank=True, default="")
-    reverse = serializers.BooleanField(required=False, default=False)
-    limit = serializers.IntegerField(required=False, default=DEFAULT_LIMIT, min_value=1, max_value=MAX_LIMIT)
+    page_obj = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="分页对象: leave it out for the first page, then pass back the previous answer's "
+        "`pagination.page_obj` (with the same `reverse`)",
+    )
+    reverse = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="是否反向查询: false lists newest first (stations: by station id), true the opposite order",
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        default=DEFAULT_LIMIT,
+        min_value=1,
+        max_value=MAX_LIMIT,
+        help_text=f"返回条数: rows per page, 1 to {MAX_LIMIT}",
+    )
 
 
 @dataclass(frozen=True)
@@ -153,9 +169,15 @@ MAX_PAGE_SIZE = 100
 class OffsetPageSerializer(serializers.Serializer):
     """``page`` (from 1) and ``page_size`` (1..100, default 20) of the v1 lists."""
 
-    page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=100_000)
+    page = serializers.IntegerField(
+        required=False, default=1, min_value=1, max_value=100_000, help_text="the page, from 1"
+    )
     page_size = serializers.IntegerField(
-        required=False, default=DEFAULT_PAGE_SIZE, min_value=1, max_value=MAX_PAGE_SIZE
+        required=False,
+        default=DEFAULT_PAGE_SIZE,
+        min_value=1,
+        max_value=MAX_PAGE_SIZE,
+        help_text=f"rows per page, 1 to {MAX_PAGE_SIZE}",
     )
 
 
@@ -184,10 +206,10 @@ def offset_list_schema(name: str, item: type[serializers.Serializer]) -> type[se
         name,
         (serializers.Serializer,),
         {
-            "items": item(many=True),
+            "items": item(many=True, help_text="this page's rows, newest first"),
             "total": serializers.IntegerField(help_text="rows in the whole list"),
-            "page": serializers.IntegerField(),
-            "page_size": serializers.IntegerField(),
+            "page": serializers.IntegerField(help_text="the page answered, from 1"),
+            "page_size": serializers.IntegerField(help_text="rows per page, as asked"),
             "__module__": item.__module__,
         },
     )

@@ -33,7 +33,7 @@ class StationAPIView(APIView):
     """A ``/sms/*`` view: bearer service token, ``{code, msg, data}`` for every answer.
 
     ``required_scope`` is the scope the caller's client needs (``send``, ``recharge``, ``read``;
-    see gm_server_notify.api.auth): a client without it gets 403, code 1009. Left unset, a GET
+    see gm_server_notify.api.auth): a client without it gets 403, code 1012. Left unset, a GET
     needs ``read`` and any other method is refused to every client."""
 
     authentication_classes = [ServiceTokenAuthentication]

@@ -28,6 +28,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Tag descriptions and both families' code tables (gm_server_notify.api.schema.describe_api).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "gm_server_notify.api.schema.describe_api",
+    ],
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "ServiceToken": {"type": "http", "scheme": "bearer"},

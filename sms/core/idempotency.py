@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -41,8 +41,20 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     str,
     location=OpenApiParameter.HEADER,
     required=False,
-    description="1-255 printable ASCII characters: a retry with the same key and body answers the "
-    "first answer again (header Idempotent-Replayed: true) and changes nothing",
+    description="1-255 printable ASCII characters, scoped to the caller and the path: a retry with the "
+    "same key and body answers the first answer again (header Idempotent-Replayed: true) and changes "
+    "nothing; with another body it is refused (422), while the first request runs too (409). Answers "
+    "are kept a day (IDEMPOTENCY_TTL_SECONDS)",
+    examples=[OpenApiExample("a key per order", value="order-20261125-0042-sms")],
+)
+# The answer's header saying it is the stored answer of an earlier request with the same key.
+IDEMPOTENT_REPLAYED = OpenApiParameter(
+    REPLAYED_HEADER,
+    str,
+    location=OpenApiParameter.HEADER,
+    response=[200],
+    description="true when this is the stored answer of an earlier request with the same Idempotency-Key "
+    "(nothing was done again); absent otherwise",
 )
 _VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 

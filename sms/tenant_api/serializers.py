@@ -22,18 +22,22 @@ MAX_UNIX = int(dt.datetime.combine(MAX_DATE, dt.time.max, tzinfo=dt.UTC).timesta
 
 
 class MessageRequest(serializers.Serializer):
-    sign_id = IdField()
-    temp_id = IdField()
+    sign_id = IdField(help_text="指定使用的签名: one of your signatures, passed review")
+    temp_id = IdField(help_text="指定使用的模版: a template of that signature, passed review")
     mobiles = serializers.ListField(
         child=serializers.CharField(max_length=32, allow_blank=True),
         min_length=1,
         max_length=tenant_services.MAX_MOBILES_PER_MESSAGE,
+        help_text="指定发送的号码: 1 to 10,000 mobiles, mainland bare or +86, other countries with +CC; "
+        "a number listed twice is sent once",
     )
     params = serializers.ListField(
         child=serializers.CharField(max_length=64, allow_blank=True),
         required=False,
         default=list,
         max_length=20,
+        help_text="added: the values of the template's {1}, {2} … in order (no line break, link or 【】; "
+        "a verify-code template takes ASCII letters and digits only)",
     )
     callback_url = serializers.CharField(
         max_length=500,
@@ -57,23 +61,32 @@ class MessageRequest(serializers.Serializer):
         return None if value is None else dt.datetime.fromtimestamp(value, tz=dt.UTC)
 
 
+BATCH_UUID = "the batch's uuid, as POST v1/message answered it"
+
+
 class MessageQuery(OffsetPageSerializer):
-    uuid = serializers.UUIDField()
+    uuid = serializers.UUIDField(help_text=BATCH_UUID)
     page_size = serializers.IntegerField(
-        required=False, default=1000, min_value=1, max_value=tenant_services.MAX_MOBILES_PER_MESSAGE
+        required=False,
+        default=1000,
+        min_value=1,
+        max_value=tenant_services.MAX_MOBILES_PER_MESSAGE,
+        help_text="mobiles per page, 1 to 10,000",
     )
 
 
 class MessageAccepted(serializers.Serializer):
-    uuid = serializers.CharField()
+    uuid = serializers.CharField(
+        help_text="执行任务的唯一标识: the batch's id, for GET and DELETE v1/message"
+    )
 
 
 class MessageCancelQuery(serializers.Serializer):
-    uuid = serializers.UUIDField()
+    uuid = serializers.UUIDField(help_text=BATCH_UUID)
 
 
 class MessageCancelled(serializers.Serializer):
-    uuid = serializers.CharField()
+    uuid = serializers.CharField(help_text="the batch")
     cancelled = serializers.IntegerField(
         help_text="mobiles this call cancelled (failed, CANCELLED, refunded)"
     )
@@ -84,7 +97,7 @@ class MessageCancelled(serializers.Serializer):
 
 
 class MessageItem(serializers.Serializer):
-    mobile = serializers.CharField()
+    mobile = serializers.CharField(help_text="the number as sent")
     state = serializers.ChoiceField(
         choices=["queued", "sending", "delivered", "failed", "unknown"],
         help_text="unknown: no report by the deadline, or the provider's answer was lost; a late "
@@ -94,34 +107,38 @@ class MessageItem(serializers.Serializer):
 
 
 class MessageCounts(serializers.Serializer):
-    queued = serializers.IntegerField()
-    sending = serializers.IntegerField()
-    delivered = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    unknown = serializers.IntegerField()
+    queued = serializers.IntegerField(help_text="waiting for a worker, or held (send_at, marketing hours)")
+    sending = serializers.IntegerField(help_text="handed to the provider, waiting for its report")
+    delivered = serializers.IntegerField(help_text="delivered")
+    failed = serializers.IntegerField(
+        help_text="failed (refused, undelivered, limited, opted out, cancelled)"
+    )
+    unknown = serializers.IntegerField(help_text="no report by the deadline, or the submit's answer was lost")
 
 
 class MessageProgress(serializers.Serializer):
-    uuid = serializers.CharField()
-    total = serializers.IntegerField()
-    counts = MessageCounts()
-    items = MessageItem(many=True)
-    page = serializers.IntegerField()
-    page_size = serializers.IntegerField()
+    uuid = serializers.CharField(help_text="the batch")
+    total = serializers.IntegerField(help_text="distinct mobiles in the batch")
+    counts = MessageCounts(help_text="mobiles per state, one key per state")
+    items = MessageItem(many=True, help_text="this page's mobiles with their state")
+    page = serializers.IntegerField(help_text="the page answered, from 1")
+    page_size = serializers.IntegerField(help_text="mobiles per page, as asked")
 
 
 class TenantBalanceOut(serializers.Serializer):
-    balance = serializers.IntegerField()
+    balance = serializers.IntegerField(help_text="messages left")
 
 
 class ChargeRequest(serializers.Serializer):
-    user = serializers.CharField(max_length=150)
-    charge = serializers.IntegerField(min_value=1, max_value=100_000_000)
+    user = serializers.CharField(max_length=150, help_text="充值用户: the username")
+    charge = serializers.IntegerField(
+        min_value=1, max_value=100_000_000, help_text="充值数量: messages to add, a positive integer"
+    )
 
 
 class ChargeOut(serializers.Serializer):
-    message = serializers.CharField()
-    balance = serializers.IntegerField()
+    message = serializers.CharField(help_text="`ok`")
+    balance = serializers.IntegerField(help_text="the user's balance after the charge")
 
 
 class UplinkQuery(OffsetPageSerializer):
@@ -134,10 +151,12 @@ class UplinkQuery(OffsetPageSerializer):
 
 
 class TenantUplinkItem(serializers.Serializer):
-    mobile = serializers.SerializerMethodField()
-    text = serializers.CharField()
-    sign = serializers.CharField()
-    received_at = UnixSecondsField(help_text="Unix seconds")
+    mobile = serializers.SerializerMethodField(help_text="the number as the provider gave it")
+    text = serializers.CharField(help_text="the reply's text")
+    sign = serializers.CharField(
+        help_text="the signature the provider says it was sent to; empty when it does not say"
+    )
+    received_at = UnixSecondsField(help_text="Unix seconds: the provider's time of the reply")
     uuid = serializers.SerializerMethodField(help_text="the v1/message uuid it answers")
 
     def get_mobile(self, uplink: Any) -> str:
@@ -158,7 +177,7 @@ class CallbackRequest(serializers.Serializer):
 
 
 class CallbackSetOut(serializers.Serializer):
-    url = serializers.CharField()
+    url = serializers.CharField(help_text="the URL set")
     secret = serializers.CharField(
         allow_null=True,
         help_text="64 hex characters: shown on the first PUT and when rotate_secret is true, else null",
@@ -183,13 +202,19 @@ class DeliveriesQuery(OffsetPageSerializer):
 
 
 class DeliveryItem(serializers.Serializer):
-    id = serializers.CharField()
-    attempted_at = UnixSecondsField(help_text="Unix seconds")
-    url = serializers.CharField()
-    status = serializers.ChoiceField(choices=DELIVERY_STATUSES, source="outcome")
-    http_status = serializers.IntegerField(allow_null=True, help_text="null: no answer")
-    error = serializers.CharField(help_text="empty when delivered")
-    event_count = serializers.IntegerField()
+    id = serializers.CharField(help_text="the POST's id")
+    attempted_at = UnixSecondsField(help_text="Unix seconds: when it was made")
+    url = serializers.CharField(help_text="where it went")
+    status = serializers.ChoiceField(
+        choices=DELIVERY_STATUSES,
+        source="outcome",
+        help_text="delivered (2xx), failed (its events will be retried) or dead (some had no retry left)",
+    )
+    http_status = serializers.IntegerField(
+        allow_null=True, help_text="the receiver's status; null: no answer"
+    )
+    error = serializers.CharField(help_text="what went wrong; empty when delivered")
+    event_count = serializers.IntegerField(help_text="events in the POST (at most 100)")
 
 
 DeliveryList = offset_list_schema("DeliveryList", DeliveryItem)
@@ -204,6 +229,7 @@ class BlocklistChange(serializers.Serializer):
         child=serializers.CharField(max_length=32),
         min_length=1,
         max_length=tenant_services.MAX_MOBILES_PER_MESSAGE,
+        help_text="1 to 10,000 valid mobile numbers (any spelling)",
     )
     sign_id = IdField(
         required=False,
@@ -219,9 +245,11 @@ class BlocklistChanged(serializers.Serializer):
 
 
 class BlocklistItem(serializers.Serializer):
-    mobile = serializers.CharField(source="phone_e164")
+    mobile = serializers.CharField(source="phone_e164", help_text="the number, E.164 (+8613112345678)")
     sign_id = serializers.SerializerMethodField(help_text="null: every signature of the tenant")
-    source = serializers.ChoiceField(choices=["uplink", "api"])
+    source = serializers.ChoiceField(
+        choices=["uplink", "api"], help_text="uplink: an opt-out reply; api: POST v1/blocklist"
+    )
     source_text = serializers.CharField(help_text="the reply's text (source uplink)")
     source_at = UnixSecondsField(help_text="Unix seconds: when the reply came or the call was made")
 

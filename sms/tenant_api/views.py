@@ -1,5 +1,7 @@
 """The tenant side of sending (seed 001): v1/message, v1/balance and root's v2/charge, and
-v1/uplink and the delivery webhooks' v1/callback (added beyond the seed)."""
+v1/uplink, v1/blocklist and the delivery webhooks' v1/callback (added beyond the seed). Each
+operation's schema (summary, description, examples, every answer) is written for the API's users,
+from docs/api-platform.md."""
 
 from __future__ import annotations
 
@@ -11,9 +13,25 @@ from rest_framework.response import Response
 
 from gm_server_notify.api.errors import PlatformAPIError, PlatformError
 from gm_server_notify.api.paging import offset_list
-from gm_server_notify.api.schema import PLATFORM_ERROR, OkOut
+from gm_server_notify.api.schema import (
+    CHARGE_TAG,
+    MARKETING_TAG,
+    MESSAGES_TAG,
+    PLATFORM_OK,
+    ROOT_WRITE,
+    TENANT_KEYED,
+    TENANT_READ,
+    TENANT_WRITE,
+    WEBHOOKS_TAG,
+    answers,
+    body_example,
+    ok_answer,
+    platform_refusal,
+    query_example,
+    tenant_params_fail,
+)
 from gm_server_notify.api.views import PlatformAPIView, RootAPIView, parse
-from sms.core.idempotency import IDEMPOTENCY_KEY, idempotent
+from sms.core.idempotency import IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, idempotent
 from sms.tenant_api import selectors
 from sms.tenant_api import services as tenant_services
 from sms.tenant_api.serializers import (
@@ -43,17 +61,94 @@ from sms.tenant_api.serializers import (
 )
 from sms.webhooks import services as webhooks
 
-ERRORS = {400: PLATFORM_ERROR, 403: PLATFORM_ERROR}
-KEYED_ERRORS = {**ERRORS, 409: PLATFORM_ERROR, 422: PLATFORM_ERROR}
+BATCH = "6d8a0520-2e62-4766-aa8a-f99943c221be"
+LIST_PAGING = "Paged: `page` (from 1) and `page_size` (1-100, default 20)."
+NOT_YOURS = tenant_params_fail(
+    f"uuid {BATCH} is not one of your messages", when="a `uuid` that is not one of yours; a bad parameter"
+)
+SIGN_NOT_YOURS = platform_refusal(PlatformError.SIGN_NOT_OF_USER, "sign_id 7")
+INVALID_MOBILE = platform_refusal(PlatformError.INVALID_MOBILE, "12345, 0571-8888888")
 
 
 class MessageView(PlatformAPIView):
     @extend_schema(
-        tags=["v1 messages"],
-        summary="短信发送: up to 10,000 mobiles; answers at once, workers send",
+        tags=[MESSAGES_TAG],
+        summary="短信发送: send one text to up to 10,000 mobiles",
+        description="""\
+Sends the template `temp_id` of the signature `sign_id`, filled with `params`, to every mobile. The
+answer (the batch's `uuid`) comes at once; workers send in provider-sized batches (3000 numbers per
+gateway request). The request is checked in this order and refused with nothing written and
+nothing reserved: the fields parse, with 1 to 10,000 mobiles (`ER:0004`); the signature is yours
+(`ER:0023`) and the template is of it (`ER:0024`); both passed review (`ER:0031`, `ER:0032`); every
+mobile is valid (`ER:0033`: mainland mobiles bare or `+86`, other countries with `+CC`); `params`
+fill the template exactly and suit its type (`ER:0021`: no line break, link or `【】` in any
+parameter; a verify-code template takes only ASCII letters and digits, one of them a 4-to-8
+character code); the message, signed and filled, is at most 500 characters (`ER:0021`); the tenant
+is not suspended (`ER:0037`); the balance covers every recipient's segments (`ER:0034`).
+
+- The text is `【signature】` + the filled template (`signature: ` + it outside the mainland).
+  Segments: 70 UCS-2 units for one message, 67 per part; outside the mainland GSM-7 septets (160,
+  then 153) when the text fits that alphabet. A number listed twice (in any spelling) is sent and
+  billed once.
+- Billing: the whole send is reserved when accepted; a number that fails before a provider
+  accepted it is refunded once; a number the provider accepted is billed whatever its report says.
+- A verify-code template (type 1) goes only to mobiles within `SMS_VERIFY_LIMITS`: a mobile over a
+  limit is `failed` (`LIMITED: …`), not charged, and the rest is sent.
+- Marketing (type 3) skips the numbers on the tenant's blocklist (`failed`, `OPTED_OUT: …`, not
+  charged) and is held outside `SMS_MARKETING_HOURS` (default 08:00-21:00 China time).
+- `send_at` (optional, Unix seconds, now to `SMS_SEND_AT_MAX_DAYS` days ahead) holds the batch until
+  then; `callback_url` (optional) sends this batch's webhook events there instead of the
+  `v1/callback` URL, which must be set.
+- Safe to retry with an `Idempotency-Key` header.""",
         request=MessageRequest,
-        parameters=[IDEMPOTENCY_KEY],
-        responses={200: MessageAccepted, **KEYED_ERRORS},
+        parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED],
+        examples=[
+            body_example(
+                "verify code to two mobiles",
+                {
+                    "sign_id": 1,
+                    "temp_id": 1,
+                    "mobiles": ["13112341234", "13112340004"],
+                    "params": ["112095", "5"],
+                },
+            ),
+            body_example(
+                "scheduled",
+                {
+                    "sign_id": 1,
+                    "temp_id": 1,
+                    "mobiles": ["13112341234"],
+                    "params": ["112095", "5"],
+                    "send_at": 1796211924,
+                },
+                description="held until send_at (at most 30 days ahead: a past one is ER:0004)",
+            ),
+        ],
+        responses=answers(
+            ok_answer(MessageAccepted, {"uuid": BATCH}, "accepted: follow it with GET v1/message?uuid="),
+            *TENANT_WRITE,
+            tenant_params_fail(
+                "mobiles: This field is required.",
+                when="a missing or ill-typed field; 0 or over 10,000 mobiles; a `send_at` in the past "
+                "or more than `SMS_SEND_AT_MAX_DAYS` ahead; a `callback_url` refused, or without "
+                "`v1/callback` set",
+                name="mobiles",
+            ),
+            tenant_params_fail("send_at must be between now and 30 days ahead", name="send_at"),
+            *TENANT_KEYED,
+            SIGN_NOT_YOURS,
+            platform_refusal(PlatformError.TEMP_NOT_OF_SIGN, "temp_id 9 is not of sign_id 1"),
+            platform_refusal(PlatformError.SIGN_NOT_PASSED, "sign_id 1 is pending"),
+            platform_refusal(PlatformError.TEMP_NOT_PASSED, "temp_id 1 is rejected"),
+            INVALID_MOBILE,
+            platform_refusal(
+                PlatformError.TEMPLATE_PARAMS_FAIL,
+                "param 1 contains a link",
+                when="`params` that do not fill the template or suit its type; a message over 500 characters",
+            ),
+            platform_refusal(PlatformError.BALANCE_NOT_ENOUGH, "balance is 1, the send needs 2"),
+            platform_refusal(PlatformError.SUSPENDED, "unpaid invoices"),
+        ),
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -61,10 +156,40 @@ class MessageView(PlatformAPIView):
         return Response({"uuid": str(batch.uuid)})
 
     @extend_schema(
-        tags=["v1 messages"],
-        summary="A batch's progress: counts and each mobile's state",
+        tags=[MESSAGES_TAG],
+        summary="A batch's progress: counts per state and each mobile's state",
+        description="""\
+Added beyond seed 001 (a client holding a uuid needs it). Answers the batch's counts per state and
+a page of its mobiles (`page`, `page_size` up to 10,000, default 1000), each with its `state`:
+`queued` (waiting for a worker, or held until its `send_at` or the marketing hours), `sending`
+(handed to the provider, waiting for its report), `delivered`, `failed` with the provider's (or
+our) `reason`, or `unknown` (no report by the deadline, or the provider's answer to the submit was
+lost: not refunded; a late report or a pull still decides it, and after
+`SMS_UNKNOWN_SETTLE_SECONDS` it fails). A uuid that is not one of yours is `ER:0004`.""",
         parameters=[MessageQuery],
-        responses={200: MessageProgress, **ERRORS},
+        examples=query_example("a batch", uuid=BATCH),
+        responses=answers(
+            ok_answer(
+                MessageProgress,
+                {
+                    "uuid": BATCH,
+                    "total": 2,
+                    "counts": {"queued": 0, "sending": 0, "delivered": 1, "failed": 1, "unknown": 0},
+                    "items": [
+                        {"mobile": "13112341234", "state": "delivered", "reason": ""},
+                        {
+                            "mobile": "13112340004",
+                            "state": "failed",
+                            "reason": "UNDELIV: gateway status UNDELIV",
+                        },
+                    ],
+                    "page": 1,
+                    "page_size": 1000,
+                },
+            ),
+            *TENANT_READ,
+            NOT_YOURS,
+        ),
     )
     def get(self, request: Request) -> Response:
         query = parse(MessageQuery, request.query_params)
@@ -78,10 +203,30 @@ class MessageView(PlatformAPIView):
         return Response(progress)
 
     @extend_schema(
-        tags=["v1 messages"],
+        tags=[MESSAGES_TAG],
         summary="Cancel what of a batch has not been handed to a provider (added beyond seed 001)",
+        description="""\
+Cancels the numbers of the batch not yet handed to a provider (held, or waiting for a worker):
+they end `failed` with `CANCELLED: cancelled by the tenant`, are refunded exactly once and get
+their webhook events. A number a worker has already claimed is gone: it is sent and billed as
+usual. The answer counts the numbers this call cancelled, those an earlier call cancelled, and
+those already gone (handed to a provider, or final before). A repeat cancels nothing more; a uuid
+that is not one of yours is `ER:0004`.""",
         parameters=[MessageCancelQuery],
-        responses={200: MessageCancelled, **ERRORS},
+        examples=query_example("a scheduled batch", uuid="e66ec67a-7a48-4d46-ae5c-9736e23e9163"),
+        responses=answers(
+            ok_answer(
+                MessageCancelled,
+                {
+                    "uuid": "e66ec67a-7a48-4d46-ae5c-9736e23e9163",
+                    "cancelled": 2,
+                    "already_cancelled": 0,
+                    "already_gone": 0,
+                },
+            ),
+            *TENANT_READ,
+            NOT_YOURS,
+        ),
     )
     def delete(self, request: Request) -> Response:
         query = parse(MessageCancelQuery, request.query_params)
@@ -98,7 +243,10 @@ class MessageView(PlatformAPIView):
 
 class TenantBalanceView(PlatformAPIView):
     @extend_schema(
-        tags=["v1 messages"], summary="The tenant's SMS balance", responses={200: TenantBalanceOut, **ERRORS}
+        tags=[MESSAGES_TAG],
+        summary="The tenant's SMS balance (added beyond seed 001)",
+        description="The messages the tenant has left; root adds to it with `v2/charge`. No parameters.",
+        responses=answers(ok_answer(TenantBalanceOut, {"balance": 98}), *TENANT_READ),
     )
     def get(self, request: Request) -> Response:
         return Response({"balance": selectors.tenant_balance(user=request.user)})
@@ -106,11 +254,25 @@ class TenantBalanceView(PlatformAPIView):
 
 class ChargeView(RootAPIView):
     @extend_schema(
-        tags=["v2 charge"],
-        summary="账户充值 (root only)",
+        tags=[CHARGE_TAG],
+        summary="账户充值: add messages to a user's balance (root only)",
+        description="""\
+Adds `charge` messages to the balance of the user `user` and answers the new balance (a ledger row
+records it). An unknown user or an amount that is not a positive integer is `ER:0004`; a tenant
+calling it is `ER:0003`. Safe to retry with an `Idempotency-Key` header: the balance moves once.""",
         request=ChargeRequest,
-        parameters=[IDEMPOTENCY_KEY],
-        responses={200: ChargeOut, **KEYED_ERRORS},
+        parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED],
+        examples=[body_example("charge dcs", {"user": "dcs", "charge": 100})],
+        responses=answers(
+            ok_answer(ChargeOut, {"message": "ok", "balance": 100}, "charged: the new balance"),
+            *ROOT_WRITE,
+            tenant_params_fail(
+                "user dcs2 does not exist",
+                when="an unknown user, or a charge that is not a positive integer",
+                name="user",
+            ),
+            *TENANT_KEYED,
+        ),
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -123,10 +285,39 @@ class UplinkView(PlatformAPIView):
     """Added beyond seed 001: the replies to the tenant's messages (docs/api-platform.md)."""
 
     @extend_schema(
-        tags=["v1 messages"],
-        summary="上行短信 (added beyond seed 001): replies to the tenant's messages, newest first",
+        tags=[MESSAGES_TAG],
+        summary="上行短信: replies to the tenant's messages, newest first (added beyond seed 001)",
+        description=f"""\
+The replies (uplinks) to the tenant's messages, newest first. `since` (optional, Unix seconds) keeps
+the replies received at or after it: poll with the last `received_at` you saw. `uuid` is the
+`v1/message` batch the reply answers, `sign` the signature the provider says it was sent to (empty
+when it does not say), `mobile` the number as the provider gave it. A tenant sees only the replies
+matched to its own messages. {LIST_PAGING} Bad parameters are `ER:0004`.""",
         parameters=[UplinkQuery],
-        responses={200: TenantUplinkList, **ERRORS},
+        examples=query_example("since a time", page=1, page_size=20, since=1795000000),
+        responses=answers(
+            ok_answer(
+                TenantUplinkList,
+                {
+                    "items": [
+                        {
+                            "mobile": "13112341234",
+                            "text": "1",
+                            "sign": "",
+                            "received_at": 1795003660,
+                            "uuid": BATCH,
+                        }
+                    ],
+                    "total": 1,
+                    "page": 1,
+                    "page_size": 20,
+                },
+            ),
+            *TENANT_READ,
+            tenant_params_fail(
+                "since: Ensure this value is greater than or equal to 946684800.", name="since"
+            ),
+        ),
     )
     def get(self, request: Request) -> Response:
         query = parse(UplinkQuery, request.query_params)
@@ -143,22 +334,58 @@ class UplinkView(PlatformAPIView):
         )
 
 
+HOOK_URL = "https://hooks.example.com/sms"
+BAD_URL = tenant_params_fail(
+    "10.0.0.5 resolves to a private address (10.0.0.5): callbacks go to public addresses only",
+    when="a URL that is not http/https, holds credentials, or whose host resolves to a loopback, private, "
+    "link-local, multicast, reserved or unspecified address, or to none",
+    name="url",
+)
+
+
 class CallbackView(PlatformAPIView):
     """Added beyond seed 001: where the tenant's delivery webhooks go (docs/api-platform.md)."""
 
     @extend_schema(
-        tags=["v1 webhooks"],
+        tags=[WEBHOOKS_TAG],
         summary="The callback URL and the secret's last 4 characters",
-        responses={200: CallbackOut, **ERRORS},
+        description="The URL the tenant's delivery events are pushed to, and `secret_hint`, the last 4 "
+        "characters of its signing secret; both `null` when none is set. No parameters.",
+        responses=answers(ok_answer(CallbackOut, {"url": HOOK_URL, "secret_hint": "0a08"}), *TENANT_READ),
     )
     def get(self, request: Request) -> Response:
         return Response(selectors.tenant_callback(owner=request.user))
 
     @extend_schema(
-        tags=["v1 webhooks"],
+        tags=[WEBHOOKS_TAG],
         summary="Set the callback URL; the first call (and rotate_secret) answers the secret",
+        description="""\
+Sets the URL every final state (`delivered`, `failed`) of the tenant's messages is pushed to: a
+POST of a JSON array of up to 100 events, signed `X-GM-Signature: t=<unix seconds>,v1=<hex
+HMAC-SHA256(secret, "<t>.<raw body>")>`. Answer any 2xx within `WEBHOOK_TIMEOUT` (5 s); anything
+else is retried after 10 s, 1 min, 5 min, 30 min and 2 h, then the events are dead. Dedupe on
+`event_id` (at least once).
+
+The **first** PUT generates the signing secret (64 hex characters) and answers it; later PUTs
+answer `"secret": null` and only `secret_hint`, unless `rotate_secret` is true: then a new secret
+replaces the old one and is answered. Keep the secret: it is shown only then. A new URL takes over
+the events not yet delivered. URLs: `http` or `https`, at most 500 characters, no credentials, and
+a host whose addresses are all public (checked now and before every POST); else `ER:0004`.""",
         request=CallbackRequest,
-        responses={200: CallbackSetOut, **ERRORS},
+        examples=[body_example("set the URL", {"url": HOOK_URL})],
+        responses=answers(
+            ok_answer(
+                CallbackSetOut,
+                {
+                    "url": HOOK_URL,
+                    "secret": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    "secret_hint": "0a08",
+                },
+                "set: the secret on the first PUT and when rotate_secret is true, else null",
+            ),
+            *TENANT_WRITE,
+            BAD_URL,
+        ),
     )
     def put(self, request: Request) -> Response:
         data = parse(CallbackRequest, request.data)
@@ -168,9 +395,11 @@ class CallbackView(PlatformAPIView):
         return Response({"url": result.url, "secret": result.secret, "secret_hint": result.secret_hint})
 
     @extend_schema(
-        tags=["v1 webhooks"],
+        tags=[WEBHOOKS_TAG],
         summary="Stop the pushes: forget the URL and secret, cancel pending events",
-        responses={200: OkOut, **ERRORS},
+        description="The URL and secret are forgotten and the events not yet delivered are cancelled; "
+        "deleting when none is set is ok too. A later PUT is a first PUT again, with a new secret.",
+        responses=answers(PLATFORM_OK, *TENANT_READ),
     )
     def delete(self, request: Request) -> Response:
         webhooks.delete_callback(owner=request.user)
@@ -179,10 +408,38 @@ class CallbackView(PlatformAPIView):
 
 class CallbackDeliveriesView(PlatformAPIView):
     @extend_schema(
-        tags=["v1 webhooks"],
+        tags=[WEBHOOKS_TAG],
         summary="The webhook POSTs made, newest first: when, the answer, the error, how many events",
+        description=f"""\
+The POSTs made to the tenant's callback URLs, newest first. `status` (optional) keeps `delivered`
+(2xx), `failed` (its events will be retried) or `dead` (some of its events had no retry left);
+`http_status` is `null` when there was no answer, `error` says what went wrong. {LIST_PAGING} A bad
+`status`, `page` or `page_size` is `ER:0004`.""",
         parameters=[DeliveriesQuery],
-        responses={200: DeliveryList, **ERRORS},
+        examples=query_example("failed ones", status="failed", page=1, page_size=20),
+        responses=answers(
+            ok_answer(
+                DeliveryList,
+                {
+                    "items": [
+                        {
+                            "id": "93",
+                            "attempted_at": 1795441210,
+                            "url": HOOK_URL,
+                            "status": "failed",
+                            "http_status": 500,
+                            "error": "HTTP 500",
+                            "event_count": 2,
+                        }
+                    ],
+                    "total": 1,
+                    "page": 1,
+                    "page_size": 20,
+                },
+            ),
+            *TENANT_READ,
+            tenant_params_fail('status: "lost" is not a valid choice.', name="status"),
+        ),
     )
     def get(self, request: Request) -> Response:
         query = parse(DeliveriesQuery, request.query_params)
@@ -195,6 +452,9 @@ class CallbackDeliveriesView(PlatformAPIView):
         )
 
 
+BLOCKLIST_CHANGE = {"mobiles": ["13112345678"], "sign_id": 1}
+
+
 class BlocklistView(PlatformAPIView):
     """Added beyond seed 001: the numbers that opted out of the tenant's marketing
     (docs/api-platform.md, "Marketing")."""
@@ -202,10 +462,37 @@ class BlocklistView(PlatformAPIView):
     delete_takes_body = True  # DELETE v1/blocklist has a body, as POST: in the schema too
 
     @extend_schema(
-        tags=["v1 marketing"],
+        tags=[MARKETING_TAG],
         summary="The numbers blocked from your marketing, newest first",
+        description=f"""\
+The tenant's blocklist entries: a number with the signature it opted out of (`sign_id` null: every
+signature of the tenant) and its source: `uplink` (an opt-out reply, with its text and time) or
+`api` (this API, with the time of the call). `mobile` (optional, any spelling) keeps one number's
+entries; a number that is not a mobile is `ER:0033`. {LIST_PAGING}""",
         parameters=[BlocklistQuery],
-        responses={200: BlocklistList, **ERRORS},
+        examples=query_example("one number", mobile="13112345678"),
+        responses=answers(
+            ok_answer(
+                BlocklistList,
+                {
+                    "items": [
+                        {
+                            "mobile": "+8613112345678",
+                            "sign_id": "1",
+                            "source": "api",
+                            "source_text": "",
+                            "source_at": 1796208321,
+                        }
+                    ],
+                    "total": 1,
+                    "page": 1,
+                    "page_size": 20,
+                },
+            ),
+            *TENANT_READ,
+            tenant_params_fail("page: A valid integer is required.", name="page"),
+            INVALID_MOBILE,
+        ),
     )
     def get(self, request: Request) -> Response:
         query = parse(BlocklistQuery, request.query_params)
@@ -222,10 +509,23 @@ class BlocklistView(PlatformAPIView):
         )
 
     @extend_schema(
-        tags=["v1 marketing"],
+        tags=[MARKETING_TAG],
         summary="Block numbers from your marketing (one signature, or all); a repeat changes nothing",
+        description="""\
+Puts 1 to 10,000 `mobiles` on the tenant's blocklist for `sign_id` (one of your signatures:
+`ER:0023` otherwise), or for every signature when it is omitted or `null`. Marketing (type-3
+templates) to a blocked number is not sent (`failed`, `OPTED_OUT`, not charged); verify codes and
+notices still reach it. Safe to repeat: a number already blocked under that signature is left as
+it is, and `added` counts the new entries. An invalid number is `ER:0033` naming it.""",
         request=BlocklistChange,
-        responses={200: BlocklistChanged, **ERRORS},
+        examples=[body_example("block one number", BLOCKLIST_CHANGE)],
+        responses=answers(
+            ok_answer(BlocklistChanged, {"added": 1}, "`added`: the entries that were new"),
+            *TENANT_WRITE,
+            tenant_params_fail("mobiles: Ensure this field has at least 1 elements.", name="mobiles"),
+            SIGN_NOT_YOURS,
+            INVALID_MOBILE,
+        ),
     )
     def post(self, request: Request) -> Response:
         data = parse(BlocklistChange, request.data)
@@ -235,10 +535,20 @@ class BlocklistView(PlatformAPIView):
         return Response({"added": added})
 
     @extend_schema(
-        tags=["v1 marketing"],
+        tags=[MARKETING_TAG],
         summary="Unblock numbers (the entries of that signature, or those for every signature)",
+        description="""\
+Removes the entries of `mobiles` under exactly that `sign_id` (omit it to remove the entries for
+every signature), whatever their source; `removed` counts them. The body is JSON like `POST`'s.""",
         request=BlocklistChange,
-        responses={200: BlocklistChanged, **ERRORS},
+        examples=[body_example("unblock one number", BLOCKLIST_CHANGE)],
+        responses=answers(
+            ok_answer(BlocklistChanged, {"removed": 1}, "`removed`: the entries removed"),
+            *TENANT_WRITE,
+            tenant_params_fail("mobiles: Ensure this field has at least 1 elements.", name="mobiles"),
+            SIGN_NOT_YOURS,
+            INVALID_MOBILE,
+        ),
     )
     def delete(self, request: Request) -> Response:
         data = parse(BlocklistChange, request.data)

@@ -349,3 +349,19 @@ def test_a_wrong_password_is_refused_without_a_trace(api_client):
     api_client.credentials(HTTP_AUTHORIZATION="Basic " + "x" * 10_000)
     response = api_client.get("/v1/signature")
     assert response.status_code == 400 and response.json()["error"] == "ER:0001"
+
+
+# More query parameters than Django parses (DATA_UPLOAD_MAX_NUMBER_FIELDS, 1000): the fuzzer's 1000
+# station_ids (the most the field takes) beside the paging parameters were once a 500.
+TOO_MANY_FIELDS = "&".join(f"station_ids=T{n}" for n in range(1001))
+
+
+def test_too_many_query_parameters_are_the_station_parameter_error(station_client):
+    answer = station_client.get(f"/sms/statistics_detail/get?{TOO_MANY_FIELDS}&limit=10")
+    assert answer.status_code == 400
+    assert answer.json()["code"] == 1002 and "DATA_UPLOAD_MAX_NUMBER_FIELDS" in answer.json()["msg"]
+
+
+def test_too_many_query_parameters_are_the_tenant_parameter_error(basic_client, tenant):
+    answer = basic_client(tenant).get(f"/v1/uplink?{TOO_MANY_FIELDS.replace('station_ids', 'page')}")
+    assert answer.status_code == 400 and answer.json()["error"] == "ER:0004", answer.json()
