@@ -107,13 +107,14 @@ def main(argv: list[str] | None = None) -> int:
         claimed = []
         results.setdefault(f"claim {BATCH:,}", []).append(
             measure(
-                lambda: claimed.append(pipeline.claim_batch(record_ids=ids, provider="gateway")), args.profile
+                lambda: claimed.append(pipeline.claim_dispatch(record_ids=ids, provider="gateway")),
+                args.profile,
             )
         )
         batch = claimed[0]
         outcomes: list[Any] = []
         results.setdefault(f"provider request {BATCH:,} (simulator)", []).append(
-            measure(lambda: outcomes.extend(pipeline.send_batch(batch)), args.profile)
+            measure(lambda: outcomes.extend(pipeline.send_dispatch(batch)), args.profile)
         )
         results.setdefault(f"record outcomes {BATCH:,}", []).append(
             measure(

@@ -20,6 +20,7 @@ from gm_server_notify.api.schema import (
     TENANT_WRITE,
     answers,
     body_example,
+    list_answer,
     ok_answer,
     platform_refusal,
     query_example,
@@ -65,24 +66,17 @@ with `reject_reason`). Ids are strings; `created_at`/`updated_at` are Unix secon
         parameters=[SignatureListQuery],
         examples=query_example("first page", page=1, page_size=20),
         responses=answers(
-            ok_answer(
+            list_answer(
                 SignatureListOut,
                 {
-                    "items": [
-                        {
-                            "id": "1",
-                            "signature": "去采购",
-                            "source": "营业执照",
-                            "pics": [],
-                            "audit_status": "pending",
-                            "reject_reason": "",
-                            "created_at": 1795441142,
-                            "updated_at": 1795441142,
-                        }
-                    ],
-                    "total": 1,
-                    "page": 1,
-                    "page_size": 20,
+                    "id": "1",
+                    "signature": "去采购",
+                    "source": "营业执照",
+                    "pics": [],
+                    "audit_status": "pending",
+                    "reject_reason": "",
+                    "created_at": 1795441142,
+                    "updated_at": 1795441142,
                 },
             ),
             *TENANT_READ,

@@ -277,6 +277,13 @@ def ok_answer(schema: Any, example: Any, description: str = "ok") -> OpenApiResp
     return OpenApiResponse(schema, description=description, examples=[OpenApiExample("ok", value=example)])
 
 
+def list_answer(schema: Any, *items: Any, description: str = "ok") -> OpenApiResponse:
+    """A 200 v1 list (``offset_list``'s ``{items, total, page, page_size}``) of the example
+    ``items``: its first page of 20."""
+    body = {"items": list(items), "total": len(items), "page": 1, "page_size": 20}
+    return ok_answer(schema, body, description)
+
+
 def station_ok_answer(
     name: str,
     data: serializers.Field,

@@ -3,7 +3,7 @@
 A dispatch takes a batch of record ids for one provider and runs three steps, each its own
 transaction, with the provider's HTTP call between them and outside any transaction:
 
-1. ``claim_batch``: lock the records (``SELECT … FOR UPDATE SKIP LOCKED``), keep only those still
+1. ``claim_dispatch``: lock the records (``SELECT … FOR UPDATE SKIP LOCKED``), keep only those still
    ``queued``, mark them ``sending`` under a dispatch id. Two workers never claim one record.
 2. the adapter's ``send``: one provider request for the whole batch.
 3. ``record_outcomes``: accepted records become ``submitted`` with the provider's message id;
@@ -12,7 +12,7 @@ transaction, with the provider's HTTP call between them and outside any transact
 A provider that is unavailable is retried with backoff (``retry_delay``). Where the provider
 drops a repeated request id (``idempotent_resend``: the gateway's taskId) the batch stays
 ``sending`` and the retry resends the same dispatch under the same id, since the first request may
-have arrived; elsewhere the batch goes back to ``queued`` (``release_batch``) and is claimed
+have arrived; elsewhere the batch goes back to ``queued`` (``requeue_dispatch``) and is claimed
 afresh. When retries run out the batch fails over to the next provider of its region's chain
 (``SMS_FAILOVER_MAINLAND`` or ``SMS_FAILOVER_INTERNATIONAL``) that can carry every record of it
 (``sms.sending.routing``), and when none is left the records fail with the reason in ``remark``. A batch
@@ -84,7 +84,11 @@ DISPATCH_TASK = "sms.dispatch_records"
 
 
 @dataclass
-class ClaimedBatch:
+class Dispatch:
+    """Records claimed for one provider request, under one ``dispatch_id`` (the request id the
+    provider sees: the gateway's taskId). Not a ``MessageBatch``: a tenant's message is split into
+    dispatches of the provider's batch size, and one dispatch may mix messages of several batches."""
+
     dispatch_id: str
     provider: str
     records: list[SendRecord]
@@ -107,9 +111,9 @@ CLAIM_READ_FIELDS = (
 
 
 @retry_on_deadlock()
-def claim_batch(
+def claim_dispatch(
     *, record_ids: Sequence[int], provider: str, dispatch_id: str | None = None, resume: bool = False
-) -> ClaimedBatch:
+) -> Dispatch:
     """Mark the still-queued records of ``record_ids`` as ``sending`` for ``provider``.
 
     Records another worker holds are skipped (SKIP LOCKED), and so are records no longer queued:
@@ -142,18 +146,18 @@ def claim_batch(
             )
         for record in records:
             record.state, record.provider, record.dispatch_id = RecordState.SENDING, provider, dispatch_id
-    return ClaimedBatch(dispatch_id=dispatch_id, provider=provider, records=records)
+    return Dispatch(dispatch_id=dispatch_id, provider=provider, records=records)
 
 
 @retry_on_deadlock()
-def release_batch(*, batch: ClaimedBatch) -> int:
-    """Put a batch the provider could not take back to ``queued`` (only records still ``sending``
+def requeue_dispatch(*, dispatch: Dispatch) -> int:
+    """Put a dispatch the provider could not take back to ``queued`` (only records still ``sending``
     under this dispatch id), for a retry or another provider."""
     with transaction.atomic():
         return SendRecord.objects.filter(
-            pk__in=[record.pk for record in batch.records],
+            pk__in=[record.pk for record in dispatch.records],
             state=RecordState.SENDING,
-            dispatch_id=batch.dispatch_id,
+            dispatch_id=dispatch.dispatch_id,
         ).update(state=RecordState.QUEUED, updated_at=timezone.now())
 
 
@@ -357,12 +361,12 @@ def record_outcomes(*, provider: str, dispatch_id: str | None, outcomes: Sequenc
     return len(records)
 
 
-def send_batch(batch: ClaimedBatch) -> list[SendOutcome]:
-    """The provider request for a claimed batch (no transaction is open here)."""
-    adapter = get_adapter(batch.provider)
-    messages = [outgoing_message(record, adapter) for record in batch.records]
-    with metrics.PROVIDER_REQUEST_SECONDS.labels(batch.provider).time():
-        return adapter.send(messages, dispatch_id=batch.dispatch_id)
+def send_dispatch(dispatch: Dispatch) -> list[SendOutcome]:
+    """The provider request for a claimed dispatch (no transaction is open here)."""
+    adapter = get_adapter(dispatch.provider)
+    messages = [outgoing_message(record, adapter) for record in dispatch.records]
+    with metrics.PROVIDER_REQUEST_SECONDS.labels(dispatch.provider).time():
+        return adapter.send(messages, dispatch_id=dispatch.dispatch_id)
 
 
 def queue_for_dispatch(record_ids: Sequence[int]) -> None:
@@ -476,55 +480,55 @@ def dispatch(
         return DispatchResult(delay_for=wait)
     if wait:
         time.sleep(wait)
-    batch = claim_batch(
+    dispatch = claim_dispatch(
         record_ids=record_ids,
         provider=provider,
         dispatch_id=resume_dispatch_id,
         resume=resume_dispatch_id is not None,
     )
-    if not batch.records:
+    if not dispatch.records:
         return DispatchResult()
-    _hold_marketing_after_hours(batch)
-    if not batch.records:
+    _hold_marketing_after_hours(dispatch)
+    if not dispatch.records:
         return DispatchResult()
-    needs = BatchNeeds.of(batch.records)
+    needs = BatchNeeds.of(dispatch.records)
     unfit = unfit_reason(provider, needs)
     if unfit:
         # Settings that route a record where it cannot go (`manage.py check` reports them): the
         # provider is never handed the batch.
-        logger.error("%s cannot carry %s record(s): %s", provider, len(batch.records), unfit)
-        release_batch(batch=batch)
-        return fail_over(batch, tried=tried, needs=needs, reason=unfit, code="NoRoute")
+        logger.error("%s cannot carry %s record(s): %s", provider, len(dispatch.records), unfit)
+        requeue_dispatch(dispatch=dispatch)
+        return fail_over(dispatch, tried=tried, needs=needs, reason=unfit, code="NoRoute")
     try:
-        outcomes = send_batch(batch)
+        outcomes = send_dispatch(dispatch)
     except ProviderOutcomeUncertain as exc:
         if not adapter_class(provider).idempotent_resend:
             # The request left and may have been taken: sending it again (here or elsewhere) could
             # reach the recipients twice. A late report or a pull decides (sms.sending.sweeps).
             logger.warning(
-                "%s: %s record(s) left with an unknown outcome: %s", provider, len(batch.records), exc
+                "%s: %s record(s) left with an unknown outcome: %s", provider, len(dispatch.records), exc
             )
-            mark_unknown(records=batch.records, dispatch_id=batch.dispatch_id, remark=UNCERTAIN_REMARK)
-            return DispatchResult(sent=len(batch.records))
-        return _unavailable(batch, exc, attempt=attempt, tried=tried, needs=needs)
+            mark_unknown(records=dispatch.records, dispatch_id=dispatch.dispatch_id, remark=UNCERTAIN_REMARK)
+            return DispatchResult(sent=len(dispatch.records))
+        return _unavailable(dispatch, exc, attempt=attempt, tried=tried, needs=needs)
     except ProviderUnavailable as exc:
-        return _unavailable(batch, exc, attempt=attempt, tried=tried, needs=needs)
+        return _unavailable(dispatch, exc, attempt=attempt, tried=tried, needs=needs)
     except ProviderRequestRejected as exc:
-        logger.error("%s refused a request of %s record(s): %s", provider, len(batch.records), exc)
+        logger.error("%s refused a request of %s record(s): %s", provider, len(dispatch.records), exc)
         outcomes = [
             SendOutcome(record.pk, OutcomeStatus.FAILED, code=exc.code or "Rejected", description=str(exc))
-            for record in batch.records
+            for record in dispatch.records
         ]
-    record_outcomes_durably(provider=provider, dispatch_id=batch.dispatch_id, outcomes=outcomes)
-    return DispatchResult(sent=len(batch.records))
+    record_outcomes_durably(provider=provider, dispatch_id=dispatch.dispatch_id, outcomes=outcomes)
+    return DispatchResult(sent=len(dispatch.records))
 
 
-def _hold_marketing_after_hours(batch: ClaimedBatch) -> None:
+def _hold_marketing_after_hours(dispatch: Dispatch) -> None:
     """Hold back (``scheduled``, released at the next opening) the marketing records of a claimed
     batch when the marketing hours have closed since they were queued (a long backlog, a retry
     after closing): marketing goes out only in daytime (``sms.marketing.hours``). Removes them from
     ``batch``; station batches cost no query."""
-    batch_ids = {record.batch_id for record in batch.records if record.batch_id is not None}
+    batch_ids = {record.batch_id for record in dispatch.records if record.batch_id is not None}
     if not batch_ids:
         return
     now = clock.now()
@@ -535,11 +539,11 @@ def _hold_marketing_after_hours(batch: ClaimedBatch) -> None:
             "id", flat=True
         )
     )
-    held = [record for record in batch.records if record.batch_id in marketing]
+    held = [record for record in dispatch.records if record.batch_id in marketing]
     if not held:
         return
-    hold_records(records=held, dispatch_id=batch.dispatch_id, until=hours.next_opening(now))
-    batch.records = [record for record in batch.records if record.batch_id not in marketing]
+    hold_records(records=held, dispatch_id=dispatch.dispatch_id, until=hours.next_opening(now))
+    dispatch.records = [record for record in dispatch.records if record.batch_id not in marketing]
 
 
 @retry_on_deadlock()
@@ -559,37 +563,41 @@ def hold_records(*, records: Sequence[SendRecord], dispatch_id: str, until: date
 
 
 def _unavailable(
-    batch: ClaimedBatch, exc: ProviderUnavailable, *, attempt: int, tried: Sequence[str], needs: BatchNeeds
+    dispatch: Dispatch, exc: ProviderUnavailable, *, attempt: int, tried: Sequence[str], needs: BatchNeeds
 ) -> DispatchResult:
     """A provider that could not take a batch: retry it later, fail it over, or fail it."""
-    provider = batch.provider
+    provider = dispatch.provider
     logger.warning(
-        "%s unavailable for %s record(s) (attempt %s): %s", provider, len(batch.records), attempt + 1, exc
+        "%s unavailable for %s record(s) (attempt %s): %s", provider, len(dispatch.records), attempt + 1, exc
     )
     if attempt < settings.SMS_PROVIDER_MAX_RETRIES:
         metrics.PROVIDER_RETRIES.labels(provider).inc()
         if adapter_class(provider).idempotent_resend:
             # The request may have arrived (a timeout): retry under the same id, which the
             # provider drops if it has it already.
-            return DispatchResult(retry_in=retry_delay(attempt), resume_dispatch_id=batch.dispatch_id)
-        release_batch(batch=batch)
+            return DispatchResult(retry_in=retry_delay(attempt), resume_dispatch_id=dispatch.dispatch_id)
+        requeue_dispatch(dispatch=dispatch)
         return DispatchResult(retry_in=retry_delay(attempt))
-    release_batch(batch=batch)
-    return fail_over(batch, tried=tried, needs=needs, reason=f"last: {provider}: {exc}", code="Unavailable")
+    requeue_dispatch(dispatch=dispatch)
+    return fail_over(
+        dispatch, tried=tried, needs=needs, reason=f"last: {provider}: {exc}", code="Unavailable"
+    )
 
 
 def fail_over(
-    batch: ClaimedBatch, *, tried: Sequence[str], needs: BatchNeeds, reason: str, code: str
+    dispatch: Dispatch, *, tried: Sequence[str], needs: BatchNeeds, reason: str, code: str
 ) -> DispatchResult:
     """Hand a released batch to the next provider of its region's chain that can carry every
     record of it (``next_provider``), or, when none is left, fail the records with ``reason``
     and which chain ran out in ``remark``."""
-    fallback = next_provider(batch.provider, tried, needs=needs)
+    fallback = next_provider(dispatch.provider, tried, needs=needs)
     if fallback is not None:
-        metrics.PROVIDER_FAILOVERS.labels(batch.provider, fallback).inc()
+        metrics.PROVIDER_FAILOVERS.labels(dispatch.provider, fallback).inc()
         with transaction.atomic():
             publish_batches(
-                [record.pk for record in batch.records], provider=fallback, tried=[*tried, batch.provider]
+                [record.pk for record in dispatch.records],
+                provider=fallback,
+                tried=[*tried, dispatch.provider],
             )
         return DispatchResult(failed_over_to=fallback)
     if needs.douyin:
@@ -597,7 +605,7 @@ def fail_over(
         rest = "a Douyin order message has no failover: no other provider can address it"
     else:
         rest = f"none other in the {'/'.join(sorted(needs.regions))} failover chain can carry it"
-    fail_records(records=batch.records, remark=f"no provider available ({reason}; {rest})", code=code)
+    fail_records(records=dispatch.records, remark=f"no provider available ({reason}; {rest})", code=code)
     return DispatchResult()
 
 

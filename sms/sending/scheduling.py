@@ -39,11 +39,11 @@ def release_due(*, limit: int = 100) -> int:
         .order_by("release_at", "id")
         .values_list("id", flat=True)[:limit]
     )
-    return sum(release_batch(batch_id=batch_id) for batch_id in due)
+    return sum(release_held_batch(batch_id=batch_id) for batch_id in due)
 
 
 @retry_on_deadlock()
-def release_batch(*, batch_id: int) -> int:
+def release_held_batch(*, batch_id: int) -> int:
     """Release one held batch now (the module's docstring). Answers how many records were queued."""
     now = clock.now()
     batch = (

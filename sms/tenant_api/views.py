@@ -25,6 +25,7 @@ from gm_server_notify.api.schema import (
     WEBHOOKS_TAG,
     answers,
     body_example,
+    list_answer,
     ok_answer,
     platform_refusal,
     query_example,
@@ -296,21 +297,14 @@ matched to its own messages. {LIST_PAGING} Bad parameters are `ER:0004`.""",
         parameters=[UplinkQuery],
         examples=query_example("since a time", page=1, page_size=20, since=1795000000),
         responses=answers(
-            ok_answer(
+            list_answer(
                 TenantUplinkList,
                 {
-                    "items": [
-                        {
-                            "mobile": "13112341234",
-                            "text": "1",
-                            "sign": "",
-                            "received_at": 1795003660,
-                            "uuid": BATCH,
-                        }
-                    ],
-                    "total": 1,
-                    "page": 1,
-                    "page_size": 20,
+                    "mobile": "13112341234",
+                    "text": "1",
+                    "sign": "",
+                    "received_at": 1795003660,
+                    "uuid": BATCH,
                 },
             ),
             *TENANT_READ,
@@ -418,23 +412,16 @@ The POSTs made to the tenant's callback URLs, newest first. `status` (optional) 
         parameters=[DeliveriesQuery],
         examples=query_example("failed ones", status="failed", page=1, page_size=20),
         responses=answers(
-            ok_answer(
+            list_answer(
                 DeliveryList,
                 {
-                    "items": [
-                        {
-                            "id": "93",
-                            "attempted_at": 1795441210,
-                            "url": HOOK_URL,
-                            "status": "failed",
-                            "http_status": 500,
-                            "error": "HTTP 500",
-                            "event_count": 2,
-                        }
-                    ],
-                    "total": 1,
-                    "page": 1,
-                    "page_size": 20,
+                    "id": "93",
+                    "attempted_at": 1795441210,
+                    "url": HOOK_URL,
+                    "status": "failed",
+                    "http_status": 500,
+                    "error": "HTTP 500",
+                    "event_count": 2,
                 },
             ),
             *TENANT_READ,
@@ -472,21 +459,14 @@ entries; a number that is not a mobile is `ER:0033`. {LIST_PAGING}""",
         parameters=[BlocklistQuery],
         examples=query_example("one number", mobile="13112345678"),
         responses=answers(
-            ok_answer(
+            list_answer(
                 BlocklistList,
                 {
-                    "items": [
-                        {
-                            "mobile": "+8613112345678",
-                            "sign_id": "1",
-                            "source": "api",
-                            "source_text": "",
-                            "source_at": 1796208321,
-                        }
-                    ],
-                    "total": 1,
-                    "page": 1,
-                    "page_size": 20,
+                    "mobile": "+8613112345678",
+                    "sign_id": "1",
+                    "source": "api",
+                    "source_text": "",
+                    "source_at": 1796208321,
                 },
             ),
             *TENANT_READ,

@@ -1,10 +1,11 @@
-"""Docs that run: every shell example of docs/api-station.md and docs/api-platform.md, run top to
+"""Docs that run: every shell example of docs/api-station.md, docs/api-platform.md and the README, run top to
 bottom against a fresh ``make run`` (scripts/run.sh on free ports, a private var dir), each answer
 checked against the one the doc shows.
 
 **Blocks.** A fenced block tagged ``sh`` is run. The blocks of one doc run in order in one bash
 session (``set -euo pipefail``), so variables set by one block (``SIGN=$(...)``) are there for the
-next; a command that fails stops the doc. A fenced ``json`` or ``text`` block that follows a
+next; a command that fails stops the doc. (The README's opening ``make run`` / ``make test`` are a
+``bash`` block: read, not run.) A fenced ``json`` or ``text`` block that follows a
 ``sh`` block with nothing but blank lines between them is that block's answer: what the block
 prints. A block that prints something must show its answer; a block that prints nothing (the
 setup, a wait) need not. Other blocks (``python``, ``http``) are read, not run.
@@ -55,7 +56,8 @@ from tests.support.make_run import (
 )
 from tests.support.waiting import scaled, wait_until
 
-DOCS = ("docs/api-station.md", "docs/api-platform.md")
+# README.md last: its first requests use a station and a tenant of their own.
+DOCS = ("docs/api-station.md", "docs/api-platform.md", "README.md")
 # The addresses the docs show (their defaults); the test's own ports are written as these.
 DOC_PORTS = {"port": 8000, "sim_port": 8100, "receiver_port": 9000}
 

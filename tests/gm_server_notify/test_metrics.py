@@ -99,7 +99,7 @@ def test_accepted_refused_and_reported_records_are_counted_by_provider_and_busin
 ):
     records = queued_records(3)
     before = scrape(station_client)
-    batch = pipeline.claim_batch(record_ids=[r.pk for r in records], provider="tencent")
+    batch = pipeline.claim_dispatch(record_ids=[r.pk for r in records], provider="tencent")
     outcomes = [
         SendOutcome(records[0].pk, OutcomeStatus.ACCEPTED, provider_message_id="sid-1"),
         SendOutcome(records[1].pk, OutcomeStatus.ACCEPTED, provider_message_id="sid-2"),
@@ -130,7 +130,7 @@ def test_acceptance_by_a_provider_without_reports_counts_as_delivered(django_cap
     labels = {"provider": "fw199", "business_type": "2"}
     accepted = metrics.SENDS_ACCEPTED.labels(**labels)._value.get()
     delivered = metrics.SENDS_DELIVERED.labels(**labels)._value.get()
-    batch = pipeline.claim_batch(record_ids=[record.pk], provider="fw199")
+    batch = pipeline.claim_dispatch(record_ids=[record.pk], provider="fw199")
     with django_capture_on_commit_callbacks(execute=True):
         pipeline.record_outcomes(
             provider="fw199",
@@ -162,7 +162,7 @@ def test_records_without_a_report_count_as_unknown_then_failed_when_settled(
 
 def test_a_rolled_back_outcome_is_not_counted(django_capture_on_commit_callbacks):
     record = queued_records(1)[0]
-    batch = pipeline.claim_batch(record_ids=[record.pk], provider="tencent")
+    batch = pipeline.claim_dispatch(record_ids=[record.pk], provider="tencent")
     accepted = metrics.SENDS_ACCEPTED.labels("tencent", "2")._value.get()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         pipeline.record_outcomes(
@@ -220,7 +220,7 @@ def test_unavailable_provider_counts_retries_then_the_failover(station_client):
 def test_queue_depth_reports_records_not_final_by_state(station_client, settings):
     settings.SMS_SENDING_STUCK_SECONDS = 60
     records = queued_records(5)
-    pipeline.claim_batch(record_ids=[records[0].pk, records[1].pk], provider="tencent")
+    pipeline.claim_dispatch(record_ids=[records[0].pk, records[1].pk], provider="tencent")
     SendRecord.objects.filter(pk=records[0].pk).update(updated_at=timezone.now() - timedelta(minutes=5))
     samples = scrape(station_client)
     assert value(samples, "sms_records", state="queued") == 3

@@ -99,7 +99,7 @@ def test_a_kept_report_held_by_the_other_sides_look_is_applied_by_the_worker_not
 
     record = _added_records(recharge, 1)[0]
     SendRecord.objects.filter(pk=record.pk).update(state=RecordState.QUEUED)
-    batch = pipeline.claim_batch(record_ids=[record.pk], provider="gateway")
+    batch = pipeline.claim_dispatch(record_ids=[record.pk], provider="gateway")
     message_id = f"{batch.dispatch_id}:{record.receive_phone}"
     PendingReport.objects.create(
         provider="gateway", provider_message_id=message_id, delivered=True, code="DELIVRD", phone=""

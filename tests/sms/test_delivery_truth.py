@@ -106,7 +106,7 @@ def test_tencent_fee_is_kept_and_the_difference_is_booked_once(recharge, simulat
 def test_a_provider_billing_less_than_reserved_gives_the_difference_back(recharge):
     recharge("T7442", 10)
     record = _queued()
-    batch = pipeline.claim_batch(record_ids=[record.pk], provider="tencent")
+    batch = pipeline.claim_dispatch(record_ids=[record.pk], provider="tencent")
     SendRecord.objects.filter(pk=record.pk).update(segments=3)
     Station.objects.filter(station_id="T7442").update(balance_nums=7)  # as if 3 were reserved
     pipeline.record_outcomes(
@@ -304,7 +304,7 @@ def test_a_timeout_after_tencent_took_the_message_leaves_it_unknown_sent_once(re
 def test_a_stuck_sending_record_is_decided_by_its_late_report(recharge):
     recharge("T7442", 10)
     record = _queued()
-    pipeline.claim_batch(record_ids=[record.pk], provider="tencent")
+    pipeline.claim_dispatch(record_ids=[record.pk], provider="tencent")
     SendRecord.objects.filter(pk=record.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
     assert sweeps.reconcile_stuck_sending(older_than=timedelta(seconds=60)) == (0, 1)
     report = DeliveryReport(
@@ -327,7 +327,7 @@ def test_a_stuck_sending_record_is_decided_by_its_late_report(recharge):
 def test_an_uncertain_record_is_not_guessed_when_its_number_is_ambiguous(recharge):
     recharge("T7442", 10)
     records = [_queued(), _queued()]  # the same number twice
-    pipeline.claim_batch(record_ids=[r.pk for r in records], provider="tencent")
+    pipeline.claim_dispatch(record_ids=[r.pk for r in records], provider="tencent")
     SendRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
     sweeps.reconcile_stuck_sending(older_than=timedelta(seconds=60))
     report = DeliveryReport(
@@ -357,7 +357,7 @@ def _tencent_report(sid: str, delivered: bool) -> dict:
 def test_the_first_final_report_decides_whatever_the_batching(recharge, api_client, batching, record_first):
     recharge("T7442", 10)
     record = _queued()
-    batch = pipeline.claim_batch(record_ids=[record.pk], provider="tencent")
+    batch = pipeline.claim_dispatch(record_ids=[record.pk], provider="tencent")
     accept = [SendOutcome(record.pk, OutcomeStatus.ACCEPTED, provider_message_id="sid-1")]
     if record_first:
         pipeline.record_outcomes(provider="tencent", dispatch_id=batch.dispatch_id, outcomes=accept)

@@ -43,15 +43,15 @@ def queued(recharge):
 
 def test_a_record_is_claimed_once(queued):
     ids = [record.pk for record in queued()]
-    first = pipeline.claim_batch(record_ids=ids, provider="tencent")
-    second = pipeline.claim_batch(record_ids=ids, provider="tencent")
+    first = pipeline.claim_dispatch(record_ids=ids, provider="tencent")
+    second = pipeline.claim_dispatch(record_ids=ids, provider="tencent")
     assert len(first.records) == 3 and second.records == []
     assert set(SendRecord.objects.values_list("state", "attempts")) == {(RecordState.SENDING, 1)}
 
 
 def test_refused_record_fails_and_is_refunded_exactly_once(queued):
     record = queued(1)[0]
-    batch = pipeline.claim_batch(record_ids=[record.pk], provider="tencent")
+    batch = pipeline.claim_dispatch(record_ids=[record.pk], provider="tencent")
     refusal = [SendOutcome(record.pk, OutcomeStatus.FAILED, code="FailedOperation.PhoneNumberInBlacklist")]
     assert pipeline.record_outcomes(provider="tencent", dispatch_id=batch.dispatch_id, outcomes=refusal) == 1
     assert pipeline.record_outcomes(provider="tencent", dispatch_id=batch.dispatch_id, outcomes=refusal) == 0
@@ -64,7 +64,7 @@ def test_refused_record_fails_and_is_refunded_exactly_once(queued):
 
 def test_report_that_overtakes_the_submit_is_applied_when_the_id_is_recorded(queued):
     record = queued(1)[0]
-    batch = pipeline.claim_batch(record_ids=[record.pk], provider="tencent")
+    batch = pipeline.claim_dispatch(record_ids=[record.pk], provider="tencent")
     early = DeliveryReport(provider="tencent", status=ReportStatus.DELIVERED, provider_message_id="sid-early")
     # A repeat in the same body is the same report: one kept, counted once.
     assert reports.apply_delivery_reports(provider="tencent", reports=[early, early]).unknown == 1
@@ -97,7 +97,7 @@ def test_stale_queued_records_are_published_again(queued, django_capture_on_comm
 
 def test_stuck_sending_becomes_unknown_and_stays_billed_where_a_resend_could_duplicate(queued):
     records = queued(2)
-    pipeline.claim_batch(record_ids=[r.pk for r in records], provider="tencent")
+    pipeline.claim_dispatch(record_ids=[r.pk for r in records], provider="tencent")
     SendRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
     assert sweeps.reconcile_stuck_sending(older_than=timedelta(seconds=60)) == (0, 2)
     assert set(SendRecord.objects.values_list("state", "remark", "refunded")) == {
@@ -111,7 +111,7 @@ def test_stuck_sending_is_resent_under_its_dispatch_id_where_the_provider_drops_
     queued, django_capture_on_commit_callbacks
 ):
     records = queued(2)
-    batch = pipeline.claim_batch(record_ids=[r.pk for r in records], provider="gateway")
+    batch = pipeline.claim_dispatch(record_ids=[r.pk for r in records], provider="gateway")
     SendRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
     with (
         mock.patch("sms.sending.pipeline.publish_dispatch") as delay,
@@ -119,7 +119,7 @@ def test_stuck_sending_is_resent_under_its_dispatch_id_where_the_provider_drops_
     ):
         assert sweeps.reconcile_stuck_sending(older_than=timedelta(seconds=60)) == (2, 0)
     assert delay.call_args.args[1:] == ("gateway", [], batch.dispatch_id)
-    resumed = pipeline.claim_batch(
+    resumed = pipeline.claim_dispatch(
         record_ids=[r.pk for r in records], provider="gateway", dispatch_id=batch.dispatch_id, resume=True
     )
     assert len(resumed.records) == 2
@@ -203,7 +203,7 @@ def _outcome_updates(captured) -> list[str]:
 
 def test_message_ids_of_the_form_the_adapter_declares_are_derived_in_one_update(queued):
     records = queued(3)
-    batch = pipeline.claim_batch(record_ids=[record.pk for record in records], provider="gateway")
+    batch = pipeline.claim_dispatch(record_ids=[record.pk for record in records], provider="gateway")
     ids = GatewayAdapter.message_ids
     outcomes = [
         SendOutcome(
@@ -223,7 +223,7 @@ def test_message_ids_of_the_form_the_adapter_declares_are_derived_in_one_update(
 
 def test_message_ids_a_provider_issues_are_written_per_row_in_one_update(queued):
     records = queued(3)
-    batch = pipeline.claim_batch(record_ids=[record.pk for record in records], provider="tencent")
+    batch = pipeline.claim_dispatch(record_ids=[record.pk for record in records], provider="tencent")
     outcomes = [
         # Of the gateway's form, but Tencent declares none: nothing is derived for it.
         SendOutcome(

@@ -158,7 +158,7 @@ def test_operators_redeliver_dead_events_from_the_admin(
     from sms.sending import pipeline
 
     record = SendRecord.objects.get()
-    pipeline.claim_batch(record_ids=[record.pk], provider="gateway")
+    pipeline.claim_dispatch(record_ids=[record.pk], provider="gateway")
     pipeline.fail_records(records=[record], remark="x")
     event = WebhookEvent.objects.get()
     WebhookEvent.objects.update(state=WebhookEventState.DEAD, attempts=6)

@@ -56,7 +56,7 @@ def hooked(tenant, settings, receiver):
             params=["A1"],
         )
         records = list(SendRecord.objects.filter(batch=batch))
-        claimed = pipeline.claim_batch(record_ids=[r.pk for r in records], provider="gateway")
+        claimed = pipeline.claim_dispatch(record_ids=[r.pk for r in records], provider="gateway")
         pipeline.record_outcomes(
             provider="gateway",
             dispatch_id=claimed.dispatch_id,

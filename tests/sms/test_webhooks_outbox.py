@@ -46,8 +46,8 @@ def sender(tenant, settings):
     return send
 
 
-def _claim(records: list[SendRecord], provider: str = "gateway") -> pipeline.ClaimedBatch:
-    return pipeline.claim_batch(record_ids=[r.pk for r in records], provider=provider)
+def _claim(records: list[SendRecord], provider: str = "gateway") -> pipeline.Dispatch:
+    return pipeline.claim_dispatch(record_ids=[r.pk for r in records], provider=provider)
 
 
 def _accept(records: list[SendRecord], provider: str = "gateway") -> None:
