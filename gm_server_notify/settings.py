@@ -454,7 +454,8 @@ SMS_PROVIDERS = {
 }
 
 # --- Celery -----------------------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# kombu's filesystem transport ignores the host, but warns on every connection that has none.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # An unacknowledged task (its worker was killed) is delivered again after this long.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -471,6 +472,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "control_folder": str(_broker_dir / "control"),
     }
+    # This transport has no event loop: the worker's timer thread sleeps up to this long between
+    # checks, and a warm shutdown waits for it (1 s by default; a Redis or AMQP broker has no such
+    # thread).
+    CELERY_WORKER_TIMER_PRECISION = 0.1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
