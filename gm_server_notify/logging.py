@@ -4,7 +4,8 @@
 keeps it in a context variable that ``RequestIdFilter`` puts on every record. ``MaskPhonesFilter``
 rewrites mainland mobile numbers in the final message (``13112341234`` → ``131****1234``), and
 Douyin phone ciphertexts (``$Dcwm…$1$$`` → ``$Dcwm****``), so a careless log call cannot leak
-one. The JSON formatter is python-json-logger's.
+one. ``JsonFormatter`` (python-json-logger's) and ``PlainFormatter`` write the time the one way every
+log line of the service does: ISO 8601 in UTC, with its zone (docs/operations.md, "Logs").
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import re
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
+from datetime import UTC, datetime
 
 from django.http import HttpRequest, HttpResponse
+from pythonjsonlogger import json as jsonlogger
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
@@ -27,6 +30,22 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 def mask_phones(text: str) -> str:
     text = _DOUYIN_CIPHERTEXT.sub(lambda match: f"{match.group(1)}****", text)
     return _MOBILE.sub(lambda match: f"{match.group(1)}****{match.group(3)}", text)
+
+
+def iso_time(created: float) -> str:
+    """``2026-12-04T14:33:05.123+00:00``: UTC whatever the process's zone (Django sets the
+    process's zone to TIME_ZONE, China time, so ``time.localtime`` would not do)."""
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+
+
+class JsonFormatter(jsonlogger.JsonFormatter):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return iso_time(record.created)
+
+
+class PlainFormatter(logging.Formatter):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return iso_time(record.created)
 
 
 class MaskPhonesFilter(logging.Filter):

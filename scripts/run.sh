@@ -51,6 +51,9 @@ if [ -z "${SMS_CALLBACK_TOKEN:-}" ]; then
   SMS_CALLBACK_TOKEN="$(secret_file callback_token)"
   export SMS_CALLBACK_TOKEN
 fi
+# supervisorctl's password for supervisord's socket (scripts/supervisord.conf).
+SUPERVISOR_PASSWORD="$(secret_file supervisor_password)"
+export SUPERVISOR_PASSWORD
 
 "$PY" manage.py migrate --noinput
 "$PY" manage.py collectstatic --noinput --verbosity 0
@@ -79,4 +82,11 @@ sed -e "s|@NGINX_DIR@|$nginx_dir|g" -e "s|@DEPLOY_DIR@|$PWD/deploy/nginx|g" -e "
 export PROMETHEUS_MULTIPROC_DIR="$GM_VAR_DIR/prometheus"
 rm -rf "$PROMETHEUS_MULTIPROC_DIR"
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
-exec .venv/bin/supervisord --nodaemon --configuration scripts/supervisord.conf
+# One clock in every log line: UTC (docs/operations.md, "Logs"). The Python processes write it
+# whatever their zone; nginx's and supervisord's timestamps follow TZ.
+export TZ=UTC
+supervisor_user=()
+# As root, say so (as nginx's user directive above does), or supervisord warns that it did not
+# drop privileges.
+if [ "$(id -u)" -eq 0 ]; then supervisor_user=(--user root); fi
+exec .venv/bin/supervisord --nodaemon --configuration scripts/supervisord.conf "${supervisor_user[@]}"

@@ -11,7 +11,8 @@ from gm_server_notify.settings.core import TIME_ZONE
 from gm_server_notify.settings.environment import VAR_DIR, env
 
 # --- The broker: kombu's filesystem transport under var/ by default, Redis or RabbitMQ in production
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# kombu's filesystem transport ignores the host, but warns on every connection that has none.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # An unacknowledged task (its worker was killed) is delivered again after this long.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -28,6 +29,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "control_folder": str(_broker_dir / "control"),
     }
+    # This transport has no event loop: the worker's timer thread sleeps up to this long between
+    # checks, and a warm shutdown waits for it (1 s by default; a Redis or AMQP broker has no such
+    # thread).
+    CELERY_WORKER_TIMER_PRECISION = 0.1
 
 # --- Tasks: acknowledged late, never eager, publishes retried ------------------------------------
 CELERY_TASK_ALWAYS_EAGER = False

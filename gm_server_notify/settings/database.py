@@ -21,6 +21,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
         }
     )
     DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # The embedded database, shared by every process of make run. A transaction takes the
+            # write lock when it begins: two that read first and then write (two workers claiming
+            # records) would otherwise deadlock, and SQLite answers one of them "database is
+            # locked" at once. A transaction waits this many seconds for the lock.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
 
 # --- Connections --------------------------------------------------------------------------------
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

@@ -19,12 +19,16 @@ LOGGING = {
         "mask_phones": {"()": "gm_server_notify.logging.MaskPhonesFilter"},
     },
     "formatters": {
+        # Times in ISO 8601, UTC (docs/operations.md, "Logs").
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "gm_server_notify.logging.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "plain": {
+            "()": "gm_server_notify.logging.PlainFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
     },
     "handlers": {
         "console": {
@@ -37,5 +41,7 @@ LOGGING = {
     "loggers": {
         # Django logs every 4xx with the request path; our handlers log what matters.
         "django.request": {"level": "ERROR"},
+        # billiard's (Celery's process pool): in our format; Celery would give it a format of its own.
+        "multiprocessing": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

@@ -30,8 +30,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import threading
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -203,18 +205,33 @@ def default_push_targets() -> dict[str, dict[str, str]]:
     }
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(host: str = "127.0.0.1", port: int | None = None) -> None:
-    """Run the simulator in the foreground until interrupted."""
+    """Run the simulator in the foreground until interrupted (Ctrl-C) or told to stop (SIGTERM,
+    as supervisord does): either way it closes its socket and exits 0."""
     port = port if port is not None else int(os.environ.get("SIMULATOR_PORT", "8100"))
     server = SimulatorServer(host, port)
     server.state.config.push_targets = default_push_targets()
     logger.info("provider simulator listening on http://%s:%s", host, port)
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.server_close()
+
+
+class UtcIsoFormatter(logging.Formatter):
+    """The service's one clock in log lines: ISO 8601 in UTC with its zone, milliseconds included
+    (docs/operations.md, "Logs"); the simulator runs without Django, so it has its own."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -222,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=None, help="default: $SIMULATOR_PORT or 8100")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(UtcIsoFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), handlers=[handler])
     serve(args.host, args.port)

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 
 import pytest
 
@@ -51,3 +52,66 @@ def test_douyin_phone_ciphertexts_are_masked_and_dollar_amounts_kept():
 
     line = f"sent to {SEED_CIPHERTEXT} and 13112341234 for $5 ($1.50 each)"
     assert mask_phones(line) == "sent to $Dcwm**** and 131****1234 for $5 ($1.50 each)"
+
+
+# 2026-12-04T14:33:05.123 UTC: 22:33 in China, the zone Django gives the process (TIME_ZONE).
+CREATED = 1796394785.123
+ISO_UTC = "2026-12-04T14:33:05.123+00:00"
+
+
+def _record(name: str = "sms") -> logging.LogRecord:
+    record = logging.LogRecord(name, logging.WARNING, __file__, 1, "hello", (), None)
+    record.created, record.msecs = CREATED, 123.0
+    return record
+
+
+@pytest.mark.parametrize("name", ["json", "plain"])
+def test_log_lines_carry_iso_8601_utc_times_whatever_the_process_zone(settings, name):
+    import logging.config
+    import time
+
+    assert time.localtime(CREATED).tm_hour == 22  # the process runs on China time
+    config = logging.config.DictConfigurator(settings.LOGGING)
+    formatter = config.configure_formatter(dict(settings.LOGGING["formatters"][name]))
+    record = _record()
+    RequestIdFilter().filter(record)
+    line = formatter.format(record)
+    if name == "json":
+        assert json.loads(line)["time"] == ISO_UTC
+    else:
+        assert line == f"{ISO_UTC} WARNING sms [-] hello"
+
+
+@pytest.mark.parametrize("log_format", ["json", "plain"])
+def test_gunicorns_lines_carry_the_same_clock_and_form(monkeypatch, log_format):
+    """gunicorn.conf.py's logger class: the service's form (LOG_FORMAT), the one clock."""
+    import runpy
+    import sys
+
+    from gunicorn.config import Config
+
+    from tests.support.make_run import REPO_ROOT
+
+    monkeypatch.setenv("LOG_FORMAT", log_format)
+    logger_class = runpy.run_path(str(REPO_ROOT / "gunicorn.conf.py"))["logger_class"]
+    config = Config()
+    config.set("errorlog", "-")
+    logger = logger_class(config)
+    try:
+        [handler] = [handler for handler in logger.error_log.handlers if handler.stream is sys.stderr]
+        line = handler.formatter.format(_record("gunicorn.error"))
+    finally:
+        for log in (logger.error_log, logger.access_log):
+            log.handlers.clear()
+    if log_format == "json":
+        assert json.loads(line) == {
+            "time": ISO_UTC,
+            "level": "WARNING",
+            "logger": "gunicorn.error",
+            "request_id": "-",
+            "message": "hello",
+        }
+    else:
+        assert line == f"{ISO_UTC} WARNING gunicorn.error [-] hello"
+    # %(t)s of an access log format
+    assert re.fullmatch(r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00\]", logger.now())

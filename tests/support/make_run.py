@@ -10,7 +10,8 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -66,6 +67,7 @@ class MakeRun:
     sim_port: int
     var_dir: Path
     log_path: Path
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def base(self) -> str:
