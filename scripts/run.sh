@@ -26,6 +26,9 @@ free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1",
 # PORT is what make run publishes: nginx. gunicorn listens on a loopback port of its own behind it.
 export PORT="${PORT:-8000}"
 export GM_WEB_PORT="${GM_WEB_PORT:-$(free_port)}"
+# Provider pushes have a gunicorn of their own behind nginx (docs/architecture.md, "Report intake").
+export GM_INTAKE_PORT="${GM_INTAKE_PORT:-$(free_port)}"
+export INTAKE_CONCURRENCY="${INTAKE_CONCURRENCY:-1}"
 export SIMULATOR_PORT="${SIMULATOR_PORT:-8100}"
 export SIMULATOR_CALLBACK_BASE="${SIMULATOR_CALLBACK_BASE:-http://127.0.0.1:$PORT}"
 export WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-2}"
@@ -73,7 +76,7 @@ user_directive=""
 # as the user running make run, as every other process here does.
 if [ "$(id -u)" -eq 0 ]; then user_directive="user root;"; fi
 sed -e "s|@NGINX_DIR@|$nginx_dir|g" -e "s|@DEPLOY_DIR@|$PWD/deploy/nginx|g" -e "s|@PORT@|$PORT|g" \
-  -e "s|@GM_WEB_PORT@|$GM_WEB_PORT|g" -e "s|@USER_DIRECTIVE@|$user_directive|g" \
+  -e "s|@GM_WEB_PORT@|$GM_WEB_PORT|g" -e "s|@GM_INTAKE_PORT@|$GM_INTAKE_PORT|g" -e "s|@USER_DIRECTIVE@|$user_directive|g" \
   deploy/nginx/run.conf.template > "$nginx_dir/nginx.conf"
 "$NGINX_BIN" -t -q -p "$nginx_dir/" -c "$nginx_dir/nginx.conf" -e "$nginx_dir/error.log"
 

@@ -349,6 +349,30 @@ class DailyStatistics(models.Model):
         return f"{self.station_id} {self.send_date}"
 
 
+class PushInbox(models.Model):
+    """A provider push as it came (``tbl_sms_push_inbox``): written by the push endpoint with one
+    insert and acknowledged, then applied by a worker with thousands of others in set-based batches
+    and deleted (``sms.delivery.intake.drain_inbox``). A drain claims its rows (``claim``,
+    ``claimed_at``) in a short transaction; a claim older than the drain's deadline (its worker
+    died) is taken over, and applying a push twice changes nothing (reports and uplinks are
+    idempotent)."""
+
+    provider = models.CharField(max_length=16)
+    kind = models.CharField(max_length=8)  # "status" or "uplink"
+    body = models.BinaryField()
+    content_type = models.CharField(max_length=100, blank=True, default="")
+    received_at = models.DateTimeField()
+    claim = models.CharField(max_length=32, blank=True, default="", db_default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "tbl_sms_push_inbox"
+        indexes = [models.Index(fields=["claim", "id"], name="push_inbox_claim_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.kind} push {self.pk}"
+
+
 class PendingReport(models.Model):
     """A delivery report that matched no record yet: it can arrive before the worker has
     committed the provider's message id. Applied as soon as the id is recorded (and by a beat

@@ -17,6 +17,7 @@ from datetime import timedelta
 from celery import Task, shared_task
 from celery.signals import task_retry
 from django.conf import settings
+from django.core.cache import cache
 
 from gm_server_notify.db import TRANSIENT_ERRORS, backoff_seconds, drop_broken_connection
 from providers import balances
@@ -116,6 +117,38 @@ def apply_provider_push(self: Task, provider: str, kind: str, body_base64: str, 
             )
             raise
         raise self.retry(countdown=backoff_seconds(self.request.retries, cap=60)) from exc
+
+
+@shared_task(name="sms.drain_push_inbox", ignore_result=True, **RETRY_TRANSIENT)
+def drain_push_inbox() -> int:
+    """Apply the pushes stored in the inbox, thousands at a time (``intake.drain_inbox``); asked
+    for by the push endpoint at most once a second, and by beat as the safety net."""
+    result = intake.drain_inbox()
+    if result.pushes:
+        logger.info(
+            "inbox drained: %s push(es), %s report(s), %s uplink(s), %s dropped",
+            result.pushes,
+            result.reports,
+            result.uplinks,
+            result.dropped,
+        )
+    return result.pushes
+
+
+# The push endpoint asks for a drain at most once per this many seconds (shared cache key): under
+# a storm of single-report pushes, one drain takes everything stored meanwhile.
+DRAIN_REQUEST_KEY = "sms:inbox-drain-requested"
+DRAIN_REQUEST_SECONDS = 1
+
+
+def request_inbox_drain() -> None:
+    """Publish a drain unless one was asked for within the last second. Never fails the push
+    that asks: it is stored, and beat drains the inbox anyway."""
+    try:
+        if cache.add(DRAIN_REQUEST_KEY, 1, timeout=DRAIN_REQUEST_SECONDS):
+            drain_push_inbox.apply_async(countdown=0.5, expires=30)
+    except Exception as exc:  # noqa: BLE001 - the cache or the broker down: beat's drain is the net
+        logger.warning("inbox drain not requested: %s", type(exc).__name__)
 
 
 @shared_task(name="sms.sweep_pending_reports", ignore_result=True, **RETRY_TRANSIENT)

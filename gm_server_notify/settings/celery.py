@@ -61,6 +61,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("sms_dispatch"), Queue("sms_reports"), Queue("sms_webhooks"))
 CELERY_TASK_ROUTES = {
     "sms.apply_provider_push": {"queue": "sms_reports"},
+    "sms.drain_push_inbox": {"queue": "sms_reports"},
     "sms.purge_idempotency_keys": {"queue": "sms_reports"},
     "sms.dispatch_records": {"queue": "sms_dispatch"},
     "sms.sweep_pending_reports": {"queue": "sms_reports"},
@@ -76,6 +77,12 @@ CELERY_TASK_ROUTES = {
 # --- Beat: the sweeps, pulls and refreshes, and how often --------------------------------------------
 _SWEEP_SECONDS = env.int("SMS_SWEEP_SECONDS", default=15)
 CELERY_BEAT_SCHEDULE = {
+    # The push inbox: each push asks for a drain (at most once a second); this is the safety net.
+    "drain-push-inbox": {
+        "task": "sms.drain_push_inbox",
+        "schedule": timedelta(seconds=env.int("SMS_INBOX_DRAIN_SECONDS", default=5)),
+        "options": {"expires": 30},
+    },
     "sweep-pending-reports": {
         "task": "sms.sweep_pending_reports",
         "schedule": timedelta(seconds=_SWEEP_SECONDS),

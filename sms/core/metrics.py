@@ -162,7 +162,7 @@ OUTCOME_WRITE_RETRIES = Counter(
 )
 PROVIDER_PUSHES = Counter(
     "sms_provider_pushes_total",
-    "Provider pushes received: applied at once, queued (the database was down), refused (nothing "
+    "Provider pushes received: stored in the inbox, queued (the database was down), refused (nothing "
     "could store them: the provider is asked to push again) or rejected (not the provider's format).",
     ["provider", "kind", "outcome"],
 )

@@ -62,17 +62,17 @@ class PushNotStored(Exception):
 
 
 def handle_push(*, provider: str, kind: str, body: bytes, content_type: str) -> ProviderAdapter:
-    """Parse a ``status`` or ``uplink`` push and apply it, or, when the database cannot be
-    reached, queue the raw push for a worker to apply with retries. Returns the adapter (its
-    ``callback_ack`` is the answer). Raises ``UnknownProviderPush``, ``CallbackParseError`` or
-    ``PushNotStored``."""
+    """Parse a ``status`` or ``uplink`` push and store it in the inbox for the workers to apply
+    (``sms.delivery.intake``), or, when the database cannot be reached, queue the raw push on the
+    broker for a worker to apply with retries. Returns the adapter (its ``callback_ack`` is the
+    answer). Raises ``UnknownProviderPush``, ``CallbackParseError`` or ``PushNotStored``."""
     try:
-        adapter, items = intake.parse_push(provider=provider, kind=kind, body=body, content_type=content_type)
+        adapter, _ = intake.parse_push(provider=provider, kind=kind, body=body, content_type=content_type)
     except CallbackParseError:
         metrics.PROVIDER_PUSHES.labels(provider, kind, "rejected").inc()
         raise
     try:
-        intake.apply_push(provider=provider, kind=kind, items=items)
+        intake.store_push(provider=provider, kind=kind, body=body, content_type=content_type)
     except TRANSIENT_ERRORS as exc:
         drop_broken_connection()
         logger.warning("%s %s push not applied (%s): queueing it", provider, kind, type(exc).__name__)
@@ -88,7 +88,8 @@ def handle_push(*, provider: str, kind: str, body: bytes, content_type: str) -> 
             raise PushNotStored(f"{provider} {kind} push not stored") from publish_error
         metrics.PROVIDER_PUSHES.labels(provider, kind, "queued").inc()
         return adapter
-    metrics.PROVIDER_PUSHES.labels(provider, kind, "applied").inc()
+    metrics.PROVIDER_PUSHES.labels(provider, kind, "stored").inc()
+    tasks.request_inbox_drain()
     return adapter
 
 

@@ -35,7 +35,7 @@ def test_reports_pushed_while_the_web_cannot_reach_the_database_are_applied_by_a
     records = _submitted(20)
     url = f"{stack.url}/providers/gateway/status?token={CALLBACK_TOKEN}"
     down = OperationalError(2003, "Can't connect to MySQL server on '127.0.0.1' (111)")
-    with mock.patch("sms.delivery.intake.apply_push", side_effect=down):  # the web process only
+    with mock.patch("sms.delivery.intake.store_push", side_effect=down):  # the web process only
         for record in records:
             report = {"sendId": "task-1", "mobile": record.receive_phone, "status": "DELIVRD"}
             answer = requests.post(url, data=json.dumps(report), timeout=60)

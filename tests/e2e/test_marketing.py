@@ -121,8 +121,11 @@ def test_a_reply_td_blocks_the_next_marketing_send_to_that_mobile_but_not_a_noti
         f"{stack.url}/providers/gateway/uplink?token={CALLBACK_TOKEN}"
     )
     assert stack.simulator.inject_uplink(provider="gateway", mobile=PHONE, text="TD")["acknowledged"] == 1
+    # Acknowledged once stored; the worker applies it a moment later.
+    wait_until(
+        lambda: marketer.call("GET", "/v1/blocklist").json()["total"] == 1, message="the opt-out applied"
+    )
     blocklist = marketer.call("GET", "/v1/blocklist").json()
-    assert blocklist["total"] == 1, blocklist
     entry = blocklist["items"][0]
     assert (entry["mobile"], entry["sign_id"], entry["source"], entry["source_text"]) == (
         f"+86{PHONE}",

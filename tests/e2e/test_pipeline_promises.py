@@ -14,7 +14,7 @@ import requests
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from sms.models import FINAL_STATES, BalanceLedger, RecordState, SendRecord, Station, TenantAccount
+from sms.models import FINAL_STATES, BalanceLedger, PushInbox, RecordState, SendRecord, Station, TenantAccount
 from sms.tenant_api import services as tenant_services
 from tests.e2e.conftest import wait_until
 from tests.support.factories import TEST_PASSWORD
@@ -258,6 +258,13 @@ def test_same_report_pushed_three_times_and_out_of_order_keeps_counts_exact(stac
         [report(first, "SUCCESS"), report(second, "FAIL")],
     ):
         assert requests.post(url, json=payload, timeout=10).json()["result"] == 0
+    # Acknowledged once stored; the worker applies them a moment later.
+    wait_until(
+        lambda: not SendRecord.objects.filter(pk__in=task_ids, state=RecordState.SUBMITTED).exists(),
+        timeout=30,
+        message="the pushes applied",
+    )
+    wait_until(lambda: not PushInbox.objects.exists(), timeout=30, message="the inbox drained")
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.state, second.state) == (RecordState.DELIVERED, RecordState.FAILED)

@@ -10,7 +10,7 @@ PROVIDER_URLS = ("TENCENT_SMS_ENDPOINT", "GATEWAY_SMS_BASE_URL", "FW199_BASE_URL
 
 def test_compose_has_every_service_with_a_health_check():
     services = COMPOSE["services"]
-    expected = {"mysql", "redis", "rabbitmq", "web", "worker", "beat", "flower", "simulator"}
+    expected = {"mysql", "redis", "rabbitmq", "web", "intake", "worker", "beat", "flower", "simulator"}
     assert expected <= set(services)
     for name in expected:
         assert "test" in services[name]["healthcheck"], name

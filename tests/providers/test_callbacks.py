@@ -8,6 +8,7 @@ import requests
 from providers.gateway import GatewayAdapter
 from providers.tencent import TencentAdapter
 from sms.models import RecordState, SendRecord, Uplink
+from tests.support.pushes import applied, apply_stored_pushes
 from tests.support.waiting import poll
 
 TOKEN = "test-callback-token"
@@ -35,6 +36,7 @@ def test_gateway_status_push_finishes_the_record(api_client):
         f"/providers/gateway/status?token={TOKEN}", data=json.dumps(body), content_type="application/json"
     )
     assert response.status_code == 200
+    apply_stored_pushes()
     record.refresh_from_db()
     assert record.state == RecordState.DELIVERED
 
@@ -76,6 +78,7 @@ def test_uplink_push_is_stored(api_client, provider):
         f"/providers/{provider}/uplink?token={TOKEN}", data=json.dumps(body), content_type="application/json"
     )
     assert response.status_code == 200
+    apply_stored_pushes()
     stored = Uplink.objects.get()
     assert (stored.provider, stored.phone, stored.text) == (provider, "13100000001", "TD")
 
@@ -134,7 +137,9 @@ def test_simulator_pushes_gateway_reports_to_the_live_service(simulator, live_se
         ],
         dispatch_id="t1",
     )
-    assert _wait(lambda: SendRecord.objects.filter(state__in=["delivered", "failed"]).count() == 2)
+    assert _wait(
+        lambda: applied(lambda: SendRecord.objects.filter(state__in=["delivered", "failed"]).count() == 2)
+    )
     undelivered.refresh_from_db()
     assert (undelivered.state, undelivered.provider_code) == (RecordState.FAILED, "UNDELIV")
 
@@ -158,7 +163,7 @@ def test_simulator_pushes_tencent_reports_to_sms_callback(simulator, live_server
         dispatch_id="b",
     )
     record = _record("tencent", outcome.provider_message_id)
-    assert _wait(lambda: SendRecord.objects.get(pk=record.pk).state == RecordState.DELIVERED)
+    assert _wait(lambda: applied(lambda: SendRecord.objects.get(pk=record.pk).state == RecordState.DELIVERED))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -173,4 +178,5 @@ def test_injected_uplink_is_pushed_to_the_live_service(simulator, live_server):
         timeout=5,
     )
     assert answer.json() == {"status": "pushed", "acknowledged": 1, "held": False}
+    apply_stored_pushes()
     assert Uplink.objects.get().text == "退订"

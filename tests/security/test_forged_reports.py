@@ -11,6 +11,7 @@ import pytest
 from sms.core import metrics
 from sms.models import PendingReport, RecordState, RejectedReport, SendRecord
 from tests.support.factories import send_record
+from tests.support.pushes import apply_stored_pushes
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,9 @@ def _tencent(sid: str, mobile: str, status: str = "FAIL") -> dict:
 
 def _post(client, url: str, body) -> object:
     data = body if isinstance(body, bytes) else json.dumps(body)
-    return client.post(url, data=data, content_type="application/json")
+    response = client.post(url, data=data, content_type="application/json")
+    apply_stored_pushes()
+    return response
 
 
 def test_a_report_naming_another_number_is_kept_apart_and_never_applied(
@@ -108,6 +111,7 @@ def test_the_secret_may_come_in_a_header(api_client):
         HTTP_X_CALLBACK_TOKEN="gateway-secret",
     )
     assert response.status_code == 200
+    apply_stored_pushes()
     record.refresh_from_db()
     assert record.state == RecordState.DELIVERED
 

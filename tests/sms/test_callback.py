@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from sms.models import DailyStatistics, RecordState, SendRecord
+from tests.support.pushes import apply_stored_pushes
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,9 @@ def _report(
 
 
 def _post(client, payload, url=URL):
-    return client.post(url, data=json.dumps(payload), content_type="application/json")
+    response = client.post(url, data=json.dumps(payload), content_type="application/json")
+    apply_stored_pushes()
+    return response
 
 
 def test_reports_finish_records_and_count_statistics(api_client):

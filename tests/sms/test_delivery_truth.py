@@ -31,6 +31,7 @@ from sms.station_api import services
 from sms.tenant_api import services as tenant_services
 from tests.conftest import SERVICE_TOKEN
 from tests.support.platform import make_signature, make_template
+from tests.support.pushes import apply_stored_pushes
 from tests.support.simulator import running_simulator
 
 pytestmark = pytest.mark.django_db
@@ -371,6 +372,7 @@ def test_the_first_final_report_decides_whatever_the_batching(recharge, api_clie
             "/sms/callback?token=test-callback-token", data=json.dumps(body), content_type="application/json"
         )
         assert response.status_code == 200
+        apply_stored_pushes()
     if not record_first:
         pipeline.record_outcomes(provider="tencent", dispatch_id=batch.dispatch_id, outcomes=accept)
     record.refresh_from_db()

@@ -45,7 +45,7 @@ def _post(client, url: str, payload) -> object:
 def test_a_push_the_database_cannot_take_is_queued_and_acknowledged(api_client):
     queued_before = _pushes("queued")
     with (
-        mock.patch("sms.delivery.intake.apply_push", side_effect=DB_DOWN),
+        mock.patch("sms.delivery.intake.store_push", side_effect=DB_DOWN),
         mock.patch.object(tasks.apply_provider_push, "apply_async") as publish,
     ):
         response = _post(api_client, GATEWAY_URL, GATEWAY_REPORT)
@@ -59,7 +59,7 @@ def test_a_push_the_database_cannot_take_is_queued_and_acknowledged(api_client):
 def test_a_push_nothing_can_store_asks_the_provider_to_push_again(api_client):
     refused_before = _pushes("refused", "tencent")
     with (
-        mock.patch("sms.delivery.intake.apply_push", side_effect=DB_DOWN),
+        mock.patch("sms.delivery.intake.store_push", side_effect=DB_DOWN),
         mock.patch.object(
             tasks.apply_provider_push, "apply_async", side_effect=kombu.exceptions.OperationalError("down")
         ),

@@ -15,6 +15,7 @@ from providers.base import InboundMessage
 from sms.delivery import uplinks
 from sms.models import MessageBatch, RecordState, SendRecord, TenantAccount, Uplink
 from sms.sending import sweeps
+from tests.support.pushes import apply_stored_pushes
 from tests.support.simulator import running_simulator
 
 TOKEN = "test-callback-token"
@@ -134,6 +135,7 @@ def test_a_push_repeated_through_the_callback_is_one_row(api_client):
             f"/providers/gateway/uplink?token={TOKEN}", data=json.dumps(body), content_type="application/json"
         )
         assert response.status_code == 200
+        apply_stored_pushes()
     assert Uplink.objects.count() == 1
 
 
