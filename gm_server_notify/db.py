@@ -46,6 +46,36 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# MySQL/MariaDB errors that say the server cannot be reached or cannot serve this connection now:
+# the client's own (CR_*, 2000-2999: 2002/2003 cannot connect, 2006 gone away, 2013 lost during a
+# query) and the server's 1040 too many connections, 1053 shutting down, 1152 aborted connection,
+# 1158-1161 network read/write, 1203 the user's connections, 1927 connection killed, 4031
+# disconnected for inactivity. Not 1205/1213 (a lock wait or a deadlock: the database answered).
+_UNREACHABLE_SERVER_CODES = {1040, 1053, 1152, 1158, 1159, 1160, 1161, 1203, 1927, 4031}
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc``, or an exception it was raised from, says the database could not be
+    reached or dropped the connection: a request meeting it answers 503 (try again), not 500.
+
+    Every ``InterfaceError`` (a connection already closed or broken) counts; an
+    ``OperationalError`` counts by its MySQL/MariaDB code. Lock waits, deadlocks, SQL mistakes
+    (``ProgrammingError``, ``DataError``, ``IntegrityError``) and SQLite's errors do not: the
+    database answered them."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, InterfaceError):
+            return True
+        if isinstance(current, OperationalError):
+            code = current.args[0] if current.args else None
+            if isinstance(code, int) and (2000 <= code < 3000 or code in _UNREACHABLE_SERVER_CODES):
+                return True
+        current = current.__cause__
+    return False
+
+
 def backoff_seconds(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
     return random.uniform(0, min(cap, base * 2**attempt))

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 from enum import IntEnum
-from typing import Any
+from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from gm_server_notify.db import database_unreachable, drop_broken_connection
 from gm_server_notify.errors import (
     Conflict,
     DomainError,
@@ -104,6 +106,31 @@ def station_error(code: StationCode, msg: str) -> Response:
     return Response(station_body(code, msg), status=_HTTP_STATUS[code])
 
 
+# What a station client is told while the database cannot be reached (code 1098, HTTP 503).
+UNAVAILABLE_MSG = "temporarily unavailable: retry later"
+
+
+AnyResponse = TypeVar("AnyResponse", bound=HttpResponse)
+
+
+def with_retry_after(response: AnyResponse) -> AnyResponse:
+    """``response`` (a 503) with ``Retry-After``: seconds after which a retry may find the
+    database back (``DATABASE_RETRY_AFTER_SECONDS``)."""
+    response["Retry-After"] = str(settings.DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
+def database_down(exc: BaseException, where: str) -> bool:
+    """Whether ``exc`` says the database cannot be reached (``gm_server_notify.db``); if so the
+    broken connection is dropped, so the next request connects afresh, and a line is logged (no
+    trace: it is the database's state, not a bug)."""
+    if not database_unreachable(exc):
+        return False
+    drop_broken_connection()
+    logger.warning("database unreachable in %s: %s %s", where, type(exc).__name__, exc)
+    return True
+
+
 def describe_validation_error(detail: Any, prefix: str = "") -> str:
     """Flatten DRF's nested error detail to one line that names the offending field(s)."""
     if isinstance(detail, dict):
@@ -121,6 +148,8 @@ def describe_validation_error(detail: Any, prefix: str = "") -> str:
 
 def station_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Render any exception raised in a station view as the envelope; never a stack trace."""
+    if database_down(exc, type(context.get("view")).__name__):
+        return with_retry_after(station_error(StationCode.SERVICE_UNAVAILABLE, UNAVAILABLE_MSG))
     if isinstance(exc, DomainError):
         return station_error(_DOMAIN_CODES.get(type(exc), StationCode.INVALID_PARAMETER), exc.describe())
     if isinstance(exc, exceptions.ParseError):

@@ -8,6 +8,7 @@ and listed in docs/api-platform.md.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -20,9 +21,12 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from gm_server_notify.api.envelope import (
+    UNAVAILABLE_MSG,
     StationCode,
+    database_down,
     describe_validation_error,
     station_body,
+    with_retry_after,
 )
 from gm_server_notify.errors import (
     DomainError,
@@ -49,6 +53,7 @@ class PlatformError(Enum):
     NOT_FOUND = ("ER:0006", 404, "resource not found")
     TOO_MANY_REQUESTS = ("ER:0007", 429, "too many requests")
     REQUEST_TOO_LARGE = ("ER:0008", 413, "request too large")
+    SERVICE_UNAVAILABLE = ("ER:0098", 503, "service unavailable")
     SERVER_ERROR = ("ER:0099", 500, "server error")
     # The seed's business errors.
     EDIT_SIGN_FAIL = ("ER:0011", 403, "edit sign fail")
@@ -123,6 +128,10 @@ def platform_error_for(exc: DomainError) -> PlatformError:
     return PlatformError.PARAMS_FAIL
 
 
+# The detail of ER:0098 while the database cannot be reached.
+UNAVAILABLE_DETAIL = "retry later"
+
+
 def platform_body(error: PlatformError, detail: str = "") -> dict[str, str]:
     message = f"{error.message}: {detail}" if detail else error.message
     return {"error": error.code, "message": message}
@@ -134,6 +143,8 @@ def platform_error(error: PlatformError, detail: str = "") -> Response:
 
 def platform_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Render any exception raised in a v1/v2 view as ``{error, message}``."""
+    if database_down(exc, type(context.get("view")).__name__):
+        return with_retry_after(platform_error(PlatformError.SERVICE_UNAVAILABLE, UNAVAILABLE_DETAIL))
     if isinstance(exc, PlatformAPIError):
         return platform_error(exc.error, exc.detail)
     if isinstance(exc, DomainError):
@@ -181,17 +192,28 @@ def _json_for_path(request: HttpRequest, status_code: int, detail: str = "") -> 
             404: StationCode.NOT_FOUND,
             400: StationCode.INVALID_PARAMETER,
             413: StationCode.PAYLOAD_TOO_LARGE,
+            503: StationCode.SERVICE_UNAVAILABLE,
         }.get(status_code, StationCode.SERVER_ERROR)
-        msg = detail or {404: "not found", 400: "bad request"}.get(status_code, "internal error")
+        msg = detail or {404: "not found", 400: "bad request", 503: UNAVAILABLE_MSG}.get(
+            status_code, "internal error"
+        )
         return JsonResponse(station_body(code, msg), status=status_code)
     if path.startswith(_PLATFORM_PREFIXES) or path in ("/v1", "/v2"):
         error = {
             404: PlatformError.NOT_FOUND,
             400: PlatformError.PARAMS_FAIL,
             413: PlatformError.REQUEST_TOO_LARGE,
+            503: PlatformError.SERVICE_UNAVAILABLE,
         }.get(status_code, PlatformError.SERVER_ERROR)
+        if status_code == 503:
+            detail = detail or UNAVAILABLE_DETAIL
         return JsonResponse(platform_body(error, detail), status=status_code)
-    default = {404: "not found", 400: "bad request", 413: "request body too large"}
+    default = {
+        404: "not found",
+        400: "bad request",
+        413: "request body too large",
+        503: "service unavailable: retry later",
+    }
     return JsonResponse({"detail": detail or default.get(status_code, "server error")}, status=status_code)
 
 
@@ -224,4 +246,10 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Json
 
 
 def handler500(request: HttpRequest) -> JsonResponse:
+    """An exception no view rendered (a middleware's query, a commit, a view outside both
+    families, the admin): 503 with ``Retry-After`` when it says the database cannot be reached,
+    else 500. Django calls this while handling the exception, so ``sys.exc_info`` holds it."""
+    exc = sys.exc_info()[1]
+    if exc is not None and database_down(exc, request.path):
+        return with_retry_after(_json_for_path(request, 503))
     return _json_for_path(request, 500)

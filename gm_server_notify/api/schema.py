@@ -17,8 +17,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from gm_server_notify.api.envelope import StationCode, station_body, station_http_status
-from gm_server_notify.api.errors import PlatformError, platform_body
+from gm_server_notify.api.envelope import UNAVAILABLE_MSG, StationCode, station_body, station_http_status
+from gm_server_notify.api.errors import UNAVAILABLE_DETAIL, PlatformError, platform_body
 
 
 class ServiceTokenScheme(OpenApiAuthenticationExtension):
@@ -113,7 +113,9 @@ STATION_CODE_MEANINGS = {
     StationCode.PAYLOAD_TOO_LARGE: "the body is larger than `REQUEST_BODY_MAX_BYTES` (default 1 MiB)",
     StationCode.FORBIDDEN: "the service client lacks the scope the call needs",
     StationCode.SERVICE_UNAVAILABLE: (
-        "`/sms/callback`: neither the database nor the broker could store the push; push again"
+        "the service cannot reach its database: the API's calls answer it with a `Retry-After` "
+        "header, retry after its seconds; `/sms/callback`: neither the database nor the broker "
+        "could store the push, push again"
     ),
     StationCode.SERVER_ERROR: "an unexpected error (logged with its trace; the answer carries no detail)",
 }
@@ -134,6 +136,9 @@ PLATFORM_ERROR_WHEN = {
         "failure (other tenants, and other addresses, are not affected)"
     ),
     PlatformError.REQUEST_TOO_LARGE: "a body over `REQUEST_BODY_MAX_BYTES` (default 1 MiB)",
+    PlatformError.SERVICE_UNAVAILABLE: (
+        "the service cannot reach its database: retry after the `Retry-After` header's seconds"
+    ),
     PlatformError.SERVER_ERROR: "an unexpected error (logged; the answer carries no detail)",
     PlatformError.EDIT_SIGN_FAIL: "editing a signature that is not yours",
     PlatformError.DELETE_SIGN_FAIL: "deleting a signature that is not yours, or that templates still use",
@@ -347,6 +352,9 @@ STATION_KEY_IN_PROGRESS = station_refusal(
 STATION_KEY_REUSED = station_refusal(
     StationCode.IDEMPOTENCY_KEY_REUSED, "Idempotency-Key reused with a different request"
 )
+# Every call, while the database cannot be reached: 503 with Retry-After (describe_api adds the
+# header to the responses showing these bodies).
+STATION_UNAVAILABLE = station_refusal(StationCode.SERVICE_UNAVAILABLE, UNAVAILABLE_MSG)
 STATION_SUSPENDED = station_refusal(StationCode.SUSPENDED, "sending suspended: complaints of spam")
 
 
@@ -358,13 +366,19 @@ def station_scope_refusal(scope: str) -> Refusal:
     )
 
 
-# A GET: the token and the read scope.
-STATION_READ = (STATION_NO_TOKEN, station_scope_refusal("read"))
+# A GET: the token and the read scope; the database down.
+STATION_READ = (STATION_NO_TOKEN, station_scope_refusal("read"), STATION_UNAVAILABLE)
 
 
 def station_post(scope: str) -> tuple[Refusal, ...]:
-    """A POST: its JSON body, the token, the scope, the body's size."""
-    return (STATION_NOT_JSON, STATION_NO_TOKEN, station_scope_refusal(scope), STATION_TOO_LARGE)
+    """A POST: its JSON body, the token, the scope, the body's size; the database down."""
+    return (
+        STATION_NOT_JSON,
+        STATION_NO_TOKEN,
+        station_scope_refusal(scope),
+        STATION_TOO_LARGE,
+        STATION_UNAVAILABLE,
+    )
 
 
 # A POST taking an Idempotency-Key (sms.core.idempotency).
@@ -391,9 +405,11 @@ TENANT_KEYED = (
     platform_refusal(PlatformError.IDEMPOTENCY_KEY_REUSED, "Idempotency-Key reused with a different request"),
 )
 
+TENANT_UNAVAILABLE = platform_refusal(PlatformError.SERVICE_UNAVAILABLE, UNAVAILABLE_DETAIL)
+
 # A tenant call without a body, and one with a JSON body; root's calls add ER:0003.
-TENANT_READ = (TENANT_AUTH, TENANT_LOCKED)
-TENANT_WRITE = (TENANT_AUTH, TENANT_NOT_JSON, TENANT_LOCKED, TENANT_TOO_LARGE)
+TENANT_READ = (TENANT_AUTH, TENANT_LOCKED, TENANT_UNAVAILABLE)
+TENANT_WRITE = (TENANT_AUTH, TENANT_NOT_JSON, TENANT_LOCKED, TENANT_TOO_LARGE, TENANT_UNAVAILABLE)
 ROOT_WRITE = (*TENANT_WRITE, ROOT_ONLY)
 
 
@@ -467,6 +483,8 @@ dates are `YYYY-MM-DD`, times `YYYY-MM-DD HH:MM:SS`, in Asia/Shanghai.
 - **Safe retries**: `send/add` and `recharge_record/create` take an optional `Idempotency-Key`: \
 the same key and body answer the first answer again (`Idempotent-Replayed: true`) and change \
 nothing.
+- **Database unreachable**: every call answers `1098` (HTTP 503) with a `Retry-After` header \
+(seconds); retry then. Never a 500 for it.
 """
 
 PLATFORM_CONVENTIONS = """\
@@ -483,6 +501,8 @@ default 20), newest first. Ids in list items are strings.
 - **"200/ok"** answers of the seed are HTTP 200 with `{"message": "ok"}`.
 - **Errors** are `{"error": "ER:00xx", "message": "..."}`: the seed's message, then `: <detail>` \
 naming what was wrong where that helps.
+- **Database unreachable**: every call answers `ER:0098` (HTTP 503) with a `Retry-After` header \
+(seconds); retry then. Never a 500 for it.
 """
 
 
@@ -502,10 +522,39 @@ def _platform_error_table() -> str:
     return "\n".join(["| HTTP | error | message | when |", "| --- | --- | --- | --- |", *rows])
 
 
+RETRY_AFTER_HEADER = {
+    "description": (
+        "seconds to wait before trying again (`DATABASE_RETRY_AFTER_SECONDS`, default 5): about "
+        "the time a database restart takes"
+    ),
+    "schema": {"type": "integer", "minimum": 0},
+    "example": 5,
+}
+
+
+def _add_retry_after(result: dict[str, Any]) -> None:
+    """``Retry-After`` on each 503 that shows the database-down answer (drf-spectacular's
+    ``OpenApiResponse`` takes no headers)."""
+    bodies = [STATION_UNAVAILABLE.body, TENANT_UNAVAILABLE.body]
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            response = operation.get("responses", {}).get("503") if isinstance(operation, dict) else None
+            if not response:
+                continue
+            examples = [
+                example.get("value")
+                for content in (response.get("content") or {}).values()
+                for example in (content.get("examples") or {}).values()
+            ]
+            if any(body in examples for body in bodies):
+                response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
+
+
 def describe_api(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]): the
-    tags' descriptions (in TAG_DESCRIPTIONS' order, those some operation uses), and both families'
-    conventions and code tables in the API's description."""
+    tags' descriptions (in TAG_DESCRIPTIONS' order, those some operation uses), both families'
+    conventions and code tables in the API's description, and ``Retry-After`` on the 503s."""
+    _add_retry_after(result)
     used = {
         tag
         for path in result.get("paths", {}).values()

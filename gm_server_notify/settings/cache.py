@@ -21,3 +21,7 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+
+# --- Statistics reads: statistics_overview, statistics_detail, data_center --------------------------
+# Served from the cache for this long (at most this stale; 0: read the database every time).
+SMS_STATISTICS_CACHE_SECONDS = env.int("SMS_STATISTICS_CACHE_SECONDS", default=5)

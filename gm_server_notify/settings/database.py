@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
+
 from gm_server_notify.settings.environment import VAR_DIR, env
 
 # --- The default database, and MySQL's options ------------------------------------------------
@@ -37,3 +39,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Database unreachable -------------------------------------------------------------------------
+# The Retry-After of the 503 an API answers while the database cannot be reached: about a restart.
+DATABASE_RETRY_AFTER_SECONDS = env.int("DATABASE_RETRY_AFTER_SECONDS", default=5)
+if DATABASE_RETRY_AFTER_SECONDS < 0:
+    raise ImproperlyConfigured("DATABASE_RETRY_AFTER_SECONDS must be 0 or more")

@@ -1,5 +1,6 @@
 """Reads of the station ``/sms/*`` API (seed 000). Statistics read the daily aggregate, never send
-records."""
+records; the API serves them through the ``cached_*`` reads, at most ``SMS_STATISTICS_CACHE_SECONDS``
+stale (the dashboard and the benchmarks call the uncached ones)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from gm_server_notify.api.paging import Page, PageRequest, keyset_page
 from providers.balances import last_known_balance
 from sms.accounting.statistics import zero_filled_days
 from sms.core.days import local_day_bounds
+from sms.core.read_cache import cache_key, cached
 from sms.models import (
     BusinessType,
     Combo,
@@ -134,3 +136,44 @@ def station_uplinks_page(
     if end_date:
         query = query.filter(received_at__lt=local_day_bounds(end_date, end_date)[1])
     return keyset_page(query, ordering=("-received_at", "-id"), page=page)
+
+
+# --- The statistics as the API serves them: from the cache, at most SMS_STATISTICS_CACHE_SECONDS old
+
+
+def cached_daily_send_statistics(
+    *, station_id: str, start_date: dt.date, end_date: dt.date
+) -> list[dict[str, Any]]:
+    """``daily_send_statistics``, at most ``SMS_STATISTICS_CACHE_SECONDS`` stale."""
+    return cached(
+        cache_key("data_center", station_id=station_id, start_date=start_date, end_date=end_date),
+        lambda: daily_send_statistics(station_id=station_id, start_date=start_date, end_date=end_date),
+        seconds=settings.SMS_STATISTICS_CACHE_SECONDS,
+    )
+
+
+def cached_statistics_overview() -> dict[str, Any]:
+    """``statistics_overview``, at most ``SMS_STATISTICS_CACHE_SECONDS`` stale."""
+    return cached(
+        cache_key("statistics_overview"),
+        statistics_overview,
+        seconds=settings.SMS_STATISTICS_CACHE_SECONDS,
+    )
+
+
+def cached_station_statistics_page(*, station_ids: Sequence[str], q: str, page: PageRequest) -> Page:
+    """``station_statistics_page``, at most ``SMS_STATISTICS_CACHE_SECONDS`` stale (the page's
+    ``Station`` rows are kept as they were read)."""
+    key = cache_key(
+        "statistics_detail",
+        station_ids=sorted(set(station_ids)),
+        q=q,
+        page_obj=page.page_obj,
+        reverse=page.reverse,
+        limit=page.limit,
+    )
+    return cached(
+        key,
+        lambda: station_statistics_page(station_ids=station_ids, q=q, page=page),
+        seconds=settings.SMS_STATISTICS_CACHE_SECONDS,
+    )

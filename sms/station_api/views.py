@@ -306,7 +306,7 @@ row. A reversed range, or one longer than 366 days, is `1002`.""",
     )
     def get(self, request: Request) -> Response:
         data = parse(DateRangeQuery, query_data(request.query_params))
-        return station_ok(selectors.daily_send_statistics(**data))
+        return station_ok(selectors.cached_daily_send_statistics(**data))
 
 
 class RechargeRecordGetView(StationAPIView):
@@ -505,7 +505,7 @@ as in the seed. No parameters.""",
         ),
     )
     def get(self, request: Request) -> Response:
-        return station_ok(selectors.statistics_overview())
+        return station_ok(selectors.cached_statistics_overview())
 
 
 class StatisticsDetailGetView(StationAPIView):
@@ -541,7 +541,7 @@ JSON array; `q` matches part of the station id or name. {PAGING}""",
     )
     def get(self, request: Request) -> Response:
         data = parse(StatisticsDetailQuery, query_data(request.query_params, list_fields=("station_ids",)))
-        page = selectors.station_statistics_page(
+        page = selectors.cached_station_statistics_page(
             station_ids=data.get("station_ids", []), q=data["q"], page=PageRequest.from_validated(data)
         )
         return station_ok(StationStatisticsOut(page.items, many=True).data, pagination=page.pagination)

@@ -220,6 +220,20 @@ def test_every_station_operation_documents_the_scope_refusal_as_1012(schema):
         assert "1009" not in forbidden
 
 
+def test_every_api_operation_documents_the_database_down_503_with_retry_after(schema):
+    """Station calls answer 1098, tenant and root calls ER:0098, each with a Retry-After header;
+    the provider pushes keep their own 503, without one."""
+    for path, method, operation in operations(schema):
+        family = (
+            "1098" if path.startswith("/sms/") else "ER:0098" if path.startswith(("/v1/", "/v2/")) else None
+        )
+        if family is None or path == "/sms/callback":
+            continue
+        assert _documented(operation, 503, family), f"{method} {path}"
+        header = operation["responses"]["503"]["headers"]["Retry-After"]
+        assert header["schema"]["type"] == "integer", f"{method} {path}"
+
+
 def test_send_add_documents_its_limits_as_429(schema):
     responses = schema["paths"]["/sms/send/add"]["post"]["responses"]
     messages = [
