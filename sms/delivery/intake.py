@@ -90,9 +90,11 @@ class DrainResult:
 
 
 # A drain claims this many pushes at a time; a claim older than CLAIM_TIMEOUT belongs to a drain
-# whose worker died and is taken over.
+# whose worker died (or lost the database mid-chunk) and is taken over: longer than a chunk takes
+# (about a second for 2,000 reports), short enough that a database restart delays the reports
+# claimed at that moment by half a minute at most. Applying a push again changes nothing.
 DRAIN_CHUNK = 2000
-CLAIM_TIMEOUT = dt.timedelta(minutes=5)
+CLAIM_TIMEOUT = dt.timedelta(seconds=30)
 
 
 @retry_on_deadlock()
@@ -111,6 +113,15 @@ def _claim(limit: int) -> tuple[str, list[PushInbox]]:
             return token, []
         PushInbox.objects.filter(pk__in=ids).update(claim=token, claimed_at=now)
     return token, list(PushInbox.objects.filter(claim=token).order_by("id"))
+
+
+def _release(token: str) -> None:
+    """Give a chunk back at once after a failed apply (the task retries); when the database is
+    what failed, this fails too and the claim times out instead."""
+    try:
+        PushInbox.objects.filter(claim=token).update(claim="", claimed_at=None)
+    except Exception as exc:  # noqa: BLE001 - best effort: CLAIM_TIMEOUT is the net
+        logger.warning("inbox claim %s not released (%s): it times out", token, type(exc).__name__)
 
 
 def drain_inbox(*, limit: int = DRAIN_CHUNK, budget_seconds: float = 20.0) -> DrainResult:
@@ -146,12 +157,16 @@ def drain_inbox(*, limit: int = DRAIN_CHUNK, budget_seconds: float = 20.0) -> Dr
                 result.dropped += 1
                 continue
             items[(push.provider, push.kind)].extend(parsed)
-        for (provider, kind), parsed in items.items():
-            apply_push(provider=provider, kind=kind, items=parsed)
-            if kind == STATUS:
-                result.reports += len(parsed)
-            else:
-                result.uplinks += len(parsed)
+        try:
+            for (provider, kind), parsed in items.items():
+                apply_push(provider=provider, kind=kind, items=parsed)
+                if kind == STATUS:
+                    result.reports += len(parsed)
+                else:
+                    result.uplinks += len(parsed)
+        except Exception:
+            _release(token)
+            raise
         PushInbox.objects.filter(claim=token).delete()
         result.pushes += len(pushes)
         if len(pushes) < limit:

@@ -95,6 +95,18 @@ def test_a_drain_that_died_before_its_delete_is_taken_over_and_changes_nothing_t
     assert DailyStatistics.objects.get(station_id="T7442").success_send_nums == 1
 
 
+def test_a_chunk_whose_apply_fails_is_given_back_for_the_retry(api_client):
+    [record] = _gateway_records(1)
+    _push(api_client, _gateway_report("t1", record.receive_phone))
+    with mock.patch.object(intake, "apply_push", side_effect=RuntimeError("apply failed")):
+        with pytest.raises(RuntimeError):
+            intake.drain_inbox()
+    assert PushInbox.objects.get().claim == ""
+    assert intake.drain_inbox().pushes == 1
+    record.refresh_from_db()
+    assert record.state == RecordState.DELIVERED
+
+
 def test_a_push_claimed_by_a_live_drain_is_left_to_it(api_client):
     [record] = _gateway_records(1)
     _push(api_client, _gateway_report("t1", record.receive_phone))
