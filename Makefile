@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 export GM_EMBEDDED_DEFAULTS ?= 1
 
 
-.PHONY: bench bench-accept bench-bulk bench-stats bench-phases bench-mixed bench-scale
+.PHONY: bench bench-accept bench-bulk bench-stats bench-phases bench-mixed bench-scale bench-intake
 .PHONY: run services test test-fast lint format simulator worker flower schema clean chaos fuzz
 
 $(PY):
@@ -83,7 +83,7 @@ clean:
 	rm -rf var/test var/test-fast .pytest_cache
 
 # Benchmarks (bench/, docs/performance.md): MariaDB, Redis, gunicorn, a worker, the simulator, wrk.
-bench: bench-accept bench-bulk bench-stats bench-phases bench-mixed
+bench: bench-accept bench-bulk bench-stats bench-phases bench-mixed bench-intake
 
 bench-accept: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
@@ -104,6 +104,12 @@ bench-phases: services
 bench-mixed: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
 	$(PY) -m bench.mixed_load
+
+# Report intake: 50,000 single-report gateway pushes at 32 connections, applied by the workers;
+# then the floors (a bare Django view's insert, an empty Django view). About two minutes.
+bench-intake: services
+	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
+	$(PY) -m bench.intake $(ARGS)
 
 # The bulk benchmark scaled: 10,000 to 1,000,000 recipients; RabbitMQ as the broker (a vhost of the
 # benchmarks' own); two worker nodes. Minutes, not seconds: figures in bench/results/bulk_send*.json.
