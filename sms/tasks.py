@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from datetime import timedelta
 
 from celery import Task, shared_task
@@ -125,6 +126,9 @@ def drain_push_inbox() -> int:
     for by the push endpoint at most once a second, and by beat as the safety net."""
     result = intake.drain_inbox()
     if result.pushes:
+        # Pushes stored while this drain ran asked for a drain this one may have answered already:
+        # one more, a second from now, so the last pushes of a storm never wait for beat.
+        drain_push_inbox.apply_async(countdown=DRAIN_REQUEST_SECONDS, expires=30)
         logger.info(
             "inbox drained: %s push(es), %s report(s), %s uplink(s), %s dropped",
             result.pushes,
@@ -141,9 +145,18 @@ DRAIN_REQUEST_KEY = "sms:inbox-drain-requested"
 DRAIN_REQUEST_SECONDS = 1
 
 
+_last_request = 0.0  # this process's last drain request (time.monotonic)
+
+
 def request_inbox_drain() -> None:
-    """Publish a drain unless one was asked for within the last second. Never fails the push
-    that asks: it is stored, and beat drains the inbox anyway."""
+    """Publish a drain unless one was asked for within the last second, by this process (no
+    cache call) or any other (the shared key). Never fails the push that asks: it is stored, and
+    beat drains the inbox anyway."""
+    global _last_request
+    now = time.monotonic()
+    if now - _last_request < DRAIN_REQUEST_SECONDS:
+        return
+    _last_request = now
     try:
         if cache.add(DRAIN_REQUEST_KEY, 1, timeout=DRAIN_REQUEST_SECONDS):
             drain_push_inbox.apply_async(countdown=0.5, expires=30)

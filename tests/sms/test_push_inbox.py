@@ -115,16 +115,29 @@ def test_a_push_claimed_by_a_live_drain_is_left_to_it(api_client):
     assert PushInbox.objects.count() == 1
 
 
-def test_pushes_ask_for_a_drain_at_most_once_a_second(api_client):
+def test_pushes_ask_for_a_drain_at_most_once_a_second(api_client, monkeypatch):
     records = _gateway_records(5)
     tasks.cache.delete(tasks.DRAIN_REQUEST_KEY)
+    monkeypatch.setattr(tasks, "_last_request", 0.0)
     with mock.patch.object(tasks.drain_push_inbox, "apply_async") as publish:
         for record in records:
             assert _push(api_client, _gateway_report("t1", record.receive_phone)) == 200
     assert publish.call_count == 1
 
 
-def test_a_cache_that_is_down_does_not_fail_the_push(api_client):
+def test_a_drain_that_applied_pushes_asks_for_one_more_so_the_last_never_wait_for_beat(api_client):
+    [record] = _gateway_records(1)
+    _push(api_client, _gateway_report("t1", record.receive_phone))
+    with mock.patch.object(tasks.drain_push_inbox, "apply_async") as publish:
+        assert tasks.drain_push_inbox() == 1
+        assert publish.call_args.kwargs["countdown"] == tasks.DRAIN_REQUEST_SECONDS
+        publish.reset_mock()
+        assert tasks.drain_push_inbox() == 0
+    assert not publish.called  # an empty inbox asks for nothing more
+
+
+def test_a_cache_that_is_down_does_not_fail_the_push(api_client, monkeypatch):
+    monkeypatch.setattr(tasks, "_last_request", 0.0)
     [record] = _gateway_records(1)
     with mock.patch.object(tasks.cache, "add", side_effect=ConnectionError("cache down")):
         assert _push(api_client, _gateway_report("t1", record.receive_phone)) == 200
