@@ -89,9 +89,12 @@ bench-accept: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
 	$(PY) -m bench.accept_sends
 
+# Both push shapes: each gateway report in a request of its own (seed 002, the headline:
+# bench/results/bulk_send.json) and 100 to a request (the shortcut: bulk_send-push100.json).
 bench-bulk: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
 	$(PY) -m bench.bulk_send
+	$(PY) -m bench.bulk_send --push-batch 100
 
 bench-stats: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev

@@ -3,11 +3,14 @@
 100,000 recipients as ten ``POST /v1/message`` calls of 10,000 (sent one after the other by one
 client, unless ``--threads``), through the domestic gateway adapter and the simulator
 (``providers.simulator``), which pushes its delivery reports to the web process (its default 200 ms
-report delay, unless ``--report-delay-ms``). Timed from just before the first request until every
-record is final (``delivered`` or ``failed``). The stack is the harness's (gunicorn, a worker of
-concurrency 2, the simulator) plus the beat, as deployed (scripts/supervisord.conf): its sweeps
-finish what the pipeline leaves to them (reports that overtook their record, records left
-queued), so a run measures that tail too (``--no-beat`` leaves it out).
+report delay, unless ``--report-delay-ms``), each report in a request of its own as seed 002's
+gateway does (``--push-batch N``: JSON arrays of up to N, the shortcut earlier figures were
+measured with; ``make bench-bulk`` runs both, the single push being the headline). Timed from
+just before the first request until every record is final (``delivered`` or ``failed``). The stack
+is the harness's (gunicorn, a worker of concurrency 2, the simulator) plus the beat, as deployed
+(scripts/supervisord.conf): its sweeps finish what the pipeline leaves to them (reports that
+overtook their record, records left queued), so a run measures that tail too (``--no-beat``
+leaves it out).
 
 Baseline in the same run: the same per-recipient work as a Notify-shaped pipeline, one Celery
 task per message (``bench/baseline_tasks.py``: the product's claim, provider request and outcome
@@ -35,11 +38,12 @@ that stops short reports its records (``unfinished``: their states, how many hav
 report) and runs the sweep once by hand.
 
     .venv/bin/python -m bench.bulk_send                      # 100,000 recipients, baseline 2,000
-    .venv/bin/python -m bench.bulk_send --smoke              # 2,000 recipients in 2 calls, baseline 200
+    .venv/bin/python -m bench.bulk_send --smoke              # 500 recipients in 2 calls, baseline 200
     .venv/bin/python -m bench.bulk_send --sizes 10000,100000,1000000   # the project at each size
     .venv/bin/python -m bench.bulk_send --broker rabbitmq    # RabbitMQ (BENCH_AMQP_URL) for Redis
     .venv/bin/python -m bench.bulk_send --nodes 2            # two worker nodes of concurrency 2
     .venv/bin/python -m bench.bulk_send --threads 2          # two client threads posting the calls
+    .venv/bin/python -m bench.bulk_send --push-batch 100     # reports pushed 100 to a request
 
 ``--sizes`` runs the project once per size, each on freshly emptied tables and a fresh stack
 (calls of 10,000 mobiles, so 1,000,000 is 100 calls), and the baseline once. Neither the client
@@ -51,13 +55,18 @@ guest '.*' '.*' '.*'``; Celery declares its queues durable).
 Figures: recipients/s, elapsed, when every call was accepted, every record answered by the
 provider and 99 % final; peak RSS (VmHWM) of every process (gunicorn master and each worker,
 each worker node's main process and each pool child, the beat) and the sums per process tree;
-what the simulator received. Goals: >= 5,000 recipients/s, >= 20 x the baseline, every process
-< 300 MB, exactly the recipients sent arriving at the simulator, none twice. A goal not met is
-reported, never raised; the run fails only when records do not all become final (a correctness
-problem). Results: ``bench/results/bulk_send<config>.json`` (one size) or
-``bulk_send_sizes<config>.json`` (``--sizes``), ``<config>`` naming what is not the default
-(``-rabbitmq``, ``-nodes2``, ``-c4``, ``-threads2``, ``-nobeat``); ``--smoke`` writes under
-var/bench/. Each run's logs are kept as ``var/bench/bulk_send-{project,baseline}-<process>.log``.
+what the simulator received, the pushes it made and its CPU per push (``/_sim/usage``); the
+service's CPU per recipient (web, worker, beat, MariaDB, Redis). Goals: >= 5,000 recipients/s,
+>= 20 x the baseline, every process < 300 MB, exactly the recipients sent arriving at the
+simulator, none twice. A goal not met is reported, never raised; the run fails only when records
+do not all become final (a correctness problem). Results: ``bench/results/bulk_send<config>.json``
+(one size) or ``bulk_send_sizes<config>.json`` (``--sizes``), ``<config>`` naming what is not the
+default (``-rabbitmq``, ``-nodes2``, ``-c4``, ``-threads2``, ``-nobeat``, ``-push100``, ``-r3000``
+for another size, ``-calls5``, ``-baseline0``, ``-delay50ms``, ``-sizes10000_100000`` for sizes
+other than ``make bench-scale``'s), so a run never overwrites another configuration's figures;
+each records ``push_batch``, its ``shortcuts``, its commit and whether the tree was ``dirty``.
+``--smoke`` writes under var/bench/. Each run's logs are kept as
+``var/bench/bulk_send-{project,baseline}-<process>.log``.
 """
 
 from __future__ import annotations
@@ -122,6 +131,8 @@ class Layout:
     concurrency: int = CONCURRENCY
     client_threads: int = 1
     beat: bool = True
+    # Gateway reports per simulator push: 1 is seed 002 (the headline); 100 the former shortcut.
+    push_batch: int = 1
 
     @property
     def broker_url(self) -> str:
@@ -140,6 +151,8 @@ class Layout:
             parts.append(f"threads{self.client_threads}")
         if not self.beat:
             parts.append("nobeat")
+        if self.push_batch != 1:
+            parts.append(f"push{self.push_batch}")
         return "".join(f"-{part}" for part in parts)
 
     def describe(self) -> dict[str, Any]:
@@ -147,7 +160,15 @@ class Layout:
             **asdict(self),
             "broker_url": self.broker_url.split("@")[-1],
             "worker_processes": self.nodes * self.concurrency,
+            "push_shape": push_shape(self.push_batch),
         }
+
+
+def push_shape(push_batch: int) -> str:
+    """How the simulator pushed the gateway's reports, in words (a result names its shortcuts)."""
+    if push_batch == 1:
+        return "one report per request, a JSON object (seed 002)"
+    return f"JSON arrays of up to {push_batch} reports per request (a shortcut: seed 002 pushes one)"
 
 
 # --- numbers ---------------------------------------------------------------------------------------
@@ -266,8 +287,11 @@ def keep_logs(stack: harness.Stack, run: str) -> None:
             process.log.replace(harness.OUTPUT_DIR / f"bulk_send-{run}-{name}.log")
 
 
-def simulator_stats(stack: harness.Stack) -> dict[str, int]:
+def simulator_stats(stack: harness.Stack) -> dict[str, Any]:
+    """What the simulator received and pushed since its reset, and what it cost: its own CPU
+    seconds (``/_sim/usage``: the whole process, answering the sends included) per push."""
     stats = requests.get(f"{stack.sim_url}/_sim/stats", timeout=10).json().get(PROVIDER, {})
+    usage = harness.simulator_usage(stack.sim_url)
     return {
         "requests": stats.get("requests", 0),
         "numbers": stats.get("numbers", 0),
@@ -275,6 +299,10 @@ def simulator_stats(stack: harness.Stack) -> dict[str, int]:
         "duplicated": stats.get("duplicated_numbers", 0),
         "reports_pushed": stats.get("reports_pushed", 0),
         "reports_acknowledged": stats.get("reports_acknowledged", 0),
+        "status_pushes": usage.get("by_provider", {}).get(PROVIDER, {}).get("status_pushes", 0),
+        "push_batch": usage.get("gateway_push_batch"),
+        "cpu_s": usage.get("cpu_seconds"),
+        "cpu_ms_per_push": usage.get("cpu_ms_per_push"),
     }
 
 
@@ -291,14 +319,17 @@ def reports_settled(stack: harness.Stack) -> Callable[[], bool]:
     return settled
 
 
-def reset_simulator(stack: harness.Stack, report_delay_ms: float | None) -> None:
-    """Forget what the simulator received; optionally change its report delay (default 200 ms)."""
+def reset_simulator(stack: harness.Stack, report_delay_ms: float | None, push_batch: int) -> None:
+    """Forget what the simulator received (and the CPU it used so far); optionally change its
+    report delay (default 200 ms); set its gateway push batch, and check it took it."""
     requests.post(f"{stack.sim_url}/_sim/reset", timeout=10).raise_for_status()
+    settings: dict[str, Any] = {"gateway_push_batch": push_batch}
     if report_delay_ms is not None:
-        answer = requests.post(
-            f"{stack.sim_url}/_sim/config", json={"report_delay_ms": report_delay_ms}, timeout=10
-        )
-        answer.raise_for_status()
+        settings["report_delay_ms"] = report_delay_ms
+    requests.post(f"{stack.sim_url}/_sim/config", json=settings, timeout=10).raise_for_status()
+    taken = harness.simulator_usage(stack.sim_url).get("gateway_push_batch")
+    if taken != push_batch:
+        raise RuntimeError(f"the simulator pushes {taken} reports a request, not {push_batch}")
 
 
 def exactly_once(simulator: dict[str, int], total: int) -> bool:
@@ -549,12 +580,13 @@ def project_run(
         worker_concurrency=layout.concurrency,
         worker_nodes=layout.nodes,
         broker=layout.broker_url,
+        push_batch=layout.push_batch,
     ) as stack:
         workers = harness.worker_names(layout.nodes)
         if layout.beat:
             start_beat(stack, layout.broker_url)
         wait_for_workers(layout.nodes)
-        reset_simulator(stack, report_delay_ms)
+        reset_simulator(stack, report_delay_ms, layout.push_batch)
         with harness.RssSampler(stack, rss_roles(workers)) as rss:
             if companion is not None:
                 companion.started(stack)
@@ -584,6 +616,7 @@ def project_run(
     keep_logs(stack, logs)
     memory = rss.report()
     latencies = posted.latencies
+    cpu = rss.cpu_report()
     return {
         "recipients": total,
         "calls": len(plan),
@@ -603,10 +636,20 @@ def project_run(
             "processes": memory["processes"],
         },
         "client_peak_rss_mb": client_peak_rss_mb(),
-        "cpu_s": rss.cpu_report(),
+        "cpu_s": cpu,
+        "service_cpu_ms_per_recipient": service_cpu_ms_per_recipient(cpu, workers, total, layout.broker),
         "simulator": simulator,
         "exactly_once": exactly_once(simulator, total),
     }
+
+
+def service_cpu_ms_per_recipient(cpu: dict[str, Any], workers: list[str], total: int, broker: str) -> float:
+    """The service's CPU per recipient: web, worker nodes, beat, MariaDB, Redis and RabbitMQ when
+    it is the broker (not the simulator, the stand-in provider, nor the client)."""
+    ours = sum(cpu["by_name"].get(name, 0.0) for name in ("web", "beat", *workers))
+    shared = ("mariadb", "redis", "rabbitmq") if broker == "rabbitmq" else ("mariadb", "redis")
+    services = sum(cpu["services"].get(name, 0.0) for name in shared)
+    return round((ours + services) * 1000 / total, 3)
 
 
 def create_baseline_records(user: Any, sign_id: int, temp_id: int, count: int) -> tuple[list[int], list[int]]:
@@ -647,7 +690,9 @@ def baseline_run(count: int, layout: Layout, *, report_delay_ms: float | None) -
     """The one-task-per-recipient baseline, without a beat (see the module's docstring)."""
     user, sign_id, temp_id = seed(balance=count)
     ids, batch_ids = create_baseline_records(user, sign_id, temp_id, count)
-    with harness.running_stack(worker=False, simulator=True, broker=layout.broker_url) as stack:
+    with harness.running_stack(
+        worker=False, simulator=True, broker=layout.broker_url, push_batch=layout.push_batch
+    ) as stack:
         env = harness.base_environment(
             stack.web_port, stack.sim_port, broker=layout.broker_url, DJANGO_SETTINGS_MODULE=BASELINE_SETTINGS
         )
@@ -660,7 +705,7 @@ def baseline_run(count: int, layout: Layout, *, report_delay_ms: float | None) -
             extra=("--include", "bench.baseline_tasks", "--prefetch-multiplier", str(BASELINE_PREFETCH)),
         )
         wait_for_workers(layout.nodes)
-        reset_simulator(stack, report_delay_ms)
+        reset_simulator(stack, report_delay_ms, layout.push_batch)
         published_s = publish_baseline(ids)
         with harness.RssSampler(stack, rss_roles(workers)) as rss:
             started = time.monotonic()
@@ -773,6 +818,16 @@ def print_result(result: dict[str, Any]) -> None:
         ("99 % final after", f"{result['t99_s']} s"),
         ("reports kept waiting", f"{result['max_pending_reports']:,} at most"),
         ("recipients/s", f"{result['recipients_per_s']:,}"),
+        (
+            "service CPU per recipient",
+            f"{result['service_cpu_ms_per_recipient']} ms (web, worker, beat, MariaDB, Redis)",
+        ),
+        (
+            "simulator",
+            "{status_pushes:,} pushes for {reports_pushed:,} reports, {cpu_ms_per_push} ms CPU a push".format(
+                **result["simulator"]
+            ),
+        ),
     ]
     if baseline is not None:
         rows += [*baseline_rows(baseline), ("ratio", f"{result['ratio']} x")]
@@ -874,7 +929,7 @@ def parse_sizes(text: str) -> list[int]:
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipients", type=int, default=None, help="default 100,000 (smoke 2,000)")
+    parser.add_argument("--recipients", type=int, default=None, help="default 100,000 (smoke 500)")
     parser.add_argument(
         "--sizes", type=parse_sizes, default=None, help="comma-separated sizes: the project run at each"
     )
@@ -894,17 +949,26 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--report-delay-ms", type=float, default=None, help="the simulator's report delay (its default: 200)"
     )
-    parser.add_argument("--smoke", action="store_true", help="2,000 recipients in 2 calls, baseline 200")
+    parser.add_argument(
+        "--push-batch",
+        type=int,
+        default=1,
+        help="gateway reports per simulator push: 1, seed 002's one object a request (default); "
+        "N > 1: JSON arrays of up to N, a shortcut",
+    )
+    parser.add_argument("--smoke", action="store_true", help="500 recipients in 2 calls, baseline 200")
     args = parser.parse_args(argv)
+    if not 1 <= args.push_batch <= 3000:
+        parser.error("--push-batch must be between 1 and 3,000")
     if args.sizes is None:
-        args.sizes = [args.recipients or (2_000 if args.smoke else 100_000)]
+        args.sizes = [args.recipients or default_recipients(args.smoke)]
         args.sized = False
     else:
         args.sized = True
         if args.recipients is not None or args.calls is not None:
             parser.error("--sizes makes its own calls of 10,000: leave out --recipients and --calls")
     if args.baseline is None:
-        args.baseline = 200 if args.smoke else 2_000
+        args.baseline = default_baseline(args.smoke)
     if not all(0 < size <= MAX_RECIPIENTS for size in args.sizes) or not 0 <= args.baseline <= MAX_RECIPIENTS:
         parser.error("sizes and --baseline must be between 1 and 1,000,000")
     if args.calls is None:
@@ -916,15 +980,61 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = arguments(argv)
-    layout = Layout(
+# The smoke run's size (make test runs it): each of its reports is an HTTP request of its own.
+SMOKE_RECIPIENTS = 500
+
+
+def default_recipients(smoke: bool) -> int:
+    return SMOKE_RECIPIENTS if smoke else 100_000
+
+
+def default_baseline(smoke: bool) -> int:
+    return 200 if smoke else 2_000
+
+
+SCALE_SIZES = [10_000, 100_000, 1_000_000]  # make bench-scale's
+
+
+def run_suffix(args: argparse.Namespace) -> str:
+    """What a results file adds to its name for the run's sizes, calls, baseline and report delay
+    when they are not the defaults (the layout's part is ``Layout.suffix``): a run at another
+    size never overwrites the figures of the default one."""
+    parts = []
+    if args.sized:
+        if args.sizes != SCALE_SIZES:
+            parts.append("sizes" + "_".join(str(size) for size in args.sizes))
+    else:
+        if args.sizes[0] != default_recipients(args.smoke):
+            parts.append(f"r{args.sizes[0]}")
+        if args.calls is not None and args.calls != (2 if args.smoke else default_calls(args.sizes[0])):
+            parts.append(f"calls{args.calls}")
+    if args.baseline != default_baseline(args.smoke):
+        parts.append(f"baseline{args.baseline}")
+    if args.report_delay_ms is not None and args.report_delay_ms != 200:
+        parts.append(f"delay{args.report_delay_ms:g}ms")
+    return "".join(f"-{part}" for part in parts)
+
+
+def layout_of(args: argparse.Namespace) -> Layout:
+    return Layout(
         broker=args.broker,
         nodes=args.nodes,
         concurrency=args.concurrency,
         client_threads=args.threads,
         beat=not args.no_beat,
+        push_batch=args.push_batch,
     )
+
+
+def results_name(args: argparse.Namespace) -> str:
+    """``bulk_send`` or ``bulk_send_sizes``, then every option that is not the default."""
+    base = "bulk_send_sizes" if args.sized else "bulk_send"
+    return base + layout_of(args).suffix() + run_suffix(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    layout = layout_of(args)
     harness.prepare_database()
     harness.setup_django(broker=layout.broker_url)
     purge_broker()
@@ -946,16 +1056,18 @@ def main(argv: list[str] | None = None) -> int:
             run["ratio"] = ratio_of(run, baseline)
     common = {
         "configuration": layout.describe(),
+        "push_batch": layout.push_batch,
+        "shortcuts": shortcuts(layout),
         "simulator_report_delay_ms": 200.0 if delay is None else delay,
         "simulator_pushers": harness_pushers(),
     }
     if args.sized:
         result = {**common, "table": size_table(runs), "sizes": runs, "baseline": baseline}
-        harness.record(f"bulk_send_sizes{layout.suffix()}", result, smoke=args.smoke)
+        harness.record(results_name(args), result, smoke=args.smoke)
         print_sizes(result)
     else:
         result = {**common, "client_threads": layout.client_threads, **flat(runs[0], baseline)}
-        harness.record(f"bulk_send{layout.suffix()}", result, smoke=args.smoke)
+        harness.record(results_name(args), result, smoke=args.smoke)
         print_result(result)
     complete = all(run["complete"] for run in runs) and (baseline is None or baseline["complete"])
     if not complete:
@@ -964,6 +1076,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+def shortcuts(layout: Layout) -> list[str]:
+    """What this run does that production would not, as its results say."""
+    named = ["the simulator (the stand-in provider) shares the two cores with the service"]
+    if layout.push_batch != 1:
+        named.append(f"gateway reports pushed {layout.push_batch} to a request; seed 002 pushes each alone")
+    return named
 
 
 def harness_pushers() -> int:

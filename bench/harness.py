@@ -473,19 +473,19 @@ def running_stack(
     worker_nodes: int = 1,
     web_settings: str = "gm_server_notify.settings",
     broker: str | None = None,
+    push_batch: int = 1,
     **env_extra: str,
 ) -> Iterator[Stack]:
     """gunicorn (the project's ``gunicorn.conf.py``), optionally ``worker_nodes`` workers of
-    ``worker_concurrency`` and the simulator (``providers.simulator``), on ``broker`` (a URL)."""
+    ``worker_concurrency`` and the simulator (``providers.simulator``), on ``broker`` (a URL).
+    The simulator pushes the gateway's reports ``push_batch`` to a request: 1 is seed 002's one
+    object per request; more is a JSON array, a shortcut every result names (``push_batch``)."""
     stack = Stack(web_port=free_port(), sim_port=free_port())
     env = base_environment(stack.web_port, stack.sim_port, broker=broker, **env_extra)
     try:
         if simulator:
-            stack.start(
-                "simulator",
-                [str(VENV_BIN / "python"), "-m", "providers.simulator", "--port", str(stack.sim_port)],
-                env,
-            )
+            command = [str(VENV_BIN / "python"), "-m", "providers.simulator", "--port", str(stack.sim_port)]
+            stack.start("simulator", [*command, "--gateway-push-batch", str(push_batch)], env)
             wait_for_http(f"{stack.sim_url}/_sim/health")
         web = {**env, "DJANGO_SETTINGS_MODULE": web_settings, **(web_env or {})}
         stack.start("web", gunicorn_command(stack.web_port), web)
@@ -507,17 +507,46 @@ def machine() -> dict[str, Any]:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
     ).stdout.strip()
+    changed = dirty_files()
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit or "uncommitted",
+        "dirty": bool(changed),
+        "dirty_files": changed[:DIRTY_FILES_SHOWN],
         "nproc": os.cpu_count(),
         "memory_gib": round(memory_kb / 1024 / 1024, 1),
         "python": platform.python_version(),
     }
 
 
+DIRTY_FILES_SHOWN = 20
+
+
+def dirty_files() -> list[str]:
+    """The files of the tree that differ from its commit (changed, staged or new and not
+    ignored), so that a result says whether it measured the commit it names; earlier results
+    (``bench/results/``) are left out: writing them is what a run does."""
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--", ".", ":(exclude)bench/results"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    if status.returncode != 0:
+        return ["(git status failed)"]
+    return [line[3:] for line in status.stdout.splitlines() if line.strip()]
+
+
+def simulator_usage(sim_url: str) -> dict[str, Any]:
+    """The simulator's ``GET /_sim/usage``: its CPU seconds since its last reset, the status pushes
+    it made and its gateway push batch."""
+    return requests.get(f"{sim_url}/_sim/usage", timeout=10).json()
+
+
 def record(name: str, result: dict[str, Any], *, smoke: bool) -> Path:
-    """Print the figures and keep them in ``bench/results/<name>.json`` (smoke runs under var/)."""
+    """Print the figures and keep them in ``bench/results/<name>.json`` (smoke runs under var/),
+    with the machine, the commit and whether the tree was dirty. ``name`` carries the run's
+    configuration, so that a run never overwrites the figures of another."""
     payload = {"benchmark": name, "smoke": smoke, **machine(), **result}
     print(json.dumps(payload, indent=2, ensure_ascii=False))
     target_dir = OUTPUT_DIR if smoke else RESULTS_DIR

@@ -20,15 +20,21 @@ days, their daily statistics and their balances (``statistics_scale.load_station
 second), so the statistics have something to read.
 
     .venv/bin/python -m bench.mixed_load            # 100,000 recipients
-    .venv/bin/python -m bench.mixed_load --smoke    # 2,000 recipients, 2 s idle, for the test suite
+    .venv/bin/python -m bench.mixed_load --smoke    # 500 recipients, 2 s idle, for the test suite
     .venv/bin/python -m bench.mixed_load --recipients 10000 --broker rabbitmq --nodes 2
+    .venv/bin/python -m bench.mixed_load --push-batch 100   # reports pushed 100 to a request
+
+The simulator pushes each of the blast's reports in a request of its own, as seed 002's gateway
+does (``--push-batch N``: JSON arrays of up to N, the shortcut the earlier figures were measured
+with); the results record ``push_batch``.
 
 Figures: per endpoint and overall, p50/p99 (ms), requests/s and bad answers during the blast and
 when idle; the blast's own recipients/s and elapsed. Goal: p99 < 50 ms for every endpoint and
 overall during the blast. Benchmarks print figures; they never fail on a time (the run fails
 only when records do not all become final, or an endpoint answers wrongly before the blast).
 Results: ``bench/results/mixed_load<config>.json`` (``--smoke``: var/bench/), ``<config>`` as
-``bulk_send``'s.
+``bulk_send``'s layout (``-push100`` …), then ``-readweb<N>``, ``-r<recipients>`` and
+``-conn<N>`` when not the defaults.
 """
 
 from __future__ import annotations
@@ -391,7 +397,8 @@ def print_result(result: dict[str, Any]) -> None:
     print("  configuration: " + ", ".join(f"{k} {v}" for k, v in result["configuration"].items()))
     print(
         f"  blast: {run['recipients']:,} recipients in {run['elapsed_s']} s = {run['recipients_per_s']:,}/s"
-        f" (accepted after {run['accepted_s']} s; exactly once: {run['exactly_once']})"
+        f" (accepted after {run['accepted_s']} s; exactly once: {run['exactly_once']};"
+        f" {run['simulator']['status_pushes']:,} report pushes)"
     )
     width = max(len(row["endpoint"]) for row in result["during_blast"]["endpoints"])
     print(
@@ -417,11 +424,22 @@ def print_result(result: dict[str, Any]) -> None:
     print()
 
 
-def main(argv: list[str] | None = None) -> int:
+def results_suffix(args: argparse.Namespace, layout: bulk_send.Layout, total: int) -> str:
+    """The layout's part of the name (``bulk_send.Layout.suffix``: ``-push100`` …), then what else
+    is not the default, so a run never overwrites another configuration's figures."""
+    parts = []
+    if args.read_web:
+        parts.append(f"readweb{args.read_web}")
+    if total != bulk_send.default_recipients(args.smoke):
+        parts.append(f"r{total}")
+    if args.connections != CONNECTIONS_PER_ENDPOINT:
+        parts.append(f"conn{args.connections}")
+    return layout.suffix() + "".join(f"-{part}" for part in parts)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--recipients", type=int, default=None, help="the blast; default 100,000 (smoke 2,000)"
-    )
+    parser.add_argument("--recipients", type=int, default=None, help="the blast; default 100,000 (smoke 500)")
     parser.add_argument("--threads", type=int, default=1, help="client threads posting the blast's calls (1)")
     parser.add_argument("--broker", choices=harness.BROKERS, default="redis")
     parser.add_argument("--nodes", type=int, default=1, help="worker nodes (1)")
@@ -438,18 +456,41 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="serve the reads from a second gunicorn of this many processes (0: the one web)",
     )
-    parser.add_argument("--smoke", action="store_true", help="2,000 recipients, 5,000 station records")
+    parser.add_argument(
+        "--push-batch",
+        type=int,
+        default=1,
+        help="gateway reports per simulator push: 1, seed 002's one object a request (default); "
+        "N > 1: JSON arrays of up to N, a shortcut",
+    )
+    parser.add_argument("--smoke", action="store_true", help="500 recipients, 5,000 station records")
     args = parser.parse_args(argv)
-    total = args.recipients or (2_000 if args.smoke else 100_000)
+    total = args.recipients or bulk_send.default_recipients(args.smoke)
     if not 0 < total <= bulk_send.MAX_RECIPIENTS:
         parser.error("--recipients must be between 1 and 1,000,000")
+    if not 1 <= args.push_batch <= 3000:
+        parser.error("--push-batch must be between 1 and 3,000")
+    return args
+
+
+def layout_of(args: argparse.Namespace) -> bulk_send.Layout:
+    return bulk_send.Layout(
+        broker=args.broker,
+        nodes=args.nodes,
+        concurrency=args.concurrency,
+        client_threads=args.threads,
+        push_batch=args.push_batch,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    total = args.recipients or bulk_send.default_recipients(args.smoke)
     idle_seconds = args.idle_seconds if args.idle_seconds is not None else (2.0 if args.smoke else 10.0)
     station_records = args.station_records or (5_000 if args.smoke else STATION_RECORDS)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
-    layout = bulk_send.Layout(
-        broker=args.broker, nodes=args.nodes, concurrency=args.concurrency, client_threads=args.threads
-    )
+    layout = layout_of(args)
     harness.prepare_database()
     harness.setup_django(broker=layout.broker_url)
     bulk_send.purge_broker()
@@ -482,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
             "connections_per_endpoint": args.connections,
             "read_web_processes": args.read_web,
         },
+        "push_batch": layout.push_batch,
+        "shortcuts": bulk_send.shortcuts(layout),
         "stations": args.stations,
         "station_records": station_records,
         "blast": blast,
@@ -490,8 +533,7 @@ def main(argv: list[str] | None = None) -> int:
         "idle_seconds": idle_seconds,
         "goals": goals_of(during),
     }
-    suffix = layout.suffix() + (f"-readweb{args.read_web}" if args.read_web else "")
-    harness.record(f"mixed_load{suffix}", result, smoke=args.smoke)
+    harness.record(f"mixed_load{results_suffix(args, layout, total)}", result, smoke=args.smoke)
     print_result(result)
     if not blast["complete"]:
         print("records of the blast were not all final: see var/bench/*.log", file=sys.stderr)

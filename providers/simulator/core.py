@@ -5,19 +5,21 @@ protocols and serves the table, so nothing here imports either of them."""
 
 from __future__ import annotations
 
+import copy
+import http.client
 import json
 import logging
 import random
+import select
 import threading
 import time
+import weakref
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
-
-import requests
+from urllib.parse import parse_qs, urlsplit
 
 logger = logging.getLogger("providers.simulator")
 
@@ -94,6 +96,14 @@ class SimConfig:
     fw199_templates: dict[str, list[str]] = field(
         default_factory=lambda: {key: list(names) for key, names in DEFAULT_FW199_TEMPLATES.items()}
     )
+    # Status reports per gateway push: 1 is seed 002 (one object per request); more is a JSON
+    # array of up to that many, a shortcut the service also takes (protocols/gateway.py).
+    gateway_push_batch: int = 1
+
+
+# A push carries a payload and the reports in it (lost together when the push is not acknowledged).
+Payloads = Iterable[tuple[Any, list[dict[str, Any]]]]
+Report = dict[str, Any]
 
 
 @dataclass
@@ -101,6 +111,8 @@ class SimState:
     """What every provider received, the reports it holds, and how it behaves."""
 
     config: SimConfig = field(default_factory=SimConfig)
+    # What ``reset`` returns to (push targets aside): the settings the simulator was started with.
+    start_config: SimConfig = field(default_factory=SimConfig)
     lock: threading.Lock = field(default_factory=threading.Lock)
     received: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     requests: Counter[str] = field(default_factory=Counter)
@@ -117,9 +129,13 @@ class SimState:
     pusher: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=256, thread_name_prefix="sim-push")
     )
-    # Status reports pushed, and those the receiver acknowledged with a 2xx (providers push once).
+    # Status reports pushed, and those the receiver acknowledged with a 2xx (providers push once);
+    # the HTTP requests that carried them; this process's CPU seconds when counting began.
     reports_pushed: Counter[str] = field(default_factory=Counter)
     reports_acknowledged: Counter[str] = field(default_factory=Counter)
+    status_pushes: Counter[str] = field(default_factory=Counter)
+    connections: KeptConnections = field(default_factory=lambda: KeptConnections())
+    cpu_at_reset: float = field(default_factory=time.process_time)
     balances: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 100000))
 
     def record(self, provider: str, numbers: list[str], *, parts: int | None = None) -> None:
@@ -152,6 +168,28 @@ class SimState:
                 }
             return stats
 
+    def usage(self) -> dict[str, Any]:
+        """What the simulator cost since it started or was last reset: its process's CPU seconds
+        (user + system, every thread: answering sends and serving pulls included) and the status
+        pushes it made, so a benchmark can say what one push cost the stand-in provider."""
+        with self.lock:
+            pushes = sum(self.status_pushes.values())
+            cpu = time.process_time() - self.cpu_at_reset
+            return {
+                "cpu_seconds": round(cpu, 3),
+                "status_pushes": pushes,
+                "reports_pushed": sum(self.reports_pushed.values()),
+                "cpu_ms_per_push": round(cpu * 1000 / pushes, 3) if pushes else None,
+                "gateway_push_batch": self.config.gateway_push_batch,
+                "by_provider": {
+                    provider: {
+                        "status_pushes": self.status_pushes[provider],
+                        "reports_pushed": self.reports_pushed[provider],
+                    }
+                    for provider in self.status_pushes
+                },
+            }
+
     def times_received(self, provider: str, number: str) -> int:
         with self.lock:
             return self.received[provider][number]
@@ -166,9 +204,13 @@ class SimState:
             self.held_uplinks.clear()
             self.reports_pushed.clear()
             self.reports_acknowledged.clear()
+            self.status_pushes.clear()
+            self.cpu_at_reset = time.process_time()
             self.extra.clear()
             self.balances.clear()
-            self.config = SimConfig(push_targets=self.config.push_targets)
+            push_targets = self.config.push_targets
+            self.config = copy.deepcopy(self.start_config)
+            self.config.push_targets = push_targets
 
     # --- fault injection, asked by every provider's send handler ---
 
@@ -194,13 +236,15 @@ class SimState:
     # --- reports: pushed after a delay, or held for pulling ---
 
     def deliver_reports(
-        self, provider: str, reports: list[dict[str, Any]], push: Callable[[str, list[dict[str, Any]]], int]
+        self, provider: str, reports: list[Report], payloads: Callable[[list[Report]], Payloads]
     ) -> None:
         """Push ``reports`` to the provider's status target after the report delay, or hold
-        them for the pull API when pushing is off or no target is set. ``push`` answers how many
-        of them the receiver acknowledged; both counts are kept for ``/_sim/stats``. A push is
-        never repeated, but reports it did not get acknowledged stay held for the pull API (as
-        Tencent's ``PullSmsSendStatus`` still serves what a lost push carried)."""
+        them for the pull API when pushing is off or no target is set. ``payloads`` splits them
+        into the provider's pushes (each a JSON body and the reports it carries), sent one after
+        the other on this pusher thread's kept-alive connection. A push is never repeated, but
+        the reports of one the receiver did not acknowledge stay held for the pull API (as
+        Tencent's ``PullSmsSendStatus`` still serves what a lost push carried). The counts
+        (``/_sim/stats``, ``/_sim/usage``) move push by push."""
         target = self.config.push_targets.get(provider, {}).get("status")
         if not self.config.push or not target:
             with self.lock:
@@ -210,17 +254,22 @@ class SimState:
 
         def later() -> None:
             time.sleep(delay)
-            acknowledged = 0
             try:
-                acknowledged = push(target, reports)
+                pushes = list(payloads(reports))
             except Exception:
-                logger.exception("push of %s %s reports to %s failed", len(reports), provider, target)
-            with self.lock:
-                self.reports_pushed[provider] += len(reports)
-                self.reports_acknowledged[provider] += acknowledged
-                if acknowledged < len(reports):
-                    # Which ones were lost is not known per report: hold them all (pulls are idempotent).
+                logger.exception("%s reports of %s could not be written: held", len(reports), provider)
+                with self.lock:
                     self.held_reports[provider].extend(reports)
+                return
+            for payload, carried in pushes:
+                acknowledged = post_json(target, payload, self.connections)
+                with self.lock:
+                    self.status_pushes[provider] += 1
+                    self.reports_pushed[provider] += len(carried)
+                    if acknowledged:
+                        self.reports_acknowledged[provider] += len(carried)
+                    else:
+                        self.held_reports[provider].extend(carried)
 
         self.pusher.submit(later)
 
@@ -231,18 +280,93 @@ class SimState:
             return taken
 
 
-def post_json(url: str, payload: Any) -> bool:
-    """How a provider pushes: one JSON POST, never repeated (providers push once). Whether the
-    receiver acknowledged it with a 2xx; anything else is logged."""
-    try:
-        response = requests.post(url, json=payload, timeout=10)
-    except requests.RequestException as exc:
-        logger.warning("push to %s failed: %s", url.split("?")[0], type(exc).__name__)
-        return False
-    if response.status_code >= 300:
-        logger.warning("push to %s answered %s", url.split("?")[0], response.status_code)
-        return False
-    return True
+def chunked(
+    reports: list[dict[str, Any]], size: int, render: Callable[[dict[str, Any]], Any], *, single: bool = False
+) -> Payloads:
+    """``reports`` as pushes of up to ``size``, each a JSON array of ``render``-ed items, or with
+    ``single`` and ``size`` 1 the item alone (a provider that pushes one object per request)."""
+    for start in range(0, len(reports), size):
+        carried = reports[start : start + size]
+        items = [render(report) for report in carried]
+        yield (items[0] if single and size == 1 else items), carried
+
+
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
+
+class KeptConnections:
+    """Each thread's connection to each receiver, kept open between its pushes (HTTP/1.1
+    keep-alive): a new TCP connection and a ``requests`` call per push cost the simulator more CPU
+    than the push itself. All of them are known, so that a stopping simulator closes them: a
+    receiver's thread is not left holding a connection until the process exits."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._all: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def get(self, scheme: str, netloc: str) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection to ``netloc`` and whether it is open from an earlier push; one
+        the receiver closed while it was idle (readable: its end of file is waiting) is closed
+        here and opens again with the next request."""
+        connections: dict[tuple[str, str], http.client.HTTPConnection] | None
+        connections = getattr(self._local, "connections", None)
+        if connections is None:
+            connections = self._local.connections = {}
+        connection = connections.get((scheme, netloc))
+        if connection is None:
+            kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+            connection = connections[(scheme, netloc)] = kind(netloc, timeout=10)
+            with self._lock:
+                self._all.add(connection)
+        elif connection.sock is not None and select.select([connection.sock], [], [], 0)[0]:
+            connection.close()
+        return connection, connection.sock is not None
+
+    def close_all(self) -> None:
+        with self._lock:
+            connections = list(self._all)
+        for connection in connections:
+            connection.close()
+
+
+_SHARED = KeptConnections()
+
+
+def post_json(url: str, payload: Any, connections: KeptConnections | None = None) -> bool:
+    """How a provider pushes: one JSON POST, on this thread's kept-alive connection to the
+    receiver, never repeated once the receiver may have seen it (providers push once). Whether
+    the receiver acknowledged it with a 2xx; anything else is logged. The one exception, as HTTP
+    clients do: a kept-alive connection the receiver closed just as the push went out (no answer
+    at all) is dropped and the push sent on a new one."""
+    kept = connections or _SHARED
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    for _attempt in range(2):
+        connection, reused = kept.get(parts.scheme, parts.netloc)
+        try:
+            connection.request("POST", path, body, headers)
+            response = connection.getresponse()
+            response.read()
+        except _STALE as exc:
+            connection.close()
+            if reused:
+                continue
+            return _failed(url, type(exc).__name__)
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            return _failed(url, type(exc).__name__)
+        if response.status >= 300:
+            return _failed(url, f"answered {response.status}")
+        return True
+    return _failed(url, "closed the connection twice")
+
+
+def _failed(url: str, why: str) -> bool:
+    logger.warning("push to %s failed: %s", url.split("?")[0], why)
+    return False
 
 
 Handler = Callable[[SimRequest, SimState], SimResponse]

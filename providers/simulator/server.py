@@ -21,13 +21,21 @@ requests answered HTTP 500), ``fail_next`` (the next N send requests answer HTTP
 Tencent action only, e.g. ``tencent.PullSmsSendStatus``), ``report_delay_ms``, ``push``
 (whether reports are pushed or held for the pull APIs), ``push_targets`` (per provider:
 ``{"status": url, "uplink": url}``), ``hang_seconds``, ``templates`` (Tencent's registered
-templates, id → text with ``{1}``: added or changed) and ``fw199_templates`` (fw199's registered
-templates, id → the names of their variables: added or changed).
+templates, id → text with ``{1}``: added or changed), ``fw199_templates`` (fw199's registered
+templates, id → the names of their variables: added or changed) and ``gateway_push_batch`` (status
+reports per gateway push: 1, seed 002's one object per request, unless started with
+``--gateway-push-batch`` / ``SIM_GATEWAY_PUSH_BATCH``; N > 1 pushes JSON arrays of up to N). A
+setting it does not know, or a value of the wrong kind, is refused (400) and nothing is changed.
+``POST /_sim/reset`` returns to the settings it was started with, push targets kept.
+
+``GET /_sim/usage``: the process's CPU seconds since start or reset and the status pushes made,
+so a benchmark can report what one push cost the simulator.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import os
 import signal
@@ -42,12 +50,14 @@ from providers.simulator import protocols
 from providers.simulator.core import (
     ROUTES,
     Hang,
+    SimConfig,
     SimRequest,
     SimResponse,
     SimState,
     post_json,
     route,
 )
+from providers.simulator.protocols import gateway
 
 __all__ = ["SimState", "SimulatorServer", "default_push_targets", "main", "serve"]
 
@@ -70,23 +80,44 @@ def _reset(request: SimRequest, state: SimState) -> SimResponse:
     return SimResponse(body={"status": "ok"})
 
 
+@route("GET", "/_sim/usage")
+def _usage(request: SimRequest, state: SimState) -> SimResponse:
+    return SimResponse(body=state.usage())
+
+
+def _apply(config: SimConfig, key: str, value: Any) -> None:
+    if key == "down":
+        config.down = set(value)
+    elif key == "push_targets":
+        config.push_targets.update(value)
+    elif key == "templates":
+        config.templates.update({str(k): str(v) for k, v in value.items()})
+    elif key == "fw199_templates":
+        config.fw199_templates.update({str(k): [str(name) for name in v] for k, v in value.items()})
+    elif key == "gateway_push_batch":
+        config.gateway_push_batch = gateway.push_batch(value)
+    elif hasattr(config, key):
+        setattr(config, key, type(getattr(config, key))(value))
+    else:
+        raise KeyError(key)
+
+
 @route("POST", "/_sim/config")
 def _config(request: SimRequest, state: SimState) -> SimResponse:
     changes = request.json()
-    config = state.config
-    for key, value in changes.items():
-        if key == "down":
-            config.down = set(value)
-        elif key == "push_targets":
-            config.push_targets.update(value)
-        elif key == "templates":
-            config.templates.update({str(k): str(v) for k, v in value.items()})
-        elif key == "fw199_templates":
-            config.fw199_templates.update({str(k): [str(name) for name in v] for k, v in value.items()})
-        elif hasattr(config, key):
-            setattr(config, key, type(getattr(config, key))(value))
-        else:
-            return SimResponse(400, {"error": f"unknown setting {key}"})
+    if not isinstance(changes, dict):
+        return SimResponse(400, {"error": "a JSON object of settings"})
+    # Checked on a copy, applied whole: a refused setting changes nothing.
+    with state.lock:
+        config = copy.deepcopy(state.config)
+        for key, value in changes.items():
+            try:
+                _apply(config, key, value)
+            except (TypeError, ValueError, AttributeError) as exc:
+                return SimResponse(400, {"error": f"{key}: {exc}"})
+            except KeyError:
+                return SimResponse(400, {"error": f"unknown setting {key}"})
+        state.config = config
     return SimResponse(body={"status": "ok"})
 
 
@@ -109,7 +140,7 @@ def _uplink(request: SimRequest, state: SimState) -> SimResponse:
     acknowledged = 0
     if push:
         for _ in range(max(1, min(10, int(payload.get("repeat") or 1)))):
-            acknowledged += post_json(target, uplink)
+            acknowledged += post_json(target, uplink, state.connections)
     held = not push or bool(payload.get("hold"))
     if held:
         with state.lock:
@@ -180,6 +211,10 @@ class SimulatorServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
+    def server_close(self) -> None:
+        super().server_close()
+        self.state.connections.close_all()
+
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="provider-simulator", daemon=True)
         thread.start()
@@ -209,13 +244,20 @@ def _stop(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def serve(host: str = "127.0.0.1", port: int | None = None) -> None:
+def serve(host: str = "127.0.0.1", port: int | None = None, *, gateway_push_batch: int = 1) -> None:
     """Run the simulator in the foreground until interrupted (Ctrl-C) or told to stop (SIGTERM,
     as supervisord does): either way it closes its socket and exits 0."""
     port = port if port is not None else int(os.environ.get("SIMULATOR_PORT", "8100"))
     server = SimulatorServer(host, port)
+    server.state.start_config.gateway_push_batch = gateway_push_batch
+    server.state.config = copy.deepcopy(server.state.start_config)
     server.state.config.push_targets = default_push_targets()
-    logger.info("provider simulator listening on http://%s:%s", host, port)
+    logger.info(
+        "provider simulator listening on http://%s:%s (gateway reports: %s a push)",
+        host,
+        port,
+        gateway_push_batch,
+    )
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
         server.serve_forever()
@@ -238,8 +280,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="gm_server_notify provider simulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=None, help="default: $SIMULATOR_PORT or 8100")
+    parser.add_argument(
+        "--gateway-push-batch",
+        type=_push_batch_argument,
+        default=os.environ.get("SIM_GATEWAY_PUSH_BATCH", "1"),
+        help="status reports per gateway push (default: $SIM_GATEWAY_PUSH_BATCH or 1, seed 002's "
+        "one object per request; N > 1: JSON arrays of up to N)",
+    )
     args = parser.parse_args(argv)
     handler = logging.StreamHandler()
     handler.setFormatter(UtcIsoFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), handlers=[handler])
-    serve(args.host, args.port)
+    serve(args.host, args.port, gateway_push_batch=args.gateway_push_batch)
+
+
+def _push_batch_argument(text: str) -> int:
+    try:
+        return gateway.push_batch(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc

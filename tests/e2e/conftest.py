@@ -75,6 +75,13 @@ class Stack:
             "SMS_RETRY_MAX_SECONDS": "1",
         }
 
+    def push_reports_in_arrays(self, size: int = 100) -> None:
+        """The simulator pushes the gateway's reports ``size`` to a request, as JSON arrays,
+        instead of one object per request (seed 002, its default): a shortcut for tests of
+        thousands of reports whose subject is not the push shape. Django's live test server takes
+        about 60 single pushes a second here (10,000 took 174 s, against 4.5 s in arrays of 100)."""
+        self.simulator.configure(gateway_push_batch=size)
+
     def worker(self, **kwargs):
         env = {**self.worker_env(), **kwargs.pop("env", {})}
         return self.start_worker(env=env, **kwargs)

@@ -153,6 +153,7 @@ def test_a_reply_td_blocks_the_next_marketing_send_to_that_mobile_but_not_a_noti
 
 
 def test_a_2000_recipient_campaign_accepted_at_22_00_is_held_and_released_at_08_00(stack, marketer):
+    stack.push_reports_in_arrays()  # speed: 2,000 single pushes take ~35 s on the live test server
     clock.set_now(_today_in_china(22))
     worker = stack.worker(beat=True, env=BEAT_ENV)
     mobiles = [f"132{index:04d}1234" for index in range(2000)]

@@ -8,15 +8,17 @@ import hashlib
 import os
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from providers.simulator.core import (
     REFUSED_SUFFIX,
     UNDELIVERED_SUFFIX,
+    Payloads,
     SimRequest,
     SimResponse,
     SimState,
-    post_json,
+    chunked,
     route,
 )
 
@@ -25,9 +27,20 @@ ACCOUNT = os.environ.get("SIM_GATEWAY_ACCOUNT", "sim-account")
 PASSWORD = os.environ.get("SIM_GATEWAY_PASSWORD", "sim-password")
 BATCH_LIMIT = 3000
 DUPLICATE_TASK_CODE = "08"
-# The seed pushes one report object per request; pushing up to this many in one JSON array is
-# the simulator's (documented) shortcut for bulk runs. Set 1 in /_sim/config to push singly.
-PUSH_BATCH_KEY = "gateway_push_batch"
+# Seed 002 pushes each status report alone, one JSON object per request: the simulator's default.
+# ``gateway_push_batch`` (``/_sim/config``, ``--gateway-push-batch``, ``SIM_GATEWAY_PUSH_BATCH``)
+# N > 1 pushes JSON arrays of up to N instead, a shortcut the service also takes; at most one
+# send's numbers.
+
+
+def push_batch(value: Any) -> int:
+    """A valid ``gateway_push_batch``: an integer from 1 to ``BATCH_LIMIT`` (a decimal string
+    too, as the command line and the environment give it); ``ValueError`` saying why otherwise."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= BATCH_LIMIT:
+        raise ValueError(f"must be an integer from 1 to {BATCH_LIMIT}, not {value!r}")
+    return value
 
 
 def _answer(code: str, message: str, data: Any = None) -> SimResponse:
@@ -50,20 +63,18 @@ def _times(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _push(target: str, reports: list[dict[str, Any]], batch: int = 100) -> None:
-    items = [
-        {
-            "sendId": report["task_id"],
-            "mobile": report["mobile"],
-            "times": _times(report["time"]),
-            "status": report["status"],
-        }
-        for report in reports
-    ]
-    if batch <= 1:
-        return sum(1 for item in items if post_json(target, item))
-    chunks = [items[start : start + batch] for start in range(0, len(items), batch)]
-    return sum(len(chunk) for chunk in chunks if post_json(target, chunk))
+def _status_push(report: dict[str, Any]) -> dict[str, Any]:
+    """Seed 002's status push: ``{sendId, mobile, times, status}``, ``DELIVRD`` = delivered."""
+    return {
+        "sendId": report["task_id"],
+        "mobile": report["mobile"],
+        "times": _times(report["time"]),
+        "status": report["status"],
+    }
+
+
+def _pushes(batch: int) -> Callable[[list[dict[str, Any]]], Payloads]:
+    return lambda reports: chunked(reports, batch, _status_push, single=True)
 
 
 def make_uplink(payload: dict[str, Any]) -> dict[str, Any]:
@@ -114,8 +125,7 @@ def send(request: SimRequest, state: SimState) -> SimResponse:
         reports.append(
             {"task_id": task_id, "mobile": mobile, "time": now, "status": status, "ext_no": ext_no}
         )
-    batch = int(state.extra[PROVIDER].get(PUSH_BATCH_KEY, 100))
-    state.deliver_reports(PROVIDER, reports, lambda target, items: _push(target, items, batch))
+    state.deliver_reports(PROVIDER, reports, _pushes(state.config.gateway_push_batch))
     return _answer("00", "成功", {"taskId": task_id})
 
 

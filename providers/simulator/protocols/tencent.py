@@ -16,10 +16,11 @@ from providers.simulator.core import (
     LATE_ANSWER_SUFFIX,
     REFUSED_SUFFIX,
     UNDELIVERED_SUFFIX,
+    Payloads,
     SimRequest,
     SimResponse,
     SimState,
-    post_json,
+    chunked,
     route,
 )
 
@@ -101,9 +102,9 @@ def _report_push(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _push(target: str, reports: list[dict[str, Any]]) -> int:
-    chunks = [reports[start : start + PUSH_BATCH] for start in range(0, len(reports), PUSH_BATCH)]
-    return sum(len(chunk) for chunk in chunks if post_json(target, [_report_push(r) for r in chunk]))
+def _pushes(reports: list[dict[str, Any]]) -> Payloads:
+    """Tencent's status callback: a JSON array of up to 100 reports, even of one."""
+    return chunked(reports, PUSH_BATCH, _report_push)
 
 
 def make_uplink(payload: dict[str, Any]) -> dict[str, Any]:
@@ -198,7 +199,7 @@ def _send_sms(params: dict[str, Any], state: SimState) -> SimResponse:
                 "session": params.get("SessionContext", ""),
             }
         )
-    state.deliver_reports(PROVIDER, reports, _push)
+    state.deliver_reports(PROVIDER, reports, _pushes)
     if any(phone.endswith(LATE_ANSWER_SUFFIX) for phone in phones):
         time.sleep(state.config.hang_seconds)  # taken and reported, but the client gives up waiting
     return _ok({"SendStatusSet": statuses})
