@@ -39,7 +39,7 @@ def _basic(user) -> dict[str, str]:
 def test_five_thousand_recipients_pushed_one_report_a_request_are_delivered_once_and_the_books_agree(
     stack, tenant, root_user, settings
 ):
-    stack.simulator.state.config.gateway_push_batch = 1  # seed 002: one report per push
+    stack.simulator.configure(gateway_push_batch=1)  # seed 002 (the default): one report per push
     # Station sends go to the gateway too (the web routes them at send/start, the worker sends).
     settings.SMS_STATION_PROVIDER = "gateway"
     stack.worker(concurrency=2, beat=True, env={"SMS_STATION_PROVIDER": "gateway"})
@@ -80,6 +80,8 @@ def test_five_thousand_recipients_pushed_one_report_a_request_are_delivered_once
     wait_until(lambda: not PushInbox.objects.exists(), timeout=60, message="the inbox drained")
 
     # Every report came in a request of its own, and every number was sent once.
+    gateway = requests.get(f"{stack.simulator.url}/_sim/usage", timeout=10).json()["by_provider"]["gateway"]
+    assert gateway == {"status_pushes": total, "reports_pushed": total}
     stats = stack.simulator.stats()["gateway"]
     assert (stats["numbers"], stats["distinct_numbers"], stats["duplicated_numbers"]) == (total, total, 0)
     assert Counter(SendRecord.objects.values_list("state", flat=True)) == {RecordState.DELIVERED: total}
