@@ -159,8 +159,9 @@ def idle_run(tmp_path_factory):
     with make_run(
         tmp_path_factory.mktemp("idle"), SMS_SWEEP_SECONDS="2", PROVIDER_BALANCE_REFRESH_SECONDS="2"
     ) as run:
-        # nginx answers 502 (and logs an error) until gunicorn listens behind it: wait for that first.
-        wait_until(lambda: "Listening at: " in run.log(), timeout=90, message="gunicorn listening")
+        # nginx answers 502 (and logs an error) until gunicorn listens behind it: wait for that first,
+        # for both gunicorns (web, and intake for provider pushes).
+        wait_until(lambda: run.log().count("Listening at: ") >= 2, timeout=90, message="gunicorns listening")
         assert _wait_for(f"{run.base}/healthz", timeout=90).status_code == 200, run.log()[-3000:]
         yield run
 
