@@ -61,7 +61,7 @@ export SUPERVISOR_PASSWORD
 "$PY" manage.py migrate --noinput
 "$PY" manage.py collectstatic --noinput --verbosity 0
 
-echo "gm_server_notify: http://127.0.0.1:${PORT}/api/docs (nginx; gunicorn behind it on 127.0.0.1:${GM_WEB_PORT}; simulator on 127.0.0.1:${SIMULATOR_PORT})"
+echo "gm_server_notify: http://127.0.0.1:${PORT}/api/docs (nginx; gunicorn behind it on 127.0.0.1:${GM_WEB_PORT}, provider pushes on 127.0.0.1:${GM_INTAKE_PORT}; simulator on 127.0.0.1:${SIMULATOR_PORT})"
 echo "database: ${DATABASE_URL:-sqlite (var/gm_server_notify.sqlite3)}; broker: ${CELERY_BROKER_URL:-filesystem (var/broker)}"
 if [ -n "${generated_token:-}" ]; then
   # Never the token itself: logs are kept and shared; the file is readable by this user only.

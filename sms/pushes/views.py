@@ -10,9 +10,9 @@ Each requires its provider's secret (providers do not sign their pushes): ``SMS_
 entry for the provider, else the shared ``SMS_CALLBACK_TOKEN``, as ``?token=`` or in an
 ``X-Callback-Token`` header (``gm_server_notify.api.auth.CallbackTokenPermission``). A body that is
 not the provider's format is 400; nothing here answers 500 for bad input. A push is acknowledged
-only once it is stored: applied to the database, or, while the database cannot be reached, queued
-in the broker for a worker to apply with retries. When neither takes it the answer is 503, which
-providers that retry (Tencent) take as "push again".
+only once it is stored: in the push inbox, which a worker drains (``sms.delivery.intake``), or,
+while the database cannot be reached, queued in the broker for a worker to apply with retries.
+When neither takes it the answer is 503, which providers that retry (Tencent) take as "push again".
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ step themselves, where the e2e tests wait for a real worker to."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sms.delivery import intake
 
 
@@ -12,7 +14,7 @@ def apply_stored_pushes() -> int:
     return intake.drain_inbox().pushes
 
 
-def applied(predicate: object) -> bool:
+def applied(predicate: Callable[[], bool]) -> bool:
     """For a wait loop: apply what the live service has stored since, then ask ``predicate``."""
     apply_stored_pushes()
-    return bool(predicate())  # type: ignore[operator]
+    return predicate()
