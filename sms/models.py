@@ -51,6 +51,15 @@ class RecordState(models.TextChoices):
     UNKNOWN = "unknown", "outcome unknown: waiting for a late report or a pull"
 
 
+class Lane(models.IntegerChoices):
+    """Which dispatch queue and workers a record goes out through (``sms.sending.lanes``): verify
+    codes never wait behind notices, and notices never behind a blast."""
+
+    PRIORITY = 1, "priority"
+    TRANSACTIONAL = 2, "transactional"
+    BULK = 3, "bulk"
+
+
 FINAL_STATES = (RecordState.DELIVERED, RecordState.FAILED)
 # Every other state: the records still on their way (the gauge, the dashboard's pipeline depth).
 NOT_FINAL_STATES = tuple(state for state in RecordState if state not in FINAL_STATES)
@@ -277,6 +286,11 @@ class SendRecord(models.Model):
     # Our id for the provider request that carried this record (the gateway's taskId): a
     # redelivered task re-sends under the same id, so a provider that dedupes drops the repeat.
     dispatch_id = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    # Decided when the record is written (``sms.sending.lanes``); records older than the column are
+    # transactional.
+    lane = models.PositiveSmallIntegerField(
+        choices=Lane.choices, default=Lane.TRANSACTIONAL, db_default=Lane.TRANSACTIONAL
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     refunded = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -313,6 +327,8 @@ class SendRecord(models.Model):
             models.Index(fields=["batch", "state"], name="record_batch_state_idx"),
             # the sweeper: records left queued or sending too long.
             models.Index(fields=["state", "updated_at"], name="record_state_updated_idx"),
+            # the age of each lane's oldest waiting record (the metric, the console, the alert).
+            models.Index(fields=["state", "lane", "queued_at"], name="record_lane_waiting_idx"),
             # the operators' reconciliation: a provider's accepted records per day.
             models.Index(fields=["provider", "submitted_at"], name="record_provider_submit_idx"),
             # uplinks: the last message a number received (sms.delivery.uplinks.match_record).

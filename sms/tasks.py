@@ -25,8 +25,8 @@ from providers import balances
 from providers.base import CallbackParseError
 from sms.core import idempotency, metrics
 from sms.delivery import intake, reports
-from sms.models import sending_stuck_after
-from sms.sending import pipeline, scheduling, sweeps
+from sms.models import Lane, sending_stuck_after
+from sms.sending import fairness, lanes, pipeline, scheduling, sweeps
 from sms.webhooks import outbox
 from sms.webhooks import services as webhooks
 
@@ -62,9 +62,11 @@ def dispatch_records(
     tried: list[str] | None = None,
     resume_dispatch_id: str | None = None,
     infra_attempt: int = 0,
+    lane: int = Lane.TRANSACTIONAL,
 ) -> int:
-    """Send one provider-sized batch of queued records."""
+    """Send one provider-sized batch of queued records (on the queue of its ``lane``)."""
     args = (record_ids, provider, tried, resume_dispatch_id)
+    queue = lanes.queue_of(lane)
     try:
         result = pipeline.dispatch(
             record_ids=record_ids,
@@ -73,20 +75,76 @@ def dispatch_records(
             attempt=self.request.retries - infra_attempt,
             tried=tried or [],
             resume_dispatch_id=resume_dispatch_id,
+            lane=lane,
         )
     except TRANSIENT_ERRORS as exc:
         drop_broken_connection()
         if infra_attempt >= settings.SMS_INFRA_MAX_RETRIES:
             raise  # the re-dispatch sweep takes the records when the infrastructure is back
         raise self.retry(
-            args=args, kwargs={"infra_attempt": infra_attempt + 1}, countdown=backoff_seconds(infra_attempt)
+            args=args,
+            kwargs={"infra_attempt": infra_attempt + 1, "lane": lane},
+            countdown=backoff_seconds(infra_attempt),
+            queue=queue,
         ) from exc
     if result.retry_in is not None:
         retry_args = (record_ids, provider, tried, result.resume_dispatch_id)
-        raise self.retry(args=retry_args, kwargs={"infra_attempt": infra_attempt}, countdown=result.retry_in)
+        raise self.retry(
+            args=retry_args,
+            kwargs={"infra_attempt": infra_attempt, "lane": lane},
+            countdown=result.retry_in,
+            queue=queue,
+        )
     if result.delay_for is not None:
         # Over the provider's rate: come back later as a fresh task (not a failed attempt).
-        dispatch_records.apply_async(args, countdown=result.delay_for)
+        dispatch_records.apply_async(args, {"lane": lane}, countdown=result.delay_for, queue=queue)
+    return result.sent
+
+
+@shared_task(
+    name=fairness.TURN_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    **RETRY_TRANSIENT,
+)
+def dispatch_bulk_turn() -> int:
+    """Queue ``sms_bulk``: one turn of the bulk lane: the next parked batch of the sender whose
+    turn it is (``sms.sending.fairness``), sent as ``dispatch_records`` sends it. What the batch
+    needs next (a retry, the rate limit's delay, the infrastructure back) is a ``dispatch_records``
+    task on the bulk queue: it has had its turn."""
+    payload = fairness.next_turn()
+    if payload is None:
+        return 0
+    args = (payload["record_ids"], payload["provider"], payload["tried"], payload["resume_dispatch_id"])
+    queue = lanes.queue_of(Lane.BULK)
+    try:
+        result = pipeline.dispatch(
+            record_ids=payload["record_ids"],
+            provider=payload["provider"],
+            attempt=0,
+            tried=payload["tried"],
+            resume_dispatch_id=payload["resume_dispatch_id"],
+            lane=Lane.BULK,
+        )
+    except TRANSIENT_ERRORS:
+        drop_broken_connection()
+        # The batch left Redis with this turn: hand it on, or the re-dispatch sweep finds it.
+        dispatch_records.apply_async(
+            args,
+            {"infra_attempt": 1, "lane": Lane.BULK},
+            countdown=backoff_seconds(0),
+            retries=1,
+            queue=queue,
+        )
+        return 0
+    if result.retry_in is not None:
+        retry_args = (*args[:3], result.resume_dispatch_id)
+        dispatch_records.apply_async(
+            retry_args, {"lane": Lane.BULK}, countdown=result.retry_in, retries=1, queue=queue
+        )
+    if result.delay_for is not None:
+        dispatch_records.apply_async(args, {"lane": Lane.BULK}, countdown=result.delay_for, queue=queue)
     return result.sent
 
 

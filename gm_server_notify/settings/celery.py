@@ -58,12 +58,23 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Dispatch and report work on queues of their own, so a flood of one never starves the other.
 # Tenant webhooks (sms.webhooks.services) have a queue of their own too, consumed by a worker of their own
 # under make run: a slow receiver never takes a slot the sending pipeline needs.
-CELERY_TASK_QUEUES = (Queue("default"), Queue("sms_dispatch"), Queue("sms_reports"), Queue("sms_webhooks"))
+# Dispatches go on one of three lanes, each a queue with workers of its own (sms/sending/lanes.py): a
+# verify code never waits behind a notice, nor a notice behind a blast. The pipeline names the queue
+# of each dispatch it publishes; the route below is for a dispatch published without one.
+CELERY_TASK_QUEUES = (
+    Queue("default"),
+    Queue("sms_priority"),
+    Queue("sms_transactional"),
+    Queue("sms_bulk"),
+    Queue("sms_reports"),
+    Queue("sms_webhooks"),
+)
 CELERY_TASK_ROUTES = {
     "sms.apply_provider_push": {"queue": "sms_reports"},
     "sms.drain_push_inbox": {"queue": "sms_reports"},
     "sms.purge_idempotency_keys": {"queue": "sms_reports"},
-    "sms.dispatch_records": {"queue": "sms_dispatch"},
+    "sms.dispatch_records": {"queue": "sms_transactional"},
+    "sms.dispatch_bulk_turn": {"queue": "sms_bulk"},
     "sms.sweep_pending_reports": {"queue": "sms_reports"},
     "sms.pull_reports": {"queue": "sms_reports"},
     "sms.pull_uplinks": {"queue": "sms_reports"},

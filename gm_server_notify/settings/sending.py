@@ -19,6 +19,14 @@ SMS_RETRY_BASE_SECONDS = env.float("SMS_RETRY_BASE_SECONDS", default=1.0)
 SMS_RETRY_MAX_SECONDS = env.float("SMS_RETRY_MAX_SECONDS", default=60.0)
 # A dispatch waits at most this long for its provider's rate limit before it is put off.
 SMS_RATE_LIMIT_MAX_WAIT = env.float("SMS_RATE_LIMIT_MAX_WAIT", default=2.0)
+# A verify code (the priority lane) may start this far ahead of the provider's schedule the other
+# lanes booked (providers/ratelimit.py). More than they ever book ahead (SMS_RATE_LIMIT_MAX_WAIT and
+# one batch), so a verify code never waits for a blast's bookings.
+SMS_PRIORITY_RATE_HEADROOM_SECONDS = env.float("SMS_PRIORITY_RATE_HEADROOM_SECONDS", default=3.0)
+
+# --- Lanes (sms/sending/lanes.py) ------------------------------------------------------------------
+# A tenant message to more numbers than this goes on the bulk lane, whatever its template's type.
+SMS_BULK_LANE_THRESHOLD = env.int("SMS_BULK_LANE_THRESHOLD", default=100)
 
 # --- Sweeps: lost tasks, dead workers, missing reports ---------------------------------------------
 # Records queued longer than this are published again (their task was lost); records left sending

@@ -20,6 +20,9 @@ is never handed to a provider that cannot carry it (a number outside its regions
 template provider, a business type it has no template for): the dispatch checks before it sends,
 and such a batch goes on to the chain at once, or fails with the reason.
 
+Every record goes out on the lane it was written with (``sms.sending.lanes``): its dispatch task
+is published to that lane's queue, and a bulk batch waits its sender's turn (``sms.sending.fairness``).
+
 The dispatch task is published by name (``DISPATCH_TASK``): ``sms.tasks`` imports this module,
 never the other way round. The beat sweeps that recover lost work are in ``sms.sending.sweeps``.
 """
@@ -65,7 +68,8 @@ from sms.delivery.reports import (
     failure_remark,
 )
 from sms.marketing import hours
-from sms.models import MessageBatch, RecordState, SendRecord, SendStatus
+from sms.models import Lane, MessageBatch, RecordState, SendRecord, SendStatus
+from sms.sending import fairness, lanes
 from sms.sending.routing import (
     BatchNeeds,
     is_douyin,
@@ -372,23 +376,38 @@ def send_dispatch(dispatch: Dispatch) -> list[SendOutcome]:
 def queue_for_dispatch(record_ids: Sequence[int]) -> None:
     """Publish dispatch tasks for queued records, after the current transaction commits,
     in batches of the first provider's size."""
-    records = SendRecord.objects.filter(pk__in=list(record_ids)).only(
-        "id", "phone_e164", "batch_id", "business_type", "content", "sms_content"
+    records = list(
+        SendRecord.objects.filter(pk__in=list(record_ids))
+        .only("id", "phone_e164", "batch_id", "station_id", "business_type", "content", "sms_content", "lane")
+        .order_by("id")
     )
     # One provider request carries one text (the gateway's and sjroom's ``content``, Tencent's
     # shared TemplateParamSet), so records are grouped by provider and text (Douyin order
     # messages: by template and signature, ``request_key``); and by region, so that a batch and
-    # its failover chain are of one region even where one provider serves both.
-    groups: dict[tuple[str, str, str], list[int]] = {}
+    # its failover chain are of one region even where one provider serves both; and by lane and
+    # sender, so that a batch goes out on its records' lane and takes its sender's turns.
+    tenants = dict(
+        MessageBatch.objects.filter(
+            pk__in={r.batch_id for r in records if r.batch_id is not None}
+        ).values_list("id", "tenant_id")
+    )
+    groups: dict[tuple[str, str, str, int, str], list[int]] = {}
     routes: dict[tuple[str, bool, int | None, bool], str] = {}  # route_for depends on these only
-    for record in records.order_by("id"):
+    for record in records:
         region = region_of(record.phone_e164)
         kind = (region, record.batch_id is not None, record.business_type, is_douyin(record))
         if kind not in routes:
             routes[kind] = route_for(record)
-        groups.setdefault((routes[kind], region, request_key(record)), []).append(record.pk)
-    for (provider, _, _), ids in groups.items():
-        publish_batches(ids, provider=provider)
+        sender = (
+            lanes.tenant_sender(tenants[record.batch_id])
+            if record.batch_id in tenants
+            else lanes.station_sender(record.station_id or "")
+        )
+        groups.setdefault((routes[kind], region, request_key(record), record.lane, sender), []).append(
+            record.pk
+        )
+    for (provider, _, _, lane, sender), ids in groups.items():
+        publish_batches(ids, provider=provider, lane=lane, sender=sender)
 
 
 def queue_batch_for_dispatch(*, batch_id: int) -> None:
@@ -396,31 +415,36 @@ def queue_batch_for_dispatch(*, batch_id: int) -> None:
     region (the mainland's and the international form), so only ids and numbers are read, one
     route is decided per region, and no model instance is built (a 10,000-mobile message is one
     indexed read of 10,000 pairs)."""
-    by_region: dict[str, list[int]] = {}
-    sample: dict[str, tuple[str, str]] = {}
+    tenant_id = MessageBatch.objects.filter(pk=batch_id).values_list("tenant_id", flat=True).first()
+    sender = lanes.tenant_sender(tenant_id or 0)
+    by_region: dict[tuple[str, int], list[int]] = {}
+    sample: dict[tuple[str, int], tuple[str, str]] = {}
     rows = (
         SendRecord.objects.filter(batch_id=batch_id, state=RecordState.QUEUED)
         .order_by("id")
-        .values_list("id", "phone_e164", "content")
+        .values_list("id", "phone_e164", "content", "lane")
     )
-    for record_id, e164, content in rows.iterator(chunk_size=5000):
-        region = region_of(e164)
-        by_region.setdefault(region, []).append(record_id)
-        sample.setdefault(region, (e164, content))
-    for region, ids in by_region.items():
-        e164, content = sample[region]
+    for record_id, e164, content, lane in rows.iterator(chunk_size=5000):
+        key = (region_of(e164), lane)
+        by_region.setdefault(key, []).append(record_id)
+        sample.setdefault(key, (e164, content))
+    for (region, lane), ids in by_region.items():
+        e164, content = sample[region, lane]
         prototype = SendRecord(batch_id=batch_id, phone_e164=e164, content=content, sms_content={})
-        publish_batches(ids, provider=route_for(prototype))
+        publish_batches(ids, provider=route_for(prototype), lane=lane, sender=sender)
 
 
 def publish_batches(
     record_ids: Sequence[int],
     *,
     provider: str,
+    lane: int,
+    sender: str = "",
     tried: Sequence[str] = (),
     resume_dispatch_id: str | None = None,
 ) -> None:
-    """Publish one dispatch task per provider-sized chunk, once the transaction commits.
+    """Publish one dispatch task per provider-sized chunk on ``lane``, once the transaction
+    commits; bulk chunks of a known ``sender`` wait their sender's turn.
 
     A failed publish (broker down) is logged, not raised: the records are committed as
     ``queued`` and the re-dispatch sweep sends them when the broker is back.
@@ -429,16 +453,42 @@ def publish_batches(
     for start in range(0, len(record_ids), size):
         chunk = list(record_ids[start : start + size])
         transaction.on_commit(
-            lambda chunk=chunk: publish_dispatch(chunk, provider, list(tried), resume_dispatch_id),
+            lambda chunk=chunk: publish_dispatch(
+                chunk, provider, list(tried), resume_dispatch_id, lane=lane, sender=sender
+            ),
             robust=True,
         )
 
 
 def publish_dispatch(
-    record_ids: list[int], provider: str, tried: list[str], resume_dispatch_id: str | None
+    record_ids: list[int],
+    provider: str,
+    tried: list[str],
+    resume_dispatch_id: str | None,
+    *,
+    lane: int = Lane.TRANSACTIONAL,
+    sender: str = "",
 ) -> None:
-    """Send one ``DISPATCH_TASK`` message now (by name: see the module's docstring)."""
-    current_app.send_task(DISPATCH_TASK, args=(record_ids, provider, tried, resume_dispatch_id))
+    """Send one dispatch now (by name: see the module's docstring) to ``lane``'s queue: a
+    ``DISPATCH_TASK``, or for the bulk lane the batch parked under its sender and a turn
+    (``sms.sending.fairness``)."""
+    queue = lanes.queue_of(lane)
+    if lane == Lane.BULK and sender:
+        payload = {
+            "record_ids": record_ids,
+            "provider": provider,
+            "tried": tried,
+            "resume_dispatch_id": resume_dispatch_id,
+        }
+        if fairness.park(sender=sender, payload=payload):
+            current_app.send_task(fairness.TURN_TASK, queue=queue)
+            return
+    current_app.send_task(
+        DISPATCH_TASK,
+        args=(record_ids, provider, tried, resume_dispatch_id),
+        kwargs={"lane": lane},
+        queue=queue,
+    )
 
 
 @dataclass(frozen=True)
@@ -466,16 +516,19 @@ def dispatch(
     attempt: int,
     tried: Sequence[str],
     resume_dispatch_id: str | None = None,
+    lane: int = Lane.TRANSACTIONAL,
 ) -> DispatchResult:
-    """Claim, send and record one batch (see the module's docstring)."""
+    """Claim, send and record one batch of ``lane`` (see the module's docstring)."""
     limit = adapter_class(provider)().batch_limit
     if len(record_ids) > limit and resume_dispatch_id is None:
         # Published by a process whose batch limit was larger (settings changed, a deploy in
         # progress): split, rather than claim records the adapter would refuse to send.
         with transaction.atomic():
-            publish_batches(list(record_ids), provider=provider, tried=tried)
+            publish_batches(list(record_ids), provider=provider, lane=lane, tried=tried)
         return DispatchResult()
-    booked, wait = ratelimit.reserve(provider, len(record_ids))
+    # Verify codes may start ahead of the provider's schedule the other lanes booked: a blast
+    # uses what the priority lane leaves, never the other way round (providers.ratelimit).
+    booked, wait = ratelimit.reserve(provider, len(record_ids), priority=lane == Lane.PRIORITY)
     if not booked:
         return DispatchResult(delay_for=wait)
     if wait:
@@ -498,7 +551,7 @@ def dispatch(
         # provider is never handed the batch.
         logger.error("%s cannot carry %s record(s): %s", provider, len(dispatch.records), unfit)
         requeue_dispatch(dispatch=dispatch)
-        return fail_over(dispatch, tried=tried, needs=needs, reason=unfit, code="NoRoute")
+        return fail_over(dispatch, tried=tried, needs=needs, reason=unfit, code="NoRoute", lane=lane)
     try:
         outcomes = send_dispatch(dispatch)
     except ProviderOutcomeUncertain as exc:
@@ -510,9 +563,9 @@ def dispatch(
             )
             mark_unknown(records=dispatch.records, dispatch_id=dispatch.dispatch_id, remark=UNCERTAIN_REMARK)
             return DispatchResult(sent=len(dispatch.records))
-        return _unavailable(dispatch, exc, attempt=attempt, tried=tried, needs=needs)
+        return _unavailable(dispatch, exc, attempt=attempt, tried=tried, needs=needs, lane=lane)
     except ProviderUnavailable as exc:
-        return _unavailable(dispatch, exc, attempt=attempt, tried=tried, needs=needs)
+        return _unavailable(dispatch, exc, attempt=attempt, tried=tried, needs=needs, lane=lane)
     except ProviderRequestRejected as exc:
         logger.error("%s refused a request of %s record(s): %s", provider, len(dispatch.records), exc)
         outcomes = [
@@ -563,7 +616,13 @@ def hold_records(*, records: Sequence[SendRecord], dispatch_id: str, until: date
 
 
 def _unavailable(
-    dispatch: Dispatch, exc: ProviderUnavailable, *, attempt: int, tried: Sequence[str], needs: BatchNeeds
+    dispatch: Dispatch,
+    exc: ProviderUnavailable,
+    *,
+    attempt: int,
+    tried: Sequence[str],
+    needs: BatchNeeds,
+    lane: int,
 ) -> DispatchResult:
     """A provider that could not take a batch: retry it later, fail it over, or fail it."""
     provider = dispatch.provider
@@ -580,16 +639,17 @@ def _unavailable(
         return DispatchResult(retry_in=retry_delay(attempt))
     requeue_dispatch(dispatch=dispatch)
     return fail_over(
-        dispatch, tried=tried, needs=needs, reason=f"last: {provider}: {exc}", code="Unavailable"
+        dispatch, tried=tried, needs=needs, reason=f"last: {provider}: {exc}", code="Unavailable", lane=lane
     )
 
 
 def fail_over(
-    dispatch: Dispatch, *, tried: Sequence[str], needs: BatchNeeds, reason: str, code: str
+    dispatch: Dispatch, *, tried: Sequence[str], needs: BatchNeeds, reason: str, code: str, lane: int
 ) -> DispatchResult:
     """Hand a released batch to the next provider of its region's chain that can carry every
-    record of it (``next_provider``), or, when none is left, fail the records with ``reason``
-    and which chain ran out in ``remark``."""
+    record of it (``next_provider``), on its lane (it has had its turn: a bulk batch is not parked
+    again), or, when none is left, fail the records with ``reason`` and which chain ran out in
+    ``remark``."""
     fallback = next_provider(dispatch.provider, tried, needs=needs)
     if fallback is not None:
         metrics.PROVIDER_FAILOVERS.labels(dispatch.provider, fallback).inc()
@@ -597,6 +657,7 @@ def fail_over(
             publish_batches(
                 [record.pk for record in dispatch.records],
                 provider=fallback,
+                lane=lane,
                 tried=[*tried, dispatch.provider],
             )
         return DispatchResult(failed_over_to=fallback)

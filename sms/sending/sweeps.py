@@ -61,7 +61,9 @@ def reconcile_stuck_sending(*, older_than: timedelta, limit: int = 10_000) -> tu
     stuck = list(
         SendRecord.objects.filter(state=RecordState.SENDING, updated_at__lt=cutoff)
         .order_by("id")
-        .only("id", "provider", "dispatch_id", "batch_id", "station_id", "segments", "created_at")[:limit]
+        .only("id", "provider", "dispatch_id", "batch_id", "station_id", "segments", "created_at", "lane")[
+            :limit
+        ]
     )
     groups: dict[tuple[str, str], list[SendRecord]] = {}
     for record in stuck:
@@ -70,7 +72,12 @@ def reconcile_stuck_sending(*, older_than: timedelta, limit: int = 10_000) -> tu
     for (provider, dispatch_id), records in groups.items():
         if provider and adapter_class(provider).idempotent_resend:
             with transaction.atomic():
-                publish_batches([r.pk for r in records], provider=provider, resume_dispatch_id=dispatch_id)
+                publish_batches(
+                    [r.pk for r in records],
+                    provider=provider,
+                    lane=records[0].lane,  # one dispatch is of one lane
+                    resume_dispatch_id=dispatch_id,
+                )
             resent += len(records)
         else:
             unknown += mark_unknown(records=records, dispatch_id=dispatch_id, remark=STUCK_REMARK)

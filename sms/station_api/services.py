@@ -42,7 +42,7 @@ from sms.core.phones import (
 )
 from sms.delivery.reports import DailyCounts, bump_daily_statistics, count_daily
 from sms.models import BusinessType, Combo, LedgerReason, RechargeRecord, RecordState, SendRecord, Station
-from sms.sending import daily_cap, limits, suspension
+from sms.sending import daily_cap, lanes, limits, suspension
 from sms.sending.pipeline import queue_for_dispatch
 from sms.sending.routing import douyin_template
 
@@ -308,6 +308,7 @@ def _write_station_send(
             sms_content=content,
             content=text,
             segments=segments,
+            lane=lanes.station_lane(business_type=business_type),
         )
         change_balance(station=station, delta=-segments, reason=LedgerReason.RESERVE, ref=str(record.pk))
     return record

@@ -38,7 +38,7 @@ from sms.models import (
     TenantAccount,
     WebhookEndpoint,
 )
-from sms.sending import limits, suspension
+from sms.sending import lanes, limits, suspension
 from sms.sending.pipeline import fail_records, queue_batch_for_dispatch
 from sms.webhooks import outbox, urlguard
 from templates_mgmt.models import Template, TemplateType
@@ -266,6 +266,7 @@ def _write_batch(
         # INSERTs (sms.core.bulk.insert_rows).
         stamp = db_datetime(now)
         sendable_state = RecordState.SCHEDULED if held else RecordState.QUEUED
+        lane = lanes.tenant_lane(template_type=batch.template_type, recipients=batch.total)
         rows = []
         for phone in phones.values():
             code, remark = refused.get(phone.e164, ("", ""))
@@ -290,6 +291,7 @@ def _write_batch(
                     "",
                     0,
                     False,
+                    lane,
                 )
             )
         insert_rows(SendRecord, RECORD_INSERT_FIELDS, rows)
@@ -331,6 +333,7 @@ RECORD_INSERT_FIELDS = (
     "dispatch_id",
     "attempts",
     "refunded",
+    "lane",
 )
 LIMITED_CODE = "LIMITED"
 CANCELLED_CODE = "CANCELLED"

@@ -16,7 +16,7 @@ from django.db import OperationalError
 from providers.base import OutcomeStatus, SendOutcome
 from sms import tasks
 from sms.core import metrics
-from sms.models import RecordState
+from sms.models import Lane, RecordState
 from sms.sending import pipeline
 from tests.support.factories import send_record
 
@@ -108,7 +108,8 @@ def test_a_dispatch_is_retried_when_the_database_is_down():
     with mock.patch.object(pipeline, "dispatch", side_effect=DB_DOWN), _retry_raises() as retry:
         result = tasks.dispatch_records.apply(args=([1, 2], "gateway", [], None))
     assert result.state == "RETRY"
-    assert retry.call_args.kwargs["kwargs"] == {"infra_attempt": 1}
+    assert retry.call_args.kwargs["kwargs"] == {"infra_attempt": 1, "lane": Lane.TRANSACTIONAL}
+    assert retry.call_args.kwargs["queue"] == "sms_transactional"  # the retry stays on its lane
 
 
 def test_infrastructure_retries_are_not_counted_as_provider_attempts():

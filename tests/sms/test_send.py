@@ -118,7 +118,7 @@ def test_start_queues_the_record_and_publishes_one_dispatch(
     ):
         body = station_client.post("/sms/send/start", {"task_id": record.pk}, format="json").json()
     assert body == {"code": 0, "msg": "ok", "data": None}
-    delay.assert_called_once_with([record.pk], "tencent", [], None)
+    delay.assert_called_once_with([record.pk], "tencent", [], None, lane=record.lane, sender="station:T7442")
     record.refresh_from_db()
     assert record.state == RecordState.QUEUED and record.queued_at is not None
     assert DailyStatistics.objects.get(station_id="T7442").total_send_nums == 1

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from gm_server_notify.celery import app as celery_app
+from sms.sending import fairness
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OUTPUT_DIR = REPO_ROOT / "test-output"
@@ -117,5 +118,7 @@ class WorkerProcess:
 
 
 def purge_broker() -> Any:
-    """Drop every message left in the configured queues by an earlier test."""
+    """Drop every message left in the configured queues by an earlier test, and the bulk lane's
+    parked batches, whose record ids would name another test's records."""
+    fairness.purge()
     return celery_app.control.purge()
