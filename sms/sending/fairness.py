@@ -107,15 +107,20 @@ def next_turn() -> dict[str, Any] | None:
 
 
 def waiting() -> dict[str, int]:
-    """How many batches each sender has parked (the console; tests)."""
+    """How many batches each sender has parked (the re-dispatch sweep, the console); empty when
+    Redis cannot be reached, so that a reader goes on as if nothing were parked."""
     client = _next_turn.client()
     if client is None:
         return {}
-    senders = [sender.decode() for sender in client.lrange(RING_KEY, 0, -1)]
-    pipe = client.pipeline(transaction=False)
-    for sender in senders:
-        pipe.llen(QUEUE_PREFIX + sender)
-    return dict(zip(senders, pipe.execute(), strict=True))
+    try:
+        senders = [sender.decode() for sender in client.lrange(RING_KEY, 0, -1)]
+        pipe = client.pipeline(transaction=False)
+        for sender in senders:
+            pipe.llen(QUEUE_PREFIX + sender)
+        return dict(zip(senders, pipe.execute(), strict=True))
+    except redis.RedisError as exc:
+        logger.warning("bulk lane: the parked batches cannot be read (%s)", type(exc).__name__)
+        return {}
 
 
 def purge() -> None:

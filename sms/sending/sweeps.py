@@ -18,7 +18,8 @@ from sms.core import metrics
 from sms.core.bulk import bulk_save
 from sms.delivery import uplinks
 from sms.delivery.reports import DailyCounts, apply_delivery_reports, bump_daily_statistics, count_daily
-from sms.models import RecordState, SendRecord, SendStatus
+from sms.models import Lane, RecordState, SendRecord, SendStatus
+from sms.sending import fairness
 from sms.sending.pipeline import fail_unstarted, mark_unknown, publish_batches, queue_for_dispatch
 from sms.webhooks import outbox
 
@@ -28,15 +29,23 @@ logger = logging.getLogger(__name__)
 def requeue_stale_queued(*, older_than: timedelta, limit: int = 10_000) -> int:
     """Publish again records left ``queued`` longer than ``older_than``: their task was lost
     (broker restarted, publish failed). Claiming is idempotent, so a task that was merely slow
-    costs nothing."""
+    costs nothing.
+
+    Bulk records of a tenant that still has batches parked in the bulk lane are waiting their
+    turn, not lost (``sms.sending.fairness``): they are left alone until the tenant's last parked
+    batch is taken, so a blast that takes an hour to drain is not parked again every sweep. A batch
+    a dead worker took with it is then published again, late, never lost."""
     cutoff = timezone.now() - older_than
+    waiting_tenants = [
+        int(sender.split(":", 1)[1]) for sender in fairness.waiting() if sender.startswith("tenant:")
+    ]
     with transaction.atomic():
-        ids = list(
-            SendRecord.objects.select_for_update(skip_locked=True)
-            .filter(state=RecordState.QUEUED, updated_at__lt=cutoff)
-            .order_by("id")
-            .values_list("id", flat=True)[:limit]
+        stale = SendRecord.objects.select_for_update(skip_locked=True).filter(
+            state=RecordState.QUEUED, updated_at__lt=cutoff
         )
+        if waiting_tenants:
+            stale = stale.exclude(lane=Lane.BULK, batch__tenant_id__in=waiting_tenants)
+        ids = list(stale.order_by("id").values_list("id", flat=True)[:limit])
         if not ids:
             return 0
         SendRecord.objects.filter(pk__in=ids).update(updated_at=timezone.now())

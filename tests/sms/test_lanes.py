@@ -2,15 +2,17 @@
 rate headroom (providers.ratelimit), against the real Redis; workers end to end are in
 tests/e2e/test_lanes.py."""
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 import redis
+from django.utils import timezone
 
 from providers import ratelimit
 from sms import tasks
 from sms.models import Lane, SendRecord, TenantAccount
-from sms.sending import fairness, lanes, pipeline
+from sms.sending import fairness, lanes, pipeline, sweeps
 from templates_mgmt.models import TemplateType
 from tests.support.platform import make_signature, make_template
 
@@ -229,3 +231,24 @@ def test_verify_codes_beyond_the_headroom_wait_too(slow_gateway):
     assert ratelimit.reserve("gateway", 40, max_wait=10) == (True, 0.0)  # 4 s booked
     booked, wait = ratelimit.reserve("gateway", 1, priority=True)
     assert booked and 0.9 < wait <= 1.0  # 4 s ahead, less 3 s of headroom
+
+
+# --- the re-dispatch sweep and the bulk lane -----------------------------------------------------------
+
+
+def test_the_sweep_leaves_a_tenant_s_bulk_records_alone_while_it_has_batches_parked(
+    basic_client, tenant, root_user, settings, sent_tasks, django_capture_on_commit_callbacks
+):
+    settings.SMS_BULK_LANE_THRESHOLD = 1
+    with django_capture_on_commit_callbacks(execute=True):
+        records = _tenant_send(
+            basic_client(tenant), tenant, root_user, basic_client, count=2, template_type=TemplateType.NOTICE
+        )
+    records.update(updated_at=timezone.now() - timedelta(hours=1))
+    assert fairness.waiting()  # the blast's batch waits its turn: not lost
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweeps.requeue_stale_queued(older_than=timedelta(seconds=60)) == 0
+    fairness.next_turn()  # its turn came, and the worker died with it
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweeps.requeue_stale_queued(older_than=timedelta(seconds=60)) == 2
+    assert fairness.waiting() == {lanes.tenant_sender(TenantAccount.objects.get(user=tenant).pk): 1}
