@@ -7,7 +7,9 @@ class SmsConfig(AppConfig):
     def ready(self) -> None:
         from gm_server_notify.metrics import register_collector
         from sms.console import admin  # noqa: F401 - the operators' admin lives in its room
+        from sms.console.metrics import LaneCollector
         from sms.core.metrics import RecordStateCollector
         from sms.sending import checks  # noqa: F401 - registers the routing checks
 
         register_collector(RecordStateCollector())
+        register_collector(LaneCollector())

@@ -11,12 +11,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from gm_server_notify import durations
 from sms.accounting import reconciliation
 from sms.console import selectors
 from sms.core.metrics import record_depth
 from sms.station_api import selectors as station_selectors
 
 WINDOW_DAYS = 30
+BULK_SENDERS_LISTED = 10
 RECONCILIATION_YEARS = (2000, 2099)
 
 
@@ -52,6 +54,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         },
         "balances": selectors.cached_provider_balances(),
         "depth": record_depth(),
+        "lanes": [
+            {"backlog": lane, "age": durations.text(lane.age_seconds)} for lane in selectors.lane_backlog()
+        ],
+        "lane_count_cap": selectors.LANE_COUNT_CAP,
+        "bulk": selectors.bulk_senders_waiting(top=BULK_SENDERS_LISTED),
     }
     return render(request, "sms/dashboard.html", context)
 

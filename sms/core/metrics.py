@@ -8,6 +8,9 @@
 - ``sms_records{state}`` (records not final yet) and ``sms_records_stuck_sending``, read from
   the database at scrape time (``RecordStateCollector``, registered by ``SmsConfig.ready``).
 
+The lanes' gauges (the age of each lane's oldest waiting record, the bulk lane's parked batches)
+are the console's reads: ``sms.console.metrics``.
+
 No label ever carries a phone number.
 """
 

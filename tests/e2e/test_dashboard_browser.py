@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 import requests
 from django.utils import timezone
 
-from sms.models import DailyStatistics, RecordState, SendRecord
+from sms.models import DailyStatistics, Lane, RecordState, SendRecord
+from sms.sending import fairness
 from tests.conftest import SERVICE_TOKEN
 from tests.support.factories import TEST_PASSWORD, UserFactory
 
@@ -80,11 +82,40 @@ def data(db):
                 status=1 if state == RecordState.DELIVERED else 2,
                 provider=provider,
             )
+    # The lanes panel: a verify code waiting 40 s, a bulk message 2 h 30 m.
+    for lane, waited in (
+        (Lane.PRIORITY, dt.timedelta(seconds=40)),
+        (Lane.BULK, dt.timedelta(hours=2, minutes=30)),
+    ):
+        SendRecord.objects.create(
+            station_id="T7442",
+            receive_phone="13100009999",
+            phone_e164="+8613100009999",
+            business_type=2,
+            content="x",
+            segments=1,
+            state=RecordState.QUEUED,
+            lane=lane,
+            queued_at=timezone.now() - waited,
+        )
     return today
 
 
+@pytest.fixture
+def parked():
+    """Two senders' bulk batches parked for their turn (none without Redis: the panel says 0)."""
+    fairness.purge()
+    parked = {}
+    for sender, batches in (("tenant:7", 3), ("tenant:9", 1)):
+        for index in range(batches):
+            if fairness.park(sender=sender, payload={"record_ids": [index]}):
+                parked[sender] = parked.get(sender, 0) + 1
+    yield parked
+    fairness.purge()
+
+
 @pytest.mark.django_db(transaction=True)
-def test_dashboard_draws_every_chart_and_its_totals_equal_the_api(browser, live_server, data):
+def test_dashboard_draws_every_chart_and_its_totals_equal_the_api(browser, live_server, data, parked):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -123,6 +154,11 @@ def test_dashboard_draws_every_chart_and_its_totals_equal_the_api(browser, live_
         == {"total": 300, "delivered": 258, "failed": 32}
     )
     assert int(browser.find_element(By.ID, "overall-total").text) == 330
+    # Ages go on growing while the page loads: minutes of slack, not seconds.
+    assert re.fullmatch(r"(4\d|5\d)s|\dm( \d+s)?", browser.find_element(By.ID, "lane-priority-age").text)
+    assert re.fullmatch(r"2h 3\dm", browser.find_element(By.ID, "lane-bulk-age").text)
+    assert browser.find_element(By.ID, "lane-transactional-age").text == "none waiting"
+    assert int(browser.find_element(By.ID, "bulk-senders-count").text) == len(parked)
     OUTPUT.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(OUTPUT / "dashboard.png"))
 

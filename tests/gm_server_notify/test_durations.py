@@ -28,3 +28,24 @@ def test_the_settings_and_the_verify_limits_read_the_same_units(monkeypatch):
     monkeypatch.setenv("TEST_DURATIONS", "60s,1h,1d")
     windows = parse_limits("1/60s,5/1h,10/1d")
     assert [window.seconds for window in windows] == env_durations("TEST_DURATIONS", "") == [60, 3600, 86400]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (0.9, "0s"),
+        (-3, "0s"),
+        (42, "42s"),
+        (60, "1m"),
+        (95, "1m 35s"),
+        (3601, "1h"),
+        (9010, "2h 30m"),
+        (86400 + 120, "1d"),
+        (3 * 86400 + 4 * 3600 + 59, "3d 4h"),
+    ],
+)
+def test_the_console_writes_an_age_in_the_same_units_down_to_the_next_one(seconds, text):
+    assert durations.text(seconds) == text
+    # What it writes reads back (unit by unit) as at most what it was given.
+    assert sum(durations.seconds(part) for part in text.split()) <= max(0, seconds)

@@ -11,15 +11,18 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
+import redis
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from providers.base import DeliveryReport, OutcomeStatus, ProviderUnavailable, ReportStatus, SendOutcome
+from sms.console import selectors
 from sms.core import metrics
 from sms.delivery.reports import apply_delivery_reports
-from sms.models import RecordState, SendRecord
-from sms.sending import pipeline, sweeps
+from sms.models import Lane, RecordState, SendRecord
+from sms.sending import fairness, pipeline, sweeps
 from sms.station_api import services
+from tests.support.factories import send_record
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.gm_server_notify.metrics_urls")]
 
@@ -90,6 +93,10 @@ def test_metrics_with_the_service_token_list_every_metric(station_client):
         "sms_provider_failovers_total",
         "sms_records",
         "sms_records_stuck_sending",
+        "sms_lane_oldest_waiting_seconds",
+        "sms_lane_waiting_records",
+        "sms_bulk_senders_waiting",
+        "sms_bulk_parked_batches",
     ):
         assert f"# TYPE {name}" in text or f"# HELP {name}" in text, name
 
@@ -250,7 +257,11 @@ def test_multiprocess_mode_adds_up_the_values_every_process_wrote(tmp_path):
         from prometheus_client import generate_latest
         from gm_server_notify.metrics import scrape_registry
         from sms.core import metrics
-        with mock.patch.object(metrics.RecordStateCollector, "collect", return_value=iter(())):
+        from sms.console.metrics import LaneCollector
+        with (
+            mock.patch.object(metrics.RecordStateCollector, "collect", return_value=iter(())),
+            mock.patch.object(LaneCollector, "collect", return_value=iter(())),
+        ):
             print(generate_latest(scrape_registry()).decode())
         """
     )
@@ -261,3 +272,72 @@ def test_multiprocess_mode_adds_up_the_values_every_process_wrote(tmp_path):
         [sys.executable, "-c", reader], env=env, check=True, timeout=60, capture_output=True, text=True
     ).stdout
     assert 'sms_sends_accepted_total{business_type="1",provider="gateway"} 6.0' in out
+
+
+def waiting_in(lane: Lane, *, count: int, oldest_seconds: float) -> None:
+    """``count`` records queued in ``lane``, the oldest ``oldest_seconds`` ago, the others since."""
+    now = timezone.now()
+    for index in range(count):
+        send_record(
+            receive_phone=f"1310000{index:04d}",
+            state=RecordState.QUEUED,
+            lane=lane,
+            queued_at=now - timedelta(seconds=oldest_seconds - index),
+        )
+
+
+def test_each_lane_reports_the_age_of_its_oldest_waiting_record(station_client):
+    waiting_in(Lane.PRIORITY, count=2, oldest_seconds=120)
+    waiting_in(Lane.BULK, count=3, oldest_seconds=3600)
+    # Records no longer waiting count for nothing, however old.
+    send_record(
+        state=RecordState.SENDING, lane=Lane.TRANSACTIONAL, queued_at=timezone.now() - timedelta(days=1)
+    )
+    samples = scrape(station_client)
+    priority = value(samples, "sms_lane_oldest_waiting_seconds", lane="priority")
+    bulk = value(samples, "sms_lane_oldest_waiting_seconds", lane="bulk")
+    # At least the age written; at most that plus a generous allowance for a slow machine.
+    assert 120 <= priority < 120 + 300
+    assert 3600 <= bulk < 3600 + 300
+    assert ("sms_lane_oldest_waiting_seconds", (("lane", "transactional"),)) in samples
+    assert value(samples, "sms_lane_oldest_waiting_seconds", lane="transactional") == 0
+    assert value(samples, "sms_lane_waiting_records", lane="priority") == 2
+    assert value(samples, "sms_lane_waiting_records", lane="transactional") == 0
+    assert value(samples, "sms_lane_waiting_records", lane="bulk") == 3
+
+
+def test_a_lanes_waiting_records_are_counted_up_to_the_cap(station_client, monkeypatch):
+    monkeypatch.setattr(selectors, "LANE_COUNT_CAP", 2)
+    waiting_in(Lane.BULK, count=3, oldest_seconds=60)
+    samples = scrape(station_client)
+    assert value(samples, "sms_lane_waiting_records", lane="bulk") == 2
+    assert value(samples, "sms_lane_oldest_waiting_seconds", lane="bulk") >= 60
+
+
+@pytest.fixture
+def parking():
+    """The bulk lane's parked batches, empty before and after (needs Redis: ``make test``)."""
+    if not fairness.park(sender="probe", payload={}):
+        pytest.skip("no Redis to park bulk batches in: run through `make test`")
+    fairness.purge()
+    yield fairness
+    fairness.purge()
+
+
+def test_the_bulk_lanes_parked_batches_are_counted_with_their_senders(station_client, parking):
+    for sender, batches in (("tenant:7", 3), ("tenant:9", 1)):
+        for index in range(batches):
+            assert parking.park(sender=sender, payload={"record_ids": [index]})
+    samples = scrape(station_client)
+    assert value(samples, "sms_bulk_senders_waiting") == 2
+    assert value(samples, "sms_bulk_parked_batches") == 4
+    text = station_client.get("/metrics").content.decode()
+    assert "tenant:7" not in text  # no label names a sender
+
+
+def test_a_scrape_without_redis_leaves_out_the_bulk_gauges_only(station_client):
+    waiting_in(Lane.PRIORITY, count=1, oldest_seconds=10)
+    with mock.patch.object(fairness, "waiting", side_effect=redis.ConnectionError("refused")):
+        samples = scrape(station_client)
+    assert value(samples, "sms_lane_oldest_waiting_seconds", lane="priority") >= 10
+    assert not {name for name, _ in samples} & {"sms_bulk_senders_waiting", "sms_bulk_parked_batches"}
