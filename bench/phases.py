@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         published: list[list[int]] = []
         mobiles = [next(numbers) for _ in range(ACCEPT_MOBILES)]
         with mock.patch(
-            "sms.sending.pipeline.publish_dispatch", side_effect=lambda ids, *rest, **options: published.append(ids)
+            "sms.sending.pipeline.publish_dispatch",
+            side_effect=lambda ids, *rest, **options: published.append(ids),
         ):
             figures = measure(
                 lambda: tenant_services.send_tenant_message(
