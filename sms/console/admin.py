@@ -205,12 +205,13 @@ class SendRecordAdmin(MaskedPhoneAdmin):
         "business_type",
         "status",
         "state",
+        "lane",
         "provider",
         "provider_code",
         "remark",
         "created_at",
     ]
-    list_filter = ["status", "state", "provider", "business_type", "created_at"]
+    list_filter = ["status", "state", "lane", "provider", "business_type", "created_at"]
     search_fields = ["=receive_phone", "=station_id", "=provider_message_id"]
     list_select_related = False
     show_full_result_count = False  # COUNT(*) over millions of rows on every page costs seconds
