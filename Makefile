@@ -70,8 +70,15 @@ format: $(VENV)/.deps-dev
 simulator: $(VENV)/.deps
 	$(PY) -m providers.simulator
 
+# One worker on every queue (every dispatch lane, reports, webhooks): enough for development, with
+# no lane's capacity kept apart. LANE=priority, transactional or bulk runs that lane's worker alone,
+# on the queues make run gives it (scripts/supervisord.conf; docs/deploy.md, "Dispatch lanes").
+LANE_QUEUES_priority := sms_priority
+LANE_QUEUES_transactional := default,sms_transactional,sms_reports
+LANE_QUEUES_bulk := sms_bulk
 worker: $(RUN_DEPS)
-	$(VENV)/bin/celery -A gm_server_notify worker --loglevel INFO
+	$(VENV)/bin/celery -A gm_server_notify worker --loglevel INFO $(if $(LANE),--queues \
+		$(or $(LANE_QUEUES_$(LANE)),$(error LANE=$(LANE): priority, transactional or bulk)) --hostname $(LANE)@%h)
 
 flower: $(RUN_DEPS)
 	$(VENV)/bin/celery -A gm_server_notify flower --port=$${FLOWER_PORT:-5555}

@@ -15,7 +15,8 @@ The run:
   count them as sent today, so applying a report books the station's day as it does in service.
 - **Stack.** The harness's: gunicorn (``gunicorn.conf.py``, ``--web-workers`` × ``--web-threads``,
   no proxy), one Celery worker node of ``--worker-concurrency`` consuming every queue
-  (``default``, ``sms_dispatch``, ``sms_reports``, ``sms_webhooks``), the provider simulator
+  (``default``, the lanes' ``sms_priority``, ``sms_transactional`` and ``sms_bulk``, ``sms_reports``,
+  ``sms_webhooks``), the provider simulator
   (only so that beat's report and uplink pulls find the gateway), and beat as deployed. Beat is
   needed: a push asks for a drain at most once a second (``sms.tasks.request_inbox_drain``), so
   the pushes stored after the last drain asked for by the run's last second would wait for the

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make run: migrate, load defaults, then run nginx (on $PORT) in front of web (gunicorn, on a
-# loopback port of its own), worker, the webhook worker, beat and the provider simulator in the
+# loopback port of its own) and intake (provider pushes), a worker per dispatch lane (priority,
+# worker for transactional, bulk), the webhook worker, beat and the provider simulator in the
 # foreground under supervisord (scripts/supervisord.conf): a process that dies is restarted on its
 # own; Ctrl-C stops them all. docs/deploy.md describes the topology.
 set -euo pipefail
@@ -31,7 +32,11 @@ export GM_INTAKE_PORT="${GM_INTAKE_PORT:-$(free_port)}"
 export INTAKE_CONCURRENCY="${INTAKE_CONCURRENCY:-1}"
 export SIMULATOR_PORT="${SIMULATOR_PORT:-8100}"
 export SIMULATOR_CALLBACK_BASE="${SIMULATOR_CALLBACK_BASE:-http://127.0.0.1:$PORT}"
+# Processes of each lane's worker (scripts/supervisord.conf says why 2): verify codes on priority,
+# notices, order messages and reports on worker, marketing and large sends on bulk.
+export PRIORITY_WORKER_CONCURRENCY="${PRIORITY_WORKER_CONCURRENCY:-2}"
 export WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-2}"
+export BULK_WORKER_CONCURRENCY="${BULK_WORKER_CONCURRENCY:-2}"
 export WEBHOOK_WORKER_CONCURRENCY="${WEBHOOK_WORKER_CONCURRENCY:-4}"
 # Every request reaches gunicorn through nginx: the client's address is the last X-Forwarded-For entry.
 export TRUSTED_PROXIES="${TRUSTED_PROXIES:-127.0.0.1}"  # nginx, on loopback: the client is the address it forwards

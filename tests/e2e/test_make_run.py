@@ -7,12 +7,14 @@ import json
 import os
 import re
 import signal
+import socket
 import stat
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -88,7 +90,7 @@ def test_make_run_serves_docs_runs_worker_survives_kill_9_and_stops_on_ctrl_c(ru
     assert [pid for pid in tree if alive(pid)] == []
 
 
-PROGRAMS = ("nginx", "web", "worker", "webhooks", "beat", "simulator")
+PROGRAMS = ("nginx", "web", "intake", "priority", "worker", "bulk", "webhooks", "beat", "simulator")
 
 
 def _wait_until(predicate, timeout: float = 60) -> None:
@@ -240,6 +242,97 @@ def test_a_two_message_send_ends_delivered_with_no_lost_deadlock(idle_run):
 
     wait_until(lambda: statuses() == dict.fromkeys(task_ids, 1), timeout=60, message="both delivered")
     assert "lost a deadlock" not in idle_run.log()
+    assert _warnings(idle_run) == []
+
+
+# Each Celery worker of make run (scripts/supervisord.conf): its node's name and the queues it consumes.
+WORKER_QUEUES = {
+    "priority": {"sms_priority"},
+    "worker": {"default", "sms_transactional", "sms_reports"},
+    "bulk": {"sms_bulk"},
+    "webhooks": {"sms_webhooks"},
+}
+
+
+def _inspect(run: MakeRun, command: str) -> dict[str, Any]:
+    """``celery inspect <command>``'s replies by worker (``priority``, ``worker`` …), once every
+    worker of make run has replied."""
+    host = socket.gethostname()
+    replies: dict[str, Any] = {}
+
+    def ask() -> bool:
+        nodes = ",".join(f"{name}@{host}" for name in WORKER_QUEUES)
+        done = run.celery("inspect", command, "--json", "--timeout", "10", "--destination", nodes)
+        if done.returncode != 0:
+            return False
+        replies.clear()
+        replies.update({node.split("@")[0]: reply for node, reply in json.loads(done.stdout).items()})
+        return replies.keys() == WORKER_QUEUES.keys()
+
+    wait_until(ask, timeout=60, message=f"every worker's reply to inspect {command}")
+    return replies
+
+
+def _dispatches_run(run: MakeRun) -> dict[str, int]:
+    """How many dispatch tasks each worker has run since it started (its ``stats``)."""
+    stats = _inspect(run, "stats")
+    return {name: reply["total"].get("sms.dispatch_records", 0) for name, reply in stats.items()}
+
+
+def _once_counted(run: MakeRun, worker: str, above: int) -> dict[str, int]:
+    """Every worker's dispatch count, once ``worker``'s is above ``above``."""
+    latest: dict[str, int] = {}
+
+    def counted() -> bool:
+        latest.update(_dispatches_run(run))
+        return latest[worker] > above
+
+    wait_until(counted, timeout=60, message=f"a dispatch counted by {worker}")
+    return latest
+
+
+def test_each_lane_has_its_worker_a_verify_code_goes_out_on_priority_an_order_message_on_transactional(
+    idle_run,
+):
+    active = _inspect(idle_run, "active_queues")
+    assert {name: {queue["name"] for queue in queues} for name, queues in active.items()} == WORKER_QUEUES
+
+    headers = {"Authorization": f"Bearer {(idle_run.var_dir / 'service_token').read_text().strip()}"}
+
+    def call(method: str, path: str, **kwargs) -> dict:
+        response = requests.request(method, f"{idle_run.base}{path}", headers=headers, timeout=60, **kwargs)
+        return response.json()
+
+    station = "T7443"
+    recharge = {"combo_id": 4, "station_id": station, "recharge_nums": 10, "recharge_money": "1.00"}
+    assert call("POST", "/sms/recharge_record/create", json={**recharge, "operator_name": "e2e"})["code"] == 0
+
+    def start(business_type: int, content: dict[str, str], phone: str) -> None:
+        body = {
+            "station_id": station,
+            "receive_phone": phone,
+            "business_type": business_type,
+            "sms_content": content,
+        }
+        added = call("POST", "/sms/send/add", json=body)
+        assert added["code"] == 0, added
+        assert call("POST", "/sms/send/start", json={"task_id": added["data"]["task_id"]})["code"] == 0
+
+    # A worker counts a task once it has started it (its ``stats``). The message started, the worker
+    # of its lane counts its dispatch, and no other worker counted one meanwhile (a dispatch a sweep
+    # republishes goes on its record's lane again): were it sent by another worker, the count awaited
+    # would never move. Its delivery is not awaited: the report comes back through sms_reports,
+    # whichever lane sent it.
+    others = ("worker", "bulk", "webhooks")
+    before = _dispatches_run(idle_run)
+    start(2, {"verify_code": "112095", "sms_signature": "去采购"}, "13100000011")
+    after_code = _once_counted(idle_run, "priority", above=before["priority"])
+    assert {name: after_code[name] for name in others} == {name: before[name] for name in others}
+
+    others = ("priority", "bulk", "webhooks")
+    start(0, {"order_id": "PL0002", "sms_signature": "去采购"}, "13100000012")
+    after_order = _once_counted(idle_run, "worker", above=after_code["worker"])
+    assert {name: after_order[name] for name in others} == {name: after_code[name] for name in others}
     assert _warnings(idle_run) == []
 
 

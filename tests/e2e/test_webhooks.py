@@ -28,7 +28,8 @@ WEBHOOK_ENV = {
     "WEBHOOK_TIMEOUT": "1",
     "SMS_SWEEP_SECONDS": "1",
 }
-SMS_QUEUES = "default,sms_dispatch,sms_reports"
+# The sending worker: every dispatch lane (a 2,000-recipient send is bulk), reports and default.
+SMS_QUEUES = "default,sms_priority,sms_transactional,sms_bulk,sms_reports"
 
 
 def _basic(user) -> dict[str, str]:

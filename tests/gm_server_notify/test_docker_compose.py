@@ -10,10 +10,43 @@ PROVIDER_URLS = ("TENCENT_SMS_ENDPOINT", "GATEWAY_SMS_BASE_URL", "FW199_BASE_URL
 
 def test_compose_has_every_service_with_a_health_check():
     services = COMPOSE["services"]
-    expected = {"mysql", "redis", "rabbitmq", "web", "intake", "worker", "beat", "flower", "simulator"}
+    expected = {
+        "mysql",
+        "redis",
+        "rabbitmq",
+        "web",
+        "intake",
+        "priority",
+        "worker",
+        "bulk",
+        "beat",
+        "flower",
+        "simulator",
+    }
     assert expected <= set(services)
     for name in expected:
         assert "test" in services[name]["healthcheck"], name
+
+
+def _option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_compose_runs_a_worker_per_dispatch_lane_on_its_queues_and_checks_that_node():
+    """As make run does (scripts/supervisord.conf): the priority lane's worker on sms_priority alone."""
+    services = COMPOSE["services"]
+    lanes = {
+        "priority": ("sms_priority", "PRIORITY_WORKER_CONCURRENCY"),
+        "worker": ("default,sms_transactional,sms_reports", "WORKER_CONCURRENCY"),
+        "bulk": ("sms_bulk", "BULK_WORKER_CONCURRENCY"),
+    }
+    for name, (queues, concurrency) in lanes.items():
+        command = services[name]["command"]
+        assert _option(command, "--queues") == queues, name
+        assert _option(command, "--concurrency") == f"${{{concurrency}:-2}}", name
+        assert _option(command, "--hostname") == f"{name}@%h", name
+        # The health check pings this container's node: <name>@ and the container's hostname.
+        assert f"-d {name}@$$HOSTNAME" in services[name]["healthcheck"]["test"][1], name
 
 
 def test_compose_provider_urls_default_to_the_simulator():

@@ -67,6 +67,7 @@ class MakeRun:
     sim_port: int
     var_dir: Path
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -75,6 +76,18 @@ class MakeRun:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def celery(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        """``celery -A gm_server_notify *args`` on this run's broker (the filesystem broker under its
+        var dir), as run.sh's processes see it."""
+        return subprocess.run(
+            [str(REPO_ROOT / ".venv/bin/celery"), "-A", "gm_server_notify", *args],
+            cwd=REPO_ROOT,
+            env={**self.env, "GM_EMBEDDED_DEFAULTS": "1"},
+            capture_output=True,
+            text=True,
+            timeout=scaled(timeout),
+        )
 
 
 @contextmanager
@@ -100,7 +113,7 @@ def make_run(tmp_path: Path, **extra_env: str) -> Iterator[MakeRun]:
             start_new_session=True,
         )
     try:
-        yield MakeRun(process, port, sim_port, var_dir, log_path)
+        yield MakeRun(process, port, sim_port, var_dir, log_path, env)
     finally:
         stop(process)
 
