@@ -115,8 +115,8 @@ bench-intake: services
 	$(PY) -m bench.intake $(ARGS)
 
 # Lanes (issue 31): verify codes and a second tenant's messages, idle, during a single-report push
-# storm and during a 300,000-recipient blast (--blast 1000000: the issue's size), with a worker per
-# lane; then the same blast on one worker consuming every queue. About ten minutes.
+# storm and during a 150,000-recipient blast (--blast 1000000: the issue's size), with a worker per
+# lane; then the same blast on one worker consuming every queue. About twelve minutes.
 bench-lanes: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
 	$(PY) -m bench.lanes $(ARGS)

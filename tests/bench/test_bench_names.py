@@ -50,7 +50,7 @@ def test_a_lanes_run_names_its_blast_size_always_and_every_other_option_that_is_
     def name(*argv: str) -> str:
         return lanes.results_name(lanes.arguments(list(argv)))
 
-    assert name() == "lanes-r300000"
+    assert name() == "lanes-r150000"
     assert name("--smoke") == "lanes"  # under var/bench/, where the smoke test reads it
     assert name("--blast", "1000000") == "lanes-r1000000"
     assert (
@@ -59,5 +59,7 @@ def test_a_lanes_run_names_its_blast_size_always_and_every_other_option_that_is_
     )
     assert (
         name("--codes", "50", "--storm", "10000", "--no-before")
-        == "lanes-r300000-codes50-storm10000-nobefore"
+        == "lanes-r150000-codes50-storm10000-nobefore"
     )
+    assert name("--before-concurrency", "2", "--no-final") == "lanes-r150000-before2-nofinal"
+    assert name("--before-concurrency", "6") == "lanes-r150000"  # the lanes' total: the default

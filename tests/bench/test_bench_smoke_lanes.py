@@ -34,13 +34,23 @@ def test_lanes_smoke_measures_every_phase_and_sends_nothing_twice():
         assert lanes["idle"]["messages"][kind]["n"] == SMOKE["notices"]
     for phase in (lanes["idle"], lanes["storm"], lanes["blast"], before["blast"]):
         assert (phase["codes"]["lost"], phase["codes"]["errors"]) == (0, [])
+    assert lanes["idle"]["codes"]["pipeline"]["n"] == SMOKE["codes"]
     # The storm's single pushes were all answered and applied once.
     assert lanes["storm"]["wrk"]["complete"] and lanes["storm"]["storm_applied"]
-    # Both shapes handed the whole blast over; the simulator took each number once.
+    # Both shapes handed the whole blast over and applied its reports; the simulator took each
+    # number once.
     for run_result in (lanes, before):
-        assert run_result["blast"]["handed_over"] and run_result["blast"]["recipients_per_s"] > 0
+        blast = run_result["blast"]
+        assert blast["handed_over"] and blast["recipients_per_s"] > 0
+        assert blast["final"]["complete"] and blast["final_recipients_per_s"] > 0
+        assert set(blast["states"]) <= {"delivered", "failed"}
+        assert sum(blast["states"].values()) == SMOKE["blast"]
         for counts in run_result["simulator"].values():
             assert counts["duplicated_numbers"] == 0
             assert counts["numbers"] == counts["distinct_numbers"]
-    assert set(result["goals"]) >= {"codes p99 during the blast", "blast throughput, lanes / before"}
+    assert set(result["goals"]) >= {
+        "codes p99 during the blast",
+        "blast throughput to final, lanes / before",
+        "blast throughput to hand-off, lanes / before",
+    }
     assert result["commit"] and isinstance(result["dirty"], bool)
