@@ -1,7 +1,7 @@
-"""Lanes and fair turns (issue 31), end to end: the live service over HTTP, one real Celery worker
-per lane as ``make run`` starts them (``sms_priority``; ``sms_bulk``; ``default``,
-``sms_transactional`` and ``sms_reports`` with the beat), MySQL, Redis, and the simulator made slow
-(every provider request answered after ``LATENCY_MS``), so a blast's batches really queue.
+"""Lanes and fair turns (issue 31), end to end: the live service over HTTP, a real Celery worker
+per lane (``sms_priority``; ``sms_bulk``; ``default``, ``sms_transactional`` and ``sms_reports``
+with the beat), MySQL, Redis, and the simulator made slow (every provider request answered after
+``LATENCY_MS``), so a blast's batches really queue.
 
 The gateway takes ``BATCH_LIMIT`` numbers a request here (the web process splits a message into
 batches of its limit, the workers send them): a blast of ``BLAST`` numbers is 30 batches, which
@@ -45,7 +45,7 @@ def _mobiles(count: int, start: int = 0) -> list[str]:
 
 
 def _lane_workers(stack, *, priority: bool = True, bulk: bool = True, reports_env: dict | None = None):
-    """The workers of ``make run``, one per lane; the last consumes the rest and runs the beat."""
+    """A worker per lane: ``sms_priority``, ``sms_bulk``, and one for the other queues with the beat."""
     workers = {}
     if priority:
         workers["priority"] = stack.worker(queues="sms_priority", concurrency=2, env=LANE_ENV)
@@ -180,7 +180,8 @@ def test_a_second_tenant_s_notice_overtakes_the_first_tenant_s_blast(
     """``transactional``: the notice of 10 numbers takes a lane the blast never uses. ``bulk``: the
     bulk lane's threshold lowered to 5 (in the web process, where the lane is decided), so the
     notice waits in the same lane as the blast, and overtakes it by the fair turns of
-    ``sms.sending.fairness``: its one batch goes after at most one of the blast's."""
+    ``sms.sending.fairness``: its one batch is taken by the first or second turn after it is
+    parked, whatever the depth of the blast's list."""
     _small_gateway_batches(settings)
     if lane == Lane.BULK:
         settings.SMS_BULK_LANE_THRESHOLD = 5
