@@ -12,9 +12,10 @@ pushes there), beat, the simulator answering every provider request after ``--la
 slow real gateway, as the issue measured) and pushing each report ``REPORT_DELAY_MS`` later, one
 report a request (seed 002; ``--push-batch N``: arrays), and the workers in one of two shapes:
 
-- **lanes**: a worker per lane, as deployed: ``sms_priority`` (``--priority``, 2 processes),
-  ``sms_bulk`` (``--bulk``, 2), and one for ``default``, ``sms_transactional``, ``sms_reports``
-  and ``sms_webhooks`` (``--rest``, 2);
+- **lanes**: a worker per lane, as ``make run`` starts them: ``sms_priority`` (``--priority``, 2
+  processes), ``sms_bulk`` (``--bulk``, 2), and one for ``default``, ``sms_transactional`` and
+  ``sms_reports`` (``--rest``, 2), which here takes ``sms_webhooks`` too (``make run`` gives it a
+  worker of its own; no webhook is sent here);
 - **before**: one worker consuming every queue with the same total concurrency (6), the shape
   before the lanes' workers: any process takes whatever comes next.
 

@@ -1,6 +1,6 @@
 """Lanes and fair turns (issue 31), end to end: the live service over HTTP, a real Celery worker
-per lane (``sms_priority``; ``sms_bulk``; ``default``, ``sms_transactional`` and ``sms_reports``
-with the beat), MySQL, Redis, and the simulator made slow (every provider request answered after
+per lane as ``make run`` starts them (``sms_priority``; ``sms_bulk``; ``default``,
+``sms_transactional`` and ``sms_reports``, here with the beat), MySQL, Redis, and the simulator made slow (every provider request answered after
 ``LATENCY_MS``), so a blast's batches really queue.
 
 The gateway takes ``BATCH_LIMIT`` numbers a request here (the web process splits a message into
