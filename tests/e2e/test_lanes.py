@@ -1,7 +1,8 @@
 """Lanes and fair turns (issue 31), end to end: the live service over HTTP, a real Celery worker
 per lane as ``make run`` starts them (``sms_priority``; ``sms_bulk``; ``default``,
-``sms_transactional`` and ``sms_reports``, here with the beat), MySQL, Redis, and the simulator made slow (every provider request answered after
-``LATENCY_MS``), so a blast's batches really queue.
+``sms_transactional`` and ``sms_reports``, here with the beat), MySQL, Redis, and the simulator
+made slow (every provider request answered after ``LATENCY_MS``), so a blast's batches really
+queue.
 
 The gateway takes ``BATCH_LIMIT`` numbers a request here (the web process splits a message into
 batches of its limit, the workers send them): a blast of ``BLAST`` numbers is 30 batches, which
