@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 export GM_EMBEDDED_DEFAULTS ?= 1
 
 
-.PHONY: bench bench-accept bench-bulk bench-stats bench-phases bench-mixed bench-scale bench-intake
+.PHONY: bench bench-accept bench-bulk bench-stats bench-phases bench-mixed bench-scale bench-intake bench-lanes
 .PHONY: run services test test-fast lint format simulator worker flower schema clean chaos fuzz
 
 $(PY):
@@ -90,7 +90,7 @@ clean:
 	rm -rf var/test var/test-fast .pytest_cache
 
 # Benchmarks (bench/, docs/performance.md): MariaDB, Redis, gunicorn, a worker, the simulator, wrk.
-bench: bench-accept bench-bulk bench-stats bench-phases bench-mixed bench-intake
+bench: bench-accept bench-bulk bench-stats bench-phases bench-mixed bench-intake bench-lanes
 
 bench-accept: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
@@ -120,6 +120,13 @@ bench-mixed: services
 bench-intake: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
 	$(PY) -m bench.intake $(ARGS)
+
+# Lanes (issue 31): verify codes and a second tenant's messages, idle, during a single-report push
+# storm and during a 150,000-recipient blast (--blast 1000000: the issue's size), with a worker per
+# lane; then the same blast on one worker consuming every queue. About twelve minutes.
+bench-lanes: services
+	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
+	$(PY) -m bench.lanes $(ARGS)
 
 # The bulk benchmark scaled: 10,000 to 1,000,000 recipients; RabbitMQ as the broker (a vhost of the
 # benchmarks' own); two worker nodes. Minutes, not seconds: figures in bench/results/bulk_send*.json.

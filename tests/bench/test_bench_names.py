@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench import bulk_send, mixed_load
+from bench import bulk_send, lanes, mixed_load
 
 
 def _bulk_name(*argv: str) -> str:
@@ -44,3 +44,22 @@ def test_a_mixed_load_run_is_named_by_its_push_shape_size_and_reads():
     assert name() == name("--smoke") == "mixed_load"
     assert name("--push-batch", "100", "--read-web", "1") == "mixed_load-push100-readweb1"
     assert name("--recipients", "3000", "--connections", "4") == "mixed_load-r3000-conn4"
+
+
+def test_a_lanes_run_names_its_blast_size_always_and_every_other_option_that_is_not_the_default():
+    def name(*argv: str) -> str:
+        return lanes.results_name(lanes.arguments(list(argv)))
+
+    assert name() == "lanes-r150000"
+    assert name("--smoke") == "lanes"  # under var/bench/, where the smoke test reads it
+    assert name("--blast", "1000000") == "lanes-r1000000"
+    assert (
+        name("--blast", "50000", "--latency-ms", "500", "--push-batch", "100", "--bulk", "4")
+        == "lanes-r50000-latency500ms-lanes2x4x2-push100"
+    )
+    assert (
+        name("--codes", "50", "--storm", "10000", "--no-before")
+        == "lanes-r150000-codes50-storm10000-nobefore"
+    )
+    assert name("--before-concurrency", "2", "--no-final") == "lanes-r150000-before2-nofinal"
+    assert name("--before-concurrency", "6") == "lanes-r150000"  # the lanes' total: the default
