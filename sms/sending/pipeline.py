@@ -503,6 +503,17 @@ class DispatchResult:
     resume_dispatch_id: str | None = None  # retry the same dispatch (same provider request id)
 
 
+def _sender_of(record_ids: Sequence[int]) -> str:
+    """Who a batch of one sender belongs to in the bulk lane's turns (``sms.sending.fairness``)."""
+    record = SendRecord.objects.filter(pk__in=list(record_ids)[:1]).only("batch_id", "station_id").first()
+    if record is None:
+        return ""
+    if record.batch_id is None:
+        return lanes.station_sender(record.station_id or "")
+    tenant_id = MessageBatch.objects.filter(pk=record.batch_id).values_list("tenant_id", flat=True).first()
+    return lanes.tenant_sender(tenant_id or 0)
+
+
 def retry_delay(attempt: int) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
     ceiling = min(settings.SMS_RETRY_MAX_SECONDS, settings.SMS_RETRY_BASE_SECONDS * (2**attempt))
@@ -522,9 +533,12 @@ def dispatch(
     limit = adapter_class(provider)().batch_limit
     if len(record_ids) > limit and resume_dispatch_id is None:
         # Published by a process whose batch limit was larger (settings changed, a deploy in
-        # progress): split, rather than claim records the adapter would refuse to send.
+        # progress): split, rather than claim records the adapter would refuse to send; bulk
+        # chunks wait their sender's turns again.
         with transaction.atomic():
-            publish_batches(list(record_ids), provider=provider, lane=lane, tried=tried)
+            publish_batches(
+                list(record_ids), provider=provider, lane=lane, sender=_sender_of(record_ids), tried=tried
+            )
         return DispatchResult()
     # Verify codes may start ahead of the provider's schedule the other lanes booked: a blast
     # uses what the priority lane leaves, never the other way round (providers.ratelimit).

@@ -12,7 +12,7 @@ from providers import ratelimit
 from providers.base import DeliveryReport, OutcomeStatus, Region, ReportStatus, SendOutcome
 from providers.gateway import GatewayAdapter
 from sms.delivery import reports
-from sms.models import BalanceLedger, PendingReport, RecordState, SendRecord, SendStatus, Station
+from sms.models import BalanceLedger, Lane, PendingReport, RecordState, SendRecord, SendStatus, Station
 from sms.sending import pipeline, routing, sweeps
 from sms.station_api import services
 
@@ -189,6 +189,10 @@ def test_a_dispatch_larger_than_this_workers_batch_limit_is_split_and_nothing_is
         result = pipeline.dispatch(record_ids=ids, provider="tencent", attempt=0, tried=[])
     assert result.sent == 0
     assert [call.args[0] for call in publish.call_args_list] == [ids[:2], ids[2:]]
+    # on the lane it came from, under its sender (a bulk chunk waits its sender's turns again)
+    assert {(call.kwargs["lane"], call.kwargs["sender"]) for call in publish.call_args_list} == {
+        (Lane.TRANSACTIONAL, "station:T7442")
+    }
     assert set(SendRecord.objects.values_list("state", flat=True)) == {RecordState.QUEUED}
 
 
