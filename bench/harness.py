@@ -30,6 +30,16 @@ RESULTS_DIR = REPO / "bench" / "results"
 OUTPUT_DIR = REPO / "var" / "bench"
 
 SERVICE_TOKEN = "bench-service-token"
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (a smoke test's timeout, a CI job cancelled) unwinds the benchmark like Ctrl-C:
+    every process it started is stopped on the way out, none left to steal the next run's tasks."""
+    raise SystemExit(128 + signum)
+
+
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
 CALLBACK_TOKEN = "bench-callback-token"
 BENCH_DATABASE = os.environ.get("BENCH_DATABASE_URL", "mysql://root@127.0.0.1:3306/gm_bench")
 BENCH_BROKER = os.environ.get("BENCH_CELERY_BROKER_URL", "redis://127.0.0.1:6379/12")
