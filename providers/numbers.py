@@ -98,6 +98,13 @@ class WrittenNumber:
         return bool(self.head) and bool(self.tail) and len(self.head) + len(self.tail) >= MIN_VISIBLE_DIGITS
 
     @property
+    def tells_apart(self) -> bool:
+        """Whether it can pick one number out of others: digits written in full, or a mask
+        ``identifying`` enough. Blank, all stars or a mask with too little left cannot (each
+        ``fits`` any number, or too many), so nothing is looked up by them."""
+        return self.identifying if self.masked else bool(self.chars)
+
+    @property
     def key(self) -> str:
         """The number as uplink keys compare it, the same masked or not: a mainland mobile's first
         three and last four digits (``138*1234`` for ``13812341234``, ``+8613812341234`` and

@@ -10,7 +10,8 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import NullIf
 
 
 class BusinessType(models.IntegerChoices):
@@ -200,6 +201,15 @@ class RechargeRecord(models.Model):
         max_digits=12, decimal_places=4, null=True, blank=True, help_text="fen per message, as sent"
     )
     deal_code = models.CharField(max_length=128, blank=True, default="")
+    # The receipt as the database's unique key: NULL for "no receipt" (an empty deal_code), which
+    # a unique index never compares, so empty codes repeat freely while a real receipt is booked
+    # once per station even if the service's station lock were bypassed (MariaDB has no partial
+    # indexes, hence the generated column).
+    receipt_key = models.GeneratedField(
+        expression=NullIf("deal_code", Value("")),
+        output_field=models.CharField(max_length=128, null=True),
+        db_persist=True,
+    )
     remark = models.CharField(max_length=255, blank=True, default="")
     operator_name = models.CharField(max_length=64)
     client_name = models.CharField(
@@ -216,6 +226,9 @@ class RechargeRecord(models.Model):
         indexes = [
             models.Index(fields=["station", "recharge_date", "id"], name="recharge_station_date_idx"),
             models.Index(fields=["station", "deal_code"], name="recharge_station_receipt_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["station", "receipt_key"], name="recharge_station_receipt_once"),
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ developers and never reach the schema (``AutoSchema.get_description``).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from drf_spectacular import openapi
@@ -337,6 +337,12 @@ STATION_NO_TOKEN = station_refusal(
     when="no `Authorization: Bearer <token>`, or a token of no configured service client",
 )
 STATION_TOO_LARGE = station_refusal(StationCode.PAYLOAD_TOO_LARGE, BODY_MAX_EXAMPLE)
+# nginx answers these (deploy/nginx/gm_errors.conf) before gunicorn sees the request.
+LINE_TOO_LONG = "request line too long: the method, path and query may be at most 3998 bytes"
+LINE_TOO_LONG_WHEN = "the request line (method, path and query) is over 3998 bytes: nginx refuses it"
+STATION_LINE_TOO_LONG = replace(
+    station_refusal(StationCode.INVALID_PARAMETER, LINE_TOO_LONG, when=LINE_TOO_LONG_WHEN), status=414
+)
 STATION_BAD_KEY = station_refusal(
     StationCode.INVALID_PARAMETER,
     "Idempotency-Key: Idempotency-Key must be 1 to 255 printable ASCII characters",
@@ -367,7 +373,7 @@ def station_scope_refusal(scope: str) -> Refusal:
 
 
 # A GET: the token and the read scope; the database down.
-STATION_READ = (STATION_NO_TOKEN, station_scope_refusal("read"), STATION_UNAVAILABLE)
+STATION_READ = (STATION_NO_TOKEN, station_scope_refusal("read"), STATION_LINE_TOO_LONG, STATION_UNAVAILABLE)
 
 
 def station_post(scope: str) -> tuple[Refusal, ...]:
@@ -377,6 +383,7 @@ def station_post(scope: str) -> tuple[Refusal, ...]:
         STATION_NO_TOKEN,
         station_scope_refusal(scope),
         STATION_TOO_LARGE,
+        STATION_LINE_TOO_LONG,
         STATION_UNAVAILABLE,
     )
 
@@ -390,6 +397,9 @@ TENANT_LOCKED = platform_refusal(
 )
 TENANT_NOT_JSON = platform_refusal(PlatformError.NOT_JSON)
 TENANT_TOO_LARGE = platform_refusal(PlatformError.REQUEST_TOO_LARGE, BODY_MAX_EXAMPLE)
+TENANT_LINE_TOO_LONG = replace(
+    platform_refusal(PlatformError.PARAMS_FAIL, LINE_TOO_LONG, when=LINE_TOO_LONG_WHEN), status=414
+)
 ROOT_ONLY = platform_refusal(PlatformError.ROOT_ONLY)
 TENANT_BAD_KEY = platform_refusal(
     PlatformError.PARAMS_FAIL,
@@ -408,8 +418,15 @@ TENANT_KEYED = (
 TENANT_UNAVAILABLE = platform_refusal(PlatformError.SERVICE_UNAVAILABLE, UNAVAILABLE_DETAIL)
 
 # A tenant call without a body, and one with a JSON body; root's calls add ER:0003.
-TENANT_READ = (TENANT_AUTH, TENANT_LOCKED, TENANT_UNAVAILABLE)
-TENANT_WRITE = (TENANT_AUTH, TENANT_NOT_JSON, TENANT_LOCKED, TENANT_TOO_LARGE, TENANT_UNAVAILABLE)
+TENANT_READ = (TENANT_AUTH, TENANT_LOCKED, TENANT_LINE_TOO_LONG, TENANT_UNAVAILABLE)
+TENANT_WRITE = (
+    TENANT_AUTH,
+    TENANT_NOT_JSON,
+    TENANT_LOCKED,
+    TENANT_TOO_LARGE,
+    TENANT_LINE_TOO_LONG,
+    TENANT_UNAVAILABLE,
+)
 ROOT_WRITE = (*TENANT_WRITE, ROOT_ONLY)
 
 

@@ -98,7 +98,8 @@ def _resolve_by_dispatch(provider: str, reports: Sequence[DeliveryReport]) -> li
     (``DeliveryReport.names_dispatch``: the gateway's pulled reports, seed 002) made to name the
     one record of that request whose number the report ``fits``. A report that fits none, or more
     than one, is left as it is (it then matches nothing: a number that appears twice in one
-    request cannot be told apart)."""
+    request cannot be told apart); so is one whose number cannot tell numbers apart (blank, all
+    stars, too little visible: ``WrittenNumber.tells_apart``), even in a request of one record."""
     wanted = {report.dispatch_id for report in reports if report.names_dispatch}
     if not wanted:
         return list(reports)
@@ -110,7 +111,7 @@ def _resolve_by_dispatch(provider: str, reports: Sequence[DeliveryReport]) -> li
             by_dispatch.setdefault(dispatch_id, []).append((pk, e164))
     resolved = []
     for report in reports:
-        if report.names_dispatch and not report.record_id:
+        if report.names_dispatch and not report.record_id and report.number.tells_apart:
             fits = [pk for pk, e164 in by_dispatch.get(report.dispatch_id, []) if report.fits(e164)]
             if len(fits) == 1:
                 report = dataclasses.replace(report, record_id=fits[0])

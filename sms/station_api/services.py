@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -84,6 +84,11 @@ def _same_recharge(
     )
 
 
+def _booked_receipt(station: Station, deal_code: str) -> RechargeRecord | None:
+    """The station's booking of a receipt, if any."""
+    return RechargeRecord.objects.filter(station=station, deal_code=deal_code).first()
+
+
 @retry_on_deadlock()
 def recharge_station(
     *,
@@ -102,39 +107,52 @@ def recharge_station(
     on its first recharge). A fixed combo must be bought whole; a custom combo takes any amount.
 
     A receipt (``deal_code``) is credited once per station: the same receipt with the same values
-    returns the first recharge and credits nothing; with other values it is a ``Conflict``.
+    returns the first recharge and credits nothing; with other values it is a ``Conflict``. The
+    station's row lock serialises its recharges; the unique ``recharge_station_receipt_once``
+    constraint refuses a second booking even without it, and that refusal gets the same answers.
     """
     combo = validate_recharge(combo_id=combo_id, recharge_nums=recharge_nums, recharge_money=recharge_money)
     price = unit_price if unit_price is not None else combo.unit_price
+
+    def booked_already(station: Station) -> RechargeRecord | None:
+        """The first booking of this receipt when it is presented again with the same values."""
+        booked = _booked_receipt(station, deal_code) if deal_code else None
+        if booked is None:
+            return None
+        if _same_recharge(booked, combo=combo, nums=recharge_nums, money=recharge_money, unit_price=price):
+            logger.info("station %s: receipt of record %s presented again", station_id, booked.pk)
+            return booked
+        raise Conflict(
+            f"deal_code {deal_code} was recharged already, as {booked.recharge_nums} messages "
+            f"for {booked.recharge_money} (record {booked.pk})",
+            field="deal_code",
+        )
+
     with transaction.atomic():
         Station.objects.get_or_create(station_id=station_id, defaults={"station_name": station_name})
         # The station's row lock serialises its recharges, so one receipt cannot be booked twice.
         station = Station.objects.select_for_update().get(station_id=station_id)
-        if deal_code:
-            booked = RechargeRecord.objects.filter(station=station, deal_code=deal_code).first()
-            if booked is not None:
-                if _same_recharge(
-                    booked, combo=combo, nums=recharge_nums, money=recharge_money, unit_price=price
-                ):
-                    logger.info("station %s: receipt of record %s presented again", station_id, booked.pk)
-                    return booked
-                raise Conflict(
-                    f"deal_code {deal_code} was recharged already, as {booked.recharge_nums} messages "
-                    f"for {booked.recharge_money} (record {booked.pk})",
-                    field="deal_code",
+        if (booked := booked_already(station)) is not None:
+            return booked
+        try:
+            with transaction.atomic():
+                record = RechargeRecord.objects.create(
+                    station=station,
+                    combo=combo,
+                    combo_name=combo.name,
+                    recharge_nums=recharge_nums,
+                    recharge_money=recharge_money,
+                    unit_price=price,
+                    deal_code=deal_code,
+                    remark=remark,
+                    operator_name=operator_name,
+                    client_name=client_name,
                 )
-        record = RechargeRecord.objects.create(
-            station=station,
-            combo=combo,
-            combo_name=combo.name,
-            recharge_nums=recharge_nums,
-            recharge_money=recharge_money,
-            unit_price=price,
-            deal_code=deal_code,
-            remark=remark,
-            operator_name=operator_name,
-            client_name=client_name,
-        )
+        except IntegrityError:
+            # Only the receipt constraint can refuse this row: booked concurrently past the lock.
+            if (booked := booked_already(station)) is not None:
+                return booked
+            raise
         change_balance(station=station, delta=recharge_nums, reason=LedgerReason.RECHARGE, ref=str(record.pk))
         updates: dict[str, Any] = {
             "total_recharge_nums": F("total_recharge_nums") + recharge_nums,

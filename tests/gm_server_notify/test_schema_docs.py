@@ -198,7 +198,9 @@ def test_every_documented_code_is_in_the_schema_with_its_http_status(schema):
     for _, _, operation in operations(schema):
         for status, body in response_examples(operation):
             code = _code_of(body)
-            if code is not None:
+            # 414 is nginx's refusal of an over-long request line (deploy/nginx/gm_errors.conf),
+            # carrying the family's parameter code: not the status the app answers that code with.
+            if code is not None and status != "414":
                 shown.setdefault(code, set()).add(int(status))
     info = schema["info"]["description"]
     for code, status in documented.items():

@@ -143,3 +143,21 @@ def test_the_gateway_declares_how_its_message_ids_are_made():
     )
     assert report.provider_message_id == ids.message_id("task-1", mainland_digits("+8613500009831"))
     assert TencentAdapter.message_ids is None  # Tencent issues its own serial numbers
+
+
+@pytest.mark.parametrize(
+    ("written", "tells_apart"),
+    [
+        ("13812341234", True),
+        ("+8613812341234", True),
+        ("138****1234", True),
+        ("", False),
+        ("   ", False),
+        ("***********", False),
+        ("138****", False),
+        ("****1234", False),
+        ("n/a", False),
+    ],
+)
+def test_only_a_number_showing_enough_tells_numbers_apart(written, tells_apart):
+    assert written_number(written).tells_apart is tells_apart

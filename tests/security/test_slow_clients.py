@@ -79,6 +79,30 @@ def test_a_body_over_the_limit_is_refused_by_nginx_while_10000_mobiles_pass(serv
     assert passed.json() == {"error": "ER:0001", "message": "auth not pass"}
 
 
+def _request_line_of(size: int, path: str) -> str:
+    """``GET <path>?x=aaa… HTTP/1.1``, ``size`` bytes long."""
+    filler = size - len(f"GET {path}?x= HTTP/1.1")
+    return f"{path}?x={'a' * filler}"
+
+
+def test_an_over_long_request_line_is_refused_by_nginx_in_the_familys_envelope(service):
+    """Fuzzing found ``GET v1/message`` with a 4,380-byte request line answered by gunicorn's HTML
+    414 (its limit_request_line is 4,094). nginx refuses it first, as JSON in the family's body."""
+    tenant = requests.get(f"{service.base}{_request_line_of(4380, '/v1/message')}", timeout=10)
+    assert tenant.status_code == 414 and tenant.headers["Content-Type"] == "application/json"
+    assert tenant.json()["error"] == "ER:0004" and "request line too long" in tenant.json()["message"]
+    station = requests.get(f"{service.base}{_request_line_of(4380, '/sms/send_record/get')}", timeout=10)
+    assert station.status_code == 414
+    assert station.json() == {
+        "code": 1002,
+        "msg": "request line too long: the method, path and query may be at most 3998 bytes",
+        "data": None,
+    }
+    # The longest line nginx takes reaches the app (no credentials: its own answer, not a 414).
+    longest = requests.get(f"{service.base}{_request_line_of(3998, '/v1/message')}", timeout=10)
+    assert longest.status_code != 414 and "error" in longest.json(), longest.text[:300]
+
+
 def test_request_ids_pass_through_and_are_logged_with_no_query_string(service):
     given = requests.get(f"{service.base}/healthz", headers={"X-Request-ID": "front-abc-123"}, timeout=10)
     assert given.headers["X-Request-ID"] == "front-abc-123"

@@ -58,3 +58,34 @@ def test_a_masked_report_of_another_providers_request_changes_nothing():
     assert reports.apply_delivery_reports(provider="gateway", reports=[_masked("13512349831")]).applied == 0
     record.refresh_from_db()
     assert record.state == RecordState.SUBMITTED
+
+
+def _naming(phone: str, dispatch_id: str = "t1") -> DeliveryReport:
+    return DeliveryReport(
+        provider="gateway",
+        status=ReportStatus.DELIVERED,
+        dispatch_id=dispatch_id,
+        phone=phone,
+        code="DELIVER",
+    )
+
+
+@pytest.mark.parametrize(
+    "phone",
+    ["", "   ", "***********", "*", "138****", "138********", "****1234", "*******1234", "86***********"],
+)
+def test_a_report_naming_an_empty_or_all_masked_mobile_matches_no_record(phone):
+    """Even when the request holds one record only (so nothing else could be meant), a number that
+    shows nothing, or too little to tell numbers apart, names no record (issue 30, section 3)."""
+    record = _gateway_record("13812341234")
+    result = reports.apply_delivery_reports(provider="gateway", reports=[_naming(phone)])
+    assert result.applied == 0
+    record.refresh_from_db()
+    assert record.state == RecordState.SUBMITTED
+
+
+def test_a_report_naming_its_one_record_by_an_identifying_mask_still_matches():
+    record = _gateway_record("13812341234")
+    assert reports.apply_delivery_reports(provider="gateway", reports=[_naming("138****1234")]).applied == 1
+    record.refresh_from_db()
+    assert record.state == RecordState.DELIVERED

@@ -195,6 +195,14 @@ def test_a_masked_number_matches_by_its_visible_digits():
     assert Uplink.objects.get().record_id == record.pk
 
 
+@pytest.mark.parametrize("phone", ["", "***********", "131****", "****0001", "86***********"])
+def test_an_uplink_from_an_empty_or_all_masked_number_matches_no_record(phone):
+    """The only record in reach is not guessed from a number that shows nothing, or too little."""
+    _record()
+    _store(_uplink(phone=phone))
+    assert not Uplink.objects.filter(record__isnull=False).exists()
+
+
 def test_only_messages_within_the_match_window_are_answered(settings):
     settings.SMS_UPLINK_MATCH_DAYS = 7
     _record(station_id="S-8-DAYS", ago=dt.timedelta(days=8))
