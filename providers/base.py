@@ -241,9 +241,6 @@ class ProviderAdapter:
     # Sends only templates registered with the provider (no free text): tenant messages never
     # fail over to it.
     requires_template: ClassVar[bool] = False
-    # Drops a repeated request id (the gateway's taskId): a dispatch cut short by a crash may be
-    # sent again under the same id without reaching anyone twice.
-    idempotent_resend: ClassVar[bool] = False
     # Can address a Douyin shop's order messages by Douyin order id or Douyin phone ciphertext
     # (fw199): only such a provider is handed them, and they never fail over to another kind.
     addresses_douyin: ClassVar[bool] = False
@@ -261,6 +258,13 @@ class ProviderAdapter:
         self.config = dict(config if config is not None else settings.SMS_PROVIDERS[self.name])
         if timeout is not None:
             self.config["timeout"] = timeout
+
+    @property
+    def idempotent_resend(self) -> bool:
+        """Whether the provider refuses a repeated request id, so that a dispatch cut short by a
+        crash may be sent again under the same id without reaching anyone twice. None of our
+        providers promises it; the gateway's operator may declare it (``providers.gateway``)."""
+        return False
 
     @property
     def batch_limit(self) -> int:

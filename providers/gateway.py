@@ -1,10 +1,10 @@
 """The domestic HTTP SMS gateway of seed 002.
 
 - ``POST /api/v1/send`` (form): ``account``, ``pwd`` = MD5 of the password, ``taskId`` = our
-  dispatch id (the gateway keeps it globally unique, so a repeated submit after a crash is
-  refused as a duplicate instead of sent twice), comma-joined ``mobiles`` (at most 3000) sharing
-  one ``content``, optional ``extNo``. ``code "00"`` is success; the answer has no per-number
-  result, so every number is accepted and its fate comes in its report.
+  dispatch id (seed 002: "自定义任务id,全局唯一", the caller keeps it unique), comma-joined
+  ``mobiles`` (at most 3000) sharing one ``content``, optional ``extNo``. ``code "00"`` is
+  success; the answer has no per-number result, so every number is accepted and its fate comes in
+  its report.
 - Reports are pushed (``{sendId, mobile, times, status}``, ``DELIVRD`` = delivered; we also take a
   JSON array of them) or pulled from ``/api/v1/report`` (where success reads ``DELIVER`` and the
   number is masked, ``135****9831``: such a report names our dispatch id and the mask instead of a
@@ -17,9 +17,18 @@ A report names the batch (``sendId`` = taskId) and the number, so a record's pro
 is ``"<taskId>:<mobile>"`` (``MESSAGE_IDS``, declared as the adapter's ``message_ids``: the pipeline
 derives the ids from the records' columns).
 
-A repeated ``taskId`` is answered with a code of its own, read as "already accepted": the seed
-names none, so it is configured (``duplicate_task_code`` in ``SMS_PROVIDERS["gateway"]``, from
-``GATEWAY_DUPLICATE_TASK_CODE``; ``08`` by default, what the simulator answers).
+Seed 002 does not say that the gateway refuses a repeated ``taskId``, so by default nothing is
+resent under one: a dispatch whose answer was lost (a read timeout, a worker that died during the
+request) becomes ``unknown``, as Tencent's does, and the gateway's reports (pushed, or pulled from
+``/api/v1/report``) decide it. An operator who knows that the real gateway refuses a repeat says so
+(``refuses_repeated_task_id``, from ``GATEWAY_SMS_REFUSES_REPEATED_TASK_ID``): the adapter then
+declares ``idempotent_resend`` and such a dispatch is resent under the same ``taskId``. If the
+gateway does not in fact refuse it, that resend reaches every number of the dispatch twice.
+
+A refused repeat is answered with a code of its own, read as "already accepted": the seed names
+none, so it is configured (``duplicate_task_code`` in ``SMS_PROVIDERS["gateway"]``, from
+``GATEWAY_DUPLICATE_TASK_CODE``; ``08`` by default, what the simulator answers when told to refuse
+repeats).
 """
 
 from __future__ import annotations
@@ -105,10 +114,15 @@ def _items(body: bytes) -> list[Any]:
 class GatewayAdapter(ProviderAdapter):
     name = NAME
     regions = frozenset({Region.MAINLAND})
-    idempotent_resend = True
     pulls_reports = True
     message_ids = MESSAGE_IDS
     send_path = "/api/v1/send"
+
+    @property
+    def idempotent_resend(self) -> bool:
+        """Only when the operator declares that the gateway refuses a repeated ``taskId`` (module
+        docstring)."""
+        return bool(self.config.get("refuses_repeated_task_id", False))
 
     @property
     def duplicate_task_code(self) -> str:

@@ -81,6 +81,10 @@ SMS_PROVIDERS = {
         "account": env.str("GATEWAY_SMS_ACCOUNT", default="sim-account"),
         "password": env.str("GATEWAY_SMS_PASSWORD", default="sim-password"),
         "ext_no": env.str("GATEWAY_SMS_EXT_NO", default=""),
+        # Off by default: seed 002 asks the caller to keep taskId unique, it does not say the
+        # gateway refuses a repeat. Only an operator who knows it does turns this on; then a
+        # dispatch whose answer was lost is resent under the same taskId (docs/providers.md).
+        "refuses_repeated_task_id": env.bool("GATEWAY_SMS_REFUSES_REPEATED_TASK_ID", default=False),
         # The answer code for a repeated taskId: the batch is already there (not an error).
         "duplicate_task_code": env.str("GATEWAY_DUPLICATE_TASK_CODE", default="08"),
         "batch_limit": env.int("GATEWAY_SMS_BATCH_LIMIT", default=3000),

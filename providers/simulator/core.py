@@ -99,6 +99,9 @@ class SimConfig:
     # Status reports per gateway push: 1 is seed 002 (one object per request); more is a JSON
     # array of up to that many, a shortcut the service also takes (protocols/gateway.py).
     gateway_push_batch: int = 1
+    # Seed 002 does not say the gateway refuses a repeated taskId, so by default the simulator
+    # sends it again (its numbers count in ``duplicated_numbers``); True answers ``08`` instead.
+    gateway_refuse_repeated_task_id: bool = False
 
 
 # A push carries a payload and the reports in it (lost together when the push is not acknowledged).

@@ -24,8 +24,11 @@ Tencent action only, e.g. ``tencent.PullSmsSendStatus``), ``report_delay_ms``, `
 templates, id → text with ``{1}``: added or changed), ``fw199_templates`` (fw199's registered
 templates, id → the names of their variables: added or changed) and ``gateway_push_batch`` (status
 reports per gateway push: 1, seed 002's one object per request, unless started with
-``--gateway-push-batch`` / ``SIM_GATEWAY_PUSH_BATCH``; N > 1 pushes JSON arrays of up to N). A
-setting it does not know, or a value of the wrong kind, is refused (400) and nothing is changed.
+``--gateway-push-batch`` / ``SIM_GATEWAY_PUSH_BATCH``; N > 1 pushes JSON arrays of up to N) and
+``gateway_refuse_repeated_task_id`` (default false: a repeated gateway ``taskId`` is sent again and
+its numbers counted in ``duplicated_numbers``, as a gateway that does not check would; true: it is
+refused, answered ``08``, before any number is counted). A setting it does not know, or a
+value of the wrong kind, is refused (400) and nothing is changed.
 ``POST /_sim/reset`` returns to the settings it was started with, push targets kept.
 
 ``GET /_sim/usage``: the process's CPU seconds since start or reset and the status pushes made,
@@ -96,6 +99,10 @@ def _apply(config: SimConfig, key: str, value: Any) -> None:
         config.fw199_templates.update({str(k): [str(name) for name in v] for k, v in value.items()})
     elif key == "gateway_push_batch":
         config.gateway_push_batch = gateway.push_batch(value)
+    elif key == "gateway_refuse_repeated_task_id":
+        if not isinstance(value, bool):
+            raise TypeError(f"must be true or false, not {value!r}")
+        config.gateway_refuse_repeated_task_id = value
     elif hasattr(config, key):
         setattr(config, key, type(getattr(config, key))(value))
     else:

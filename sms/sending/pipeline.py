@@ -9,16 +9,18 @@ transaction, with the provider's HTTP call between them and outside any transact
 3. ``record_outcomes``: accepted records become ``submitted`` with the provider's message id;
    refused ones become ``failed`` at once, are refunded once and counted in the statistics.
 
-A provider that is unavailable is retried with backoff (``retry_delay``). Where the provider
-drops a repeated request id (``idempotent_resend``: the gateway's taskId) the batch stays
-``sending`` and the retry resends the same dispatch under the same id, since the first request may
-have arrived; elsewhere the batch goes back to ``queued`` (``requeue_dispatch``) and is claimed
-afresh. When retries run out the batch fails over to the next provider of its region's chain
-(``SMS_FAILOVER_MAINLAND`` or ``SMS_FAILOVER_INTERNATIONAL``) that can carry every record of it
-(``sms.sending.routing``), and when none is left the records fail with the reason in ``remark``. A batch
-is never handed to a provider that cannot carry it (a number outside its regions, free text to a
-template provider, a business type it has no template for): the dispatch checks before it sends,
-and such a batch goes on to the chain at once, or fails with the reason.
+A provider that is unavailable is retried with backoff (``retry_delay``): the batch goes back to
+``queued`` (``requeue_dispatch``) and is claimed afresh. A request that left and got no answer
+(``ProviderOutcomeUncertain``) may have been taken: its records become ``unknown`` and the
+provider's reports decide them, since sending it again could reach every number twice. Only where
+the provider is declared to refuse a repeated request id (``resends_safely``: the gateway with
+``GATEWAY_SMS_REFUSES_REPEATED_TASK_ID``) does the batch stay ``sending`` and the retry resend the
+same dispatch under the same id. When retries run out the batch fails over to the next provider of
+its region's chain (``SMS_FAILOVER_MAINLAND`` or ``SMS_FAILOVER_INTERNATIONAL``) that can carry
+every record of it (``sms.sending.routing``), and when none is left the records fail with the reason
+in ``remark``. A batch is never handed to a provider that cannot carry it (a number outside its
+regions, free text to a template provider, a business type it has no template for): the dispatch
+checks before it sends, and such a batch goes on to the chain at once, or fails with the reason.
 
 Every record goes out on the lane it was written with (``sms.sending.lanes``): its dispatch task
 is published to that lane's queue, and a bulk batch waits its sender's turn (``sms.sending.fairness``).
@@ -126,8 +128,8 @@ def claim_dispatch(
     back if its worker dies (``reject_on_worker_lost``), so the broker may deliver a dispatch again
     after a crash or a broker restart, and the second delivery finds nothing left to claim. With
     ``resume``, the records still ``sending`` under ``dispatch_id`` are taken back instead (a
-    worker died in the middle of that dispatch; only for providers that drop a repeated dispatch
-    id).
+    worker died in the middle of that dispatch; only for a provider declared to refuse a repeated
+    dispatch id, ``resends_safely``).
     """
     dispatch_id = dispatch_id or uuid.uuid4().hex
     now = timezone.now()
@@ -199,17 +201,35 @@ UNCERTAIN_REMARK = "outcome unknown: the provider did not answer in time; not re
 
 
 @retry_on_deadlock()
+def resends_safely(provider: str) -> bool:
+    """Whether a dispatch to ``provider`` whose outcome is uncertain may be sent again under the
+    same dispatch id: only where the provider is declared to refuse a repeated request id (the
+    adapter's ``idempotent_resend``, as configured)."""
+    return bool(provider) and adapter_class(provider)().idempotent_resend
+
+
 def mark_unknown(
     *,
     records: Sequence[SendRecord],
     remark: str,
     dispatch_id: str | None = None,
     from_state: RecordState = RecordState.SENDING,
+    message_ids: DispatchMessageIds | None = None,
 ) -> int:
     """Mark records whose outcome is uncertain ``unknown`` (only those still in ``from_state``,
     under ``dispatch_id`` when given): not refunded and not counted in the statistics; a late
-    report or a pull decides them, the settle deadline at the latest (``sms.sending.sweeps``)."""
+    report or a pull decides them, the settle deadline at the latest (``sms.sending.sweeps``).
+
+    Where the provider makes its message ids of the dispatch id and the number (``message_ids``,
+    the gateway's ``"<taskId>:<mobile>"``), the records carry the ids the provider's reports will
+    name had it taken the request, so a late push (or one kept while they were ``sending``)
+    finds them by id."""
     now = timezone.now()
+    derived: dict[str, object] = {}
+    if message_ids is not None and dispatch_id:
+        derived["provider_message_id"] = Concat(
+            F("dispatch_id"), Value(message_ids.separator), F("receive_phone")
+        )
     with transaction.atomic():
         changed = 0
         for chunk in chunked(sorted(record.pk for record in records)):
@@ -217,7 +237,7 @@ def mark_unknown(
             if dispatch_id is not None:
                 query = query.filter(dispatch_id=dispatch_id)
             changed += query.update(
-                state=RecordState.UNKNOWN, remark=remark[:255], unknown_at=now, updated_at=now
+                state=RecordState.UNKNOWN, remark=remark[:255], unknown_at=now, updated_at=now, **derived
             )
     metrics.count_unknown(changed)
     return changed
@@ -569,13 +589,18 @@ def dispatch(
     try:
         outcomes = send_dispatch(dispatch)
     except ProviderOutcomeUncertain as exc:
-        if not adapter_class(provider).idempotent_resend:
+        if not resends_safely(provider):
             # The request left and may have been taken: sending it again (here or elsewhere) could
             # reach the recipients twice. A late report or a pull decides (sms.sending.sweeps).
             logger.warning(
                 "%s: %s record(s) left with an unknown outcome: %s", provider, len(dispatch.records), exc
             )
-            mark_unknown(records=dispatch.records, dispatch_id=dispatch.dispatch_id, remark=UNCERTAIN_REMARK)
+            mark_unknown(
+                records=dispatch.records,
+                dispatch_id=dispatch.dispatch_id,
+                remark=UNCERTAIN_REMARK,
+                message_ids=adapter_class(provider).message_ids,
+            )
             return DispatchResult(sent=len(dispatch.records))
         return _unavailable(dispatch, exc, attempt=attempt, tried=tried, needs=needs, lane=lane)
     except ProviderUnavailable as exc:
@@ -645,9 +670,9 @@ def _unavailable(
     )
     if attempt < settings.SMS_PROVIDER_MAX_RETRIES:
         metrics.PROVIDER_RETRIES.labels(provider).inc()
-        if adapter_class(provider).idempotent_resend:
+        if resends_safely(provider):
             # The request may have arrived (a timeout): retry under the same id, which the
-            # provider drops if it has it already.
+            # provider is declared to refuse if it has it already.
             return DispatchResult(retry_in=retry_delay(attempt), resume_dispatch_id=dispatch.dispatch_id)
         requeue_dispatch(dispatch=dispatch)
         return DispatchResult(retry_in=retry_delay(attempt))

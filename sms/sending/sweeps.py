@@ -20,7 +20,13 @@ from sms.delivery import uplinks
 from sms.delivery.reports import DailyCounts, apply_delivery_reports, bump_daily_statistics, count_daily
 from sms.models import Lane, RecordState, SendRecord, SendStatus
 from sms.sending import fairness
-from sms.sending.pipeline import fail_unstarted, mark_unknown, publish_batches, queue_for_dispatch
+from sms.sending.pipeline import (
+    fail_unstarted,
+    mark_unknown,
+    publish_batches,
+    queue_for_dispatch,
+    resends_safely,
+)
 from sms.webhooks import outbox
 
 logger = logging.getLogger(__name__)
@@ -61,11 +67,13 @@ STUCK_REMARK = (
 
 def reconcile_stuck_sending(*, older_than: timedelta, limit: int = 10_000) -> tuple[int, int]:
     """Records left ``sending`` longer than ``older_than`` belong to a dispatch whose worker
-    died between claiming them and recording the provider's answer. Where the provider drops a
-    repeated request id (the gateway) the same dispatch is sent again under the same id; where
-    it does not, a resend could reach the recipient twice, and the provider may have taken (and
-    billed) the request, so the records become ``unknown``: not refunded, not counted, decided by
-    a late report, a pull or the settle deadline. Returns (resent, unknown)."""
+    died between claiming them and recording the provider's answer. The provider may have taken
+    (and billed) the request and a resend could reach every recipient twice, so the records
+    become ``unknown``: not refunded, not counted, decided by a late report, a pull or the settle
+    deadline (a gateway record carries the ``"<taskId>:<mobile>"`` id its reports name). Only
+    where the provider is declared to refuse a repeated request id (``resends_safely``: the
+    gateway with ``GATEWAY_SMS_REFUSES_REPEATED_TASK_ID``) is the same dispatch sent again under
+    the same id. Returns (resent, unknown)."""
     cutoff = timezone.now() - older_than
     stuck = list(
         SendRecord.objects.filter(state=RecordState.SENDING, updated_at__lt=cutoff)
@@ -79,7 +87,7 @@ def reconcile_stuck_sending(*, older_than: timedelta, limit: int = 10_000) -> tu
         groups.setdefault((record.provider, record.dispatch_id), []).append(record)
     resent = unknown = 0
     for (provider, dispatch_id), records in groups.items():
-        if provider and adapter_class(provider).idempotent_resend:
+        if resends_safely(provider):
             with transaction.atomic():
                 publish_batches(
                     [r.pk for r in records],
@@ -89,7 +97,12 @@ def reconcile_stuck_sending(*, older_than: timedelta, limit: int = 10_000) -> tu
                 )
             resent += len(records)
         else:
-            unknown += mark_unknown(records=records, dispatch_id=dispatch_id, remark=STUCK_REMARK)
+            unknown += mark_unknown(
+                records=records,
+                dispatch_id=dispatch_id,
+                remark=STUCK_REMARK,
+                message_ids=adapter_class(provider).message_ids if provider else None,
+            )
     if resent or unknown:
         logger.warning(
             "stuck sending records: %s re-sent under their dispatch id, %s left unknown", resent, unknown

@@ -16,8 +16,9 @@ acknowledged and applied, and ``/healthz`` never a 500 (polled all along).
 
 Sweeps are slowed to minutes for the database and broker faults, so what finishes the work there
 is the intake queue, task retries and the durable broker, not a sweep. After a SIGKILL the batch
-the worker had in hand is finished by the stuck-sending sweep (fast here), which resends it under
-the same gateway ``taskId``.
+the worker had in hand is finished by the stuck-sending sweep (fast here), which makes it
+``unknown`` without resending it (the gateway is not declared to refuse a repeated ``taskId``), and
+the reports the simulator pushed for it decide it.
 
 ``make test`` runs each fault with ``CHAOS_RECIPIENTS`` = 400; ``make chaos`` with 20,000 and
 prints the measured times (docs/performance.md records them).

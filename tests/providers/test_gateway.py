@@ -71,12 +71,63 @@ def test_send_posts_one_request_and_accepts_every_number(simulator):
     }
 
 
-def test_resubmitting_a_task_id_is_accepted_without_a_second_delivery(simulator):
+def test_the_simulator_sends_a_repeated_task_id_again_and_counts_the_duplicate(simulator):
+    """Seed 002 does not say the gateway refuses a repeat: by default the simulator does not
+    either, so a resend shows in ``duplicated_numbers`` instead of hiding."""
     adapter = GatewayAdapter()
     adapter.send(_messages("+8613100000001"), dispatch_id="task-1")
-    again = adapter.send(_messages("+8613100000001"), dispatch_id="task-1")
-    assert again[0].accepted and again[0].provider_message_id == "task-1:13100000001"
-    assert simulator.stats()["gateway"]["numbers"] == 1
+    [again] = adapter.send(_messages("+8613100000001"), dispatch_id="task-1")
+    assert (again.accepted, again.code) == (True, "00")
+    stats = simulator.stats()["gateway"]
+    assert (stats["requests"], stats["numbers"], stats["duplicated_numbers"]) == (2, 2, 1)
+
+
+def test_a_simulator_told_to_refuse_repeats_answers_08_read_as_already_accepted(simulator):
+    simulator.configure(gateway_refuse_repeated_task_id=True)
+    adapter = GatewayAdapter()
+    adapter.send(_messages("+8613100000001"), dispatch_id="task-1")
+    [again] = adapter.send(_messages("+8613100000001"), dispatch_id="task-1")
+    assert (again.accepted, again.code, again.provider_message_id) == (True, "08", "task-1:13100000001")
+    stats = simulator.stats()["gateway"]
+    assert (stats["numbers"], stats["duplicated_numbers"]) == (1, 0)
+
+
+def test_refusing_repeats_is_a_boolean_simulator_setting(simulator):
+    import requests
+
+    answer = requests.post(
+        f"{simulator.url}/_sim/config", json={"gateway_refuse_repeated_task_id": "yes"}, timeout=5
+    )
+    assert answer.status_code == 400
+    assert simulator.state.config.gateway_refuse_repeated_task_id is False
+
+
+def test_the_adapter_resends_under_the_same_task_id_only_when_the_operator_says_so(settings):
+    assert GatewayAdapter().idempotent_resend is False
+    providers = copy.deepcopy(settings.SMS_PROVIDERS)
+    providers["gateway"]["refuses_repeated_task_id"] = True
+    settings.SMS_PROVIDERS = providers
+    assert GatewayAdapter().idempotent_resend is True
+
+
+@pytest.mark.parametrize(
+    ("env", "refuses"), [({}, False), ({"GATEWAY_SMS_REFUSES_REPEATED_TASK_ID": "true"}, True)]
+)
+def test_refusing_repeats_comes_from_its_environment_variable(env, refuses):
+    program = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.SMS_PROVIDERS['gateway']['refuses_repeated_task_id'])"
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "GATEWAY_SMS_REFUSES_REPEATED_TASK_ID"}
+    loaded = subprocess.run(
+        [sys.executable, "-c", program],
+        env={**environ, "DJANGO_SETTINGS_MODULE": "gm_server_notify.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert loaded.stdout.strip() == str(refuses)
 
 
 def test_wrong_password_is_refused(simulator, settings):
@@ -152,6 +203,7 @@ def test_the_duplicate_task_code_is_read_from_the_gateways_own_configuration(sim
     providers = copy.deepcopy(settings.SMS_PROVIDERS)
     providers["gateway"]["duplicate_task_code"] = "99"  # not what the simulator answers (08)
     settings.SMS_PROVIDERS = providers
+    simulator.configure(gateway_refuse_repeated_task_id=True)
     adapter = GatewayAdapter()
     adapter.send(_messages("+8613100000001"), dispatch_id="task-1")
     [again] = adapter.send(_messages("+8613100000001"), dispatch_id="task-1")

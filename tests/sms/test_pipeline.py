@@ -1,5 +1,6 @@
 """The pipeline's pieces: claiming, outcomes, early reports, sweeps, failover, backoff, rate limit."""
 
+import copy
 from datetime import timedelta
 from unittest import mock
 
@@ -107,9 +108,36 @@ def test_stuck_sending_becomes_unknown_and_stays_billed_where_a_resend_could_dup
     assert Station.objects.get(station_id="T7442").balance_nums == 8
 
 
-def test_stuck_sending_is_resent_under_its_dispatch_id_where_the_provider_drops_repeats(
-    queued, django_capture_on_commit_callbacks
+def test_a_stuck_gateway_dispatch_becomes_unknown_with_the_ids_its_reports_will_name(queued):
+    """Seed 002 does not promise that the gateway refuses a repeated taskId: by default nothing
+    is resent; the records carry ``"<taskId>:<mobile>"``, so a late push (or one kept while they
+    were ``sending``) settles them by id."""
+    records = queued(2)
+    batch = pipeline.claim_dispatch(record_ids=[r.pk for r in records], provider="gateway")
+    SendRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))
+    early = DeliveryReport(
+        provider="gateway",
+        status=ReportStatus.DELIVERED,
+        provider_message_id=f"{batch.dispatch_id}:{records[0].receive_phone}",
+    )
+    assert reports.apply_delivery_reports(provider="gateway", reports=[early]).unknown == 1
+    with mock.patch("sms.sending.pipeline.publish_dispatch") as publish:
+        assert sweeps.reconcile_stuck_sending(older_than=timedelta(seconds=60)) == (0, 2)
+    publish.assert_not_called()
+    assert set(SendRecord.objects.values_list("state", "provider_message_id")) == {
+        (RecordState.UNKNOWN, f"{batch.dispatch_id}:{record.receive_phone}") for record in records
+    }
+    assert reports.apply_pending_reports(provider="gateway") == 1
+    assert SendRecord.objects.get(pk=records[0].pk).state == RecordState.DELIVERED
+    assert "gateway" in sweeps.providers_to_pull()  # the pull covers the one still unknown
+
+
+def test_stuck_sending_is_resent_under_its_dispatch_id_where_the_gateway_is_declared_to_refuse_repeats(
+    queued, django_capture_on_commit_callbacks, settings
 ):
+    providers = copy.deepcopy(settings.SMS_PROVIDERS)
+    providers["gateway"]["refuses_repeated_task_id"] = True
+    settings.SMS_PROVIDERS = providers
     records = queued(2)
     batch = pipeline.claim_dispatch(record_ids=[r.pk for r in records], provider="gateway")
     SendRecord.objects.update(updated_at=timezone.now() - timedelta(minutes=5))

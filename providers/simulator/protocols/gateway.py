@@ -1,5 +1,11 @@
 """The domestic HTTP SMS gateway of seed 002: form-encoded POSTs, ``pwd`` = MD5 of the
-password, ``code "00"`` for success, ``taskId`` globally unique (a repeated one is refused)."""
+password, ``code "00"`` for success, ``taskId`` the caller's to keep unique.
+
+A repeated ``taskId`` is sent again by default, as a gateway that does not check would: its
+numbers are received twice and counted in ``duplicated_numbers``, so a resend cannot hide. With
+``gateway_refuse_repeated_task_id`` (``/_sim/config``) it is refused before any number is counted,
+answered ``08`` (the code the service reads as "already accepted" when told the gateway refuses
+repeats)."""
 
 from __future__ import annotations
 
@@ -110,7 +116,7 @@ def send(request: SimRequest, state: SimState) -> SimResponse:
         seen = state.extra[PROVIDER].setdefault("task_ids", set())
         duplicate = task_id in seen
         seen.add(task_id)
-    if duplicate:
+    if duplicate and state.config.gateway_refuse_repeated_task_id:
         return _answer(DUPLICATE_TASK_CODE, "taskId重复", {"taskId": task_id})
     state.record(PROVIDER, mobiles)
     now = time.time()
