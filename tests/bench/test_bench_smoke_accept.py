@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import scaled
+
 REPO = Path(__file__).resolve().parents[2]
 RESULT = REPO / "var" / "bench" / "accept_sends.json"
 
@@ -20,7 +22,7 @@ def test_accept_sends_benchmark_smoke_runs_without_errors():
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=scaled(240),
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = json.loads(RESULT.read_text())

@@ -92,13 +92,14 @@ class WorkerProcess:
         )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
+        """Return once the worker answers a ping; fail after the scaled ``timeout``."""
+        deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.process.returncode}; see {self.log_path}")
             if celery_app.control.ping(destination=[self.name], timeout=0.5):
                 return
-        raise TimeoutError(f"worker not ready after {timeout}s; see {self.log_path}")
+        raise TimeoutError(f"worker not ready after {scaled(timeout):.0f}s; see {self.log_path}")
 
     def tasks_taken(self) -> Counter[str]:
         """The tasks this worker has received so far, by name: those it started (celery inspect
@@ -143,13 +144,14 @@ class WorkerProcess:
         """SIGKILL the whole process group: the worker and its pool children die mid-task."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=scaled(10))
 
     def stop(self, timeout: float = 20.0) -> None:
+        """A warm shutdown (SIGTERM), SIGKILL after the scaled ``timeout``."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=timeout)
+                self.process.wait(timeout=scaled(timeout))
             except subprocess.TimeoutExpired:
                 self.kill()
         self._log.close()
