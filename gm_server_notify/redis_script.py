@@ -16,13 +16,17 @@ class RedisScript:
     def __init__(self, source: str) -> None:
         self.source = source
         self._client: redis.Redis | None = None
+        self._url = ""
         self._script: Any = None
 
     def client(self) -> redis.Redis | None:
         if not settings.REDIS_URL:
             return None
-        if self._client is None:
+        # A client of the URL configured now: a test that points the process at a Redis of its
+        # own (tests/support/infra.py) is followed, and back again afterwards.
+        if self._client is None or self._url != settings.REDIS_URL:
             self._client = redis.Redis.from_url(settings.REDIS_URL)
+            self._url = settings.REDIS_URL
             self._script = self._client.register_script(self.source)
         return self._client
 

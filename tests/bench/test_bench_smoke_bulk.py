@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import scaled
+
 REPO = Path(__file__).resolve().parents[2]
 RESULT = REPO / "var" / "bench" / "bulk_send.json"
 SMOKE_TOTAL = 500
@@ -21,7 +23,7 @@ def test_bulk_send_smoke_delivers_every_number_exactly_once():
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=scaled(300),
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     result = json.loads(RESULT.read_text())

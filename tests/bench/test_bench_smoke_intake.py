@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import scaled
+
 REPO = Path(__file__).resolve().parents[2]
 RESULT = REPO / "var" / "bench" / "intake.json"
 SMOKE_PUSHES = 2_000
@@ -20,7 +22,7 @@ def test_intake_smoke_applies_every_pushed_report_once():
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=scaled(240),
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     result = json.loads(RESULT.read_text())

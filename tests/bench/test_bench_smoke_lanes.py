@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import scaled
+
 REPO = Path(__file__).resolve().parents[2]
 RESULT = REPO / "var" / "bench" / "lanes.json"
 SMOKE = {"blast": 3_000, "codes": 10, "notices": 2, "storm": 500}
@@ -20,7 +22,7 @@ def test_lanes_smoke_measures_every_phase_and_sends_nothing_twice():
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=scaled(300),
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     result = json.loads(RESULT.read_text())

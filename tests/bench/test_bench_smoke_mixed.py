@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import scaled
+
 REPO = Path(__file__).resolve().parents[2]
 RESULT = REPO / "var" / "bench" / "mixed_load.json"
 SMOKE_TOTAL = 500
@@ -20,7 +22,7 @@ def test_mixed_load_smoke_reads_every_endpoint_during_the_blast():
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=scaled(180),
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     result = json.loads(RESULT.read_text())

@@ -150,7 +150,7 @@ class ChaosStack:
                 os.killpg(process.pid, signal.SIGTERM)
         for process in self.processes.values():
             try:
-                process.wait(timeout=30)
+                process.wait(timeout=scaled(30))
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
@@ -317,7 +317,7 @@ def test_a_fault_mid_blast_loses_nothing_and_sends_nothing_twice(chaos, fault):
         _, recovered = stack.redis.restart(DOWN_SECONDS)
     else:
         os.kill(stack.processes["worker"].pid, signal.SIGKILL)
-        stack.processes["worker"].wait(timeout=30)
+        stack.processes["worker"].wait(timeout=scaled(30))
         stack.start_worker()
         recovered = time.monotonic()
 
@@ -331,7 +331,7 @@ def test_a_fault_mid_blast_loses_nothing_and_sends_nothing_twice(chaos, fault):
         time.sleep(0.5)
     finished = time.monotonic()
     watch.done.set()
-    watch.join(timeout=30)
+    watch.join(timeout=scaled(30))
     sim = requests.get(f"{stack.sim}/_sim/stats", timeout=10).json()["gateway"]
     result = {
         "fault": fault,

@@ -15,6 +15,7 @@ from sms.models import DailyStatistics, Lane, RecordState, SendRecord
 from sms.sending import fairness
 from tests.conftest import SERVICE_TOKEN
 from tests.support.factories import TEST_PASSWORD, UserFactory
+from tests.support.waiting import scaled
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
@@ -44,7 +45,7 @@ def browser(tmp_path):
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
+    driver.set_page_load_timeout(scaled(30))
     yield driver
     driver.quit()
 

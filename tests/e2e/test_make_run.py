@@ -111,7 +111,7 @@ def _program_pids(env: dict[str, str]) -> dict[str, int]:
         env={**env, "SUPERVISOR_PASSWORD": password},
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=scaled(30),
     ).stdout
     pids = {}
     for line in out.splitlines():

@@ -4,10 +4,9 @@ simulator over loopback: nothing lost, nothing sent twice, nothing billed twice.
 from __future__ import annotations
 
 import base64
-import subprocess
 import threading
 import time
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -18,6 +17,7 @@ from sms.models import FINAL_STATES, BalanceLedger, PushInbox, RecordState, Send
 from sms.tenant_api import services as tenant_services
 from tests.e2e.conftest import wait_until
 from tests.support.factories import TEST_PASSWORD
+from tests.support.infra import PrivateRedis, on_private_redis
 from tests.support.platform import make_signature, make_template
 
 pytestmark = pytest.mark.worker
@@ -128,44 +128,31 @@ def test_worker_killed_mid_batch_every_record_ends_final_and_none_twice(stack, t
     assert _ledger_matches_balance({"tenant": account})
 
 
-REDIS_START = [
-    "redis-server",
-    "--daemonize",
-    "yes",
-    "--bind",
-    "127.0.0.1",
-    "--port",
-    "6379",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--dir",
-    "/var/lib/redis",
-]
+@pytest.fixture
+def private_redis(tmp_path) -> Iterator[PrivateRedis]:
+    """A Redis of the test's own (no persistence: a restart comes back empty) serving the test
+    process, its live server and the workers it starts, as cache and broker: the machine's Redis
+    is never stopped. Requested before ``stack``, so its workers stop before it does."""
+    server = PrivateRedis(tmp_path, durable=False)
+    server.start()
+    try:
+        with on_private_redis(server):
+            yield server
+    finally:
+        server.close()
 
 
-def _redis_up() -> bool:
-    return (
-        subprocess.run(["redis-cli", "-p", "6379", "ping"], capture_output=True, text=True).stdout.strip()
-        == "PONG"
-    )
-
-
-def test_redis_restarted_during_a_run_loses_no_message(stack, tenant):
+def test_redis_restarted_during_a_run_loses_no_message(private_redis, stack, tenant):
     stack.simulator.configure(latency_ms=500)
     stack.worker(beat=True, env=FAST_SWEEPS)
     sign, template = _tenant_ready(tenant, 1000)
     _send(stack, tenant, sign, template, _mobiles(300))
     try:
-        subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], capture_output=True)
-        wait_until(lambda: not _redis_up(), timeout=10, message="redis down")
+        private_redis.stop()  # nothing persisted: the queued tasks and the cache are lost
         # Accepted while the broker is away: committed as queued, published later by the sweep.
         _send(stack, tenant, sign, template, _mobiles(300, start=300))
     finally:
-        Path("/var/lib/redis").mkdir(parents=True, exist_ok=True)
-        subprocess.run(REDIS_START, check=True, capture_output=True)
-        wait_until(_redis_up, timeout=20, message="redis back")
+        private_redis.start()
     stack.simulator.configure(latency_ms=0)
     wait_until(_all_final(600), timeout=120, message="600 final after the restart")
     assert SendRecord.objects.filter(state=RecordState.DELIVERED).count() == 600

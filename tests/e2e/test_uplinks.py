@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from sms.models import RecordState, SendRecord, Uplink
+from sms.models import PushInbox, RecordState, SendRecord, Uplink
 from tests.e2e.conftest import CALLBACK_TOKEN, wait_until
 from tests.support.factories import TEST_PASSWORD
 from tests.support.platform import make_signature, make_template
@@ -58,7 +58,7 @@ def _tenant_send(stack, tenant, root_user) -> str:
 def test_a_gateway_uplink_pushed_twice_and_pulled_once_is_one_row_listed_to_its_sender(
     stack, tenant, other_tenant, root_user
 ):
-    stack.worker(beat=True, env={"SMS_SWEEP_SECONDS": "1", "SMS_PULL_UPLINK_PROVIDERS": "gateway"})
+    worker = stack.worker(beat=True, env={"SMS_SWEEP_SECONDS": "1", "SMS_PULL_UPLINK_PROVIDERS": "gateway"})
     task_id = _station_send(stack)
     batch_uuid = _tenant_send(stack, tenant, root_user)
     wait_until(
@@ -78,7 +78,10 @@ def test_a_gateway_uplink_pushed_twice_and_pulled_once_is_one_row_listed_to_its_
         assert answer == {"status": "pushed", "acknowledged": 2, "held": True}
     wait_until(lambda: stack.simulator.state.held_uplinks["gateway"] == [], message="beat pulled /api/v1/mo")
     wait_until(lambda: Uplink.objects.count() == 2, message="two uplinks stored")
-    time.sleep(2)  # more pulls find nothing new and change nothing
+    # Two more pulls, each started after both rows were stored, have run to their end and every
+    # push is applied: they found nothing new and changed nothing.
+    worker.wait_for_runs("sms.pull_uplinks", worker.tasks_taken()["sms.pull_uplinks"] + 2)
+    wait_until(lambda: not PushInbox.objects.exists(), message="every push applied")
     assert Uplink.objects.count() == 2
 
     station = stack.station("GET", "/sms/uplink/get", params={"station_id": "T7442"})

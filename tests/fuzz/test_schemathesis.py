@@ -25,6 +25,7 @@ import pytest
 
 from tests.support.factories import TEST_PASSWORD, UserFactory
 from tests.support.platform import make_signature, make_template
+from tests.support.waiting import scaled
 from tests.support.worker import purge_broker
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db(transaction=True)]
@@ -90,7 +91,7 @@ def test_fuzzing_finds_no_server_error_and_no_answer_outside_the_schema(
         "--suppress-health-check",
         "all",
     ]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=int(MAX_SECONDS) * 3 + 120)
+    run = subprocess.run(command, capture_output=True, text=True, timeout=scaled(int(MAX_SECONDS) * 3 + 120))
     report = run.stdout[-20000:] + run.stderr[-5000:]
     print(run.stdout[-2500:])  # the summary: operations, test cases, checks (shown with -s)
     assert run.returncode == 0, report

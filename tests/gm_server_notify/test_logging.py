@@ -115,3 +115,25 @@ def test_gunicorns_lines_carry_the_same_clock_and_form(monkeypatch, log_format):
         assert line == f"{ISO_UTC} WARNING gunicorn.error [-] hello"
     # %(t)s of an access log format
     assert re.fullmatch(r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00\]", logger.now())
+
+
+def test_a_project_loggers_line_through_the_configured_handler_masks_the_phone():
+    """Through the logging Django configured from settings.LOGGING (its ``console`` handler on
+    the root logger), not a filter built by hand: removing ``mask_phones`` from the handler's
+    filters in the settings fails this test."""
+    import io
+
+    [console] = [handler for handler in logging.getLogger().handlers if handler.name == "console"]
+    stream = io.StringIO()
+    previous = console.setStream(stream)
+    try:
+        logging.getLogger("sms.sending.pipeline").warning(
+            "dispatch to %s failed, and to +8613112349876", "13112341234"
+        )
+    finally:
+        console.setStream(previous)
+    output = stream.getvalue()
+    assert output, "nothing reached the configured console handler"
+    [line] = output.splitlines()  # JSON or plain (LOG_FORMAT): the message is in it as written
+    assert "dispatch to 131****1234 failed, and to 131****9876" in line
+    assert "13112341234" not in output and "13112349876" not in output

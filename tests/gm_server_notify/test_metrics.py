@@ -23,6 +23,7 @@ from sms.models import Lane, RecordState, SendRecord
 from sms.sending import fairness, pipeline, sweeps
 from sms.station_api import services
 from tests.support.factories import send_record
+from tests.support.waiting import scaled
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.gm_server_notify.metrics_urls")]
 
@@ -266,10 +267,15 @@ def test_multiprocess_mode_adds_up_the_values_every_process_wrote(tmp_path):
         """
     )
     for _ in range(2):
-        subprocess.run([sys.executable, "-c", writer], env=env, check=True, timeout=60)
+        subprocess.run([sys.executable, "-c", writer], env=env, check=True, timeout=scaled(60))
     assert len(list(tmp_path.glob("counter_*.db"))) == 2
     out = subprocess.run(
-        [sys.executable, "-c", reader], env=env, check=True, timeout=60, capture_output=True, text=True
+        [sys.executable, "-c", reader],
+        env=env,
+        check=True,
+        timeout=scaled(60),
+        capture_output=True,
+        text=True,
     ).stdout
     assert 'sms_sends_accepted_total{business_type="1",provider="gateway"} 6.0' in out
 

@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sms.models import Lane, RecordState
 from tests.support.factories import send_record
+from tests.support.waiting import scaled
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 ALERTS, ALERTS_TEST = RULES_DIR / "alerts.yml", RULES_DIR / "alerts_test.yml"
@@ -34,7 +35,9 @@ def lane_rules() -> list[dict]:
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
     if not shutil.which("promtool"):
         pytest.skip("no promtool: `apt-get install prometheus` (make test installs it)")
-    return subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        ["promtool", *args], capture_output=True, text=True, timeout=scaled(120), check=False
+    )
 
 
 def test_promtool_finds_the_rules_valid():

@@ -1,6 +1,7 @@
 """/providers/<name>/status and /providers/<name>/uplink, and real pushes from the simulator."""
 
 import json
+import threading
 
 import pytest
 import requests
@@ -9,7 +10,7 @@ from providers.gateway import GatewayAdapter
 from providers.tencent import TencentAdapter
 from sms.models import RecordState, SendRecord, Uplink
 from tests.support.pushes import applied, apply_stored_pushes
-from tests.support.waiting import poll
+from tests.support.waiting import poll, scaled
 
 TOKEN = "test-callback-token"
 
@@ -144,11 +145,31 @@ def test_simulator_pushes_gateway_reports_to_the_live_service(simulator, live_se
     assert (undelivered.state, undelivered.provider_code) == (RecordState.FAILED, "UNDELIV")
 
 
+class _GatedPusher:
+    """The simulator's pusher, its pushes held until ``open`` is set."""
+
+    def __init__(self, pusher) -> None:
+        self.pusher = pusher
+        self.open = threading.Event()
+
+    def submit(self, push):
+        def gated():
+            if not self.open.wait(scaled(30)):
+                raise TimeoutError("the pushes were never let through")
+            push()
+
+        return self.pusher.submit(gated)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_simulator_pushes_tencent_reports_to_sms_callback(simulator, live_server):
+def test_simulator_pushes_tencent_reports_to_sms_callback(simulator, live_server, monkeypatch):
     from providers.base import OutgoingMessage
 
-    # The report follows the submit by 300 ms, as a real one would (early reports: see the pipeline).
+    # The record can only be written once the send has named its sid, and the report may come
+    # back before that (early reports: see the pipeline): the simulator's push is held until the
+    # record exists, then follows by 300 ms, as a real one would.
+    gate = _GatedPusher(simulator.state.pusher)
+    monkeypatch.setattr(simulator.state, "pusher", gate)
     simulator.configure(
         push=True,
         report_delay_ms=300,
@@ -163,6 +184,7 @@ def test_simulator_pushes_tencent_reports_to_sms_callback(simulator, live_server
         dispatch_id="b",
     )
     record = _record("tencent", outcome.provider_message_id)
+    gate.open.set()
     assert _wait(lambda: applied(lambda: SendRecord.objects.get(pk=record.pk).state == RecordState.DELIVERED))
 
 

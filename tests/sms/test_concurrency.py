@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from sms.models import RecordState, SendRecord
 from sms.station_api import selectors, services
+from tests.support.waiting import scaled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +41,7 @@ def _start_together(task_ids: list[int]) -> list[BaseException | None]:
 
     def start(task_id: int) -> BaseException | None:
         try:
-            barrier.wait(timeout=60)
+            barrier.wait(timeout=scaled(60))
             services.start_station_send(task_id=task_id)
         except BaseException as exc:  # noqa: BLE001 - the test reports whatever a start raised
             return exc
@@ -118,13 +119,13 @@ def test_a_kept_report_held_by_the_other_sides_look_is_applied_by_the_worker_not
                     holder_id.append(cursor.fetchone()[0])
                 list(PendingReport.objects.select_for_update().filter(provider_message_id=message_id))
                 looking.set()
-                release.wait(timeout=120)
+                release.wait(timeout=scaled(120))
         finally:
             connection.close()
 
     holder = threading.Thread(target=the_handlers_look)
     holder.start()
-    assert looking.wait(timeout=60)
+    assert looking.wait(timeout=scaled(60))
 
     def release_once_the_worker_waits() -> None:
         try:
@@ -139,8 +140,8 @@ def test_a_kept_report_held_by_the_other_sides_look_is_applied_by_the_worker_not
     releaser.start()
     outcome = SendOutcome(record.pk, OutcomeStatus.ACCEPTED, provider_message_id=message_id)
     pipeline.record_outcomes(provider="gateway", dispatch_id=batch.dispatch_id, outcomes=[outcome])
-    releaser.join(timeout=60)
-    holder.join(timeout=60)
+    releaser.join(timeout=scaled(60))
+    holder.join(timeout=scaled(60))
     record.refresh_from_db()
     assert record.state == RecordState.DELIVERED
     assert not PendingReport.objects.exists()

@@ -25,6 +25,7 @@ from sms.sending.routing import route_for
 from sms.station_api import services
 from sms.tenant_api import services as tenant_services
 from tests.support.platform import make_signature, make_template
+from tests.support.waiting import scaled
 
 UK_MOBILE = "+447911123456"
 MAINLAND_MOBILE = "+8613112341234"
@@ -90,7 +91,12 @@ def _settings_in_a_fresh_process(**env: str) -> dict:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SMS_FAILOVER")}
     environment.update(GM_EMBEDDED_DEFAULTS="1", **env)
     answer = subprocess.run(
-        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", code],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=scaled(60),
     )
     mainland, international = json.loads(answer.stdout.strip().splitlines()[-1])
     return {"mainland": mainland, "international": international}

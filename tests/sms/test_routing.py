@@ -27,6 +27,7 @@ from tests.sms.test_failover_per_region import (
     tenant_record,
     tencent_templates,
 )
+from tests.support.waiting import scaled
 
 # Every provider, to show that a chain naming the wrong ones still never reaches them.
 EVERY_PROVIDER = ["tencent", "gateway", "fw199", "sjroom"]
@@ -166,7 +167,12 @@ def _station_provider_in_a_fresh_process(**env: str) -> str:
     }
     environment.update(GM_EMBEDDED_DEFAULTS="1", **env)
     answer = subprocess.run(
-        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", code],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=scaled(60),
     )
     return answer.stdout.strip().splitlines()[-1]
 

@@ -14,7 +14,7 @@ from sms.models import BalanceLedger, RecordState, SendRecord
 from tests.conftest import SERVICE_TOKEN
 from tests.sms.conftest import seed_send_request
 from tests.support.platform import make_signature, make_template
-from tests.support.waiting import wait_until
+from tests.support.waiting import scaled, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +79,7 @@ def test_twenty_simultaneous_sends_to_one_mobile_admit_exactly_the_limit(recharg
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {SERVICE_TOKEN}")
         try:
-            barrier.wait(timeout=60)
+            barrier.wait(timeout=scaled(60))
             return client.post("/sms/send/add", seed_send_request(), format="json").json()["code"]
         finally:
             connection.close()

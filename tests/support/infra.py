@@ -1,6 +1,6 @@
-"""Private MariaDB and Redis servers for tests that break them (the chaos test): each on a spare
-loopback port with its data in a temporary folder, so stopping, killing or restarting them never
-touches the machine's own services."""
+"""Private MariaDB and Redis servers for tests that break them (the chaos test, a Redis restarted
+mid-run): each on a spare loopback port with its data in a temporary folder, so stopping, killing
+or restarting them never touches the machine's own services."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import MySQLdb
 import redis
+from django.test import override_settings
 
 from bench.harness import free_port
 from tests.support.waiting import scaled
@@ -135,10 +138,12 @@ class PrivateMariaDB(_PrivateServer):
 
 class PrivateRedis(_PrivateServer):
     """``redis-server`` with an append-only file (``appendfsync everysec``), as the project
-    runs its broker, on its own port and folder."""
+    runs its broker, on its own port and folder. ``durable=False``: no append-only file either, so
+    a restart comes back empty (every queued task and cached key lost)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, durable: bool = True) -> None:
         self.root = root
+        self.durable = durable
         self.port = free_port()
         self.dir = root / "redis"
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -164,7 +169,7 @@ class PrivateRedis(_PrivateServer):
                 "--save",
                 "",
                 "--appendonly",
-                "yes",
+                "yes" if self.durable else "no",
                 "--appendfsync",
                 "everysec",
                 "--dir",
@@ -180,3 +185,41 @@ class PrivateRedis(_PrivateServer):
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)  # flushes the append-only file
             self.process.wait(timeout=scaled(30))
+
+
+@contextmanager
+def on_private_redis(server: PrivateRedis) -> Iterator[None]:
+    """Point the test process at ``server`` while the block runs: the cache and the Redis scripts
+    (``REDIS_URL``, db 1), the broker it publishes to and pings workers through (db 0), and so the
+    live server and every worker started inside the block (``worker_environment`` reads these
+    settings). Everything is pointed back on leaving the block."""
+    from django.conf import settings
+
+    from gm_server_notify.celery import app
+
+    previous = app.conf.broker_url, os.environ.get("CELERY_BROKER_URL")
+    with override_settings(
+        REDIS_URL=server.url(1),
+        CACHES={"default": {**settings.CACHES["default"], "LOCATION": server.url(1)}},
+        CELERY_BROKER_URL=server.url(0),
+    ):
+        _switch_broker(app, server.url(0), server.url(0))
+        try:
+            yield
+        finally:
+            _switch_broker(app, *previous)
+
+
+def _switch_broker(app, url: str, environ: str | None) -> None:
+    """The Celery app's broker URL (Celery reads ``CELERY_BROKER_URL`` from the environment
+    before its own setting), its connection and producer pools dropped: they are made again,
+    for the new URL, on the next publish."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.broker_url = url
+    if environ is None:
+        os.environ.pop("CELERY_BROKER_URL", None)
+    else:
+        os.environ["CELERY_BROKER_URL"] = environ

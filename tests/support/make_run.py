@@ -57,7 +57,7 @@ def wait_for(url: str, timeout: float, **kwargs) -> requests.Response:
                 return response
             last_error = f"HTTP {response.status_code}"
         time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer in {timeout}s: {last_error}")
+    raise TimeoutError(f"{url} did not answer in {scaled(timeout):.0f}s: {last_error}")
 
 
 @dataclass
