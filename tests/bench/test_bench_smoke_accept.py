@@ -1,13 +1,11 @@
 """The accepting-sends benchmark still runs (a few seconds; figures are not asserted)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.waiting import scaled
+from tests.bench.running import run_bench
 
 REPO = Path(__file__).resolve().parents[2]
 RESULT = REPO / "var" / "bench" / "accept_sends.json"
@@ -17,13 +15,7 @@ pytestmark = pytest.mark.worker
 
 def test_accept_sends_benchmark_smoke_runs_without_errors():
     RESULT.unlink(missing_ok=True)  # a stale result cannot pass for this run's
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.accept_sends", "--smoke"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=scaled(240),
-    )
+    completed = run_bench("bench.accept_sends", timeout=240)
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = json.loads(RESULT.read_text())
     [run] = result["runs"]

@@ -1,13 +1,11 @@
 """The bulk-send benchmark runs end to end at smoke size (figures are printed, never asserted)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.waiting import scaled
+from tests.bench.running import run_bench
 
 REPO = Path(__file__).resolve().parents[2]
 RESULT = REPO / "var" / "bench" / "bulk_send.json"
@@ -18,13 +16,7 @@ SMOKE_BASELINE = 200
 @pytest.mark.worker
 def test_bulk_send_smoke_delivers_every_number_exactly_once():
     RESULT.unlink(missing_ok=True)
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.bulk_send", "--smoke"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=scaled(300),
-    )
+    run = run_bench("bench.bulk_send", timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     result = json.loads(RESULT.read_text())
     assert result["smoke"] is True

@@ -1,13 +1,11 @@
 """The intake benchmark runs end to end at smoke size (figures are printed, never asserted)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.waiting import scaled
+from tests.bench.running import run_bench
 
 REPO = Path(__file__).resolve().parents[2]
 RESULT = REPO / "var" / "bench" / "intake.json"
@@ -17,13 +15,7 @@ SMOKE_PUSHES = 2_000
 @pytest.mark.worker
 def test_intake_smoke_applies_every_pushed_report_once():
     RESULT.unlink(missing_ok=True)
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.intake", "--smoke"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=scaled(240),
-    )
+    run = run_bench("bench.intake", timeout=240)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     result = json.loads(RESULT.read_text())
     assert result["smoke"] is True

@@ -1,13 +1,11 @@
 """The lanes benchmark runs end to end at smoke size (figures are printed, never asserted)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.waiting import scaled
+from tests.bench.running import run_bench
 
 REPO = Path(__file__).resolve().parents[2]
 RESULT = REPO / "var" / "bench" / "lanes.json"
@@ -17,13 +15,7 @@ SMOKE = {"blast": 3_000, "codes": 10, "notices": 2, "storm": 500}
 @pytest.mark.worker
 def test_lanes_smoke_measures_every_phase_and_sends_nothing_twice():
     RESULT.unlink(missing_ok=True)
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.lanes", "--smoke"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=scaled(300),
-    )
+    run = run_bench("bench.lanes", timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     result = json.loads(RESULT.read_text())
     assert result["smoke"] is True and result["problems"] == []

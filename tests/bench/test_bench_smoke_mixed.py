@@ -1,13 +1,11 @@
 """The mixed-load benchmark runs end to end at smoke size (figures are printed, never asserted)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.waiting import scaled
+from tests.bench.running import run_bench
 
 REPO = Path(__file__).resolve().parents[2]
 RESULT = REPO / "var" / "bench" / "mixed_load.json"
@@ -17,13 +15,7 @@ SMOKE_TOTAL = 500
 @pytest.mark.worker
 def test_mixed_load_smoke_reads_every_endpoint_during_the_blast():
     RESULT.unlink(missing_ok=True)
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.mixed_load", "--smoke"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=scaled(180),
-    )
+    run = run_bench("bench.mixed_load", timeout=180)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     result = json.loads(RESULT.read_text())
     assert result["smoke"] is True
