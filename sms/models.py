@@ -296,8 +296,8 @@ class SendRecord(models.Model):
     provider = models.CharField(max_length=16, blank=True, default="")
     provider_message_id = models.CharField(max_length=64, null=True, blank=True)
     provider_code = models.CharField(max_length=64, blank=True, default="")
-    # Our id for the provider request that carried this record (the gateway's taskId): a
-    # redelivered task re-sends under the same id, so a provider that dedupes drops the repeat.
+    # Our id for the provider request that carried this record (the gateway's taskId); a resend
+    # reuses it only for a provider declared to drop a repeated id (sms.sending.pipeline).
     dispatch_id = models.CharField(max_length=40, blank=True, default="", db_index=True)
     # Decided when the record is written (``sms.sending.lanes``); records older than the column are
     # transactional.
