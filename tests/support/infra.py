@@ -198,26 +198,28 @@ def on_private_redis(server: PrivateRedis) -> Iterator[None]:
     from gm_server_notify.celery import app
 
     previous = app.conf.broker_url, os.environ.get("CELERY_BROKER_URL")
+    # The machine's broker pools are put aside, open, and put back as they were: objects that
+    # captured them (a control's mailbox, a producer) keep working after the block.
+    pools = app._pool, app.amqp._producer_pool
     with override_settings(
         REDIS_URL=server.url(1),
         CACHES={"default": {**settings.CACHES["default"], "LOCATION": server.url(1)}},
         CELERY_BROKER_URL=server.url(0),
     ):
-        _switch_broker(app, server.url(0), server.url(0))
+        app._pool, app.amqp._producer_pool = None, None
+        _point_broker(app, server.url(0), server.url(0))
         try:
             yield
         finally:
-            _switch_broker(app, *previous)
+            if app._pool is not None:
+                app._pool.force_close_all()  # the private server's: it goes away with the block
+            app._pool, app.amqp._producer_pool = pools
+            _point_broker(app, *previous)
 
 
-def _switch_broker(app, url: str, environ: str | None) -> None:
+def _point_broker(app, url: str, environ: str | None) -> None:
     """The Celery app's broker URL (Celery reads ``CELERY_BROKER_URL`` from the environment
-    before its own setting), its connection and producer pools dropped: they are made again,
-    for the new URL, on the next publish."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
+    before its own setting)."""
     app.conf.broker_url = url
     if environ is None:
         os.environ.pop("CELERY_BROKER_URL", None)
