@@ -4,8 +4,8 @@
 With Redis (``REDIS_URL``) every web process shares one sorted set per mobile, and a Lua script
 checks every window and books the send in one atomic step, so concurrent requests to one mobile
 admit exactly the limit. Without Redis (the embedded default) the Django cache keeps a counter per
-mobile and window: the same limits, but two processes racing at the very same instant may both pass
-(documented in docs/api-station.md).
+mobile and window: the same limits, but two processes racing at the very same instant may both pass,
+and ``release`` gives nothing back (no bookings are kept): documented in docs/api-station.md.
 """
 
 from __future__ import annotations
