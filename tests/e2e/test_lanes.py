@@ -17,12 +17,13 @@ import copy
 
 import pytest
 import requests
-from django.db.models import Max, Sum
+from django.db.models import Max
 
-from sms.models import FINAL_STATES, BalanceLedger, Lane, RecordState, SendRecord, Station, TenantAccount
+from sms.models import Lane, RecordState, SendRecord, Station, TenantAccount
 from sms.sending import fairness, lanes
 from sms.tenant_api import services as tenant_services
 from tests.e2e.conftest import wait_until
+from tests.support.books import all_final, ledger_matches_balance
 from tests.support.factories import TEST_PASSWORD
 from tests.support.platform import make_signature, make_template
 
@@ -111,17 +112,6 @@ def _last_submitted(records):
     return records.aggregate(last=Max("submitted_at"))["last"]
 
 
-def _all_final(expected: int):
-    return lambda: SendRecord.objects.filter(state__in=FINAL_STATES).count() == expected
-
-
-def _ledger_matches_balance(account) -> bool:
-    total = BalanceLedger.objects.filter(**account).aggregate(total=Sum("delta"))["total"] or 0
-    owner = next(iter(account.values()))
-    owner.refresh_from_db()
-    return total == owner.balance_nums
-
-
 def _blast_is_waiting(tenant: Tenant, batch_uuid: str, at_least: int) -> None:
     """The proof needs a blast still queued: at least ``at_least`` of its batches waiting their
     turn, and records not yet handed to the provider."""
@@ -156,7 +146,7 @@ def test_a_verify_code_sent_after_a_blast_is_queued_is_delivered_before_the_blas
     wait_until(
         lambda: codes.filter(state=RecordState.DELIVERED).count() == 2, timeout=60, message="codes delivered"
     )
-    wait_until(_all_final(BLAST + 2), timeout=120, message="the blast final")
+    wait_until(all_final(BLAST + 2), timeout=120, message="the blast final")
 
     blast_records = sender.records(blast)
     assert set(blast_records.values_list("lane", flat=True)) == {Lane.BULK}
@@ -201,7 +191,7 @@ def test_a_second_tenant_s_notice_overtakes_the_first_tenant_s_blast(
         timeout=60,
         message="the second tenant's notice delivered",
     )
-    wait_until(_all_final(BLAST + 10), timeout=120, message="the blast final")
+    wait_until(all_final(BLAST + 10), timeout=120, message="the blast final")
 
     notices, blast_records = second.records(notice), first.records(blast)
     assert set(notices.values_list("lane", flat=True)) == {lane}
@@ -220,7 +210,7 @@ def test_a_second_tenant_s_notice_overtakes_the_first_tenant_s_blast(
         0,
     )
     for account in TenantAccount.objects.all():
-        assert account.balance_nums == 0 and _ledger_matches_balance({"tenant": account})
+        assert account.balance_nums == 0 and ledger_matches_balance({"tenant": account})
 
 
 # The sweeps quick: records left queued (the killed worker's prefetched tasks) are published again
@@ -268,7 +258,7 @@ def test_killing_the_priority_worker_mid_run_loses_nothing(stack):
     ids += [send(phone) for phone in phones[CODES_BEFORE:]]
     stack.worker(queues="sms_priority", concurrency=2, env={**LANE_ENV, **RESTORE_SOON})
 
-    wait_until(_all_final(len(ids)), timeout=90, message="every code final after the kill")
+    wait_until(all_final(len(ids)), timeout=90, message="every code final after the kill")
     records = {record.pk: record for record in SendRecord.objects.filter(pk__in=ids)}
     assert {record.lane for record in records.values()} == {Lane.PRIORITY}
     received = stack.simulator.state.received["tencent"]
@@ -283,4 +273,4 @@ def test_killing_the_priority_worker_mid_run_loses_nothing(stack):
     station = Station.objects.get(station_id=STATION)
     billed = sum(record.segments for record in records.values() if not record.refunded)
     assert station.balance_nums == len(ids) - billed
-    assert _ledger_matches_balance({"station": station})
+    assert ledger_matches_balance({"station": station})

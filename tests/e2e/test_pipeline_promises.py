@@ -13,9 +13,10 @@ import requests
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from sms.models import FINAL_STATES, BalanceLedger, PushInbox, RecordState, SendRecord, Station, TenantAccount
+from sms.models import BalanceLedger, PushInbox, RecordState, SendRecord, Station, TenantAccount
 from sms.tenant_api import services as tenant_services
 from tests.e2e.conftest import wait_until
+from tests.support.books import all_final, ledger_matches_balance
 from tests.support.factories import TEST_PASSWORD
 from tests.support.infra import PrivateRedis, on_private_redis
 from tests.support.platform import make_signature, make_template
@@ -54,23 +55,12 @@ def _send(stack, tenant, sign, template, mobiles) -> str:
     return answer.json()["uuid"]
 
 
-def _all_final(expected: int):
-    return lambda: SendRecord.objects.filter(state__in=FINAL_STATES).count() == expected
-
-
-def _ledger_matches_balance(account) -> bool:
-    total = BalanceLedger.objects.filter(**account).aggregate(total=Sum("delta"))["total"] or 0
-    owner = next(iter(account.values()))
-    owner.refresh_from_db()
-    return total == owner.balance_nums
-
-
 def test_provider_errors_for_a_while_then_recovery_delivers_each_number_once(stack, tenant):
     stack.simulator.configure(fail_next=3)
     stack.worker(env={"SMS_PROVIDER_MAX_RETRIES": "6"})
     sign, template = _tenant_ready(tenant, 100)
     _send(stack, tenant, sign, template, _mobiles(50))
-    wait_until(_all_final(50), timeout=60, message="50 final")
+    wait_until(all_final(50), timeout=60, message="50 final")
     assert SendRecord.objects.filter(state=RecordState.DELIVERED).count() == 50
     stats = stack.simulator.stats()["gateway"]
     assert (stats["numbers"], stats["duplicated_numbers"], stats["requests"]) == (50, 0, 1)
@@ -96,7 +86,7 @@ def test_default_provider_down_fails_over_to_the_next_and_delivers(stack, rechar
         assert (
             stack.station("POST", "/sms/send/start", json={"task_id": body["data"]["task_id"]})["code"] == 0
         )
-    wait_until(_all_final(2), timeout=60, message="2 final")
+    wait_until(all_final(2), timeout=60, message="2 final")
     assert set(SendRecord.objects.values_list("state", "provider")) == {(RecordState.DELIVERED, "gateway")}
     assert "tencent" not in stack.simulator.stats() or stack.simulator.stats()["tencent"]["numbers"] == 0
     assert stack.simulator.stats()["gateway"]["numbers"] == 2
@@ -118,14 +108,14 @@ def test_worker_killed_mid_batch_every_record_ends_final_and_none_twice(stack, t
     stack.simulator.configure(latency_ms=0)
     stack.worker(beat=True, env=FAST_SWEEPS)
 
-    wait_until(_all_final(5000), timeout=120, message="5000 final after the crash")
+    wait_until(all_final(5000), timeout=120, message="5000 final after the crash")
     assert SendRecord.objects.filter(state=RecordState.DELIVERED).count() == 5000
     stats = stack.simulator.stats()["gateway"]
     assert (stats["numbers"], stats["distinct_numbers"], stats["duplicated_numbers"]) == (5000, 5000, 0)
     account = TenantAccount.objects.get(user=tenant)
     accepted = SendRecord.objects.filter(state=RecordState.DELIVERED).aggregate(n=Sum("segments"))["n"]
     assert account.balance_nums == 6000 - accepted == 1000
-    assert _ledger_matches_balance({"tenant": account})
+    assert ledger_matches_balance({"tenant": account})
 
 
 @pytest.fixture
@@ -154,7 +144,7 @@ def test_redis_restarted_during_a_run_loses_no_message(private_redis, stack, ten
     finally:
         private_redis.start()
     stack.simulator.configure(latency_ms=0)
-    wait_until(_all_final(600), timeout=120, message="600 final after the restart")
+    wait_until(all_final(600), timeout=120, message="600 final after the restart")
     assert SendRecord.objects.filter(state=RecordState.DELIVERED).count() == 600
     stats = stack.simulator.stats()["gateway"]
     assert (stats["distinct_numbers"], stats["duplicated_numbers"]) == (600, 0)
@@ -195,8 +185,8 @@ def test_fifty_concurrent_sends_against_a_balance_of_twenty(stack, recharge):
     station = Station.objects.get(station_id="T7442")
     assert station.balance_nums == 0
     assert BalanceLedger.objects.filter(station=station).aggregate(low=Min("balance_after"))["low"] >= 0
-    assert _ledger_matches_balance({"station": station})
-    wait_until(_all_final(20), timeout=180, message="20 delivered")
+    assert ledger_matches_balance({"station": station})
+    wait_until(all_final(20), timeout=180, message="20 delivered")
     assert stack.simulator.stats()["tencent"]["numbers"] == 20
 
 
