@@ -58,3 +58,11 @@ def tenant_sender(tenant_id: int) -> str:
 
 def station_sender(station_id: str) -> str:
     return f"station:{station_id}"
+
+
+def sender_of(*, tenant_id: int | None, station_id: str | None) -> str:
+    """The sender of a record: its batch's tenant for a tenant message (``tenant_id`` given), else
+    its station."""
+    if tenant_id is not None:
+        return tenant_sender(tenant_id)
+    return station_sender(station_id or "")

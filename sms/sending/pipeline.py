@@ -418,11 +418,7 @@ def queue_for_dispatch(record_ids: Sequence[int]) -> None:
         kind = (region, record.batch_id is not None, record.business_type, is_douyin(record))
         if kind not in routes:
             routes[kind] = route_for(record)
-        sender = (
-            lanes.tenant_sender(tenants[record.batch_id])
-            if record.batch_id in tenants
-            else lanes.station_sender(record.station_id or "")
-        )
+        sender = lanes.sender_of(tenant_id=tenants.get(record.batch_id), station_id=record.station_id)
         groups.setdefault((routes[kind], region, request_key(record), record.lane, sender), []).append(
             record.pk
         )
@@ -528,10 +524,11 @@ def _sender_of(record_ids: Sequence[int]) -> str:
     record = SendRecord.objects.filter(pk__in=list(record_ids)[:1]).only("batch_id", "station_id").first()
     if record is None:
         return ""
-    if record.batch_id is None:
-        return lanes.station_sender(record.station_id or "")
-    tenant_id = MessageBatch.objects.filter(pk=record.batch_id).values_list("tenant_id", flat=True).first()
-    return lanes.tenant_sender(tenant_id or 0)
+    tenant_id = None
+    if record.batch_id is not None:
+        batches = MessageBatch.objects.filter(pk=record.batch_id)
+        tenant_id = batches.values_list("tenant_id", flat=True).first()
+    return lanes.sender_of(tenant_id=tenant_id, station_id=record.station_id)
 
 
 def retry_delay(attempt: int) -> float:
