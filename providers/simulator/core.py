@@ -144,8 +144,10 @@ class SimState:
     connections: KeptConnections = field(default_factory=lambda: KeptConnections())
     cpu_at_reset: float = field(default_factory=time.process_time)
     balances: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 100000))
-    # Send answers being held right now (``answer_delay_ms``), per provider.
+    # Send answers being held right now (``answer_delay_ms``), per provider, and the condition a
+    # change of the delays is announced on: a held answer is released once its (new) delay is over.
     answers_held: Counter[str] = field(default_factory=Counter)
+    delays_changed: threading.Condition = field(default_factory=threading.Condition)
 
     def record(self, provider: str, numbers: list[str], *, parts: int | None = None) -> None:
         """Count the numbers a provider took in one accepted request, and the ``parts`` it bills
@@ -245,17 +247,29 @@ class SimState:
 
     def hold_answer(self, provider: str) -> None:
         """Hold the answer to a send request ``provider`` has taken for its ``answer_delay_ms``
-        (nothing when it has none), counted in ``answers_held`` meanwhile."""
-        delay = self.config.answer_delay_ms.get(provider, 0.0) / 1000
-        if delay <= 0:
+        (nothing when it has none), counted in ``answers_held`` meanwhile. Lowering the delay
+        (``release_answers`` after a config change) shortens the holds under way."""
+        started = time.monotonic()
+
+        def remaining() -> float:
+            return started + self.config.answer_delay_ms.get(provider, 0.0) / 1000 - time.monotonic()
+
+        if remaining() <= 0:
             return
         with self.lock:
             self.answers_held[provider] += 1
         try:
-            time.sleep(delay)
+            with self.delays_changed:
+                while (left := remaining()) > 0:
+                    self.delays_changed.wait(left)
         finally:
             with self.lock:
                 self.answers_held[provider] -= 1
+
+    def release_answers(self) -> None:
+        """Tell the held answers that ``answer_delay_ms`` changed."""
+        with self.delays_changed:
+            self.delays_changed.notify_all()
 
     # --- reports: pushed after a delay, or held for pulling ---
 

@@ -29,7 +29,8 @@ reports per gateway push: 1, seed 002's one object per request, unless started w
 its numbers counted in ``duplicated_numbers``, as a gateway that does not check would; true: it is
 refused, answered ``08``, before any number is counted) and ``answer_delay_ms`` (per provider,
 e.g. ``{"gateway": 30000}``, added or changed, 0 for none, the default: its send requests are
-taken, numbers counted and reports queued, then the answer is held that long; ``/_sim/stats``
+taken, numbers counted and reports queued, then the answer is held that long, or until a lower
+delay set meanwhile is over; ``/_sim/stats``
 counts the answers held right now in ``answers_held``: a slow provider, for killing the worker
 that waits on it). A setting it does not know, or a
 value of the wrong kind, is refused (400) and nothing is changed.
@@ -84,6 +85,7 @@ def _stats(request: SimRequest, state: SimState) -> SimResponse:
 @route("POST", "/_sim/reset")
 def _reset(request: SimRequest, state: SimState) -> SimResponse:
     state.reset()
+    state.release_answers()
     return SimResponse(body={"status": "ok"})
 
 
@@ -148,6 +150,7 @@ def _config(request: SimRequest, state: SimState) -> SimResponse:
             except KeyError:
                 return SimResponse(400, {"error": f"unknown setting {key}"})
         state.config = config
+    state.release_answers()
     return SimResponse(body={"status": "ok"})
 
 
@@ -244,6 +247,9 @@ class SimulatorServer(ThreadingHTTPServer):
     def server_close(self) -> None:
         super().server_close()
         self.state.connections.close_all()
+        # Held answers end with the server, not minutes later in a process that outlives it.
+        self.state.config.answer_delay_ms = {}
+        self.state.release_answers()
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="provider-simulator", daemon=True)
