@@ -102,6 +102,10 @@ class SimConfig:
     # Seed 002 does not say the gateway refuses a repeated taskId, so by default the simulator
     # sends it again (its numbers count in ``duplicated_numbers``); True answers ``08`` instead.
     gateway_refuse_repeated_task_id: bool = False
+    # Per provider (``{"gateway": 30000}``): a send request is taken (numbers counted, reports
+    # queued), then its answer is held this long: a slow provider, during which a test can kill
+    # the worker that waits for the answer. Off (0) for every provider unless set.
+    answer_delay_ms: dict[str, float] = field(default_factory=dict)
 
 
 # A push carries a payload and the reports in it (lost together when the push is not acknowledged).
@@ -140,6 +144,10 @@ class SimState:
     connections: KeptConnections = field(default_factory=lambda: KeptConnections())
     cpu_at_reset: float = field(default_factory=time.process_time)
     balances: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 100000))
+    # Send answers being held right now (``answer_delay_ms``), per provider, and the condition a
+    # change of the delays is announced on: a held answer is released once its (new) delay is over.
+    answers_held: Counter[str] = field(default_factory=Counter)
+    delays_changed: threading.Condition = field(default_factory=threading.Condition)
 
     def record(self, provider: str, numbers: list[str], *, parts: int | None = None) -> None:
         """Count the numbers a provider took in one accepted request, and the ``parts`` it bills
@@ -168,6 +176,7 @@ class SimState:
                     "reports_pushed": self.reports_pushed[provider],
                     "reports_acknowledged": self.reports_acknowledged[provider],
                     "parts_billed": self.parts_billed[provider],
+                    "answers_held": self.answers_held[provider],
                 }
             return stats
 
@@ -235,6 +244,32 @@ class SimState:
         if any(number.endswith(HANG_SUFFIX) for number in numbers):
             raise Hang
         return None
+
+    def hold_answer(self, provider: str) -> None:
+        """Hold the answer to a send request ``provider`` has taken for its ``answer_delay_ms``
+        (nothing when it has none), counted in ``answers_held`` meanwhile. Lowering the delay
+        (``release_answers`` after a config change) shortens the holds under way."""
+        started = time.monotonic()
+
+        def remaining() -> float:
+            return started + self.config.answer_delay_ms.get(provider, 0.0) / 1000 - time.monotonic()
+
+        if remaining() <= 0:
+            return
+        with self.lock:
+            self.answers_held[provider] += 1
+        try:
+            with self.delays_changed:
+                while (left := remaining()) > 0:
+                    self.delays_changed.wait(left)
+        finally:
+            with self.lock:
+                self.answers_held[provider] -= 1
+
+    def release_answers(self) -> None:
+        """Tell the held answers that ``answer_delay_ms`` changed."""
+        with self.delays_changed:
+            self.delays_changed.notify_all()
 
     # --- reports: pushed after a delay, or held for pulling ---
 

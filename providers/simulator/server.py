@@ -27,7 +27,12 @@ reports per gateway push: 1, seed 002's one object per request, unless started w
 ``--gateway-push-batch`` / ``SIM_GATEWAY_PUSH_BATCH``; N > 1 pushes JSON arrays of up to N) and
 ``gateway_refuse_repeated_task_id`` (default false: a repeated gateway ``taskId`` is sent again and
 its numbers counted in ``duplicated_numbers``, as a gateway that does not check would; true: it is
-refused, answered ``08``, before any number is counted). A setting it does not know, or a
+refused, answered ``08``, before any number is counted) and ``answer_delay_ms`` (per provider,
+e.g. ``{"gateway": 30000}``, added or changed, 0 for none, the default: its send requests are
+taken, numbers counted and reports queued, then the answer is held that long, or until a lower
+delay set meanwhile is over; ``/_sim/stats``
+counts the answers held right now in ``answers_held``: a slow provider, for killing the worker
+that waits on it). A setting it does not know, or a
 value of the wrong kind, is refused (400) and nothing is changed.
 ``POST /_sim/reset`` returns to the settings it was started with, push targets kept.
 
@@ -60,7 +65,7 @@ from providers.simulator.core import (
     post_json,
     route,
 )
-from providers.simulator.protocols import gateway
+from providers.simulator.protocols import fw199, gateway, sjroom, tencent
 
 __all__ = ["SimState", "SimulatorServer", "default_push_targets", "main", "serve"]
 
@@ -80,6 +85,7 @@ def _stats(request: SimRequest, state: SimState) -> SimResponse:
 @route("POST", "/_sim/reset")
 def _reset(request: SimRequest, state: SimState) -> SimResponse:
     state.reset()
+    state.release_answers()
     return SimResponse(body={"status": "ok"})
 
 
@@ -103,10 +109,29 @@ def _apply(config: SimConfig, key: str, value: Any) -> None:
         if not isinstance(value, bool):
             raise TypeError(f"must be true or false, not {value!r}")
         config.gateway_refuse_repeated_task_id = value
+    elif key == "answer_delay_ms":
+        config.answer_delay_ms.update(_answer_delays(value))
     elif hasattr(config, key):
         setattr(config, key, type(getattr(config, key))(value))
     else:
         raise KeyError(key)
+
+
+# The providers whose send answers ``answer_delay_ms`` may hold.
+SENDING_PROVIDERS = frozenset({fw199.PROVIDER, gateway.PROVIDER, sjroom.PROVIDER, tencent.PROVIDER})
+
+
+def _answer_delays(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise TypeError(f"must be an object of provider -> milliseconds, not {value!r}")
+    delays = {}
+    for provider, milliseconds in value.items():
+        if provider not in SENDING_PROVIDERS:
+            raise ValueError(f"no provider {provider!r}")
+        if isinstance(milliseconds, bool) or not isinstance(milliseconds, int | float) or milliseconds < 0:
+            raise ValueError(f"{provider}: milliseconds must be a number >= 0, not {milliseconds!r}")
+        delays[provider] = float(milliseconds)
+    return delays
 
 
 @route("POST", "/_sim/config")
@@ -125,6 +150,7 @@ def _config(request: SimRequest, state: SimState) -> SimResponse:
             except KeyError:
                 return SimResponse(400, {"error": f"unknown setting {key}"})
         state.config = config
+    state.release_answers()
     return SimResponse(body={"status": "ok"})
 
 
@@ -221,6 +247,9 @@ class SimulatorServer(ThreadingHTTPServer):
     def server_close(self) -> None:
         super().server_close()
         self.state.connections.close_all()
+        # Held answers end with the server, not minutes later in a process that outlives it.
+        self.state.config.answer_delay_ms = {}
+        self.state.release_answers()
 
     def start_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="provider-simulator", daemon=True)

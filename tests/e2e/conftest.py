@@ -10,10 +10,18 @@ import requests
 
 from tests.conftest import SERVICE_TOKEN
 from tests.sms.conftest import recharge  # noqa: F401 - the shared fixture
+from tests.support.factories import TEST_PASSWORD
 from tests.support.simulator import RunningSimulator, running_simulator
 from tests.support.waiting import wait_until  # noqa: F401 - the e2e tests import it from here
 
 CALLBACK_TOKEN = "test-callback-token"
+# fw199's Douyin templates (FW199_TEMPLATES) for ``douyin_stack``: type 0 uses the seed's own
+# template (its variables name and number, filled from two fields of sms_content); type 1 the
+# default template of an order id.
+DOUYIN_TEMPLATES = {
+    "0": {"template_id": "ST_72dd4e2c", "params": {"name": "express_company", "number": "express_number"}},
+    "1": {"template_id": "ST_00000001", "params": {"order_id": "order_id"}},
+}
 
 
 @dataclass
@@ -62,6 +70,17 @@ class Stack:
         assert self.station("POST", "/sms/send/start", json={"task_id": task_id})["code"] == 0
         return task_id
 
+    def tenant_send(self, tenant, sign, template, mobiles: list[str]) -> str:
+        """``POST v1/message`` of ``template`` (one parameter) to ``mobiles``; the batch's uuid."""
+        answer = requests.post(
+            f"{self.url}/v1/message",
+            auth=(tenant.username, TEST_PASSWORD),
+            timeout=60,
+            json={"sign_id": sign.pk, "temp_id": template.pk, "mobiles": mobiles, "params": ["PL1"]},
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()["uuid"]
+
     def worker_env(self) -> dict[str, str]:
         """Point the worker's providers at the simulator."""
         sim = self.simulator.url
@@ -97,3 +116,14 @@ def stack(live_server, start_worker, settings) -> Iterator[Stack]:
             "gateway": {"status": f"{live_server.url}/providers/gateway/status?token={CALLBACK_TOKEN}"},
         }
         yield Stack(url=live_server.url, simulator=simulator, start_worker=start_worker)
+
+
+@pytest.fixture
+def douyin_stack(stack, settings) -> Stack:
+    """The stack with fw199's Douyin templates in the web process's settings; its workers need
+    ``FW199_TEMPLATES`` = ``json.dumps(DOUYIN_TEMPLATES)`` alike."""
+    settings.SMS_PROVIDERS = {
+        **settings.SMS_PROVIDERS,
+        "fw199": {**settings.SMS_PROVIDERS["fw199"], "templates": DOUYIN_TEMPLATES},
+    }
+    return stack

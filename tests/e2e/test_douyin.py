@@ -10,33 +10,17 @@ import pytest
 from django.utils import timezone
 
 from sms.models import FINAL_STATES, SendRecord
-from tests.e2e.conftest import wait_until
+from tests.e2e.conftest import DOUYIN_TEMPLATES, wait_until
 from tests.providers.test_fw199 import SEED_CIPHERTEXT
 
 pytestmark = pytest.mark.worker
 
 DOUYIN_ORDER = "5001789329480019707"
-# Type 0 uses the seed's own template (its variables name and number, filled from two fields of
-# sms_content); type 1 the default template of an order id.
-TEMPLATES = {
-    "0": {"template_id": "ST_72dd4e2c", "params": {"name": "express_company", "number": "express_number"}},
-    "1": {"template_id": "ST_00000001", "params": {"order_id": "order_id"}},
-}
-
-
-@pytest.fixture
-def douyin_stack(stack, settings):
-    """The stack with FW199_TEMPLATES set alike in the web process (its settings) and the worker."""
-    settings.SMS_PROVIDERS = {
-        **settings.SMS_PROVIDERS,
-        "fw199": {**settings.SMS_PROVIDERS["fw199"], "templates": TEMPLATES},
-    }
-    return stack
 
 
 def test_an_order_id_send_and_a_ciphertext_send_are_delivered_via_fw199_with_named_params(douyin_stack):
     stack = douyin_stack
-    stack.worker(env={"FW199_TEMPLATES": json.dumps(TEMPLATES)})
+    stack.worker(env={"FW199_TEMPLATES": json.dumps(DOUYIN_TEMPLATES)})
     stack.recharge(10)
     by_order = stack.station_send(
         receive_phone="13100000001",
@@ -98,7 +82,7 @@ def test_a_douyin_send_fails_with_its_reason_when_fw199_stays_down_and_reaches_n
 ):
     stack = douyin_stack
     stack.simulator.configure(down=["fw199"])
-    stack.worker(env={"FW199_TEMPLATES": json.dumps(TEMPLATES), "SMS_PROVIDER_MAX_RETRIES": "1"})
+    stack.worker(env={"FW199_TEMPLATES": json.dumps(DOUYIN_TEMPLATES), "SMS_PROVIDER_MAX_RETRIES": "1"})
     stack.recharge(10)
     task_id = stack.station_send(
         receive_phone=SEED_CIPHERTEXT,

@@ -3,7 +3,6 @@ simulator over loopback: nothing lost, nothing sent twice, nothing billed twice.
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 from collections.abc import Iterator
@@ -14,22 +13,13 @@ from django.db.models import Min, Sum
 from django.utils import timezone
 
 from sms.models import BalanceLedger, PushInbox, RecordState, SendRecord, Station, TenantAccount
-from sms.tenant_api import services as tenant_services
 from tests.e2e.conftest import wait_until
 from tests.support.books import all_final, ledger_matches_balance
-from tests.support.factories import TEST_PASSWORD
 from tests.support.infra import PrivateRedis, on_private_redis
-from tests.support.platform import make_signature, make_template
+from tests.support.platform import tenant_ready
+from tests.support.worker import FAST_SWEEPS
 
 pytestmark = pytest.mark.worker
-
-FAST_SWEEPS = {"SMS_SWEEP_SECONDS": "1", "SMS_REQUEUE_AFTER_SECONDS": "2", "SMS_SENDING_STUCK_SECONDS": "4"}
-
-
-def _basic(user) -> dict[str, str]:
-    return {
-        "Authorization": "Basic " + base64.b64encode(f"{user.username}:{TEST_PASSWORD}".encode()).decode()
-    }
 
 
 def _mobiles(count: int, start: int = 0) -> list[str]:
@@ -37,29 +27,11 @@ def _mobiles(count: int, start: int = 0) -> list[str]:
     return [f"13{index:05d}1234" for index in range(start, start + count)]
 
 
-def _tenant_ready(tenant, charge: int):
-    sign = make_signature(tenant)
-    template = make_template(tenant, sign, template="您的订单{1}已发货。", template_type=2)
-    tenant_services.charge_tenant(username=tenant.username, charge=charge)
-    return sign, template
-
-
-def _send(stack, tenant, sign, template, mobiles) -> str:
-    answer = requests.post(
-        f"{stack.url}/v1/message",
-        headers=_basic(tenant),
-        timeout=60,
-        json={"sign_id": sign.pk, "temp_id": template.pk, "mobiles": mobiles, "params": ["PL1"]},
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()["uuid"]
-
-
 def test_provider_errors_for_a_while_then_recovery_delivers_each_number_once(stack, tenant):
     stack.simulator.configure(fail_next=3)
     stack.worker(env={"SMS_PROVIDER_MAX_RETRIES": "6"})
-    sign, template = _tenant_ready(tenant, 100)
-    _send(stack, tenant, sign, template, _mobiles(50))
+    sign, template = tenant_ready(tenant, charge=100)
+    stack.tenant_send(tenant, sign, template, _mobiles(50))
     wait_until(all_final(50), timeout=60, message="50 final")
     assert SendRecord.objects.filter(state=RecordState.DELIVERED).count() == 50
     stats = stack.simulator.stats()["gateway"]
@@ -96,8 +68,8 @@ def test_worker_killed_mid_batch_every_record_ends_final_and_none_twice(stack, t
     stack.simulator.configure(latency_ms=3000)  # the worker sits in the provider request
     stack.push_reports_in_arrays()  # speed: 5,000 single pushes take over a minute on the live test server
     worker = stack.worker(env=FAST_SWEEPS)
-    sign, template = _tenant_ready(tenant, 6000)
-    _send(stack, tenant, sign, template, _mobiles(5000))
+    sign, template = tenant_ready(tenant, charge=6000)
+    stack.tenant_send(tenant, sign, template, _mobiles(5000))
     wait_until(
         lambda: SendRecord.objects.filter(state=RecordState.SENDING).count() == 5000,
         timeout=30,
@@ -135,12 +107,12 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
 def test_redis_restarted_during_a_run_loses_no_message(private_redis, stack, tenant):
     stack.simulator.configure(latency_ms=500)
     stack.worker(beat=True, env=FAST_SWEEPS)
-    sign, template = _tenant_ready(tenant, 1000)
-    _send(stack, tenant, sign, template, _mobiles(300))
+    sign, template = tenant_ready(tenant, charge=1000)
+    stack.tenant_send(tenant, sign, template, _mobiles(300))
     try:
         private_redis.stop()  # nothing persisted: the queued tasks and the cache are lost
         # Accepted while the broker is away: committed as queued, published later by the sweep.
-        _send(stack, tenant, sign, template, _mobiles(300, start=300))
+        stack.tenant_send(tenant, sign, template, _mobiles(300, start=300))
     finally:
         private_redis.start()
     stack.simulator.configure(latency_ms=0)

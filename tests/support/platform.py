@@ -1,9 +1,10 @@
-"""Helpers for the tenant API suites: signatures and templates through the real services."""
+"""Helpers for the tenant API suites: signatures, templates and balances through the real services."""
 
 from __future__ import annotations
 
 from signatures import services as signature_services
 from signatures.models import Signature
+from sms.tenant_api import services as tenant_services
 from templates_mgmt import services as template_services
 from templates_mgmt.models import Template
 
@@ -34,3 +35,12 @@ def make_template(
     if passed:
         created = template_services.review_template(temp_id=created.pk, audit_status="passed")
     return created
+
+
+def tenant_ready(tenant, *, charge: int) -> tuple[Signature, Template]:
+    """A passed signature and a passed notice template (``您的订单{1}已发货。``), and ``charge``
+    messages on the tenant's balance: what a tenant needs to send through ``v1/message``."""
+    sign = make_signature(tenant)
+    template = make_template(tenant, sign, template="您的订单{1}已发货。", template_type=2)
+    tenant_services.charge_tenant(username=tenant.username, charge=charge)
+    return sign, template

@@ -21,6 +21,9 @@ from tests.support.waiting import scaled, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OUTPUT_DIR = REPO_ROOT / "test-output"
+# A worker's environment for tests of recovery: its beat sweeps every second, publishes again what
+# was left queued 2 s and decides what was left sending 4 s (sms.sending.sweeps).
+FAST_SWEEPS = {"SMS_SWEEP_SECONDS": "1", "SMS_REQUEUE_AFTER_SECONDS": "2", "SMS_SENDING_STUCK_SECONDS": "4"}
 
 
 def test_database_url() -> str:

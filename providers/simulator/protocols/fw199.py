@@ -172,4 +172,5 @@ def send(request: SimRequest, state: SimState) -> SimResponse:
             )
         else:
             results.append({"code": 0, "message": "", "order_id": order_id, "message_id": str(uuid.uuid4())})
+    state.hold_answer(PROVIDER)
     return _answer(0, "ok", results)

@@ -132,6 +132,7 @@ def send(request: SimRequest, state: SimState) -> SimResponse:
             {"task_id": task_id, "mobile": mobile, "time": now, "status": status, "ext_no": ext_no}
         )
     state.deliver_reports(PROVIDER, reports, _pushes(state.config.gateway_push_batch))
+    state.hold_answer(PROVIDER)
     return _answer("00", "成功", {"taskId": task_id})
 
 

@@ -160,6 +160,7 @@ def submit(request: SimRequest, state: SimState) -> SimResponse:
             "phones": phones,
             "settles_at": time.monotonic() + state.config.report_delay_ms / 1000,
         }
+    state.hold_answer(PROVIDER)
     return _answer("200", "成功", batch_no)
 
 

@@ -200,6 +200,7 @@ def _send_sms(params: dict[str, Any], state: SimState) -> SimResponse:
             }
         )
     state.deliver_reports(PROVIDER, reports, _pushes)
+    state.hold_answer(PROVIDER)
     if any(phone.endswith(LATE_ANSWER_SUFFIX) for phone in phones):
         time.sleep(state.config.hang_seconds)  # taken and reported, but the client gives up waiting
     return _ok({"SendStatusSet": statuses})
