@@ -6,8 +6,9 @@
 - The client address is ``REMOTE_ADDR``, or, behind the ``TRUSTED_PROXIES``, the one the proxies
   put in ``X-Forwarded-For`` (django-ipware).
 - ``login_slot`` serialises the attempts on one username from one address (a MariaDB/MySQL named
-  lock), so "is it locked?", the password check and the count of a failure are one step: parallel
-  guesses cannot check more passwords than the limit allows.
+  lock; on SQLite, the embedded default, a lock file under ``GM_VAR_DIR``), so "is it locked?",
+  the password check and the count of a failure are one step: parallel guesses cannot check more
+  passwords than the limit allows.
 - Every failed login is logged (username and address; never the password) and counted in
   ``/metrics`` (``auth_login_failures_total``).
 
@@ -17,10 +18,13 @@ This module imports no app.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import logging
+import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -36,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 # How long an attempt waits for the one before it on the same username and address.
 SLOT_WAIT_SECONDS = 10
+# SQLite's slots: lock files, one per stripe of the (username, address) hashes.
+FILE_SLOT_STRIPES = 64
 
 LOGIN_FAILURES = Counter(
     "auth_login_failures_total",
@@ -149,15 +155,41 @@ def _slot_name(username: str, address: str) -> str:
 
 
 @contextlib.contextmanager
-def login_slot(username: str, address: str) -> Iterator[None]:
-    """Hold the one attempt slot of ``username`` from ``address`` (MariaDB/MySQL ``GET_LOCK``).
+def _file_slot(name: str) -> Iterator[None]:
+    """The slot as an exclusive ``flock`` on one of ``FILE_SLOT_STRIPES`` files under
+    ``GM_VAR_DIR``: SQLite has no named locks, and its processes (make run's web and intake) share
+    that folder on one machine. ``flock`` belongs to the open file, so two threads of one process
+    exclude each other as two processes do. Striped, so guesses at random usernames cannot grow
+    the folder; two usernames on one stripe only take turns."""
+    folder = Path(settings.VAR_DIR) / "login-slots"
+    folder.mkdir(exist_ok=True)
+    stripe = int(name[-8:], 16) % FILE_SLOT_STRIPES
+    deadline = time.monotonic() + SLOT_WAIT_SECONDS
+    with open(folder / f"{stripe:03d}.lock", "ab") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                # flock has no timeout of its own: poll, as GET_LOCK's wait would.
+                if time.monotonic() >= deadline:
+                    raise LoginSlotBusy(name) from None
+                time.sleep(0.005)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
-    Raises ``LoginSlotBusy`` after ``SLOT_WAIT_SECONDS``. Other databases (SQLite, the embedded
-    default) have no named locks: there the attempts are not serialised."""
-    if connection.vendor != "mysql":
-        yield
-        return
+
+@contextlib.contextmanager
+def login_slot(username: str, address: str) -> Iterator[None]:
+    """Hold the one attempt slot of ``username`` from ``address``: MariaDB/MySQL ``GET_LOCK``, or
+    a lock file on SQLite (``_file_slot``). Raises ``LoginSlotBusy`` after ``SLOT_WAIT_SECONDS``."""
     name = _slot_name(username, address)
+    if connection.vendor != "mysql":
+        with _file_slot(name):
+            yield
+        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT GET_LOCK(%s, %s)", [name, SLOT_WAIT_SECONDS])
         (acquired,) = cursor.fetchone()

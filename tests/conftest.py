@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Iterator
 
@@ -13,6 +14,24 @@ from tests.support.factories import TEST_PASSWORD, UserFactory
 from tests.support.worker import WorkerProcess, purge_broker
 
 SERVICE_TOKEN = "test-service-token"
+
+# make test-fast (TEST_FAST=1) leaves these to make test, each with its reason (-ra prints them).
+FAST_RUN_SKIPS = {
+    "worker": "starts a Celery worker, which needs a Redis or RabbitMQ broker",
+    "fuzz": "schemathesis against the live service, about 40 s an API family (make fuzz: longer)",
+    "make_run": "starts make run's stack, on its own embedded default whatever the suite's database "
+    "(about two minutes in all)",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("TEST_FAST") != "1":
+        return
+    for item in items:
+        for marker, reason in FAST_RUN_SKIPS.items():
+            if item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=f"left to make test: {reason}"))
+                break
 
 
 @pytest.fixture(autouse=True)

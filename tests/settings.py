@@ -17,3 +17,10 @@ from gm_server_notify.settings import *  # noqa: F403
 # Most suites send many verify codes to the same few numbers; the verify-code limits are tested on
 # their own (tests/sms/test_verify_limits.py sets them per test).
 SMS_VERIFY_LIMITS = os.environ.get("TEST_SMS_VERIFY_LIMITS", "")
+
+# On SQLite (make test-fast) the test database is a file under GM_VAR_DIR, as make run's is, never
+# Django's default in-memory database: that one is a shared cache, whose table locks ("database
+# table is locked") fail a concurrent write at once instead of waiting out the busy timeout, so a
+# concurrency test there would test something no deployment runs.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_gm_server_notify.sqlite3")}  # noqa: F405

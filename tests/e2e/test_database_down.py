@@ -10,18 +10,13 @@ before the kill (lost mid-use) and threads connecting afresh (refused) are both 
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from bench.harness import free_port, wait_for_http
 from tests.support.waiting import scaled
 
 pytest.importorskip("MySQLdb")
@@ -29,81 +24,25 @@ if not (shutil.which("mariadbd") or Path("/usr/sbin/mariadbd").exists()):
     pytest.skip("needs MariaDB's mariadbd", allow_module_level=True)
 
 from tests.support.infra import PrivateMariaDB  # after the skips: it imports MySQLdb
+from tests.support.web import Web
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 TOKEN = "dbdown-service-token"
 TENANT, ROOT, PASSWORD = "dbdown-tenant", "dbdown-root", "dbdown-password-1"
 # Every call of each family is made this often while the database is down (8 threads serve them).
 ROUNDS = 3
 
 
-class Web:
-    def __init__(self, root: Path, db: PrivateMariaDB) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.root = root
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "gm_server_notify.settings",
-            "GM_EMBEDDED_DEFAULTS": "1",
-            "GM_VAR_DIR": str(root / "var"),
-            "DATABASE_URL": db.url,
-            "REDIS_URL": "",  # the file cache: only the database goes down
-            "CELERY_BROKER_URL": "filesystem://localhost/",
-            "SMS_SERVICE_TOKENS": TOKEN,
-            "LOG_LEVEL": "WARNING",
-            "WEB_CONCURRENCY": "2",
-            "WEB_THREADS": "4",
-        }
-        self.process: subprocess.Popen | None = None
-
-    def manage(self, *args: str, **env: str) -> None:
-        subprocess.run(
-            [str(BIN / "python"), "manage.py", *args],
-            cwd=REPO,
-            env={**self.env, **env},
-            check=True,
-            capture_output=True,
-            timeout=scaled(120),
-        )
-
-    def start(self) -> None:
-        log = (self.root / "web.log").open("ab")
-        self.process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "gm_server_notify.wsgi:application",
-                "--config",
-                "gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-            ],
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_for_http(f"{self.url}/healthz", timeout=scaled(30))
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=scaled(10))
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-    def log(self) -> str:
-        return (self.root / "web.log").read_text(errors="replace")[-4000:]
-
-
 @pytest.fixture
 def web(tmp_path) -> Iterator[tuple[Web, PrivateMariaDB]]:
     db = PrivateMariaDB(tmp_path, database="gm_dbdown")
-    stack = Web(tmp_path, db)
+    # The cache and broker are the web's own files (the embedded defaults): only the database fails.
+    stack = Web(
+        tmp_path,
+        DATABASE_URL=db.url,
+        REDIS_URL="",
+        CELERY_BROKER_URL="filesystem://localhost/",
+        SMS_SERVICE_TOKENS=TOKEN,
+    )
     try:
         db.install()
         stack.manage("migrate", "--noinput", "-v0")

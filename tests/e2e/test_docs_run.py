@@ -320,6 +320,7 @@ def _kill_at_once(run: MakeRun) -> None:
     run.process.wait()
 
 
+@pytest.mark.make_run
 @pytest.mark.parametrize("doc", DOCS)
 def test_every_example_of_the_doc_runs_and_answers_as_shown(doc, fresh_run, tmp_path):
     failures = run_doc(doc, fresh_run, free_port(), tmp_path)

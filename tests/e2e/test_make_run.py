@@ -24,6 +24,8 @@ from tests.support.make_run import REPO_ROOT, MakeRun, alive, descendants, make_
 from tests.support.make_run import wait_for as _wait_for
 from tests.support.waiting import scaled, wait_until
 
+pytestmark = pytest.mark.make_run
+
 
 @pytest.fixture
 def running_service(tmp_path):

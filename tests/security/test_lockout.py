@@ -15,12 +15,12 @@ import threading
 from unittest import mock
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher, check_password
+from django.contrib.auth.hashers import check_password
 from django.db import connection
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
-from tests.support.factories import TEST_PASSWORD, UserFactory
+from tests.support.factories import SLOW_HASHER, TEST_PASSWORD, UserFactory
 
 V1 = "/v1/signature"
 WRONG = "not-the-password-0000"
@@ -121,14 +121,6 @@ def test_metrics_endpoint_shows_the_failed_login_counter(api_client, station_cli
     assert 'auth_login_failures_total{outcome="bad_credentials",surface="api"}' in body
 
 
-class FewIterationsPBKDF2(PBKDF2PasswordHasher):
-    """A real, slow-ish password hash (tens of milliseconds), so that parallel guesses overlap
-    while their passwords are checked, as they do in production."""
-
-    algorithm = "pbkdf2_sha256_test"
-    iterations = 40_000
-
-
 @pytest.fixture
 def _default_combos_afterwards(django_db_blocker):
     """A transactional test empties every table when it ends, the data migration's combos
@@ -146,7 +138,7 @@ def _default_combos_afterwards(django_db_blocker):
 def test_60_parallel_wrong_guesses_check_no_more_passwords_than_the_limit(
     _default_combos_afterwards, transactional_db, settings
 ):
-    settings.PASSWORD_HASHERS = ["tests.security.test_lockout.FewIterationsPBKDF2"]
+    settings.PASSWORD_HASHERS = [SLOW_HASHER]
     UserFactory(username="dcs")
     limit, guesses = settings.AUTH_FAILURE_LIMIT, 60
     checks, checks_lock = [], threading.Lock()

@@ -124,7 +124,6 @@ def _body(**overrides) -> dict:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "mysql", reason="concurrent requests need MySQL")
 def test_a_receipt_replayed_concurrently_is_credited_exactly_once():
     """Twelve copies of one recharge at once: every answer is the documented ``code`` 0 (a replay
     is safe), and the station holds one record, one ledger row and one credit."""
@@ -136,7 +135,6 @@ def test_a_receipt_replayed_concurrently_is_credited_exactly_once():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "mysql", reason="concurrent requests need MySQL")
 def test_a_receipt_raced_with_other_values_is_credited_once_and_the_rest_get_1007():
     """Twelve different recharges naming one receipt at once: one is booked, the other eleven get
     the documented ``1007`` (HTTP 409), none a 500."""
@@ -149,7 +147,6 @@ def test_a_receipt_raced_with_other_values_is_credited_once_and_the_rest_get_100
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "mysql", reason="concurrent requests need MySQL")
 def test_without_the_station_lock_the_database_still_credits_a_receipt_once(monkeypatch):
     """The unique constraint, not only the row lock: with the station lock gone and the receipt
     look-up blind until the insert fails (the worst race), every copy still gets ``code`` 0 and

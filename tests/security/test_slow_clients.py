@@ -18,6 +18,8 @@ import requests
 from tests.support.make_run import make_run, wait_for
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.make_run
+
 SLOW_CLIENTS = 64
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from sms.models import RecordState, SendRecord
 from sms.station_api import selectors, services
+from tests.support.backends import needs_mysql
 from tests.support.waiting import scaled
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,7 +54,7 @@ def _start_together(task_ids: list[int]) -> list[BaseException | None]:
         return list(pool.map(start, task_ids))
 
 
-@pytest.mark.skipif(connection.vendor != "mysql", reason="row locks and deadlocks are MySQL's")
+@needs_mysql("row locks and deadlocks are MySQL's")
 def test_concurrent_starts_of_one_station_on_a_new_day_all_succeed(recharge):
     """The first starts of a day race to create the station's statistics row. An
     update-then-insert took a shared lock on the duplicate key and deadlocked (MySQL 1213) when
@@ -88,7 +89,7 @@ def _waiting_for_kept_reports(holder_id: int) -> bool:
         return cursor.fetchone()[0] > 0
 
 
-@pytest.mark.skipif(connection.vendor != "mysql", reason="row locks are MySQL's")
+@needs_mysql("row locks are MySQL's")
 def test_a_kept_report_held_by_the_other_sides_look_is_applied_by_the_worker_not_left_to_the_sweep(recharge):
     """The report handler keeps a report that overtook the worker's commit, and looks once more
     for its record after its own commit, with the kept row locked. If the worker commits the id

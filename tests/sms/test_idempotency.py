@@ -145,7 +145,6 @@ def test_expired_keys_are_purged(station_client, recharge, settings):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "mysql", reason="concurrent transactions need MySQL")
 def test_identical_requests_at_the_same_instant_make_one_record(recharge):
     recharge("T7442", 100)
 

@@ -14,9 +14,16 @@ from sms import tasks
 from sms.models import Lane, SendRecord, TenantAccount
 from sms.sending import fairness, lanes, pipeline, sweeps
 from templates_mgmt.models import TemplateType
+from tests.support.backends import needs_redis
 from tests.support.platform import make_signature, make_template
 
 pytestmark = pytest.mark.django_db
+
+PARKING = needs_redis(
+    "the bulk lane parks each sender's batches in Redis; without it a bulk batch is published "
+    "directly (test_without_redis_a_bulk_batch_is_published_directly_on_the_bulk_queue)"
+)
+RATE_LIMIT = needs_redis("a provider's rate limit is booked in Redis; without it there is none")
 
 
 @pytest.fixture(autouse=True)
@@ -105,6 +112,7 @@ def test_a_tenant_verify_code_is_written_and_published_on_the_priority_lane(
     assert _published(sent_tasks) == [(pipeline.DISPATCH_TASK, "sms_priority", Lane.PRIORITY)]
 
 
+@PARKING
 def test_a_tenant_message_over_the_threshold_is_parked_under_its_tenant_and_gets_one_turn_per_batch(
     basic_client, tenant, root_user, settings, sent_tasks, django_capture_on_commit_callbacks
 ):
@@ -136,6 +144,7 @@ def _park(sender: str, *batches: int) -> None:
         fairness.park(sender=sender, payload={"record_ids": [batch]})
 
 
+@PARKING
 def test_senders_take_turns_batch_by_batch_whatever_the_depth_of_their_queues():
     _park("tenant:1", 1, 2, 3, 4, 5)
     _park("tenant:2", 10)
@@ -149,6 +158,7 @@ def test_senders_take_turns_batch_by_batch_whatever_the_depth_of_their_queues():
     assert fairness.waiting() == {}
 
 
+@PARKING
 def test_a_sender_that_comes_back_after_draining_joins_the_back_of_the_ring():
     _park("tenant:1", 1, 2)
     _park("tenant:2", 10)
@@ -159,6 +169,7 @@ def test_a_sender_that_comes_back_after_draining_joins_the_back_of_the_ring():
     assert fairness.next_turn() is None
 
 
+@PARKING
 def test_a_sender_whose_parked_batches_expired_is_skipped(settings):
     _park("tenant:1", 1)
     _park("tenant:2", 10)
@@ -167,6 +178,7 @@ def test_a_sender_whose_parked_batches_expired_is_skipped(settings):
     assert fairness.next_turn() is None
 
 
+@PARKING
 def test_a_turn_sends_the_parked_batch_on_the_bulk_lane_and_a_retry_stays_on_the_bulk_queue():
     fairness.park(
         sender="tenant:7",
@@ -209,6 +221,7 @@ def slow_gateway(settings):
     redis.Redis.from_url(settings.REDIS_URL).delete("ratelimit:gateway")
 
 
+@RATE_LIMIT
 def test_a_verify_code_starts_at_once_while_a_blast_has_booked_the_provider_ahead(slow_gateway):
     assert ratelimit.reserve("gateway", 20) == (True, 0.0)  # the blast books 2 s of the provider
     booked, wait = ratelimit.reserve("gateway", 5)
@@ -216,6 +229,7 @@ def test_a_verify_code_starts_at_once_while_a_blast_has_booked_the_provider_ahea
     assert ratelimit.reserve("gateway", 1, priority=True) == (True, 0.0)
 
 
+@RATE_LIMIT
 def test_the_blast_makes_up_for_the_verify_codes_never_the_other_way_round(slow_gateway):
     assert ratelimit.reserve("gateway", 15) == (True, 0.0)
     for _ in range(5):  # verify codes: 0.5 s of the provider, each starting at once
@@ -227,6 +241,7 @@ def test_the_blast_makes_up_for_the_verify_codes_never_the_other_way_round(slow_
     assert not booked and wait > 2.0
 
 
+@RATE_LIMIT
 def test_verify_codes_beyond_the_headroom_wait_too(slow_gateway):
     assert ratelimit.reserve("gateway", 40, max_wait=10) == (True, 0.0)  # 4 s booked
     booked, wait = ratelimit.reserve("gateway", 1, priority=True)
@@ -236,6 +251,7 @@ def test_verify_codes_beyond_the_headroom_wait_too(slow_gateway):
 # --- the re-dispatch sweep and the bulk lane -----------------------------------------------------------
 
 
+@PARKING
 def test_the_sweep_leaves_a_tenant_s_bulk_records_alone_while_it_has_batches_parked(
     basic_client, tenant, root_user, settings, sent_tasks, django_capture_on_commit_callbacks
 ):

@@ -6,8 +6,19 @@ import base64
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 TEST_PASSWORD = "correct-horse-battery"
+# settings.PASSWORD_HASHERS = [SLOW_HASHER]: a real password hash for the concurrency tests.
+SLOW_HASHER = "tests.support.factories.FewIterationsPBKDF2"
+
+
+class FewIterationsPBKDF2(PBKDF2PasswordHasher):
+    """A real, slow-ish password hash (tens of milliseconds), so that parallel guesses overlap
+    while their passwords are checked, as they do in production."""
+
+    algorithm = "pbkdf2_sha256_test"
+    iterations = 40_000
 
 
 class UserFactory(factory.django.DjangoModelFactory):

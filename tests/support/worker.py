@@ -30,7 +30,7 @@ def test_database_url() -> str:
     """A DATABASE_URL naming the database the test process is using right now."""
     db = connection.settings_dict
     if db["ENGINE"] != "django.db.backends.mysql":
-        raise RuntimeError("worker tests need MySQL: a worker cannot share an in-memory SQLite test DB")
+        raise RuntimeError("worker tests need MySQL and a real broker: run them through `make test`")
     password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
     return f"mysql://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
 
