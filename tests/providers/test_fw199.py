@@ -190,6 +190,7 @@ def test_send_by_phone_and_by_order_id_are_accepted_with_message_ids(simulator):
         "reports_pushed": 0,
         "reports_acknowledged": 0,
         "parts_billed": 2,
+        "answers_held": 0,
     }
 
 

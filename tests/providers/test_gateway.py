@@ -68,6 +68,7 @@ def test_send_posts_one_request_and_accepts_every_number(simulator):
         "reports_pushed": 0,
         "reports_acknowledged": 0,
         "parts_billed": 2,
+        "answers_held": 0,
     }
 
 
