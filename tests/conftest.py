@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
+from sms.sending import fairness
 from tests.support.factories import TEST_PASSWORD, UserFactory
 from tests.support.worker import WorkerProcess, purge_broker
 
@@ -152,3 +153,14 @@ def _default_combos(request):
 
     request.getfixturevalue("transactional_db")
     importlib.import_module("sms.migrations.0002_default_combos").create_combos(apps, None)
+
+
+@pytest.fixture
+def parking():
+    """The bulk lane's parked batches (``sms.sending.fairness``), empty before and after; skipped
+    where there is no Redis to park them in (``make test-fast``)."""
+    if not fairness.park(sender="probe", payload={}):
+        pytest.skip("no Redis to park bulk batches in: run through `make test`")
+    fairness.purge()
+    yield fairness
+    fairness.purge()

@@ -320,16 +320,6 @@ def test_a_lanes_waiting_records_are_counted_up_to_the_cap(station_client, monke
     assert value(samples, "sms_lane_oldest_waiting_seconds", lane="bulk") >= 60
 
 
-@pytest.fixture
-def parking():
-    """The bulk lane's parked batches, empty before and after (needs Redis: ``make test``)."""
-    if not fairness.park(sender="probe", payload={}):
-        pytest.skip("no Redis to park bulk batches in: run through `make test`")
-    fairness.purge()
-    yield fairness
-    fairness.purge()
-
-
 def test_the_bulk_lanes_parked_batches_are_counted_with_their_senders(station_client, parking):
     for sender, batches in (("tenant:7", 3), ("tenant:9", 1)):
         for index in range(batches):

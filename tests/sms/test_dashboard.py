@@ -32,16 +32,6 @@ def instant():
         yield now
 
 
-@pytest.fixture
-def parking():
-    """The bulk lane's parked batches, empty before and after (needs Redis: ``make test``)."""
-    if not fairness.park(sender="probe", payload={}):
-        pytest.skip("no Redis to park bulk batches in: run through `make test`")
-    fairness.purge()
-    yield fairness
-    fairness.purge()
-
-
 def queue(lane: Lane, *, queued_at, phone: str = "13112341234"):
     return send_record(receive_phone=phone, state=RecordState.QUEUED, lane=lane, queued_at=queued_at)
 
