@@ -53,7 +53,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from celery import Celery
 
 from bench.harness import free_port, wait_for_http
 from tests.support.infra import PrivateMariaDB, PrivateRedis
@@ -495,14 +494,25 @@ def _children(pid: int) -> set[int]:
     return children
 
 
+# Celery's control publishes through the app's default broker, which CELERY_BROKER_URL (the
+# suite's) decides before any argument: the probe runs in a process of its own, on the stack's.
+_INSPECT = (
+    "import json; from celery import Celery; "
+    "print(json.dumps(Celery('chaos-probe').control.inspect(timeout=1, limit=1).active() or {}))"
+)
+
+
 def _dispatching_child(stack: ChaosStack) -> int | None:
     """The pool process of the worker running a dispatch now (celery ``inspect active``)."""
-    probe = Celery("chaos-probe", broker=stack.redis.url(0))
-    try:
-        active = probe.control.inspect(timeout=scaled(1)).active() or {}
-    finally:
-        probe.close()
-    for tasks in active.values():
+    probe = subprocess.run(
+        [str(BIN / "python"), "-c", _INSPECT],
+        env={**os.environ, "CELERY_BROKER_URL": stack.redis.url(0)},
+        capture_output=True,
+        text=True,
+        timeout=scaled(30),
+        check=True,
+    )
+    for tasks in json.loads(probe.stdout).values():
         for task in tasks:
             if task.get("name") in DISPATCH_TASKS and task.get("worker_pid"):
                 return int(task["worker_pid"])
