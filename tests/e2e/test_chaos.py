@@ -74,8 +74,8 @@ LATENCY_MS, REPORT_DELAY_MS = (2000, 4000) if BIG else (1000, 2000)
 FINAL_WITHIN_SECONDS = float(os.environ.get("CHAOS_FINAL_WITHIN_SECONDS", "60"))
 # The callers' sends beside the blast: every provider request costs the simulator's latency, so a
 # few dozen, paced to run through the fault.
-CALLS = int(os.environ.get("CHAOS_CALLS", "40" if BIG else "16"))
-CALL_PACE_SECONDS = 0.4
+CALLS = int(os.environ.get("CHAOS_CALLS", "24" if BIG else "12"))
+CALL_PACE_SECONDS = 0.3
 TOKEN, CALLBACK = "chaos-service-token", "chaos-callback-token"
 TENANT, ROOT, PASSWORD = ("chaos-tenant", "chaos-root", "chaos-password-1")
 STATION = "T7442"
