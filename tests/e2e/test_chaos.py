@@ -521,9 +521,14 @@ def _dispatching_child(stack: ChaosStack) -> int | None:
 
 def _strike(stack: ChaosStack, fault: str) -> tuple[float, float, dict]:
     """Inject ``fault``; returns (struck, recovered) as ``time.monotonic()`` values and what the
-    fault itself showed."""
-    seen: dict = {}
+    fault showed: ``in_flight``, the records ``sending`` or ``submitted`` read just before it struck,
+    and for a pool child the pool before and after."""
     worker = stack.processes["worker"]
+    seen: dict = {}
+    if fault != "pool-child-kill":
+        # Strike only while the service holds work between the provider and us.
+        poll(lambda: _in_flight(stack) > 0, 10)
+        seen["in_flight"] = _in_flight(stack)
     if fault in DATABASE_FAULTS:
         struck, recovered = stack.db.restart(DOWN_SECONDS, crash=fault == "mariadb-kill")
     elif fault in ("redis-stop", "redis-kill"):
@@ -547,12 +552,13 @@ def _strike(stack: ChaosStack, fault: str) -> tuple[float, float, dict]:
         # The kill must take a dispatch with it: strike a child seen running one.
         assert poll(holding_a_batch, 20) and victims[-1] in pool, f"no pool process ran a dispatch: {pool}"
         victim = victims[-1]
+        seen["in_flight"] = _in_flight(stack)
         struck = time.monotonic()
         os.kill(victim, signal.SIGKILL)
         # The worker survives and forks a replacement: the pool is whole again.
         poll(lambda: len(_children(worker.pid) - {victim}) == len(pool), 30)
         recovered = time.monotonic()
-        seen = {"pool_before": sorted(pool), "killed": victim, "pool_after": sorted(_children(worker.pid))}
+        seen |= {"pool_before": sorted(pool), "killed": victim, "pool_after": sorted(_children(worker.pid))}
         assert worker.poll() is None, "the worker's main process died with its pool child"
         assert len(seen["pool_after"]) == len(pool) and victim not in seen["pool_after"], seen
     return struck, recovered, seen
@@ -625,10 +631,8 @@ def test_a_fault_mid_blast_loses_nothing_and_sends_nothing_twice(chaos, fault):
         assert answer.status_code == 200, answer.text
     accepted = time.monotonic()
     time.sleep(max(0.0, FAULT_AFTER_SECONDS - (accepted - started)))  # the blast under way
-    # Strike only while the service holds work between the provider and us.
-    poll(lambda: _in_flight(stack) > 0, 10)
-    in_flight_at_fault = _in_flight(stack)
     struck, recovered, seen = _strike(stack, fault)
+    in_flight_at_fault = seen.pop("in_flight")
 
     callers.join(timeout=scaled(180))
     total = RECIPIENTS + callers.sent["station"] + callers.sent["tenant"]
@@ -676,6 +680,8 @@ def test_a_fault_mid_blast_loses_nothing_and_sends_nothing_twice(chaos, fault):
         "answers": len(log.answers),
         "server_errors": len(server_errors),
         "documented_503": len(server_errors) - len(undocumented),
+        # Seconds after the strike (the database answered again at recovery_seconds).
+        "documented_503_at": [round(a.at - struck, 1) for a in server_errors if a not in undocumented],
         "undocumented_5xx": [f"{a.call} {a.status} {a.code}" for a in undocumented],
         "books": books,
         **({"pool": seen} if seen else {}),
