@@ -530,44 +530,46 @@ def _dispatching_child(stack: ChaosStack) -> int | None:
     return None
 
 
+def _dispatching_pool_process(stack: ChaosStack, pool: set[int]) -> int:
+    """A pool process of the worker seen running a dispatch (waited for)."""
+    seen: list[int] = []
+
+    def holding_a_batch() -> bool:
+        child = _dispatching_child(stack)
+        if child is not None:
+            seen.append(child)
+        return child is not None
+
+    assert poll(holding_a_batch, 20) and seen[-1] in pool, f"no pool process ran a dispatch: {pool}"
+    return seen[-1]
+
+
 def _strike(stack: ChaosStack, fault: str) -> tuple[float, float, dict]:
     """Inject ``fault``; returns (struck, recovered) as ``time.monotonic()`` values and what the
     fault showed: ``in_flight``, the records ``sending`` or ``submitted`` read just before it struck,
     and for a pool child the pool before and after."""
     worker = stack.processes["worker"]
     seen: dict = {}
-    if fault != "pool-child-kill":
+    if fault in WORKER_FAULTS:
+        # The kill must take a dispatch with it: strike while a pool process runs one.
+        pool = _children(worker.pid)
+        victim = _dispatching_pool_process(stack, pool)
+    else:
         # Strike only while the service holds work between the provider and us.
         poll(lambda: _in_flight(stack) > 0, 10)
-        seen["in_flight"] = _in_flight(stack)
+    seen["in_flight"] = _in_flight(stack)
     # Struck when the stop begins: a clean shutdown refuses connections while it runs.
+    struck = time.monotonic()
     if fault in DATABASE_FAULTS:
-        struck = time.monotonic()
         _, recovered = stack.db.restart(DOWN_SECONDS, crash=fault == "mariadb-kill")
     elif fault in ("redis-stop", "redis-kill"):
-        struck = time.monotonic()
         _, recovered = stack.redis.restart(DOWN_SECONDS, crash=fault == "redis-kill")
     elif fault == "worker-kill":
-        struck = time.monotonic()
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=scaled(30))
         stack.start_worker()
         recovered = time.monotonic()
     else:
-        pool = _children(worker.pid)
-        victims: list[int] = []
-
-        def holding_a_batch() -> bool:
-            child = _dispatching_child(stack)
-            if child is not None:
-                victims.append(child)
-            return child is not None
-
-        # The kill must take a dispatch with it: strike a child seen running one.
-        assert poll(holding_a_batch, 20) and victims[-1] in pool, f"no pool process ran a dispatch: {pool}"
-        victim = victims[-1]
-        seen["in_flight"] = _in_flight(stack)
-        struck = time.monotonic()
         os.kill(victim, signal.SIGKILL)
         # The worker survives and forks a replacement: the pool is whole again.
         poll(lambda: len(_children(worker.pid) - {victim}) == len(pool), 30)
