@@ -28,10 +28,10 @@ reports empty); and no API answer of the run a 5xx, the polled ``/healthz`` incl
 documented 503 (family body, ``Retry-After``) while the database is down (docs/testing.md).
 
 Sweeps are slowed to minutes for the database and Redis faults, so what finishes the work there
-is the intake queue, task retries and the durable broker, not a sweep (``redis-kill`` aside: see
-``SWEEPS``). After a worker's SIGKILL the batch it had in hand is finished by the stuck-sending
+is the intake queue, task retries and the durable broker, not a sweep. After a worker's SIGKILL the batch it had in hand is finished by the stuck-sending
 sweep (fast here), which makes it ``unknown`` without resending it (the gateway is not declared to
-refuse a repeated ``taskId``), and the reports the simulator pushed for it decide it.
+refuse a repeated ``taskId``), and the reports the simulator pushed for it decide it; a bulk batch
+whose turn died with the worker before its claim is published again by the re-dispatch sweep.
 
 ``make test`` runs each fault with ``CHAOS_RECIPIENTS`` = 400; ``make chaos`` with 20,000 and
 prints the measured figures (docs/performance.md records them).
@@ -94,10 +94,13 @@ SLOW_SWEEPS = {
 }
 # After a SIGKILL of a worker the claimed batch is the stuck-sending sweep's: that sweep is quick.
 # A batch claimed but never sent (the kill struck between the claim and the request) stays
-# unknown, no report will come: the settle deadline fails it, still billed (policy keep).
+# unknown, no report will come: the settle deadline fails it, still billed (policy keep). A bulk
+# turn that had popped its batch from the lane when its worker died leaves the batch's records
+# queued (sms/sending/fairness.py), and its own message comes back only after the broker's
+# visibility timeout: the re-dispatch sweep publishes them again (60 s by default; 20 s here).
 KILL_SWEEPS = {
     "SMS_SWEEP_SECONDS": "2",
-    "SMS_REQUEUE_AFTER_SECONDS": "600",
+    "SMS_REQUEUE_AFTER_SECONDS": "20",
     "SMS_SENDING_STUCK_SECONDS": "8",
     "SMS_UNKNOWN_SETTLE_SECONDS": "20",
 }
