@@ -42,8 +42,9 @@ test: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
 	bash scripts/test.sh
 
-# The chaos test at the issue's size: 20,000 recipients, each fault (database, broker, worker) in turn;
-# figures in var/chaos/*.json (docs/performance.md records them).
+# The chaos test at the issue's size: 20,000 recipients, each fault in turn (MariaDB and Redis
+# stopped and SIGKILLed, the worker and a pool child SIGKILLed); figures in var/chaos/*.json
+# (docs/performance.md records them).
 chaos: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
 	CHAOS_RECIPIENTS=$${CHAOS_RECIPIENTS:-20000} bash scripts/test.sh tests/e2e/test_chaos.py -s $(ARGS)

@@ -1,6 +1,7 @@
 """Private MariaDB and Redis servers for tests that break them (the chaos test, a Redis restarted
 mid-run): each on a spare loopback port with its data in a temporary folder, so stopping, killing
-or restarting them never touches the machine's own services."""
+(SIGKILL, then a start on the same data: InnoDB's crash recovery, Redis's append-only file) or
+restarting them never touches the machine's own services."""
 
 from __future__ import annotations
 
@@ -48,14 +49,24 @@ class _PrivateServer:
     def stop(self) -> None:
         raise NotImplementedError
 
-    def restart(self, down_seconds: float) -> tuple[float, float]:
-        """Stop, stay down ``down_seconds``, start. Returns (went down, answers again) as
-        ``time.monotonic()`` values."""
-        self.stop()
+    def restart(self, down_seconds: float, *, crash: bool = False) -> tuple[float, float]:
+        """Stop (with ``crash``: ``kill``), stay down ``down_seconds``, start again on the same
+        data. Returns (went down, answers again) as ``time.monotonic()`` values."""
+        if crash:
+            self.kill()
+        else:
+            self.stop()
         down = time.monotonic()
         time.sleep(down_seconds)
         self.start()
         return down, time.monotonic()
+
+    def kill(self) -> None:
+        """SIGKILL: a crash. Nothing is flushed or closed; what the server had not yet written to
+        disk is lost, as when its machine loses power or the OOM killer takes it."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=scaled(30))
 
     def close(self) -> None:
         if self.process and self.process.poll() is None:
