@@ -2,6 +2,7 @@
 "Mutation testing"). The configuration is ``[tool.mutmut]`` in pyproject.toml.
 
     python scripts/mutation.py run ledger     # mutmut run on one module's mutants
+    python scripts/mutation.py again ledger   # again, on those not killed last time
     python scripts/mutation.py score          # killed/total per module, and the survivors
 
 ``run`` is mutmut's own command with one change: mutmut leaves every decorated function alone
@@ -84,24 +85,41 @@ def _allow_retry_on_deadlock() -> None:
     visitor._skip_node_and_children = skip
 
 
-def run(module: str, max_children: int) -> None:
+def run(module: str, max_children: int, *, again: bool = False) -> None:
+    """mutmut run on the module's mutants; with ``again``, only on those a test did not kill last
+    time (after a test was added: mutmut learns which functions the new tests call first)."""
     _allow_retry_on_deadlock()
     from mutmut.__main__ import cli
 
-    cli(["run", "--max-children", str(max_children), *mutant_globs(module)])
+    names = _not_killed(module) if again else mutant_globs(module)
+    if not names:
+        print(f"{module}: every mutant was killed")
+        return
+    cli(["run", "--max-children", str(max_children), *names])
+
+
+def _results(module: str, root: Path = Path("mutants")) -> dict[str, int | None] | None:
+    """Each in-scope mutant's exit code (None: not run yet), or None when the module never ran."""
+    meta = root / (MODULES[module][0].replace(".", "/") + ".py.meta")
+    if not meta.exists():
+        return None
+    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    return {name: code for name, code in codes.items() if _in_scope(module, name)}
+
+
+def _not_killed(module: str) -> list[str]:
+    return sorted(name for name, code in (_results(module) or {}).items() if code not in KILLED)
 
 
 def score(root: Path = Path("mutants")) -> int:
     """Print killed/total per module (only the mutants in scope) and each survivor; 1 when a module
     that was run scores under 90 %."""
     low = 0
-    for module, (dotted, _) in MODULES.items():
-        meta = root / (dotted.replace(".", "/") + ".py.meta")
-        if not meta.exists():
+    for module in MODULES:
+        results = _results(module, root)
+        if results is None:
             print(f"{module:12} not run")
             continue
-        codes = json.loads(meta.read_text())["exit_code_by_key"]
-        results = {name: code for name, code in codes.items() if _in_scope(module, name)}
         checked = {name: code for name, code in results.items() if code is not None}
         if not checked:
             print(f"{module:12} not run")
@@ -128,14 +146,14 @@ def score(root: Path = Path("mutants")) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) >= 2 and argv[0] == "run" and argv[1] in MODULES:
+    if len(argv) >= 2 and argv[0] in ("run", "again") and argv[1] in MODULES:
         jobs = int(argv[2]) if len(argv) > 2 else 1
-        run(argv[1], jobs)
+        run(argv[1], jobs, again=argv[0] == "again")
         return 0
     if argv == ["score"]:
         return score()
     modules = ",".join(MODULES)
-    print(f"usage: mutation.py run {{{modules}}} [max-children] | mutation.py score", file=sys.stderr)
+    print(f"usage: mutation.py run|again {{{modules}}} [max-children] | mutation.py score", file=sys.stderr)
     return 2
 
 
