@@ -440,3 +440,105 @@ def test_an_answer_for_more_records_than_one_in_list_applies_to_every_record(rec
     ]
     assert pipeline.record_outcomes(provider="tencent", dispatch_id="d1", outcomes=outcomes) == count
     assert SendRecord.objects.filter(state=RecordState.SUBMITTED).count() == count
+
+
+def test_marking_unknown_changes_only_the_named_records_still_in_the_expected_state(
+    queued, django_capture_on_commit_callbacks
+):
+    from sms.core import metrics
+
+    named, delivered, other = queued(3)
+    pipeline.claim_dispatch(record_ids=[named.pk, delivered.pk, other.pk], provider="tencent")
+    SendRecord.objects.filter(pk=delivered.pk).update(state=RecordState.DELIVERED)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    SendRecord.objects.update(updated_at=an_hour_ago)
+    before = metrics.RECORDS_UNKNOWN._value.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pipeline.mark_unknown(records=[named, delivered], remark="r" * 300) == 1
+    assert metrics.RECORDS_UNKNOWN._value.get() - before == 1
+    states = dict(SendRecord.objects.values_list("id", "state"))
+    assert states == {
+        named.pk: RecordState.UNKNOWN,
+        delivered.pk: RecordState.DELIVERED,
+        other.pk: RecordState.SENDING,
+    }
+    named.refresh_from_db()
+    assert (named.remark, named.refunded) == ("r" * 255, False)
+    assert named.unknown_at is not None and named.updated_at > an_hour_ago
+
+
+def test_marking_more_records_unknown_than_one_in_list_counts_them_all(recharge):
+    from sms.core.bulk import IN_LIST_LIMIT
+
+    count = IN_LIST_LIMIT + 1
+    SendRecord.objects.bulk_create(
+        [
+            SendRecord(
+                station_id="T7442",
+                receive_phone="13112341234",
+                phone_e164="+8613112341234",
+                content="x",
+                segments=1,
+                state=RecordState.SENDING,
+                provider="tencent",
+                dispatch_id="d1",
+            )
+            for _ in range(count)
+        ]
+    )
+    assert (
+        pipeline.mark_unknown(records=list(SendRecord.objects.all()), remark="r", dispatch_id="d1") == count
+    )
+
+
+def test_resuming_a_dispatch_takes_back_only_its_records_still_sending(queued):
+    sending, submitted, elsewhere = queued(3)
+    dispatch = pipeline.claim_dispatch(record_ids=[sending.pk, submitted.pk], provider="gateway")
+    pipeline.claim_dispatch(record_ids=[elsewhere.pk], provider="gateway")
+    SendRecord.objects.filter(pk=submitted.pk).update(state=RecordState.SUBMITTED)
+    ids = [sending.pk, submitted.pk, elsewhere.pk]
+    again = pipeline.claim_dispatch(
+        record_ids=ids, provider="gateway", dispatch_id=dispatch.dispatch_id, resume=True
+    )
+    assert [record.pk for record in again.records] == [sending.pk]
+
+
+def test_a_claim_of_more_records_than_one_in_list_takes_them_all_and_stamps_them(recharge):
+    from sms.core.bulk import IN_LIST_LIMIT
+
+    count = IN_LIST_LIMIT + 1
+    SendRecord.objects.bulk_create(
+        [
+            SendRecord(
+                station_id="T7442",
+                receive_phone="13112341234",
+                phone_e164="+8613112341234",
+                content="x",
+                segments=1,
+                state=RecordState.QUEUED,
+            )
+            for _ in range(count)
+        ]
+    )
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    SendRecord.objects.update(updated_at=an_hour_ago)
+    ids = list(SendRecord.objects.values_list("id", flat=True))
+    assert len(pipeline.claim_dispatch(record_ids=ids, provider="tencent").records) == count
+    assert SendRecord.objects.filter(state=RecordState.SENDING, updated_at__gt=an_hour_ago).count() == count
+
+
+def test_an_answer_applies_the_kept_reports_of_its_own_records_only(queued):
+    taken, caught_up = queued(2)
+    reports.apply_delivery_reports(
+        provider="tencent",
+        reports=[
+            DeliveryReport(provider="tencent", provider_message_id=m, status=ReportStatus.DELIVERED)
+            for m in ("s1", "s9")
+        ],
+    )
+    SendRecord.objects.filter(pk=caught_up.pk).update(provider_message_id="s9")  # left to the sweep
+    batch = pipeline.claim_dispatch(record_ids=[taken.pk], provider="tencent")
+    accepted = [SendOutcome(taken.pk, OutcomeStatus.ACCEPTED, provider_message_id="s1")]
+    pipeline.record_outcomes(provider="tencent", dispatch_id=batch.dispatch_id, outcomes=accepted)
+    assert SendRecord.objects.get(pk=taken.pk).state == RecordState.DELIVERED
+    assert list(PendingReport.objects.values_list("provider_message_id", flat=True)) == ["s9"]
