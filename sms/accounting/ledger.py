@@ -59,9 +59,8 @@ def change_balance(
             station=station, tenant=tenant, delta=delta, balance_after=balance_after, reason=reason, ref=ref
         )
         try:
-            with transaction.atomic(savepoint=repeatable):
-                entry.save(force_insert=True)
-        except IntegrityError as exc:
+            entry.save(force_insert=True)
+        except IntegrityError as exc:  # the savepoint above undoes the balance change too
             raise AlreadyBooked(f"{reason} {ref} was booked already") from exc
     account.balance_nums = balance_after
     return balance_after

@@ -3,13 +3,15 @@ answer again and changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import date, timedelta
 from unittest import mock
 
 import pytest
 from django.db import connection
 from django.utils import timezone
+from rest_framework.response import Response
 from rest_framework.test import APIClient
 
 from sms.core import idempotency
@@ -164,3 +166,139 @@ def test_identical_requests_at_the_same_instant_make_one_record(recharge):
     task_ids = {task_id for status, task_id in answers if status == 200}
     assert task_ids == {SendRecord.objects.get().pk}
     assert {status for status, _ in answers} <= {200, 409}
+
+
+def _run(key: str = "k", *, scope: str = "client:a", path: str = "/p", data=None, status: int = 201):
+    """``run_once`` with a handler that answers ``status`` and counts its calls."""
+    calls = []
+
+    def handle() -> Response:
+        calls.append(1)
+        return Response({"n": len(calls)}, status=status)
+
+    response, replayed = idempotency.run_once(
+        scope=scope, path=path, key=key, data={"x": 1} if data is None else data, handle=handle
+    )
+    return response, replayed, len(calls)
+
+
+def test_the_request_hash_is_sha256_of_canonical_json_so_stored_keys_outlive_an_upgrade():
+    """Sorted keys, no spaces, UTF-8 as written, and what JSON cannot write as its text: the same
+    body hashes the same in every version, so a retry after a deploy still replays."""
+    body = {"mobiles": ["13100000001"], "content": "订单", "when": date(2026, 11, 25), "a": None}
+    canonical = '{"a":null,"content":"订单","mobiles":["13100000001"],"when":"2026-11-25"}'
+    assert idempotency.request_hash(body) == hashlib.sha256(canonical.encode()).hexdigest()
+    assert idempotency.request_hash(dict(reversed(body.items()))) == idempotency.request_hash(body)
+
+
+def test_a_malformed_key_is_refused_saying_what_a_key_is():
+    with pytest.raises(idempotency.InvalidKey) as refused:
+        idempotency.checked_key("a b")
+    assert str(refused.value) == "Idempotency-Key must be 1 to 255 printable ASCII characters"
+
+
+def test_a_replay_answers_the_stored_status_and_body():
+    first, replayed, calls = _run()
+    assert (first.status_code, replayed, calls) == (201, False, 1)
+    response, replayed, calls = _run()
+    assert (response.status_code, response.data, replayed, calls) == (201, {"n": 1}, True, 0)
+
+
+def test_a_stored_answer_without_a_status_replays_as_200():
+    _run()
+    IdempotencyKey.objects.update(status_code=None)
+    response, replayed, _ = _run()
+    assert (response.status_code, replayed) == (200, True)
+
+
+def test_a_key_is_one_per_caller_path_and_key():
+    for scope, path, key in [
+        ("client:a", "/p", "k"),
+        ("client:b", "/p", "k"),
+        ("client:a", "/q", "k"),
+        ("client:a", "/p", "j"),
+    ]:
+        assert _run(key, scope=scope, path=path)[1:] == (False, 1)
+    assert _run("k", scope="client:a", path="/p")[1:] == (True, 0)
+
+
+def test_a_server_error_releases_the_key_so_a_retry_runs():
+    other = IdempotencyKey.objects.create(
+        scope="client:b", path="/p", key="k", request_hash="h", locked_at=timezone.now()
+    )
+    assert _run(status=500)[0].status_code == 500
+    assert list(IdempotencyKey.objects.all()) == [other]  # another caller's claim in progress stays
+    assert _run(status=200)[1:] == (False, 1)
+
+
+def test_a_request_that_raises_releases_its_key_and_leaves_others_claims():
+    other = IdempotencyKey.objects.create(
+        scope="client:b", path="/p", key="k", request_hash="h", locked_at=timezone.now()
+    )
+
+    def fail() -> Response:
+        raise RuntimeError("the view broke")
+
+    with pytest.raises(RuntimeError):
+        idempotency.run_once(scope="client:a", path="/p", key="k", data={"x": 1}, handle=fail)
+    assert list(IdempotencyKey.objects.all()) == [other]
+
+
+def _dead_claim(key: str = "k", *, locked_at=None) -> IdempotencyKey:
+    return IdempotencyKey.objects.create(
+        scope="client:a",
+        path="/p",
+        key=key,
+        request_hash=idempotency.request_hash({"x": 1}),
+        locked_at=locked_at or timezone.now() - timedelta(hours=1),
+    )
+
+
+def test_a_claim_exactly_as_old_as_the_lock_is_still_in_progress(settings):
+    now = timezone.now()
+    _dead_claim(locked_at=now - timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS))
+    with (
+        mock.patch.object(idempotency.timezone, "now", return_value=now),
+        pytest.raises(idempotency.KeyInProgress),
+    ):
+        _run()
+
+
+def test_taking_over_a_dead_claim_leaves_other_dead_claims_as_they_were():
+    when = timezone.now() - timedelta(hours=1)
+    _dead_claim("k", locked_at=when)
+    other = _dead_claim("j", locked_at=when)
+    assert _run("k")[1:] == (False, 1)
+    other.refresh_from_db()
+    assert other.locked_at == when
+
+
+@pytest.mark.parametrize(
+    "meanwhile",
+    [{"locked_at": timezone.now()}, {"state": IdempotencyKey.DONE, "status_code": 201, "body": {"n": 1}}],
+    ids=["taken-over-by-another-retry", "finished-by-its-first-request"],
+)
+def test_a_dead_claim_that_changed_since_it_was_read_is_not_taken_over(meanwhile):
+    """Two retries may read the same dead claim; the one that writes second finds it changed
+    (another retry took it over, or the first request finished after all) and does not run."""
+    claim = _dead_claim()
+    read = IdempotencyKey.objects.get
+
+    def read_then_changed(**lookup):
+        row = read(**lookup)
+        IdempotencyKey.objects.filter(pk=claim.pk).update(**meanwhile)
+        return row
+
+    with mock.patch.object(IdempotencyKey.objects, "get", side_effect=read_then_changed):
+        with pytest.raises(idempotency.KeyInProgress):
+            _run()
+
+
+def test_purging_keeps_keys_younger_than_the_ttl(settings):
+    _run("old")
+    _run("new")
+    IdempotencyKey.objects.filter(key="old").update(
+        created_at=timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS + 1)
+    )
+    assert idempotency.purge_expired() == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]

@@ -5,7 +5,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -13,7 +13,16 @@ from providers import ratelimit
 from providers.base import DeliveryReport, OutcomeStatus, Region, ReportStatus, SendOutcome
 from providers.gateway import GatewayAdapter
 from sms.delivery import reports
-from sms.models import BalanceLedger, Lane, PendingReport, RecordState, SendRecord, SendStatus, Station
+from sms.models import (
+    BalanceLedger,
+    DailyStatistics,
+    Lane,
+    PendingReport,
+    RecordState,
+    SendRecord,
+    SendStatus,
+    Station,
+)
 from sms.sending import pipeline, routing, sweeps
 from sms.station_api import services
 
@@ -275,3 +284,264 @@ def test_message_ids_a_provider_issues_are_written_per_row_in_one_update(queued)
     assert "CASE" in update.upper() and CONCAT not in update.upper()
     stored = dict(SendRecord.objects.values_list("id", "provider_message_id"))
     assert stored == {record.pk: f"{batch.dispatch_id}:{record.receive_phone}" for record in records}
+
+
+def test_failing_records_no_provider_took_refunds_them_with_the_reason_and_code(queued):
+    coded, plain = queued(2)
+    assert pipeline.fail_records(records=[coded], remark="no provider available", code="E9") == 1
+    assert pipeline.fail_records(records=[plain], remark="no provider available") == 1
+    rows = SendRecord.objects.order_by("id").values_list(
+        "state", "status", "remark", "provider_code", "refunded"
+    )
+    assert list(rows) == [
+        (RecordState.FAILED, SendStatus.FAILED, "E9: no provider available", "E9", True),
+        (RecordState.FAILED, SendStatus.FAILED, "no provider available", "", True),
+    ]
+    assert Station.objects.get(station_id="T7442").balance_nums == 10  # both given back
+
+
+def test_records_never_started_fail_refunded_with_their_reason_cut_to_the_column(recharge):
+    recharge("T7442", 10)
+    records = [
+        services.create_station_send(
+            station_id="T7442",
+            receive_phone=f"1310000{index:02d}12",
+            business_type=2,
+            sms_content={"verify_code": "1234", "sms_signature": "去采购"},
+        )
+        for index in range(2)
+    ]
+    assert pipeline.fail_unstarted(records, remark="x" * 300, code="CANCELLED") == 2
+    rows = SendRecord.objects.values_list("state", "status", "remark", "provider_code", "refunded")
+    assert set(rows) == {(RecordState.FAILED, SendStatus.FAILED, "x" * 255, "CANCELLED", True)}
+    assert SendRecord.objects.filter(finished_at__isnull=False).count() == 2
+    assert Station.objects.get(station_id="T7442").balance_nums == 10
+
+
+def test_a_dispatch_put_back_is_queued_again_only_for_its_own_records_still_sending(queued):
+    mine, done, other = queued(3)
+    dispatch = pipeline.claim_dispatch(record_ids=[mine.pk, done.pk], provider="tencent")
+    pipeline.claim_dispatch(record_ids=[other.pk], provider="tencent")
+    SendRecord.objects.filter(pk=done.pk).update(state=RecordState.SUBMITTED)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    SendRecord.objects.update(updated_at=an_hour_ago)
+    dispatch.records.append(other)  # a record of another dispatch is never put back by this one
+    assert pipeline.requeue_dispatch(dispatch=dispatch) == 1
+    states = dict(SendRecord.objects.values_list("id", "state"))
+    assert states == {
+        mine.pk: RecordState.QUEUED,
+        done.pk: RecordState.SUBMITTED,
+        other.pk: RecordState.SENDING,
+    }
+    assert SendRecord.objects.get(pk=mine.pk).updated_at > an_hour_ago
+
+
+def test_an_answer_written_again_passes_the_same_answer_and_backs_off_more_each_time(settings):
+    settings.SMS_OUTCOME_RETRY_SECONDS = 60
+    down = OperationalError(2006, "MySQL server has gone away")
+    outcomes = [SendOutcome(1, OutcomeStatus.ACCEPTED, provider_message_id="m1")]
+    with (
+        mock.patch.object(pipeline, "record_outcomes", side_effect=[down, down, 1]) as record,
+        mock.patch.object(pipeline, "backoff_seconds", return_value=0) as backoff,
+        mock.patch.object(pipeline.time, "sleep"),
+    ):
+        assert pipeline.record_outcomes_durably(provider="gateway", dispatch_id="d1", outcomes=outcomes) == 1
+    assert record.call_args_list == [mock.call(provider="gateway", dispatch_id="d1", outcomes=outcomes)] * 3
+    assert [c.args for c in backoff.call_args_list] == [(1,), (2,)]
+
+
+def test_where_acceptance_is_the_final_word_an_accepted_record_is_delivered_and_counted(queued):
+    record = queued(1)[0]
+    batch = pipeline.claim_dispatch(record_ids=[record.pk], provider="fw199")
+    accepted = [SendOutcome(record.pk, OutcomeStatus.ACCEPTED, provider_message_id="o1")]
+    assert pipeline.record_outcomes(provider="fw199", dispatch_id=batch.dispatch_id, outcomes=accepted) == 1
+    record.refresh_from_db()
+    assert (record.state, record.status, record.provider_message_id) == (
+        RecordState.DELIVERED,
+        SendStatus.SUCCESS,
+        "o1",
+    )
+    assert record.finished_at is not None
+    assert DailyStatistics.objects.get(station_id="T7442").success_send_nums == 1
+
+
+def test_an_answer_writes_each_records_own_id_and_none_for_the_refused(queued):
+    gateway_ids = GatewayAdapter.message_ids
+    for provider in ("gateway", "tencent"):
+        taken, refused = queued(2)
+        batch = pipeline.claim_dispatch(record_ids=[taken.pk, refused.pk], provider=provider)
+        taken_id = (
+            gateway_ids.message_id(batch.dispatch_id, taken.receive_phone) if provider == "gateway" else "s1"
+        )
+        an_hour_ago = timezone.now() - timedelta(hours=1)
+        SendRecord.objects.filter(pk__in=[taken.pk, refused.pk]).update(updated_at=an_hour_ago)
+        outcomes = [
+            SendOutcome(taken.pk, OutcomeStatus.ACCEPTED, provider_message_id=taken_id),
+            SendOutcome(refused.pk, OutcomeStatus.FAILED, code="E1"),
+        ]
+        pipeline.record_outcomes(provider=provider, dispatch_id=batch.dispatch_id, outcomes=outcomes)
+        rows = dict(
+            SendRecord.objects.filter(pk__in=[taken.pk, refused.pk]).values_list("id", "provider_message_id")
+        )
+        assert rows == {taken.pk: taken_id, refused.pk: None}, provider
+        assert not SendRecord.objects.filter(
+            pk__in=[taken.pk, refused.pk], updated_at__lte=an_hour_ago
+        ).exists()
+
+
+def test_a_refusal_fails_the_record_with_the_providers_words_and_counts_it(queued):
+    coded, bare = queued(2)
+    batch = pipeline.claim_dispatch(record_ids=[coded.pk, bare.pk], provider="tencent")
+    outcomes = [
+        SendOutcome(coded.pk, OutcomeStatus.FAILED, code="C" * 70, description="blacklisted"),
+        SendOutcome(bare.pk, OutcomeStatus.FAILED),
+    ]
+    assert pipeline.record_outcomes(provider="tencent", dispatch_id=batch.dispatch_id, outcomes=outcomes) == 2
+    rows = SendRecord.objects.order_by("id").values_list("state", "status", "provider_code", "remark")
+    assert list(rows) == [
+        (RecordState.FAILED, SendStatus.FAILED, "C" * 64, "C" * 70 + ": blacklisted"),
+        (RecordState.FAILED, SendStatus.FAILED, "", "refused"),
+    ]
+    assert SendRecord.objects.filter(finished_at__isnull=False).count() == 2
+    assert DailyStatistics.objects.get(station_id="T7442").send_failed_nums == 2
+
+
+def test_a_late_answer_for_an_earlier_dispatch_of_a_record_changes_nothing(queued):
+    record = queued(1)[0]
+    first = pipeline.claim_dispatch(record_ids=[record.pk], provider="tencent")
+    pipeline.requeue_dispatch(dispatch=first)
+    second = pipeline.claim_dispatch(record_ids=[record.pk], provider="tencent")
+    late = [SendOutcome(record.pk, OutcomeStatus.FAILED, code="E1")]
+    assert pipeline.record_outcomes(provider="tencent", dispatch_id=first.dispatch_id, outcomes=late) == 0
+    record.refresh_from_db()
+    assert (record.state, record.dispatch_id) == (RecordState.SENDING, second.dispatch_id)
+
+
+def test_an_answer_for_more_records_than_one_in_list_applies_to_every_record(recharge):
+    from sms.core.bulk import IN_LIST_LIMIT
+
+    recharge("T7442", IN_LIST_LIMIT + 1)
+    count = IN_LIST_LIMIT + 1
+    SendRecord.objects.bulk_create(
+        [
+            SendRecord(
+                station_id="T7442",
+                receive_phone="13112341234",
+                phone_e164="+8613112341234",
+                content="x",
+                segments=1,
+                state=RecordState.SENDING,
+                provider="tencent",
+                dispatch_id="d1",
+            )
+            for _ in range(count)
+        ]
+    )
+    outcomes = [
+        SendOutcome(pk, OutcomeStatus.ACCEPTED, provider_message_id=f"s{pk}")
+        for pk in SendRecord.objects.values_list("id", flat=True)
+    ]
+    assert pipeline.record_outcomes(provider="tencent", dispatch_id="d1", outcomes=outcomes) == count
+    assert SendRecord.objects.filter(state=RecordState.SUBMITTED).count() == count
+
+
+def test_marking_unknown_changes_only_the_named_records_still_in_the_expected_state(
+    queued, django_capture_on_commit_callbacks
+):
+    from sms.core import metrics
+
+    named, delivered, other = queued(3)
+    pipeline.claim_dispatch(record_ids=[named.pk, delivered.pk, other.pk], provider="tencent")
+    SendRecord.objects.filter(pk=delivered.pk).update(state=RecordState.DELIVERED)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    SendRecord.objects.update(updated_at=an_hour_ago)
+    before = metrics.RECORDS_UNKNOWN._value.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pipeline.mark_unknown(records=[named, delivered], remark="r" * 300) == 1
+    assert metrics.RECORDS_UNKNOWN._value.get() - before == 1
+    states = dict(SendRecord.objects.values_list("id", "state"))
+    assert states == {
+        named.pk: RecordState.UNKNOWN,
+        delivered.pk: RecordState.DELIVERED,
+        other.pk: RecordState.SENDING,
+    }
+    named.refresh_from_db()
+    assert (named.remark, named.refunded) == ("r" * 255, False)
+    assert named.unknown_at is not None and named.updated_at > an_hour_ago
+
+
+def test_marking_more_records_unknown_than_one_in_list_counts_them_all(recharge):
+    from sms.core.bulk import IN_LIST_LIMIT
+
+    count = IN_LIST_LIMIT + 1
+    SendRecord.objects.bulk_create(
+        [
+            SendRecord(
+                station_id="T7442",
+                receive_phone="13112341234",
+                phone_e164="+8613112341234",
+                content="x",
+                segments=1,
+                state=RecordState.SENDING,
+                provider="tencent",
+                dispatch_id="d1",
+            )
+            for _ in range(count)
+        ]
+    )
+    assert (
+        pipeline.mark_unknown(records=list(SendRecord.objects.all()), remark="r", dispatch_id="d1") == count
+    )
+
+
+def test_resuming_a_dispatch_takes_back_only_its_records_still_sending(queued):
+    sending, submitted, elsewhere = queued(3)
+    dispatch = pipeline.claim_dispatch(record_ids=[sending.pk, submitted.pk], provider="gateway")
+    pipeline.claim_dispatch(record_ids=[elsewhere.pk], provider="gateway")
+    SendRecord.objects.filter(pk=submitted.pk).update(state=RecordState.SUBMITTED)
+    ids = [sending.pk, submitted.pk, elsewhere.pk]
+    again = pipeline.claim_dispatch(
+        record_ids=ids, provider="gateway", dispatch_id=dispatch.dispatch_id, resume=True
+    )
+    assert [record.pk for record in again.records] == [sending.pk]
+
+
+def test_a_claim_of_more_records_than_one_in_list_takes_them_all_and_stamps_them(recharge):
+    from sms.core.bulk import IN_LIST_LIMIT
+
+    count = IN_LIST_LIMIT + 1
+    SendRecord.objects.bulk_create(
+        [
+            SendRecord(
+                station_id="T7442",
+                receive_phone="13112341234",
+                phone_e164="+8613112341234",
+                content="x",
+                segments=1,
+                state=RecordState.QUEUED,
+            )
+            for _ in range(count)
+        ]
+    )
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    SendRecord.objects.update(updated_at=an_hour_ago)
+    ids = list(SendRecord.objects.values_list("id", flat=True))
+    assert len(pipeline.claim_dispatch(record_ids=ids, provider="tencent").records) == count
+    assert SendRecord.objects.filter(state=RecordState.SENDING, updated_at__gt=an_hour_ago).count() == count
+
+
+def test_an_answer_applies_the_kept_reports_of_its_own_records_only(queued):
+    taken, caught_up = queued(2)
+    reports.apply_delivery_reports(
+        provider="tencent",
+        reports=[
+            DeliveryReport(provider="tencent", provider_message_id=m, status=ReportStatus.DELIVERED)
+            for m in ("s1", "s9")
+        ],
+    )
+    SendRecord.objects.filter(pk=caught_up.pk).update(provider_message_id="s9")  # left to the sweep
+    batch = pipeline.claim_dispatch(record_ids=[taken.pk], provider="tencent")
+    accepted = [SendOutcome(taken.pk, OutcomeStatus.ACCEPTED, provider_message_id="s1")]
+    pipeline.record_outcomes(provider="tencent", dispatch_id=batch.dispatch_id, outcomes=accepted)
+    assert SendRecord.objects.get(pk=taken.pk).state == RecordState.DELIVERED
+    assert list(PendingReport.objects.values_list("provider_message_id", flat=True)) == ["s9"]

@@ -11,6 +11,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from sms.models import BalanceLedger, RecordState, SendRecord
+from sms.sending import limits
 from tests.conftest import SERVICE_TOKEN
 from tests.sms.conftest import seed_send_request
 from tests.support.backends import needs_redis
@@ -125,3 +126,66 @@ def test_tenant_mobiles_over_the_limit_fail_as_limited_uncharged(basic_client, t
     assert (
         SendRecord.objects.filter(state=RecordState.FAILED, provider_code="LIMITED", segments=0).count() == 1
     )
+
+
+# sms/sending/limits.py without Redis (the embedded default): a counter per mobile and fixed window.
+
+
+@pytest.fixture
+def in_cache(settings):
+    settings.REDIS_URL = ""
+    return settings
+
+
+def test_without_redis_each_mobile_gets_the_limit_of_each_window(in_cache):
+    in_cache.SMS_VERIFY_LIMITS = "2/60s,3/1h"
+    assert limits.admit(["+8613100000001"]) == limits.Admission(["+8613100000001"], {}, [])
+    assert limits.admit(["+8613100000001"]).admitted == ["+8613100000001"]
+    refused = limits.admit(["+8613100000001", "+8613100000002"])
+    assert refused.admitted == ["+8613100000002"]  # another mobile is not held back
+    assert refused.refused["+8613100000001"].text == "2/60s"
+    assert refused.bookings == []
+
+
+def test_without_redis_a_window_is_the_same_from_its_start_to_its_end(in_cache):
+    in_cache.SMS_VERIFY_LIMITS = "1/60s"
+    with mock.patch.object(limits.time, "time", side_effect=[1200.0, 1259.0, 1260.0]):
+        assert [bool(limits.admit(["+8613100000001"]).admitted) for _ in range(3)] == [True, False, True]
+
+
+def test_a_malformed_limit_is_refused_naming_it():
+    with pytest.raises(ValueError) as refused:
+        limits.parse_limits("1/60s, 5/1x")
+    assert str(refused.value) == "SMS_VERIFY_LIMITS: '5/1x' is not like 5/1h"
+
+
+def test_with_redis_admission_books_each_admitted_mobile_and_names_the_window_of_each_refused(settings):
+    settings.SMS_VERIFY_LIMITS = "1/60s"
+    first = limits.admit(["+8613100000001"])
+    assert first.admitted == ["+8613100000001"] and first.refused == {}
+    assert [mobile for mobile, _ in first.bookings] == ["+8613100000001"]
+    second = limits.admit(["+8613100000001", "+8613100000002"])
+    assert second.admitted == ["+8613100000002"]
+    assert second.refused["+8613100000001"].text == "1/60s"
+    assert [mobile for mobile, _ in second.bookings] == ["+8613100000002"]
+
+
+def test_without_limits_every_mobile_is_admitted_and_nothing_booked(settings):
+    settings.SMS_VERIFY_LIMITS = ""
+    assert limits.admit(["+8613100000001"]) == limits.Admission(["+8613100000001"], {}, [])
+
+
+def test_a_window_without_an_amount_is_one_unit():
+    assert [(w.limit, w.seconds) for w in limits.parse_limits("5/h, 2/30s")] == [(5, 3600), (2, 30)]
+
+
+def test_without_redis_a_counter_lasts_as_long_as_its_window(in_cache):
+    """A counter that expired before its window ended (the cache's default of five minutes) would
+    let an hourly limit start again every five minutes. The cache here is Django's in-memory one,
+    whose clock the test can move."""
+    in_cache.SMS_VERIFY_LIMITS = "1/1h"
+    in_cache.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with mock.patch("time.time", return_value=7200.0):
+        assert limits.admit(["+8613100000001"]).admitted
+    with mock.patch("time.time", return_value=7200.0 + 3000):
+        assert limits.admit(["+8613100000001"]).refused
