@@ -347,7 +347,7 @@ def test_an_answer_written_again_passes_the_same_answer_and_backs_off_more_each_
     ):
         assert pipeline.record_outcomes_durably(provider="gateway", dispatch_id="d1", outcomes=outcomes) == 1
     assert record.call_args_list == [mock.call(provider="gateway", dispatch_id="d1", outcomes=outcomes)] * 3
-    assert [c.args for c in backoff.call_args_list] == [(1,), (2,)]
+    assert backoff.call_args_list == [mock.call(1, cap=5), mock.call(2, cap=5)]
 
 
 def test_where_acceptance_is_the_final_word_an_accepted_record_is_delivered_and_counted(queued):
@@ -539,9 +539,33 @@ def test_an_answer_applies_the_kept_reports_of_its_own_records_only(queued):
             for m in ("s1", "s9")
         ],
     )
-    SendRecord.objects.filter(pk=caught_up.pk).update(provider_message_id="s9")  # left to the sweep
+    # Caught up with its kept report, which the sweep applies, not this answer.
+    SendRecord.objects.filter(pk=caught_up.pk).update(
+        provider="tencent", provider_message_id="s9", state=RecordState.SUBMITTED
+    )
     batch = pipeline.claim_dispatch(record_ids=[taken.pk], provider="tencent")
     accepted = [SendOutcome(taken.pk, OutcomeStatus.ACCEPTED, provider_message_id="s1")]
     pipeline.record_outcomes(provider="tencent", dispatch_id=batch.dispatch_id, outcomes=accepted)
     assert SendRecord.objects.get(pk=taken.pk).state == RecordState.DELIVERED
     assert list(PendingReport.objects.values_list("provider_message_id", flat=True)) == ["s9"]
+
+
+def test_an_answer_that_cannot_be_written_is_retried_with_a_warning_until_the_deadline(settings, caplog):
+    settings.SMS_OUTCOME_RETRY_SECONDS = 0
+    down = OperationalError(2006, "MySQL server has gone away")
+    outcomes = [SendOutcome(1, OutcomeStatus.ACCEPTED, provider_message_id="m1")]
+    with (
+        mock.patch.object(pipeline, "record_outcomes", side_effect=[down, 1]),
+        mock.patch.object(pipeline.time, "sleep"),
+        mock.patch.object(pipeline.time, "monotonic", return_value=100.0),
+        pytest.raises(OperationalError),
+    ):
+        pipeline.record_outcomes_durably(provider="gateway", dispatch_id="d1", outcomes=outcomes)
+    settings.SMS_OUTCOME_RETRY_SECONDS = 60
+    with (
+        mock.patch.object(pipeline, "record_outcomes", side_effect=[down, 1]),
+        mock.patch.object(pipeline.time, "sleep"),
+        caplog.at_level("WARNING", logger="sms.sending.pipeline"),
+    ):
+        assert pipeline.record_outcomes_durably(provider="gateway", dispatch_id="d1", outcomes=outcomes) == 1
+    assert "gateway: writing 1 outcome(s) failed (OperationalError), retrying" in caplog.messages

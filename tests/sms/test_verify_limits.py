@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -185,6 +186,7 @@ def test_without_redis_a_counter_lasts_as_long_as_its_window(in_cache):
     whose clock the test can move."""
     in_cache.SMS_VERIFY_LIMITS = "1/1h"
     in_cache.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()  # the in-memory store outlives the test in this process (and in a forked one)
     with mock.patch("time.time", return_value=7200.0):
         assert limits.admit(["+8613100000001"]).admitted
     with mock.patch("time.time", return_value=7200.0 + 3000):
