@@ -25,6 +25,7 @@ from sms.models import (
 )
 from sms.sending import pipeline, routing, sweeps
 from sms.station_api import services
+from tests.support.factories import many_records
 
 pytestmark = pytest.mark.django_db
 
@@ -422,21 +423,7 @@ def test_an_answer_for_more_records_than_one_in_list_applies_to_every_record(rec
 
     recharge("T7442", IN_LIST_LIMIT + 1)
     count = IN_LIST_LIMIT + 1
-    SendRecord.objects.bulk_create(
-        [
-            SendRecord(
-                station_id="T7442",
-                receive_phone="13112341234",
-                phone_e164="+8613112341234",
-                content="x",
-                segments=1,
-                state=RecordState.SENDING,
-                provider="tencent",
-                dispatch_id="d1",
-            )
-            for _ in range(count)
-        ]
-    )
+    many_records(count, state=RecordState.SENDING, provider="tencent", dispatch_id="d1")
     outcomes = [
         SendOutcome(pk, OutcomeStatus.ACCEPTED, provider_message_id=f"s{pk}")
         for pk in SendRecord.objects.values_list("id", flat=True)
@@ -474,21 +461,7 @@ def test_marking_more_records_unknown_than_one_in_list_counts_them_all(recharge)
     from sms.core.bulk import IN_LIST_LIMIT
 
     count = IN_LIST_LIMIT + 1
-    SendRecord.objects.bulk_create(
-        [
-            SendRecord(
-                station_id="T7442",
-                receive_phone="13112341234",
-                phone_e164="+8613112341234",
-                content="x",
-                segments=1,
-                state=RecordState.SENDING,
-                provider="tencent",
-                dispatch_id="d1",
-            )
-            for _ in range(count)
-        ]
-    )
+    many_records(count, state=RecordState.SENDING, provider="tencent", dispatch_id="d1")
     assert (
         pipeline.mark_unknown(records=list(SendRecord.objects.all()), remark="r", dispatch_id="d1") == count
     )
@@ -510,19 +483,7 @@ def test_a_claim_of_more_records_than_one_in_list_takes_them_all_and_stamps_them
     from sms.core.bulk import IN_LIST_LIMIT
 
     count = IN_LIST_LIMIT + 1
-    SendRecord.objects.bulk_create(
-        [
-            SendRecord(
-                station_id="T7442",
-                receive_phone="13112341234",
-                phone_e164="+8613112341234",
-                content="x",
-                segments=1,
-                state=RecordState.QUEUED,
-            )
-            for _ in range(count)
-        ]
-    )
+    many_records(count, state=RecordState.QUEUED)
     an_hour_ago = timezone.now() - timedelta(hours=1)
     SendRecord.objects.update(updated_at=an_hour_ago)
     ids = list(SendRecord.objects.values_list("id", flat=True))

@@ -15,7 +15,7 @@ from providers.base import DeliveryReport, ReportStatus
 from sms.core.bulk import IN_LIST_LIMIT
 from sms.delivery import reports
 from sms.models import PendingReport, RecordState, RejectedReport, SendRecord, SendStatus
-from tests.support.factories import send_record
+from tests.support.factories import many_records, send_record
 
 pytestmark = pytest.mark.django_db
 
@@ -262,21 +262,7 @@ def test_every_report_of_a_batch_is_applied_past_and_after_records_that_it_canno
 
 def test_reports_for_more_records_than_one_in_list_are_all_applied():
     count = IN_LIST_LIMIT + 1
-    SendRecord.objects.bulk_create(
-        [
-            SendRecord(
-                station_id="T7442",
-                receive_phone="13112341234",
-                phone_e164="+8613112341234",
-                content="x",
-                segments=1,
-                state=RecordState.SUBMITTED,
-                provider="tencent",
-                provider_message_id=f"sid-{n}",
-            )
-            for n in range(count)
-        ]
-    )
+    many_records(count, state=RecordState.SUBMITTED, provider="tencent", provider_message_id="sid-{n}")
     result = reports.apply_delivery_reports(
         provider="tencent", reports=[_report(f"sid-{n}") for n in range(count)]
     )

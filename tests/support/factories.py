@@ -60,3 +60,24 @@ def send_record(**fields: object):
         **fields,
     }
     return SendRecord.objects.create(**values)
+
+
+def many_records(count: int, **fields: object) -> None:
+    """``count`` station send records of one shape in one bulk insert (``T7442``, one part,
+    ``sending`` unless ``state`` says otherwise); pass what the test's state needs (``provider``,
+    ``dispatch_id``; a ``provider_message_id`` containing ``{n}`` is numbered from 0)."""
+    from sms.models import RecordState, SendRecord
+
+    message_id = str(fields.pop("provider_message_id", ""))
+    values = {
+        "station_id": "T7442",
+        "receive_phone": "13112341234",
+        "phone_e164": "+8613112341234",
+        "content": "x",
+        "segments": 1,
+        "state": RecordState.SENDING,
+        **fields,
+    }
+    SendRecord.objects.bulk_create(
+        [SendRecord(**values, provider_message_id=message_id.format(n=n)) for n in range(count)]
+    )
