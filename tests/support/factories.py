@@ -68,7 +68,7 @@ def many_records(count: int, **fields: object) -> None:
     ``dispatch_id``; a ``provider_message_id`` containing ``{n}`` is numbered from 0)."""
     from sms.models import RecordState, SendRecord
 
-    message_id = str(fields.pop("provider_message_id", ""))
+    message_id = fields.pop("provider_message_id", None)
     values = {
         "station_id": "T7442",
         "receive_phone": "13112341234",
@@ -79,5 +79,8 @@ def many_records(count: int, **fields: object) -> None:
         **fields,
     }
     SendRecord.objects.bulk_create(
-        [SendRecord(**values, provider_message_id=message_id.format(n=n)) for n in range(count)]
+        [
+            SendRecord(**values, provider_message_id=message_id and str(message_id).format(n=n))
+            for n in range(count)
+        ]
     )
