@@ -4,7 +4,6 @@ it describes, so the entry and the change commit (or roll back) together."""
 from __future__ import annotations
 
 import getpass
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -47,10 +46,6 @@ class Actor:
 
 
 SYSTEM = Actor(name="system", kind=ActorKind.SYSTEM)
-
-
-def command_line() -> str:
-    return " ".join(["manage.py", *sys.argv[1:]])[:500] if sys.argv else "manage.py"
 
 
 def snapshot(obj: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:

@@ -74,6 +74,7 @@ class Expected:
     # its defaults), and the key set must hold them.
     partial: bool = False
     address: str = ADDRESS
+    reason: str | None = None  # checked when given
 
 
 @dataclass
@@ -256,6 +257,7 @@ def admin_suspends_station(ops: Ops, station: Station) -> Expected:
         ("sms.station", str(station.pk)),
         {"suspended_reason": ""},
         {"suspended_reason": "投诉过多", "records_failed": 1},
+        reason="投诉过多",
     )
 
 
@@ -486,6 +488,7 @@ def command_resets_username(ops: Ops, attempt: AccessAttempt) -> Expected:
         None,
         partial=True,
         address="",
+        reason="manage.py axes_reset_username dcs",
     )
 
 
@@ -579,6 +582,8 @@ def test_each_audited_action_writes_one_entry(case, ops):
     )
     assert (entry.target_type, entry.target_id) == expected.target
     assert entry.client_address == expected.address
+    if expected.reason is not None:
+        assert entry.reason == expected.reason
     for got, want in ((entry.before, expected.before), (entry.after, expected.after)):
         if want is None or not expected.partial:
             assert got == want

@@ -9,4 +9,4 @@ from audit.management.commands._reset import reset_and_report
 
 class Command(axes_reset.Command):
     def handle(self, *args: Any, **options: Any) -> None:
-        reset_and_report(self, [(None, None)])
+        reset_and_report(self, "manage.py axes_reset", [(None, None)])

@@ -9,4 +9,5 @@ from audit.management.commands._reset import reset_and_report
 
 class Command(axes_reset_ip.Command):
     def handle(self, *args: Any, **options: Any) -> None:
-        reset_and_report(self, [(ip, None) for ip in options["ip"]])
+        line = " ".join(["manage.py axes_reset_ip", *options["ip"]])
+        reset_and_report(self, line, [(ip, None) for ip in options["ip"]])

@@ -9,4 +9,5 @@ from audit.management.commands._reset import reset_and_report
 
 class Command(axes_reset_ip_username.Command):
     def handle(self, *args: Any, **options: Any) -> None:
-        reset_and_report(self, [(options["ip"], options["username"])])
+        line = f"manage.py axes_reset_ip_username {options['ip']} {options['username']}"
+        reset_and_report(self, line, [(options["ip"], options["username"])])

@@ -9,4 +9,5 @@ from audit.management.commands._reset import reset_and_report
 
 class Command(axes_reset_username.Command):
     def handle(self, *args: Any, **options: Any) -> None:
-        reset_and_report(self, [(None, name) for name in options["username"]])
+        line = " ".join(["manage.py axes_reset_username", *options["username"]])
+        reset_and_report(self, line, [(None, name) for name in options["username"]])
