@@ -8,6 +8,8 @@ from typing import TypeVar
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
 
+from audit.models import AuditAction
+from audit.services import SYSTEM, Actor, record
 from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import InvalidInput, NotFound, Reason
 from signatures import selectors
@@ -76,24 +78,43 @@ def delete_signature(*, owner: AbstractBaseUser, sign_id: int) -> None:
 
 @retry_on_deadlock()
 def apply_review(
-    model: type[ReviewedModel], *, pk: int, id_name: str, audit_status: str, reject_reason: str
+    model: type[ReviewedModel],
+    *,
+    pk: int,
+    id_name: str,
+    audit_status: str,
+    reject_reason: str,
+    action: AuditAction,
+    actor: Actor,
 ) -> ReviewedModel:
     """Root's decision on a signature or a template: only ``passed`` or ``rejected`` (ER:0013
-    otherwise); the reason is kept for a rejection and cleared for a pass."""
+    otherwise); the reason is kept for a rejection and cleared for a pass. Written to the audit
+    log (``action``, by ``actor``) in the same transaction."""
     if audit_status not in REVIEW_DECISIONS:
         raise InvalidInput("audit_status must be passed or rejected", reason=Reason.AUDIT_STATUS)
     with transaction.atomic():
         reviewed = model.objects.select_for_update().filter(pk=pk).first()
         if reviewed is None:
             raise NotFound(f"{id_name} {pk} does not exist")
+        before = {"audit_status": reviewed.audit_status, "reject_reason": reviewed.reject_reason}
         reviewed.audit_status = audit_status
         reviewed.reject_reason = reject_reason if audit_status == AuditStatus.REJECTED else ""
         reviewed.save(update_fields=["audit_status", "reject_reason", "updated_at"])
+        after = {"audit_status": reviewed.audit_status, "reject_reason": reviewed.reject_reason}
+        record(actor=actor, action=action, target=reviewed, before=before, after=after)
     return reviewed
 
 
-def review_signature(*, sign_id: int, audit_status: str, reject_reason: str = "") -> Signature:
+def review_signature(
+    *, sign_id: int, audit_status: str, reject_reason: str = "", actor: Actor = SYSTEM
+) -> Signature:
     """Root's review of a signature (``v2/signreview``, the admin's actions)."""
     return apply_review(
-        Signature, pk=sign_id, id_name="sign_id", audit_status=audit_status, reject_reason=reject_reason
+        Signature,
+        pk=sign_id,
+        id_name="sign_id",
+        audit_status=audit_status,
+        reject_reason=reject_reason,
+        action=AuditAction.SIGNATURE_REVIEW,
+        actor=actor,
     )

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audit.services import Actor
 from gm_server_notify.api.errors import PlatformError
 from gm_server_notify.api.paging import offset_list
 from gm_server_notify.api.schema import (
@@ -164,5 +165,5 @@ class SignReviewView(RootAPIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        services.review_signature(**parse(SignatureReview, request.data))
+        services.review_signature(**parse(SignatureReview, request.data), actor=Actor.v2_api(request))
         return Response(OK)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from audit.services import Actor
 from signatures.admin import ReviewActionsMixin
 from templates_mgmt import services
 from templates_mgmt.models import Template
@@ -27,5 +28,5 @@ class TemplateAdmin(ReviewActionsMixin, admin.ModelAdmin):
     ]
 
     @staticmethod
-    def review(pk: int, status: str, reason: str) -> Template:
-        return services.review_template(temp_id=pk, audit_status=status, reject_reason=reason)
+    def review(pk: int, status: str, reason: str, actor: Actor) -> Template:
+        return services.review_template(temp_id=pk, audit_status=status, reject_reason=reason, actor=actor)

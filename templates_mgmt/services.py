@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from audit.models import AuditAction
+from audit.services import SYSTEM, Actor
 from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import InvalidInput, NotFound, Reason
 from signatures.models import AuditStatus, Signature
@@ -119,8 +121,16 @@ def delete_template(*, owner: AbstractBaseUser, sign_id: int, temp_id: int) -> N
         _owned_template(owner, sign, temp_id).delete()
 
 
-def review_template(*, temp_id: int, audit_status: str, reject_reason: str = "") -> Template:
+def review_template(
+    *, temp_id: int, audit_status: str, reject_reason: str = "", actor: Actor = SYSTEM
+) -> Template:
     """Root's review of a template (``v2/tempreview``, the admin's actions), as for signatures."""
     return apply_review(
-        Template, pk=temp_id, id_name="temp_id", audit_status=audit_status, reject_reason=reject_reason
+        Template,
+        pk=temp_id,
+        id_name="temp_id",
+        audit_status=audit_status,
+        reject_reason=reject_reason,
+        action=AuditAction.TEMPLATE_REVIEW,
+        actor=actor,
     )

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audit.services import Actor
 from gm_server_notify.api.errors import PlatformError
 from gm_server_notify.api.paging import offset_list
 from gm_server_notify.api.schema import (
@@ -196,5 +197,5 @@ class TempReviewView(RootAPIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        services.review_template(**parse(TemplateReview, request.data))
+        services.review_template(**parse(TemplateReview, request.data), actor=Actor.v2_api(request))
         return Response(OK)

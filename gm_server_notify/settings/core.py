@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     # Before axes: its failed-login receiver (log and count) runs before axes records the attempt.
     "gm_server_notify",
+    # Before axes: its audited axes_reset* commands take the place of axes' own.
+    "audit",
     "axes",
     "sms",
     "signatures",

@@ -2,8 +2,10 @@
 tenants' webhook POSTs and events (dead events are redelivered from here), tenants' opt-outs.
 
 Balances are never edited directly: recharges and charges go through the same ledger services
-as the API, and phone numbers are masked in lists. No ``date_hierarchy``: it needs MySQL's time
-zone tables (``CONVERT_TZ``), which a stock MariaDB lacks; the date filters work without them.
+as the API, and phone numbers are masked in lists. Every operator write here (recharges, charges,
+suspensions, redeliveries, station and combo changes) is written to the audit log (``audit``).
+No ``date_hierarchy``: it needs MySQL's time zone tables (``CONVERT_TZ``), which a stock MariaDB
+lacks; the date filters work without them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from audit.admin import AuditedChangesMixin
+from audit.models import AuditAction
+from audit.services import Actor
 from gm_server_notify.errors import DomainError
 from sms.core.phones import mask
 from sms.models import (
@@ -36,7 +41,7 @@ from sms.webhooks import services as webhooks
 
 
 @admin.register(Station)
-class StationAdmin(admin.ModelAdmin):
+class StationAdmin(AuditedChangesMixin, admin.ModelAdmin):
     list_display = [
         "station_id",
         "station_name",
@@ -54,15 +59,31 @@ class StationAdmin(admin.ModelAdmin):
         "updated_at",
     ]
 
+    audit_actions = {
+        "add": AuditAction.STATION_CHANGE,
+        "change": AuditAction.STATION_CHANGE,
+        "delete": AuditAction.STATION_DELETE,
+    }
+    # The suspension service audits its own change (as a suspension or a resume).
+    audit_ignored_fields = ("created_at", "updated_at", "suspended_reason")
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a station is created by its first recharge
 
     def save_model(self, request: HttpRequest, obj: Station, form: Any, change: bool) -> None:
         """A reason in ``suspended_reason`` suspends the station through the suspension service
-        (its unsent records fail and are refunded); emptying it resumes sending."""
+        (its unsent records fail and are refunded); emptying it resumes sending. The other
+        fields are saved here (a station change in the audit log); the reason by the service."""
+        reason = obj.suspended_reason
+        suspending = "suspended_reason" in form.changed_data
+        if suspending:
+            obj.suspended_reason = form.initial.get("suspended_reason", "")
         super().save_model(request, obj, form, change)
-        if "suspended_reason" in form.changed_data:
-            failed = suspension.suspend_station(station_id=obj.station_id, reason=obj.suspended_reason)
+        if suspending:
+            failed = suspension.suspend_station(
+                station_id=obj.station_id, reason=reason, actor=Actor.admin(request)
+            )
+            obj.suspended_reason = reason.strip()
             state = "suspended" if obj.suspended_reason.strip() else "resumed"
             self.message_user(
                 request, f"{obj.station_id} {state}; {failed} unsent record(s) failed and refunded"
@@ -70,9 +91,14 @@ class StationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Combo)
-class ComboAdmin(admin.ModelAdmin):
+class ComboAdmin(AuditedChangesMixin, admin.ModelAdmin):
     list_display = ["id", "name", "price", "sms_nums", "unit_price", "is_custom", "is_active", "sort_order"]
     list_filter = ["is_active", "is_custom"]
+    audit_actions = {
+        "add": AuditAction.COMBO_ADD,
+        "change": AuditAction.COMBO_CHANGE,
+        "delete": AuditAction.COMBO_DELETE,
+    }
 
 
 class RechargeForm(forms.ModelForm):
@@ -146,6 +172,7 @@ class RechargeRecordAdmin(admin.ModelAdmin):
             deal_code=data.get("deal_code") or "",
             remark=data.get("remark") or "",
             client_name=f"admin:{request.user.get_username()}",
+            actor=Actor.admin(request),
         )
         obj.pk = record.pk
 
@@ -271,11 +298,13 @@ class TenantAccountAdmin(admin.ModelAdmin):
         """Charge through the same ledger service as ``v2/charge``; never save the balance directly."""
         charge = form.cleaned_data.get("charge")
         if charge:
-            balance = tenant_services.charge_tenant(username=obj.user.username, charge=charge)
+            balance = tenant_services.charge_tenant(
+                username=obj.user.username, charge=charge, actor=Actor.admin(request)
+            )
             self.message_user(request, f"charged {charge}; balance now {balance}")
         if "suspended_reason" in form.changed_data:
             reason = form.cleaned_data.get("suspended_reason") or ""
-            failed = suspension.suspend_tenant(account_id=obj.pk, reason=reason)
+            failed = suspension.suspend_tenant(account_id=obj.pk, reason=reason, actor=Actor.admin(request))
             self.message_user(
                 request, f"{'suspended' if reason.strip() else 'resumed'}; {failed} record(s) failed"
             )
@@ -298,7 +327,8 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         ids = [
             event_id for event_ids in queryset.values_list("event_ids", flat=True) for event_id in event_ids
         ]
-        self.message_user(request, f"{webhooks.redeliver_dead(event_ids=ids)} dead event(s) queued again")
+        count = webhooks.redeliver_dead(event_ids=ids, actor=Actor.admin(request))
+        self.message_user(request, f"{count} dead event(s) queued again")
 
 
 @admin.register(WebhookEvent)
@@ -315,7 +345,8 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     @admin.action(description="Redeliver the selected dead events")
     def redeliver_dead_events(self, request: HttpRequest, queryset: Any) -> None:
         ids = list(queryset.filter(state=WebhookEventState.DEAD).values_list("id", flat=True))
-        self.message_user(request, f"{webhooks.redeliver_dead(event_ids=ids)} dead event(s) queued again")
+        count = webhooks.redeliver_dead(event_ids=ids, actor=Actor.admin(request))
+        self.message_user(request, f"{count} dead event(s) queued again")
 
 
 @admin.register(BlocklistEntry)

@@ -16,6 +16,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit import services as audit
+from audit.models import AuditAction
+from audit.services import Actor
 from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import Conflict, InsufficientBalance, InvalidInput, NotFound, RateLimited
 from providers.base import Region
@@ -102,9 +105,14 @@ def recharge_station(
     unit_price: Decimal | None = None,
     station_name: str = "",
     client_name: str = "",
+    actor: Actor | None = None,
 ) -> RechargeRecord:
     """Record a purchase and add its messages to the station's balance (the station is created
     on its first recharge). A fixed combo must be bought whole; a custom combo takes any amount.
+
+    An operator's recharge (the admin) names its ``actor`` and is written to the audit log in the
+    same transaction; a service client's (``recharge_record/create``) is not: its record and
+    ledger row are its trail.
 
     A receipt (``deal_code``) is credited once per station: the same receipt with the same values
     returns the first recharge and credits nothing; with other values it is a ``Conflict``. The
@@ -153,7 +161,9 @@ def recharge_station(
             if (booked := booked_already(station)) is not None:
                 return booked
             raise
-        change_balance(station=station, delta=recharge_nums, reason=LedgerReason.RECHARGE, ref=str(record.pk))
+        balance = change_balance(
+            station=station, delta=recharge_nums, reason=LedgerReason.RECHARGE, ref=str(record.pk)
+        )
         updates: dict[str, Any] = {
             "total_recharge_nums": F("total_recharge_nums") + recharge_nums,
             "total_recharge_money": F("total_recharge_money") + recharge_money,
@@ -161,6 +171,23 @@ def recharge_station(
         if station_name:
             updates["station_name"] = station_name
         Station.objects.filter(pk=station.pk).update(**updates)
+        if actor is not None:
+            audit.record(
+                actor=actor,
+                action=AuditAction.STATION_RECHARGE,
+                target=station,
+                before={"balance_nums": balance - recharge_nums},
+                after={
+                    "balance_nums": balance,
+                    "recharge_record": record.pk,
+                    "recharge_nums": recharge_nums,
+                    "recharge_money": recharge_money,
+                    "combo": combo.pk,
+                    "deal_code": deal_code,
+                    "operator_name": operator_name,
+                },
+                reason=remark,
+            )
     logger.info("station %s recharged %s messages (record %s)", station_id, recharge_nums, record.pk)
     return record
 

@@ -18,6 +18,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from audit.models import AuditAction
+from audit.services import SYSTEM, Actor, record
 from gm_server_notify import clock
 from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import InvalidInput, NotFound, Reason
@@ -56,8 +58,9 @@ def _tenant_account(user: Any) -> TenantAccount:
 
 
 @retry_on_deadlock()
-def charge_tenant(*, username: str, charge: int) -> int:
-    """Root adds ``charge`` messages to a tenant's balance (a ledger row); returns the new balance."""
+def charge_tenant(*, username: str, charge: int, actor: Actor = SYSTEM) -> int:
+    """Root adds ``charge`` messages to a tenant's balance (a ledger row, and an audit entry by
+    ``actor`` in the same transaction); returns the new balance."""
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
         raise NotFound(f"user {username} does not exist", field="user")
@@ -65,7 +68,16 @@ def charge_tenant(*, username: str, charge: int) -> int:
         raise InvalidInput("charge must be positive", field="charge")
     with transaction.atomic():
         account = _tenant_account(user)
-        return change_balance(tenant=account, delta=charge, reason=LedgerReason.CHARGE, ref=uuid.uuid4().hex)
+        ref = uuid.uuid4().hex
+        balance = change_balance(tenant=account, delta=charge, reason=LedgerReason.CHARGE, ref=ref)
+        record(
+            actor=actor,
+            action=AuditAction.TENANT_CHARGE,
+            target=account,
+            before={"user": username, "balance_nums": balance - charge},
+            after={"user": username, "balance_nums": balance, "charge": charge, "ledger_ref": ref},
+        )
+        return balance
 
 
 def _invalid_mobiles_detail(invalid: list[str]) -> str:

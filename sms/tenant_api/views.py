@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from audit.services import Actor
 from gm_server_notify.api.errors import PlatformAPIError, PlatformError
 from gm_server_notify.api.paging import offset_list
 from gm_server_notify.api.schema import (
@@ -278,7 +279,9 @@ calling it is `ER:0003`. Safe to retry with an `Idempotency-Key` header: the bal
     @idempotent
     def post(self, request: Request) -> Response:
         data = parse(ChargeRequest, request.data)
-        balance = tenant_services.charge_tenant(username=data["user"], charge=data["charge"])
+        balance = tenant_services.charge_tenant(
+            username=data["user"], charge=data["charge"], actor=Actor.v2_api(request)
+        )
         return Response({"message": "ok", "balance": balance})
 
 

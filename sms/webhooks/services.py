@@ -41,6 +41,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.models import AuditAction
+from audit.services import SYSTEM, Actor, record
 from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import InvalidInput
 from sms.core import metrics
@@ -422,16 +424,37 @@ def sweep_due(*, limit: int = 1000) -> int:
 
 
 @retry_on_deadlock()
-def redeliver_dead(*, event_ids: Iterable[int]) -> int:
+def redeliver_dead(*, event_ids: Iterable[int], actor: Actor = SYSTEM) -> int:
     """Operators (the admin): dead events become pending again with a full retry schedule, and
-    their delivery is published. Answers how many were dead."""
+    their delivery is published. One audit entry (by ``actor``) names the events redelivered, in
+    the same transaction; none when no event was dead. Answers how many were dead."""
     ids = sorted(set(event_ids))
     with transaction.atomic():
-        dead = WebhookEvent.objects.filter(pk__in=ids, state=WebhookEventState.DEAD)
-        targets = set(dead.values_list("tenant_id", "url"))
-        changed = dead.update(
+        dead_rows = list(
+            WebhookEvent.objects.select_for_update()
+            .filter(pk__in=ids, state=WebhookEventState.DEAD)
+            .order_by("pk")
+            .values("pk", "tenant_id", "url", "attempts", "last_error")
+        )
+        dead_ids = [row["pk"] for row in dead_rows]
+        targets = {(row["tenant_id"], row["url"]) for row in dead_rows}
+        changed = WebhookEvent.objects.filter(pk__in=dead_ids).update(
             state=WebhookEventState.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error=""
         )
+        if changed:
+            record(
+                actor=actor,
+                action=AuditAction.WEBHOOK_REDELIVERY,
+                target=(WebhookEvent._meta.label_lower, ",".join(map(str, dead_ids))),
+                before={
+                    "state": WebhookEventState.DEAD,
+                    "events": [
+                        {"id": row["pk"], "attempts": row["attempts"], "last_error": row["last_error"][:200]}
+                        for row in dead_rows
+                    ],
+                },
+                after={"state": WebhookEventState.PENDING, "attempts": 0, "event_ids": dead_ids},
+            )
         publish_after_commit(targets)
     if changed:
         logger.warning("%s dead webhook event(s) queued for redelivery by an operator", changed)

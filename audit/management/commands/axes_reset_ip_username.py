@@ -1,0 +1,13 @@
+"""axes' ``axes_reset_ip_username``, each cleared attempt written to the audit log."""
+
+from typing import Any
+
+from axes.management.commands import axes_reset_ip_username
+
+from audit.management.commands._reset import reset_and_report
+
+
+class Command(axes_reset_ip_username.Command):
+    def handle(self, *args: Any, **options: Any) -> None:
+        line = f"manage.py axes_reset_ip_username {options['ip']} {options['username']}"
+        reset_and_report(self, line, [(options["ip"], options["username"])])
