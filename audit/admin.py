@@ -57,8 +57,20 @@ class AuditedChangesMixin:
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         stored = type(obj)._default_manager.filter(pk=obj.pk).first() if change and obj.pk else None
         before = self._audited(stored) if stored is not None else None
-        super().save_model(request, obj, form, change)  # type: ignore[misc]
-        after = self._audited(obj)
+        if stored is None:
+            super().save_model(request, obj, form, change)  # type: ignore[misc]
+            after = self._audited(obj)
+        else:
+            # Only the fields the form changed: the rest of ``obj`` is as read when the page was
+            # opened, and a whole-row save would undo what happened since (a balance moved by a
+            # send or a recharge in between).
+            concrete = {field.name for field in obj._meta.concrete_fields}
+            fields = [name for name in form.changed_data if name in concrete]
+            if not fields:
+                return
+            auto_now = [f.name for f in obj._meta.concrete_fields if getattr(f, "auto_now", False)]
+            obj.save(update_fields=[*fields, *auto_now])
+            after = {name: value for name, value in self._audited(obj).items() if name in fields}
         if before is not None:
             changed = [name for name in after if before.get(name) != after[name]]
             if not changed:

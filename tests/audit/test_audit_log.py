@@ -772,3 +772,26 @@ def test_staff_without_the_view_permission_cannot_see_the_log(entry):
 def test_an_entry_outlives_its_actor(entry, root_user):
     root_user.delete()
     assert AuditEntry.objects.get(pk=entry.pk).actor == "root"
+
+
+def test_an_admin_station_edit_keeps_a_balance_moved_while_its_form_was_processed(ops):
+    """The admin reads the row, then saves: a send's reservation landing in between must survive
+    (a whole-row save wrote back the balance as read) and is no change of the audit entry's."""
+    from sms.console.admin import StationAdmin
+
+    created = Station.objects.create(station_id="T7442", station_name="去采购", balance_nums=10)
+    real_save_form = StationAdmin.save_form
+
+    def a_send_lands_meanwhile(self, request, form, change):
+        Station.objects.filter(pk=created.pk).update(balance_nums=7)
+        return real_save_form(self, request, form, change)
+
+    form = {"station_id": "T7442", "station_name": "去采购二店", "suspended_reason": ""}
+    since = _last_id()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(StationAdmin, "save_form", a_send_lands_meanwhile)
+        _ok(ops.admin.post(f"/admin/sms/station/{created.pk}/change/", form))
+    created.refresh_from_db()
+    assert (created.station_name, created.balance_nums) == ("去采购二店", 7)
+    [entry] = AuditEntry.objects.filter(id__gt=since)
+    assert (entry.before, entry.after) == ({"station_name": "去采购"}, {"station_name": "去采购二店"})
