@@ -37,6 +37,16 @@ def station_balance(*, station_id: str) -> int:
     return balance or 0
 
 
+def station_of_record(*, task_id: int) -> str | None:
+    """The station of a station send record (send/start's ``task_id``); None when no station
+    record has this id."""
+    return (
+        SendRecord.objects.filter(pk=task_id, station_id__isnull=False)
+        .values_list("station_id", flat=True)
+        .first()
+    )
+
+
 def active_combos() -> QuerySet[Combo]:
     return Combo.objects.filter(is_active=True).order_by("sort_order", "id")
 
