@@ -376,16 +376,17 @@ def station_scope_refusal(scope: str) -> Refusal:
 
 
 # A client bound to stations (``stations`` of SMS_SERVICE_CLIENTS; sms.station_api.binding).
+BOUND_WHEN = "the client is bound to stations (`stations` in `SMS_SERVICE_CLIENTS`)"
 STATION_OTHER_STATION = station_refusal(
     StationCode.FORBIDDEN,
     "service client 'front-T7442' may not reach station T7443",
-    when="the client is bound to stations (`stations` in `SMS_SERVICE_CLIENTS`) and the request names another",
+    when=BOUND_WHEN + "; the request names another",
     name="other station",
 )
 STATION_EVERY_STATION = station_refusal(
     StationCode.FORBIDDEN,
     "service client 'front-T7442' is bound to stations; this call reads every station",
-    when="the client is bound to stations (`stations` in `SMS_SERVICE_CLIENTS`): this call needs an unbound one",
+    when=BOUND_WHEN + ": this call reads every station and needs an unbound one",
     name="bound client",
 )
 
@@ -502,7 +503,10 @@ STATION_CONVENTIONS = """\
 (`SMS_SERVICE_CLIENTS`: a name, a token and scopes); with none configured the API is closed.
 - **Scopes**: `send/add` and `send/start` need `send`; `recharge_record/create` needs `recharge`; \
 every `GET` needs `read`. A client without the scope gets `1012` (HTTP 403).
-- **Stations**: a client bound to stations (`"stations"` in `SMS_SERVICE_CLIENTS`) reaches only those: another `station_id` (query or body), another station's `task_id`, or `statistics_overview`/`statistics_detail` (every station) is `1012` (HTTP 403) and nothing is done. `combo/get` is the same for every client.
+- **Stations**: a client bound to stations (`"stations"` in `SMS_SERVICE_CLIENTS`) reaches only \
+those: another `station_id` (query or body), another station's `task_id`, or \
+`statistics_overview`/`statistics_detail` (every station) is `1012` (HTTP 403) and nothing is \
+done. `combo/get` is the same for every client.
 - **Envelope**: every answer is `{"code", "msg", "data"}`; `code` 0 is success, any other code \
 names the failure and comes with the HTTP status below. Paged lists add \
 `"pagination": {"page_obj", "more"}` beside `data`.

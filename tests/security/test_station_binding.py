@@ -24,7 +24,6 @@ from sms.models import (
     DailyStatistics,
     IdempotencyKey,
     RechargeRecord,
-    RecordState,
     SendRecord,
     Station,
 )
