@@ -145,23 +145,30 @@ def station_records_for_export(
     *, station_id: str, start_date: dt.date, end_date: dt.date, chunk_size: int = EXPORT_CHUNK_SIZE
 ) -> Iterator[dict[str, Any]]:
     """A station's send records added within ``[start_date, end_date]`` (China-time days), oldest
-    first, as dicts of ``EXPORT_FIELDS``. Streams: one keyset query of ``chunk_size`` rows at a
-    time along ``record_station_search_idx``, so neither the database driver nor the caller ever
-    holds more than a chunk (mysqlclient's ``iterator()`` would fetch the whole result)."""
-    lower, upper = local_day_bounds(start_date, end_date)
-    query = (
-        SendRecord.objects.filter(station_id=station_id, created_at__gte=lower, created_at__lt=upper)
-        .order_by("created_at", "id")
-        .values(*EXPORT_FIELDS)
-    )
-    chunk = list(query[:chunk_size])
-    while chunk:
-        yield from chunk
-        if len(chunk) < chunk_size:
-            return
-        last = chunk[-1]
-        after = Q(created_at__gt=last["created_at"]) | Q(created_at=last["created_at"], id__gt=last["id"])
-        chunk = list(query.filter(after)[:chunk_size])
+    first, as dicts of ``EXPORT_FIELDS``. Streams: one keyset query of at most ``chunk_size`` rows
+    at a time, so neither the database driver nor the caller ever holds more than a chunk
+    (mysqlclient's ``iterator()`` would fetch the whole result).
+
+    Each query stays within one day: MariaDB then reads a range of ``record_station_search_idx``.
+    Over a whole year it chose to read the station's index entries from the first for every chunk
+    (200,000 records: 220 ms a chunk, 18 s in all)."""
+    day = start_date
+    while day <= end_date:
+        lower, upper = local_day_bounds(day, day)
+        query = (
+            SendRecord.objects.filter(station_id=station_id, created_at__gte=lower, created_at__lt=upper)
+            .order_by("created_at", "id")
+            .values(*EXPORT_FIELDS)
+        )
+        chunk = list(query[:chunk_size])
+        while chunk:
+            yield from chunk
+            if len(chunk) < chunk_size:
+                break
+            last = chunk[-1]
+            after = Q(created_at__gt=last["created_at"]) | Q(created_at=last["created_at"], id__gt=last["id"])
+            chunk = list(query.filter(after)[:chunk_size])
+        day += dt.timedelta(days=1)
 
 
 def statistics_overview() -> dict[str, Any]:
