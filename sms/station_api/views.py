@@ -220,7 +220,8 @@ class ComboGetView(StationView):
         description="""\
 The active combos, for `recharge_record/create`'s `combo_id`. A data migration installs four:
 2000 messages at 200.00 (10 fen each), 5000 at 450.00, 10000 at 800.00, and `自定义套餐包` (id 4),
-the custom combo for any quantity. No parameters.""",
+the custom combo for any quantity. No parameters; the same for every client, bound to stations
+or not.""",
         responses=answers(
             station_ok_answer(
                 "ComboList",
@@ -515,7 +516,7 @@ class StatisticsOverviewGetView(StationView):
 `PROVIDER_BALANCE_CACHE_SECONDS` (a cold cache waits at most `PROVIDER_BALANCE_TIMEOUT`); when the
 provider cannot say, the last amount it answered, and 0 before its first answer. `saas_balance` is
 the sum of the stations' balances, `saas_recharge_money` the sum of their recharges, both strings
-as in the seed. No parameters.""",
+as in the seed. No parameters. It covers every station: a client bound to stations gets `1012`.""",
         responses=answers(
             station_ok_answer(
                 "OverviewResponse",
@@ -540,7 +541,8 @@ class StatisticsDetailGetView(StationView):
         description=f"""\
 Every station, by station id, with its balance and recharge totals. `station_ids` keeps only those
 stations: repeated (`station_ids=T1&station_ids=T2`), comma-separated (`station_ids=T1,T2`) or a
-JSON array; `q` matches part of the station id or name. {PAGING}""",
+JSON array; `q` matches part of the station id or name. It reads every station: a client bound to
+stations gets `1012`, whatever `station_ids` says. {PAGING}""",
         parameters=[StatisticsDetailQuery],
         examples=query_example("two stations", station_ids=["T7442", "T7443"]),
         responses=answers(
