@@ -2,7 +2,8 @@
 
 - ``/sms/*``: a bearer token of a named, scoped service client (``SMS_SERVICE_CLIENTS``, or the
   older ``SMS_SERVICE_TOKENS`` as clients with every scope). Each station view declares the scope
-  it needs (``send``, ``recharge``, ``read``); ``/metrics`` needs ``metrics``.
+  it needs (``send``, ``recharge``, ``read``); ``/metrics`` needs ``metrics``. A client may be
+  bound to stations (``"stations": [...]``): it then reaches only those (``sms.station_api.binding``).
 - ``v1/*`` and ``v2/*``: HTTP Basic against Django users; superusers are the seed's ``root``.
   Failed logins lock the username for the client address (django-axes, gm_server_notify.lockout).
 """
@@ -33,6 +34,11 @@ SCOPES = ("send", "recharge", "read", "metrics")
 # The code of the PermissionDenied a client without the view's scope gets (the station envelope
 # answers it 403, code 1012).
 MISSING_SCOPE = "missing_scope"
+# The code of the PermissionDenied a client bound to stations gets for another station, or for a
+# read of every station (answered 403, code 1012 too: the client may not make this call).
+STATION_NOT_BOUND = "station_not_bound"
+# A station id as the station API takes it (sms.station_api.serializers.STATION_ID).
+STATION_ID_MAX_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class ServiceClient:
 
     name: str
     scopes: frozenset[str]
+    # The stations it may reach; None: every station (an unbound client).
+    stations: frozenset[str] | None = None
     is_authenticated: bool = True
     is_superuser: bool = False
     is_staff: bool = False
@@ -52,17 +60,57 @@ class ServiceClient:
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
 
+    @property
+    def bound(self) -> bool:
+        return self.stations is not None
+
+    def reaches(self, station_id: str) -> bool:
+        """Whether the client may act on or read ``station_id``."""
+        return self.stations is None or station_id in self.stations
+
+
+def _bound_stations(name: str, entry: dict[str, Any]) -> frozenset[str] | None:
+    """The ``stations`` of a client entry: absent (or null) is unbound; otherwise a non-empty list
+    of station ids (1-32 characters, no surrounding spaces)."""
+    stations = entry.get("stations")
+    if stations is None:
+        return None
+    if (
+        not isinstance(stations, list)
+        or not stations
+        or not all(
+            isinstance(station, str)
+            and station
+            and station == station.strip()
+            and len(station) <= STATION_ID_MAX_LENGTH
+            for station in stations
+        )
+    ):
+        raise ImproperlyConfigured(
+            f"SMS_SERVICE_CLIENTS: client {name!r}: stations must be a non-empty list of station ids "
+            f"(1-{STATION_ID_MAX_LENGTH} characters, no surrounding spaces)"
+        )
+    if "metrics" in entry.get("scopes", []):
+        # /metrics counts every station's traffic: a bound client may not read it.
+        raise ImproperlyConfigured(
+            f"SMS_SERVICE_CLIENTS: client {name!r}: a client bound to stations cannot have the metrics scope"
+        )
+    return frozenset(stations)
+
 
 def configured_clients() -> list[tuple[ServiceClient, str]]:
     """Every configured client with its token: ``SMS_SERVICE_CLIENTS``, then the tokens of
     ``SMS_SERVICE_TOKENS`` as ``token-1``, ``token-2``… with every scope.
 
     Raises ImproperlyConfigured for an entry without a name or token, a name used twice, a name
-    longer than 64 characters or an unknown scope (checked at start-up too)."""
+    longer than 64 characters, an unknown scope, or ``stations`` that is not a non-empty list of
+    station ids (checked at start-up too)."""
     clients: list[tuple[ServiceClient, str]] = []
     for entry in settings.SMS_SERVICE_CLIENTS:
         if not isinstance(entry, dict):
-            raise ImproperlyConfigured("SMS_SERVICE_CLIENTS: each client is an object {name, token, scopes}")
+            raise ImproperlyConfigured(
+                "SMS_SERVICE_CLIENTS: each client is an object {name, token, scopes[, stations]}"
+            )
         name, token, scopes = entry.get("name"), entry.get("token"), entry.get("scopes", [])
         if not isinstance(name, str) or not name.strip() or len(name) > 64:
             raise ImproperlyConfigured("SMS_SERVICE_CLIENTS: every client needs a name of 1-64 characters")
@@ -72,7 +120,8 @@ def configured_clients() -> list[tuple[ServiceClient, str]]:
             raise ImproperlyConfigured(
                 f"SMS_SERVICE_CLIENTS: client {name!r}: scopes must be a list among {', '.join(SCOPES)}"
             )
-        clients.append((ServiceClient(name=name.strip(), scopes=frozenset(scopes)), token))
+        stations = _bound_stations(name, entry)
+        clients.append((ServiceClient(name=name.strip(), scopes=frozenset(scopes), stations=stations), token))
     for index, token in enumerate(settings.SMS_SERVICE_TOKENS, start=1):
         clients.append((ServiceClient(name=f"token-{index}", scopes=frozenset(SCOPES)), token))
     names = [client.name for client, _ in clients]

@@ -163,8 +163,9 @@ def station_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         response["WWW-Authenticate"] = 'Bearer realm="sms"'
         return response
     if isinstance(exc, exceptions.PermissionDenied):
-        # A valid service token whose client lacks the view's scope (gm_server_notify.api.auth).
-        if getattr(exc.detail, "code", None) == "missing_scope":
+        # A valid service token whose client lacks the view's scope, or is bound to other
+        # stations (gm_server_notify.api.auth, sms.station_api.binding).
+        if getattr(exc.detail, "code", None) in ("missing_scope", "station_not_bound"):
             return station_error(StationCode.FORBIDDEN, str(exc.detail))
         return station_error(StationCode.UNAUTHENTICATED, str(exc.detail))
     if isinstance(exc, SuspiciousOperation):

@@ -111,7 +111,10 @@ STATION_CODE_MEANINGS = {
         "the station's sending is suspended by an operator (`sending suspended: <reason>`)"
     ),
     StationCode.PAYLOAD_TOO_LARGE: "the body is larger than `REQUEST_BODY_MAX_BYTES` (default 1 MiB)",
-    StationCode.FORBIDDEN: "the service client lacks the scope the call needs",
+    StationCode.FORBIDDEN: (
+        "the service client lacks the scope the call needs, or is bound to stations and the call "
+        "names another station or reads every station"
+    ),
     StationCode.SERVICE_UNAVAILABLE: (
         "the service cannot reach its database: the API's calls answer it with a `Retry-After` "
         "header, retry after its seconds; `/sms/callback`: neither the database nor the broker "
@@ -372,6 +375,22 @@ def station_scope_refusal(scope: str) -> Refusal:
     )
 
 
+# A client bound to stations (``stations`` of SMS_SERVICE_CLIENTS; sms.station_api.binding).
+BOUND_WHEN = "the client is bound to stations (`stations` in `SMS_SERVICE_CLIENTS`)"
+STATION_OTHER_STATION = station_refusal(
+    StationCode.FORBIDDEN,
+    "service client 'front-T7442' may not reach station T7443",
+    when=BOUND_WHEN + "; the request names another",
+    name="other station",
+)
+STATION_EVERY_STATION = station_refusal(
+    StationCode.FORBIDDEN,
+    "service client 'front-T7442' is bound to stations; this call reads every station",
+    when=BOUND_WHEN + ": this call reads every station and needs an unbound one",
+    name="bound client",
+)
+
+
 # A GET: the token and the read scope; the database down.
 STATION_READ = (STATION_NO_TOKEN, station_scope_refusal("read"), STATION_LINE_TOO_LONG, STATION_UNAVAILABLE)
 
@@ -484,6 +503,10 @@ STATION_CONVENTIONS = """\
 (`SMS_SERVICE_CLIENTS`: a name, a token and scopes); with none configured the API is closed.
 - **Scopes**: `send/add` and `send/start` need `send`; `recharge_record/create` needs `recharge`; \
 every `GET` needs `read`. A client without the scope gets `1012` (HTTP 403).
+- **Stations**: a client bound to stations (`"stations"` in `SMS_SERVICE_CLIENTS`) reaches only \
+those: another `station_id` (query or body), another station's `task_id`, or \
+`statistics_overview`/`statistics_detail` (every station) is `1012` (HTTP 403) and nothing is \
+done. `combo/get` is the same for every client.
 - **Envelope**: every answer is `{"code", "msg", "data"}`; `code` 0 is success, any other code \
 names the failure and comes with the HTTP status below. Paged lists add \
 `"pagination": {"page_obj", "more"}` beside `data`.

@@ -1,6 +1,9 @@
-"""Django REST framework and the OpenAPI schema (drf-spectacular)."""
+"""Django REST framework, the OpenAPI schema (drf-spectacular) and CORS for /sms/*
+(django-cors-headers)."""
 
 from __future__ import annotations
+
+from gm_server_notify.settings.environment import env_list
 
 # --- REST framework: JSON only; each API family sets its own auth and error body ---------------
 REST_FRAMEWORK = {
@@ -40,3 +43,16 @@ SPECTACULAR_SETTINGS = {
         }
     },
 }
+
+# --- CORS (django-cors-headers): off unless origins are listed ----------------------------------
+# The browser origins (scheme://host[:port], comma-separated) allowed to call the station API
+# directly; each should hold a station-bound token (docs/security.md). Empty: no CORS headers, so
+# browsers refuse cross-origin calls. Only /sms/* (not its provider push /sms/callback) answers.
+CORS_ALLOWED_ORIGINS = env_list("SMS_CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/sms/(?!callback$)"
+CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
+CORS_ALLOW_HEADERS = ("authorization", "content-type", "idempotency-key")
+# Bearer tokens, never cookies: no credentials mode.
+CORS_ALLOW_CREDENTIALS = False
+# The answer headers a browser client may read: a replay's mark, and when to retry a 503.
+CORS_EXPOSE_HEADERS = ("Idempotent-Replayed", "Retry-After")

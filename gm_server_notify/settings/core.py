@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "corsheaders",
     # Before axes: its failed-login receiver (log and count) runs before axes records the attempt.
     "gm_server_notify",
     # Before axes: its audited axes_reset* commands take the place of axes' own.
@@ -62,6 +63,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "gm_server_notify.logging.RequestIdMiddleware",
+    # Before any middleware that may answer (413, 404…), so that answer carries the CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "gm_server_notify.api.errors.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -3,7 +3,9 @@
 Class names are the seed's (``sms/station_api/views.py/SmsSendAddView`` …). Tencent's push at
 ``/sms/callback`` is with the other provider pushes in ``sms/pushes/views.py``. Each view declares
 the scope its caller's service client needs (gm_server_notify.api.auth): send/add and send/start
-need send, recharge_record/create needs recharge, every GET needs read. Each operation's schema
+need send, recharge_record/create needs recharge, every GET needs read. Each also says where its
+request names the station (``station_source``), so that a client bound to stations reaches only
+its own (sms.station_api.binding). Each operation's schema
 (summary, description, examples, every answer) is written for the API's users, from
 docs/api-station.md.
 """
@@ -17,7 +19,9 @@ from rest_framework.response import Response
 from gm_server_notify.api.envelope import StationCode, station_ok
 from gm_server_notify.api.paging import PageRequest
 from gm_server_notify.api.schema import (
+    STATION_EVERY_STATION,
     STATION_KEYED,
+    STATION_OTHER_STATION,
     STATION_READ,
     STATION_SUSPENDED,
     STATION_TAG,
@@ -30,9 +34,10 @@ from gm_server_notify.api.schema import (
     station_post,
     station_refusal,
 )
-from gm_server_notify.api.views import StationAPIView, parse
+from gm_server_notify.api.views import parse
 from sms.core.idempotency import IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, idempotent
 from sms.station_api import selectors, services
+from sms.station_api.binding import StationSource, StationView
 from sms.station_api.serializers import (
     BalanceOut,
     ComboOut,
@@ -73,8 +78,9 @@ BAD_RANGE = _bad(
 )
 
 
-class SmsSendAddView(StationAPIView):
+class SmsSendAddView(StationView):
     required_scope = "send"
+    station_source = StationSource.BODY
 
     @extend_schema(
         tags=TAGS,
@@ -136,6 +142,7 @@ id).
                 description="`code` 0: the record is written and its cost reserved; start it with send/start",
             ),
             *station_post("send"),
+            STATION_OTHER_STATION,
             _bad(
                 "receive_phone: '12345' is not a valid mobile number",
                 when="a missing or wrong parameter, or sms_content not matching business_type (msg names it)",
@@ -170,8 +177,9 @@ id).
         return station_ok({"task_id": record.pk})
 
 
-class SmsSendStartView(StationAPIView):
+class SmsSendStartView(StationView):
     required_scope = "send"
+    station_source = StationSource.TASK
 
     @extend_schema(
         tags=TAGS,
@@ -186,6 +194,7 @@ record when it is started. Follow the outcome with `send_record/get` (`status` 1
         responses=answers(
             station_null_ok("`code` 0: queued (or already started); `data` is null"),
             *station_post("send"),
+            STATION_OTHER_STATION,
             _bad("task_id: A valid integer is required.", name="task_id"),
             station_refusal(
                 StationCode.NOT_FOUND,
@@ -201,8 +210,9 @@ record when it is started. Follow the outcome with `send_record/get` (`status` 1
         return station_ok(None)
 
 
-class ComboGetView(StationAPIView):
+class ComboGetView(StationView):
     required_scope = "read"
+    station_source = StationSource.NONE
 
     @extend_schema(
         tags=TAGS,
@@ -210,7 +220,8 @@ class ComboGetView(StationAPIView):
         description="""\
 The active combos, for `recharge_record/create`'s `combo_id`. A data migration installs four:
 2000 messages at 200.00 (10 fen each), 5000 at 450.00, 10000 at 800.00, and `自定义套餐包` (id 4),
-the custom combo for any quantity. No parameters.""",
+the custom combo for any quantity. No parameters; the same for every client, bound to stations
+or not.""",
         responses=answers(
             station_ok_answer(
                 "ComboList",
@@ -241,8 +252,9 @@ the custom combo for any quantity. No parameters.""",
         return station_ok(ComboOut(selectors.active_combos(), many=True).data)
 
 
-class BalanceGetView(StationAPIView):
+class BalanceGetView(StationView):
     required_scope = "read"
+    station_source = StationSource.QUERY
 
     @extend_schema(
         tags=TAGS,
@@ -258,6 +270,7 @@ never recharged has 0.""",
             ),
             _bad("station_id: This field is required.", name="station_id"),
             *STATION_READ,
+            STATION_OTHER_STATION,
         ),
     )
     def get(self, request: Request) -> Response:
@@ -265,8 +278,9 @@ never recharged has 0.""",
         return station_ok({"sms_balance": selectors.station_balance(station_id=data["station_id"])})
 
 
-class DataCenterGetView(StationAPIView):
+class DataCenterGetView(StationView):
     required_scope = "read"
+    station_source = StationSource.QUERY
 
     @extend_schema(
         tags=TAGS,
@@ -302,6 +316,7 @@ row. A reversed range, or one longer than 366 days, is `1002`.""",
             ),
             BAD_RANGE,
             *STATION_READ,
+            STATION_OTHER_STATION,
         ),
     )
     def get(self, request: Request) -> Response:
@@ -309,8 +324,9 @@ row. A reversed range, or one longer than 366 days, is `1002`.""",
         return station_ok(selectors.cached_daily_send_statistics(**data))
 
 
-class RechargeRecordGetView(StationAPIView):
+class RechargeRecordGetView(StationView):
     required_scope = "read"
+    station_source = StationSource.QUERY
 
     @extend_schema(
         tags=TAGS,
@@ -343,6 +359,7 @@ The station's recharges, newest first. `station_id` is required; `start_date`/`e
             BAD_RANGE,
             _bad("page_obj: page_obj is not a cursor returned by this endpoint", name="page_obj"),
             *STATION_READ,
+            STATION_OTHER_STATION,
         ),
     )
     def get(self, request: Request) -> Response:
@@ -357,8 +374,9 @@ The station's recharges, newest first. `station_id` is required; `start_date`/`e
         return station_ok(RechargeRecordOut(page.items, many=True).data, pagination=page.pagination)
 
 
-class RechargeRecordCreateView(StationAPIView):
+class RechargeRecordCreateView(StationView):
     required_scope = "recharge"
+    station_source = StationSource.BODY
 
     @extend_schema(
         tags=TAGS,
@@ -400,6 +418,7 @@ The service client that booked it is kept with the record. Safe to retry with an
         responses=answers(
             station_null_ok("`code` 0: the balance is credited (or the receipt was already); `data` is null"),
             *station_post("recharge"),
+            STATION_OTHER_STATION,
             _bad(
                 "recharge_nums: combo 1 holds 2000 messages",
                 when="a missing or wrong parameter (msg names it): a fixed combo not bought whole, a ceiling",
@@ -425,8 +444,9 @@ The service client that booked it is kept with the record. Safe to retry with an
         return station_ok(None)
 
 
-class SendRecordGetView(StationAPIView):
+class SendRecordGetView(StationView):
     required_scope = "read"
+    station_source = StationSource.QUERY
 
     @extend_schema(
         tags=TAGS,
@@ -467,6 +487,7 @@ outcome is not known yet (no report by the deadline) shows `status` 0 with `rema
             ),
             BAD_RANGE,
             *STATION_READ,
+            STATION_OTHER_STATION,
         ),
     )
     def get(self, request: Request) -> Response:
@@ -483,8 +504,9 @@ outcome is not known yet (no report by the deadline) shows `status` 0 with `rema
         return station_ok(SendRecordOut(page.items, many=True).data, pagination=page.pagination)
 
 
-class StatisticsOverviewGetView(StationAPIView):
+class StatisticsOverviewGetView(StationView):
     required_scope = "read"
+    station_source = StationSource.ALL
 
     @extend_schema(
         tags=TAGS,
@@ -494,7 +516,7 @@ class StatisticsOverviewGetView(StationAPIView):
 `PROVIDER_BALANCE_CACHE_SECONDS` (a cold cache waits at most `PROVIDER_BALANCE_TIMEOUT`); when the
 provider cannot say, the last amount it answered, and 0 before its first answer. `saas_balance` is
 the sum of the stations' balances, `saas_recharge_money` the sum of their recharges, both strings
-as in the seed. No parameters.""",
+as in the seed. No parameters. It covers every station: a client bound to stations gets `1012`.""",
         responses=answers(
             station_ok_answer(
                 "OverviewResponse",
@@ -502,14 +524,16 @@ as in the seed. No parameters.""",
                 {"gm_balance": 30366, "saas_balance": "153690", "saas_recharge_money": "21981.31"},
             ),
             *STATION_READ,
+            STATION_EVERY_STATION,
         ),
     )
     def get(self, request: Request) -> Response:
         return station_ok(selectors.cached_statistics_overview())
 
 
-class StatisticsDetailGetView(StationAPIView):
+class StatisticsDetailGetView(StationView):
     required_scope = "read"
+    station_source = StationSource.ALL
 
     @extend_schema(
         tags=TAGS,
@@ -517,7 +541,8 @@ class StatisticsDetailGetView(StationAPIView):
         description=f"""\
 Every station, by station id, with its balance and recharge totals. `station_ids` keeps only those
 stations: repeated (`station_ids=T1&station_ids=T2`), comma-separated (`station_ids=T1,T2`) or a
-JSON array; `q` matches part of the station id or name. {PAGING}""",
+JSON array; `q` matches part of the station id or name. It reads every station: a client bound to
+stations gets `1012`, whatever `station_ids` says. {PAGING}""",
         parameters=[StatisticsDetailQuery],
         examples=query_example("two stations", station_ids=["T7442", "T7443"]),
         responses=answers(
@@ -537,6 +562,7 @@ JSON array; `q` matches part of the station id or name. {PAGING}""",
             ),
             _bad("station_ids: not a JSON array", name="station_ids"),
             *STATION_READ,
+            STATION_EVERY_STATION,
         ),
     )
     def get(self, request: Request) -> Response:
@@ -547,10 +573,11 @@ JSON array; `q` matches part of the station id or name. {PAGING}""",
         return station_ok(StationStatisticsOut(page.items, many=True).data, pagination=page.pagination)
 
 
-class UplinkGetView(StationAPIView):
+class UplinkGetView(StationView):
     """Added beyond seed 000: the replies to a station's messages (docs/api-station.md)."""
 
     required_scope = "read"
+    station_source = StationSource.QUERY
 
     @extend_schema(
         tags=TAGS,
@@ -581,6 +608,7 @@ arrives. {PAGING}""",
             ),
             BAD_RANGE,
             *STATION_READ,
+            STATION_OTHER_STATION,
         ),
     )
     def get(self, request: Request) -> Response:
