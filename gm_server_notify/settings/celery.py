@@ -83,6 +83,7 @@ CELERY_TASK_ROUTES = {
     "sms.deliver_webhooks": {"queue": "sms_webhooks"},
     "sms.sweep_webhooks": {"queue": "sms_webhooks"},
     "sms.release_scheduled": {"queue": "sms_reports"},
+    "sms.erase_expired_personal_data": {"queue": "sms_reports"},
 }
 
 # --- Beat: the sweeps, pulls and refreshes, and how often --------------------------------------------
@@ -109,6 +110,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-webhooks": {"task": "sms.sweep_webhooks", "schedule": timedelta(seconds=_SWEEP_SECONDS)},
     # Held batches (send_at, marketing hours) go out within one sweep of their time.
     "release-scheduled": {"task": "sms.release_scheduled", "schedule": timedelta(seconds=_SWEEP_SECONDS)},
+    # Retention (sms/privacy/): numbers and texts older than SMS_PERSONAL_DATA_RETENTION_DAYS.
+    "erase-expired-personal-data": {
+        "task": "sms.erase_expired_personal_data",
+        "schedule": timedelta(seconds=env.int("SMS_RETENTION_EVERY_SECONDS", default=300)),
+        "options": {"expires": 60},
+    },
     "worker-heartbeat": {
         "task": "gm_server_notify.tasks.record_worker_heartbeat",
         "schedule": timedelta(seconds=env.int("WORKER_HEARTBEAT_SECONDS", default=30)),
