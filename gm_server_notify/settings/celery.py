@@ -9,6 +9,7 @@ from kombu import Queue
 
 from gm_server_notify.settings.core import TIME_ZONE
 from gm_server_notify.settings.environment import VAR_DIR, env
+from gm_server_notify.settings.privacy import SMS_RETENTION_EVERY_SECONDS
 
 # --- The broker: kombu's filesystem transport under var/ by default, Redis or RabbitMQ in production
 # kombu's filesystem transport ignores the host, but warns on every connection that has none.
@@ -113,7 +114,7 @@ CELERY_BEAT_SCHEDULE = {
     # Retention (sms/privacy/): numbers and texts older than SMS_PERSONAL_DATA_RETENTION_DAYS.
     "erase-expired-personal-data": {
         "task": "sms.erase_expired_personal_data",
-        "schedule": timedelta(seconds=env.int("SMS_RETENTION_EVERY_SECONDS", default=300)),
+        "schedule": timedelta(seconds=SMS_RETENTION_EVERY_SECONDS),
         "options": {"expires": 60},
     },
     "worker-heartbeat": {

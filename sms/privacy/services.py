@@ -56,9 +56,11 @@ _RECORD_MESSAGE_ID = Case(
 
 
 def _retention_values(table: PersonalTable) -> dict[str, Any]:
-    values: dict[str, Any] = dict(table.erased)
+    values: dict[str, Any] = {}
     if table.model is SendRecord:
+        # First: MySQL evaluates an UPDATE's assignments left to right, on the values already set.
         values["provider_message_id"] = _RECORD_MESSAGE_ID
+    values.update(table.erased)
     return values
 
 
