@@ -670,12 +670,14 @@ class BlocklistEntry(models.Model):
 
 class RetentionCursor(models.Model):
     """How far retention (``sms.privacy.services.erase_expired``) has gone through one table: every
-    row of ``table`` below ``next_id`` older than the retention was erased, except non-final send
-    records (and their batches), which hold the cursor until they end. Losing a row costs a rescan,
-    never a wrong erasure."""
+    row of ``table`` below ``next_id`` older than the retention was erased, except those in
+    ``held_ids``: rows that were not final yet (a send record still moving, a batch with such
+    records), looked at again on every run until they end. Should more be held than the list keeps,
+    ``next_id`` stays at the first one left out. Losing a row costs a rescan, never a wrong erasure."""
 
     table = models.CharField(max_length=64, unique=True)
     next_id = models.BigIntegerField(default=0)
+    held_ids = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

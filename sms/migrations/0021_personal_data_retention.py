@@ -69,6 +69,7 @@ class Migration(migrations.Migration):
                 ),
                 ("table", models.CharField(max_length=64, unique=True)),
                 ("next_id", models.BigIntegerField(default=0)),
+                ("held_ids", models.JSONField(blank=True, default=list)),
                 ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={

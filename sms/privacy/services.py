@@ -8,7 +8,8 @@ range of the rows older than the retention that are final and not yet erased. Un
 it locks only the rows it changes, which nothing else writes any more (a final record never moves
 again), so the sending path never waits on it. Ids grow with time, so a table's walk stops at its
 first row younger than the retention. A send record that is not final (held by ``send_at``,
-waiting for a report, unknown) is left, and the cursor stays at it until it ends. One run at a time
+waiting for a report, unknown) is left; the cursor remembers it (``held_ids``) and erases it
+on a later run once it has ended. One run at a time
 (a cache lock); two overlapping runs would only repeat each other's idempotent updates.
 """
 
@@ -24,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import models, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.db.models.functions import Concat
 from django.utils import timezone
 
@@ -43,6 +44,8 @@ from sms.privacy.selectors import (
 logger = logging.getLogger(__name__)
 
 LOCK_KEY = "sms:retention:running"
+# Rows still moving a table's cursor remembers (and revisits) rather than stopping at the first.
+HELD_IDS_MAX = 10_000
 
 # Retention keeps a send record's provider message id but cuts the number out of the gateway's
 # ``<taskId>:<mobile>`` (its taskId, the dispatch id, stays).
@@ -83,8 +86,8 @@ class RetentionReport:
     longest_batch_seconds: float = 0.0
     # tables whose walk reached rows younger than the retention (the rest ran out of time)
     finished: list[str] = field(default_factory=list)
-    # the first row per table left because it is not final yet (the cursor waits there)
-    held_from: dict[str, int] = field(default_factory=dict)
+    # rows per table left because they are not final yet (looked at again next run)
+    held: dict[str, int] = field(default_factory=dict)
     skipped: str = ""  # why nothing ran: "off", "locked"
 
     @property
@@ -121,8 +124,8 @@ def erase_expired(
     finally:
         if cache.get(LOCK_KEY) == token:
             cache.delete(LOCK_KEY)
-    if report.held_from:
-        logger.warning("retention: rows not final yet hold back %s", sorted(report.held_from))
+    if report.held:
+        logger.info("retention: rows not final yet, left for a later run: %s", report.held)
     return report
 
 
@@ -132,55 +135,66 @@ def _walk(
     model: type[models.Model] = table.model
     name = table.label
     cursor, _ = RetentionCursor.objects.get_or_create(table=name)
-    low = cursor.next_id
-    held: int | None = None
     values = _retention_values(table)
     pending = _not_erased(table)
     old = Q(**{f"{table.age}__lt": cutoff})
+    final = table.final if table.final is not None else Q()
     report.erased.setdefault(name, 0)
+    held: list[int] = list(cursor.held_ids)
+    if held:
+        # The rows a run left because they were still moving: erased once they ended.
+        report.erased[name] += _erase_batch(
+            model.objects.filter(pk__in=held).filter(old, final), table, values, pending, report
+        )
+        held = list(model.objects.filter(pk__in=held).exclude(final).values_list("pk", flat=True))
+    low = cursor.next_id
+    hold_from: int | None = None  # more held than the list keeps: the cursor stays here
     while time.monotonic() < deadline:
         ids = list(model.objects.filter(pk__gte=low).order_by("pk").values_list("pk", flat=True)[:size])
         if not ids:
             report.finished.append(name)
             break
-        span = Q(pk__gte=low, pk__lte=ids[-1])
         younger = (
-            model.objects.filter(span, **{f"{table.age}__gte": cutoff})
+            model.objects.filter(pk__gte=low, pk__lte=ids[-1], **{f"{table.age}__gte": cutoff})
             .order_by("pk")
             .values_list("pk", flat=True)
             .first()
         )
         end = ids[-1] + 1 if younger is None else younger
-        rows = model.objects.filter(pk__gte=low, pk__lt=end).filter(old)
-        if table.final is not None:
-            rows = rows.filter(table.final)
-        started = time.monotonic()
-        with transaction.atomic():
-            if table.deletes:
-                changed, _ = rows.delete()
-            else:
-                changed = rows.filter(pending).update(**values)
-        report.longest_batch_seconds = max(report.longest_batch_seconds, time.monotonic() - started)
-        report.batches += 1
-        report.erased[name] += changed
-        if held is None and table.final is not None:
-            held = (
-                model.objects.filter(pk__gte=low, pk__lt=end)
-                .filter(old)
-                .exclude(table.final)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-                .first()
-            )
-            if held is not None:
-                report.held_from[name] = held
+        span = model.objects.filter(pk__gte=low, pk__lt=end).filter(old)
+        report.erased[name] += _erase_batch(span.filter(final), table, values, pending, report)
+        if table.final is not None and hold_from is None:
+            room = HELD_IDS_MAX - len(held)
+            moving = list(span.exclude(final).order_by("pk").values_list("pk", flat=True)[: room + 1])
+            held += moving[:room]
+            if len(moving) > room:
+                hold_from = moving[room]
         low = end
         RetentionCursor.objects.filter(pk=cursor.pk).update(
-            next_id=low if held is None else held, updated_at=timezone.now()
+            next_id=low if hold_from is None else hold_from, held_ids=held, updated_at=timezone.now()
         )
         if younger is not None:
             report.finished.append(name)
             break
+    if held != cursor.held_ids:
+        RetentionCursor.objects.filter(pk=cursor.pk).update(held_ids=held)
+    if held:
+        report.held[name] = len(held)
+
+
+def _erase_batch(
+    rows: QuerySet[Any], table: PersonalTable, values: dict[str, Any], pending: Q, report: RetentionReport
+) -> int:
+    """One transaction: erase (or delete) ``rows``, timed."""
+    started = time.monotonic()
+    with transaction.atomic():
+        if table.deletes:
+            changed, _ = rows.delete()
+        else:
+            changed = rows.filter(pending).update(**values)
+    report.longest_batch_seconds = max(report.longest_batch_seconds, time.monotonic() - started)
+    report.batches += 1
+    return changed
 
 
 @dataclass

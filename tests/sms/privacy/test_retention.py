@@ -208,19 +208,38 @@ def test_a_batch_with_a_record_still_on_its_way_keeps_its_text(tenant):
         RecordState.UNKNOWN,
     ],
 )
-def test_a_record_not_final_is_left_and_holds_the_cursor_until_it_ends(state):
+def test_a_record_not_final_is_left_and_erased_on_a_later_run_once_it_ends(state):
     moving = _record("13100000001", CUTOFF - dt.timedelta(days=3), state)
     final = _record("13100000002", CUTOFF - dt.timedelta(days=2))
 
     report = services.erase_expired(now=NOW)
 
     assert not _erased(moving) and _erased(final)
-    assert report.held_from == {"tbl_sms_send_record": moving.pk}
-    assert RetentionCursor.objects.get(table="tbl_sms_send_record").next_id == moving.pk
+    assert report.held == {"tbl_sms_send_record": 1}
+    cursor = RetentionCursor.objects.get(table="tbl_sms_send_record")
+    assert cursor.held_ids == [moving.pk] and cursor.next_id > final.pk
+    assert services.erase_expired(now=NOW).erased["tbl_sms_send_record"] == 0  # still moving
     SendRecord.objects.filter(pk=moving.pk).update(state=RecordState.DELIVERED)
-    assert services.erase_expired(now=NOW).erased["tbl_sms_send_record"] == 1
+    again = services.erase_expired(now=NOW)
+    assert again.erased["tbl_sms_send_record"] == 1 and again.held == {}
     assert _erased(moving)
-    assert RetentionCursor.objects.get(table="tbl_sms_send_record").next_id > final.pk
+    assert RetentionCursor.objects.get(table="tbl_sms_send_record").held_ids == []
+
+
+def test_more_rows_still_moving_than_the_cursor_remembers_hold_the_cursor_at_the_first_left_out(monkeypatch):
+    monkeypatch.setattr(services, "HELD_IDS_MAX", 1)
+    first = _record("13100000001", CUTOFF - dt.timedelta(days=4), RecordState.SUBMITTED)
+    second = _record("13100000002", CUTOFF - dt.timedelta(days=3), RecordState.SUBMITTED)
+    final = _record("13100000003", CUTOFF - dt.timedelta(days=2))
+
+    services.erase_expired(now=NOW)
+
+    cursor = RetentionCursor.objects.get(table="tbl_sms_send_record")
+    assert (cursor.held_ids, cursor.next_id) == ([first.pk], second.pk)
+    assert _erased(final)
+    SendRecord.objects.filter(pk__in=[first.pk, second.pk]).update(state=RecordState.FAILED)
+    services.erase_expired(now=NOW)
+    assert _erased(first) and _erased(second)
 
 
 def test_a_second_run_erases_nothing_and_starts_from_its_cursor():
