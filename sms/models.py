@@ -637,7 +637,11 @@ class BlocklistEntry(models.Model):
 
     tenant = models.ForeignKey(TenantAccount, on_delete=models.CASCADE, related_name="blocklist")
     sign_id = models.BigIntegerField(help_text="the signature it applies to; 0: every signature")
-    phone_e164 = models.CharField(max_length=24)
+    # Empty once the number was erased (``manage.py erase_mobile``): the entry still holds by its hash.
+    phone_e164 = models.CharField(max_length=24, blank=True)
+    # HMAC-SHA256 of the number under SMS_PHONE_HASH_KEY (``sms.core.phones.phone_hash``): what
+    # opt-outs are matched and kept unique by.
+    phone_hash = models.CharField(max_length=64)
     source = models.CharField(max_length=16, choices=OptOutSource.choices)
     uplink = models.ForeignKey(
         Uplink, null=True, blank=True, on_delete=models.SET_NULL, related_name="opt_outs"
@@ -650,13 +654,34 @@ class BlocklistEntry(models.Model):
         db_table = "tbl_sms_blocklist"
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "sign_id", "phone_e164"], name="blocklist_once_per_signature"
+                fields=["tenant", "sign_id", "phone_hash"], name="blocklist_hash_once_per_signature"
             )
         ]
         indexes = [
             models.Index(fields=["tenant", "-id"], name="blocklist_tenant_idx"),
-            models.Index(fields=["tenant", "phone_e164"], name="blocklist_tenant_phone_idx"),
+            models.Index(fields=["tenant", "phone_hash"], name="blocklist_tenant_hash_idx"),
+            # erase_mobile finds a number's entries.
+            models.Index(fields=["phone_e164"], name="blocklist_phone_idx"),
         ]
 
     def __str__(self) -> str:
         return f"opt-out of tenant:{self.tenant_id} sign {self.sign_id}"
+
+
+class RetentionCursor(models.Model):
+    """How far retention (``sms.privacy.services.erase_expired``) has gone through one table: every
+    row of ``table`` below ``next_id`` older than the retention was erased, except those in
+    ``held_ids``: rows that were not final yet (a send record still moving, a batch with such
+    records), looked at again on every run until they end. Should more be held than the list keeps,
+    ``next_id`` stays at the first one left out. Losing a row costs a rescan, never a wrong erasure."""
+
+    table = models.CharField(max_length=64, unique=True)
+    next_id = models.BigIntegerField(default=0)
+    held_ids = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "tbl_sms_retention_cursor"
+
+    def __str__(self) -> str:
+        return f"{self.table} from {self.next_id}"

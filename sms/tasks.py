@@ -26,6 +26,7 @@ from providers.base import CallbackParseError
 from sms.core import idempotency, metrics
 from sms.delivery import intake, reports
 from sms.models import Lane, sending_stuck_after
+from sms.privacy import services as privacy
 from sms.sending import fairness, lanes, pipeline, scheduling, sweeps
 from sms.webhooks import outbox
 from sms.webhooks import services as webhooks
@@ -303,3 +304,17 @@ def sweep_webhooks() -> int:
 def release_scheduled() -> int:
     """Beat: release the held tenant batches whose time has come (send_at, the marketing hours)."""
     return scheduling.release_due()
+
+
+@shared_task(name="sms.erase_expired_personal_data", ignore_result=True, **RETRY_TRANSIENT)
+def erase_expired_personal_data() -> int:
+    """Beat: erase the numbers and texts older than SMS_PERSONAL_DATA_RETENTION_DAYS (sms/privacy/)."""
+    report = privacy.erase_expired()
+    if report.total:
+        logger.info(
+            "retention: erased %s row(s) in %s batch(es), longest %.3f s",
+            report.total,
+            report.batches,
+            report.longest_batch_seconds,
+        )
+    return report.total

@@ -9,6 +9,7 @@ from kombu import Queue
 
 from gm_server_notify.settings.core import TIME_ZONE
 from gm_server_notify.settings.environment import VAR_DIR, env
+from gm_server_notify.settings.privacy import SMS_RETENTION_EVERY_SECONDS
 
 # --- The broker: kombu's filesystem transport under var/ by default, Redis or RabbitMQ in production
 # kombu's filesystem transport ignores the host, but warns on every connection that has none.
@@ -83,6 +84,7 @@ CELERY_TASK_ROUTES = {
     "sms.deliver_webhooks": {"queue": "sms_webhooks"},
     "sms.sweep_webhooks": {"queue": "sms_webhooks"},
     "sms.release_scheduled": {"queue": "sms_reports"},
+    "sms.erase_expired_personal_data": {"queue": "sms_reports"},
 }
 
 # --- Beat: the sweeps, pulls and refreshes, and how often --------------------------------------------
@@ -109,6 +111,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-webhooks": {"task": "sms.sweep_webhooks", "schedule": timedelta(seconds=_SWEEP_SECONDS)},
     # Held batches (send_at, marketing hours) go out within one sweep of their time.
     "release-scheduled": {"task": "sms.release_scheduled", "schedule": timedelta(seconds=_SWEEP_SECONDS)},
+    # Retention (sms/privacy/): numbers and texts older than SMS_PERSONAL_DATA_RETENTION_DAYS.
+    "erase-expired-personal-data": {
+        "task": "sms.erase_expired_personal_data",
+        "schedule": timedelta(seconds=SMS_RETENTION_EVERY_SECONDS),
+        "options": {"expires": 60},
+    },
     "worker-heartbeat": {
         "task": "gm_server_notify.tasks.record_worker_heartbeat",
         "schedule": timedelta(seconds=env.int("WORKER_HEARTBEAT_SECONDS", default=30)),

@@ -6,11 +6,14 @@ requests, reports and uplinks) is ``providers.numbers``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
+from django.conf import settings
 from phonenumbers import NumberParseException, PhoneNumberType, phonenumberutil
 
 from providers.base import Region
@@ -116,6 +119,12 @@ def parse_mobile(raw: str | int) -> Phone:
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     national = str(number.national_number) if number.country_code == MAINLAND_COUNTRY_CODE else e164
     return Phone(e164=e164, national=national, country_code=number.country_code)
+
+
+def phone_hash(e164: str) -> str:
+    """The keyed hash an opt-out is matched by (``SMS_PHONE_HASH_KEY``): HMAC-SHA256 of the
+    number in E.164, hex. It outlives the number's erasure and cannot be reversed without the key."""
+    return hmac.new(settings.SMS_PHONE_HASH_KEY.encode(), e164.encode(), hashlib.sha256).hexdigest()
 
 
 def mask(phone: str) -> str:

@@ -12,6 +12,10 @@ folding, so ``Ｔｄ`` and `` td `` count) puts its number on the blocklist:
   and counted as unattributed); a reply to a station message blocks nothing, since stations send
   only transactional messages.
 
+Entries are matched by ``phone_hash`` (``sms.core.phones.phone_hash``, keyed HMAC-SHA256 of the
+E.164 number), never by the number itself: ``manage.py erase_mobile`` empties ``phone_e164`` and the
+opt-out still holds.
+
 Tenants add and remove entries themselves (``v1/blocklist``). Marketing to a blocked number is
 not sent: ``failed`` with ``OPTED_OUT``, not charged, checked when the batch is accepted and again
 when a held batch is released. Notices and verify codes are never blocked.
@@ -31,6 +35,7 @@ from django.db.models import Q
 from signatures.models import Signature
 from signatures.names import strip_brackets
 from sms.core.bulk import chunked
+from sms.core.phones import phone_hash
 from sms.models import BlocklistEntry, MessageBatch, OptOutSource, TenantAccount, Uplink
 
 logger = logging.getLogger(__name__)
@@ -88,6 +93,7 @@ def block_from_uplinks(uplinks: Iterable[Uplink], *, phone_of: dict[int, str]) -
                 tenant_id=target.tenant_id,
                 sign_id=target.sign_id,
                 phone_e164=phone,
+                phone_hash=phone_hash(phone),
                 source=OptOutSource.UPLINK,
                 uplink=uplink,
                 source_text=uplink.text[:64],
@@ -101,34 +107,42 @@ def block_from_uplinks(uplinks: Iterable[Uplink], *, phone_of: dict[int, str]) -
 
 def blocked_mobiles(*, tenant_id: int, sign_id: int, mobiles_e164: Sequence[str]) -> set[str]:
     """The numbers of ``mobiles_e164`` on the tenant's blocklist for ``sign_id`` (or for every
-    signature)."""
+    signature), matched by their hash."""
+    by_hash = {phone_hash(mobile): mobile for mobile in mobiles_e164}
     blocked: set[str] = set()
-    for chunk in chunked(list(mobiles_e164), 2000):
+    for chunk in chunked(list(by_hash), 2000):
         blocked.update(
-            BlocklistEntry.objects.filter(
+            by_hash[digest]
+            for digest in BlocklistEntry.objects.filter(
                 tenant_id=tenant_id,
                 sign_id__in=[sign_id, BlocklistEntry.EVERY_SIGNATURE],
-                phone_e164__in=chunk,
-            ).values_list("phone_e164", flat=True)
+                phone_hash__in=chunk,
+            ).values_list("phone_hash", flat=True)
         )
     return blocked
 
 
 def add_entries(*, tenant_id: int, sign_id: int, mobiles_e164: Sequence[str], at: dt.datetime) -> int:
     """Block ``mobiles_e164`` for ``sign_id`` (0: every signature) by the tenant's own request;
-    numbers already blocked there are left as they are. Answers how many were new."""
+    numbers already blocked there (erased or not) are left as they are. Answers how many were new."""
+    by_hash = {phone_hash(mobile): mobile for mobile in mobiles_e164}
     already = set(
         BlocklistEntry.objects.filter(
-            tenant_id=tenant_id, sign_id=sign_id, phone_e164__in=list(mobiles_e164)
-        ).values_list("phone_e164", flat=True)
+            tenant_id=tenant_id, sign_id=sign_id, phone_hash__in=list(by_hash)
+        ).values_list("phone_hash", flat=True)
     )
-    fresh = [mobile for mobile in dict.fromkeys(mobiles_e164) if mobile not in already]
+    fresh = {digest: mobile for digest, mobile in by_hash.items() if digest not in already}
     BlocklistEntry.objects.bulk_create(
         [
             BlocklistEntry(
-                tenant_id=tenant_id, sign_id=sign_id, phone_e164=mobile, source=OptOutSource.API, source_at=at
+                tenant_id=tenant_id,
+                sign_id=sign_id,
+                phone_e164=mobile,
+                phone_hash=digest,
+                source=OptOutSource.API,
+                source_at=at,
             )
-            for mobile in fresh
+            for digest, mobile in fresh.items()
         ],
         ignore_conflicts=True,
     )
@@ -137,8 +151,8 @@ def add_entries(*, tenant_id: int, sign_id: int, mobiles_e164: Sequence[str], at
 
 def remove_entries(*, tenant_id: int, sign_id: int, mobiles_e164: Sequence[str]) -> int:
     """Unblock ``mobiles_e164`` for ``sign_id`` exactly (an entry for every signature is removed
-    with ``sign_id`` 0). Answers how many entries were removed."""
+    with ``sign_id`` 0), erased entries too. Answers how many entries were removed."""
     deleted, _ = BlocklistEntry.objects.filter(
-        Q(tenant_id=tenant_id, sign_id=sign_id, phone_e164__in=list(mobiles_e164))
+        Q(tenant_id=tenant_id, sign_id=sign_id, phone_hash__in=[phone_hash(m) for m in mobiles_e164])
     ).delete()
     return deleted

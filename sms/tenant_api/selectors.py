@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 
+from sms.core.phones import phone_hash
 from sms.models import (
     BlocklistEntry,
     MessageBatch,
@@ -68,10 +69,11 @@ def message_batch_progress(
 
 
 def tenant_blocklist(*, owner: Any, mobile_e164: str | None) -> QuerySet[BlocklistEntry]:
-    """A tenant's blocklist (``GET v1/blocklist``), newest first, of one number when given."""
+    """A tenant's blocklist (``GET v1/blocklist``), newest first, of one number when given (by its
+    hash: an entry whose number was erased is still found by the number)."""
     query = BlocklistEntry.objects.filter(tenant__user=owner)
     if mobile_e164 is not None:
-        query = query.filter(phone_e164=mobile_e164)
+        query = query.filter(phone_hash=phone_hash(mobile_e164))
     return query.order_by("-id")
 
 

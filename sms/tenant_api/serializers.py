@@ -245,7 +245,11 @@ class BlocklistChanged(serializers.Serializer):
 
 
 class BlocklistItem(serializers.Serializer):
-    mobile = serializers.CharField(source="phone_e164", help_text="the number, E.164 (+8613112345678)")
+    mobile = serializers.CharField(
+        source="phone_e164",
+        help_text="the number, E.164 (+8613112345678); empty once the number was erased on request "
+        "(the opt-out still holds)",
+    )
     sign_id = serializers.SerializerMethodField(help_text="null: every signature of the tenant")
     source = serializers.ChoiceField(
         choices=["uplink", "api"], help_text="uplink: an opt-out reply; api: POST v1/blocklist"
