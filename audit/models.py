@@ -36,12 +36,13 @@ class AuditAction(models.TextChoices):
     COMBO_DELETE = "combo_delete", "combo deleted"
     WEBHOOK_REDELIVERY = "webhook_redelivery", "dead webhook events redelivered"
     LOCKOUT_RESET = "lockout_reset", "login lockout reset"
-    # Written by features still to come (issues 26 and 32, and erasure on request): each must
+    ERASURE = "erasure", "mobile number erased"
+    STATION_EXPORT = "station_export", "station records exported"
+    # Written by features still to come (issues 26 and 32): each must
     # call ``audit.services.record`` with its action (docs/operations.md, "Audit log").
     CAP_CHANGE = "cap_change", "cap changed"
     ALLOWLIST_CHANGE = "allowlist_change", "allowlist changed"
     ALERT_ACKNOWLEDGEMENT = "alert_acknowledgement", "alert acknowledged"
-    ERASURE = "erasure", "mobile number erased"
 
 
 class ActorKind(models.TextChoices):

@@ -29,7 +29,10 @@ from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from sms.core.phones import mask
+from audit import services as audit
+from audit.models import AuditAction
+from audit.services import SYSTEM, Actor
+from sms.core.phones import mask, phone_hash
 from sms.models import RetentionCursor, SendRecord
 from sms.privacy.selectors import (
     PERSONAL_TABLES,
@@ -225,19 +228,41 @@ class ErasureReport:
         return sum(table.held for table in self.tables)
 
 
-def erase_mobile(*, number: str, dry_run: bool) -> ErasureReport:
+def erase_mobile(*, number: str, dry_run: bool, actor: Actor = SYSTEM) -> ErasureReport:
     """Find ``number`` (any spelling, normalised with phonenumbers; ``InvalidPhone`` otherwise)
     in every table of ``PERSONAL_TABLES`` and erase it: the rows that are its own lose every
     personal column (``erased``), the others have it cut out of their texts and payloads (the
     stored answers of Idempotency-Keys too, so a replay still answers), the push inbox and the
     login records lose the rows. Opt-outs keep their ``phone_hash``. A send record still on
-    its way is left and counted as ``held``. ``dry_run``: count only, change nothing."""
+    its way is left and counted as ``held``. ``dry_run``: count only, change nothing.
+
+    An erasure is one audit entry of ``actor``, in the same transaction; its target is the
+    number's keyed hash (the opt-outs' ``phone_hash``), never the number: whoever holds the key
+    can still tell that a given number was erased, nobody can read it back."""
     spellings = spellings_of(number)
     tables: list[TableErasure] = []
     with transaction.atomic():
         for table in PERSONAL_TABLES:
             tables.append(_erase_in(table, spellings, dry_run=dry_run))
-    return ErasureReport(masked_number=mask(spellings.needle), dry_run=dry_run, tables=tables)
+        report = ErasureReport(masked_number=mask(spellings.needle), dry_run=dry_run, tables=tables)
+        if not dry_run:
+            audit.record(
+                actor=actor,
+                action=AuditAction.ERASURE,
+                target=("mobile", phone_hash(spellings.forms[0])),
+                before=None,
+                after={
+                    "masked_number": report.masked_number,
+                    "touched": report.touched,
+                    "held": report.held,
+                    "tables": {
+                        table.table: {"erased": table.erased, "cut": table.cut, "deleted": table.deleted}
+                        for table in tables
+                        if table.touched
+                    },
+                },
+            )
+    return report
 
 
 def _erase_in(table: PersonalTable, spellings: Spellings, *, dry_run: bool) -> TableErasure:

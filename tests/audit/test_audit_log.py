@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth.models import Permission
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.utils import timezone
@@ -21,6 +21,7 @@ from django.utils import timezone
 from audit.models import AppendOnlyError, AuditAction, AuditEntry
 from audit.services import Actor
 from signatures.models import AuditStatus, Signature
+from sms.core.phones import phone_hash
 from sms.models import (
     Combo,
     RecordState,
@@ -37,12 +38,11 @@ from tests.support.platform import make_signature, make_template
 pytestmark = pytest.mark.django_db
 
 # The actions of features still to come (caps and allowlists: issue 26; alert acknowledgements:
-# issue 32; erasure on request): each adds its row to CASES when it calls audit.services.record.
+# issue 32): each adds its row to CASES when it calls audit.services.record.
 NOT_YET_WIRED = {
     AuditAction.CAP_CHANGE,
     AuditAction.ALLOWLIST_CHANGE,
     AuditAction.ALERT_ACKNOWLEDGEMENT,
-    AuditAction.ERASURE,
 }
 ADDRESS = "127.0.0.1"  # the test client's REMOTE_ADDR
 
@@ -507,6 +507,62 @@ def command_resets_ip(ops: Ops, attempt: AccessAttempt) -> Expected:
     )
 
 
+PLANTED = "13912345678"
+
+
+def a_planted_number(ops: Ops) -> None:
+    send_record(receive_phone=PLANTED, state=RecordState.DELIVERED)
+
+
+def command_erases_a_number(ops: Ops, _: None) -> Expected:
+    out = io.StringIO()
+    call_command("erase_mobile", PLANTED, stdout=out)
+    assert "139****5678" in out.getvalue() and PLANTED not in out.getvalue()
+    assert not SendRecord.objects.filter(receive_phone=PLANTED).exists()
+    return Expected(
+        Actor.command().name,
+        "command",
+        AuditAction.ERASURE,
+        ("mobile", phone_hash(f"+86{PLANTED}")),
+        None,
+        {"masked_number": "139****5678", "touched": 1, "held": 0},
+        partial=True,
+        address="",
+    )
+
+
+def a_station_with_a_record(ops: Ops) -> None:
+    Station.objects.create(station_id="T7442", station_name="去采购")
+    send_record(receive_phone=PLANTED, state=RecordState.DELIVERED)
+
+
+def command_exports_full_mobiles(ops: Ops, _: None) -> Expected:
+    today = timezone.localdate().isoformat()
+    out = io.StringIO()
+    call_command(
+        "export_station_records",
+        "T7442",
+        "--from",
+        today,
+        "--to",
+        today,
+        "--full-mobiles",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    assert PLANTED in out.getvalue()
+    return Expected(
+        Actor.command().name,
+        "command",
+        AuditAction.STATION_EXPORT,
+        ("station", "T7442"),
+        None,
+        {"from": today, "to": today, "records": 1, "full_mobiles": True},
+        partial=True,
+        address="",
+    )
+
+
 CASES = [
     Case(
         "admin approves a signature",
@@ -548,6 +604,13 @@ CASES = [
     Case("admin deletes a lockout", AuditAction.LOCKOUT_RESET, locked_out, admin_deletes_access_attempt),
     Case("axes_reset_username", AuditAction.LOCKOUT_RESET, locked_out, command_resets_username),
     Case("axes_reset_ip", AuditAction.LOCKOUT_RESET, locked_out, command_resets_ip),
+    Case("erase_mobile", AuditAction.ERASURE, a_planted_number, command_erases_a_number),
+    Case(
+        "export_station_records",
+        AuditAction.STATION_EXPORT,
+        a_station_with_a_record,
+        command_exports_full_mobiles,
+    ),
 ]
 
 
@@ -679,6 +742,18 @@ def reset_of_no_lockout(ops: Ops) -> None:
     assert out.getvalue().strip() == "No attempts found."
 
 
+def dry_run_erasure(ops: Ops) -> None:
+    a_planted_number(ops)
+    ops.arranged()
+    call_command("erase_mobile", PLANTED, "--dry-run", stdout=io.StringIO())
+    assert SendRecord.objects.filter(receive_phone=PLANTED).exists()
+
+
+def export_of_an_unknown_station(ops: Ops) -> None:
+    with pytest.raises(CommandError):
+        call_command("export_station_records", "T0000", "--from", "2026-12-01", "--to", "2026-12-01")
+
+
 REFUSED = [
     refused_review,
     review_of_a_missing_signature,
@@ -689,6 +764,8 @@ REFUSED = [
     unchanged_station_save,
     redelivery_of_a_live_event,
     reset_of_no_lockout,
+    dry_run_erasure,
+    export_of_an_unknown_station,
 ]
 
 

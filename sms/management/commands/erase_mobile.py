@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.services import Actor
 from sms.core.phones import InvalidPhone
 from sms.privacy.services import erase_mobile
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, number: str, dry_run: bool, **options: Any) -> None:
         try:
-            report = erase_mobile(number=number, dry_run=dry_run)
+            report = erase_mobile(number=number, dry_run=dry_run, actor=Actor.command())
         except InvalidPhone as exc:
             raise CommandError(f"not a mobile number: {exc}") from exc
         verb = "would touch" if dry_run else "touched"

@@ -17,6 +17,9 @@ from typing import IO, Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from audit import services as audit
+from audit.models import AuditAction
+from audit.services import Actor
 from gm_server_notify.api.fields import MAX_DATE, MIN_DATE
 from sms.core.phones import mask
 from sms.station_api.selectors import MAX_RANGE_DAYS, station_exists, station_records_for_export
@@ -120,6 +123,20 @@ class Command(BaseCommand):
             # Each CSV row ends in a line break, so OutputWrapper adds no ending of its own.
             count = self._write(self.stdout, records, full_mobiles=full_mobiles)
             where = "standard output"
+        # Who took which station's numbers out, and whether in full: one audit entry per export.
+        audit.record(
+            actor=Actor.command(),
+            action=AuditAction.STATION_EXPORT,
+            target=("station", station),
+            before=None,
+            after={
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "records": count,
+                "full_mobiles": full_mobiles,
+                "output": where,
+            },
+        )
         self.stderr.write(f"{count} record(s) of station {station} from {first} to {last} written to {where}")
 
     def _write(self, out: IO[str], records: Iterable[dict[str, Any]], *, full_mobiles: bool) -> int:
