@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
+from audit.models import AuditEntry
 from signatures.models import Signature
 from sms.core.phones import is_douyin_ciphertext, parse_douyin_ciphertext, parse_mobile
 from sms.models import (
@@ -197,6 +198,8 @@ NOT_PERSONAL: dict[type[models.Model], str] = {
     RetentionCursor: "table names",
     Signature: "a tenant's own signature and its proofs",
     Template: "a tenant's own template text (placeholders, not a recipient's values)",
+    AuditEntry: "operators' actions: ids, reasons, before and after values; an erasure's entry holds the "
+    "masked number and its keyed hash, never the number (append-only: nothing could erase it later)",
 }
 # Columns of the personal tables that hold no number: states, codes, ids, names of providers.
 NOT_PERSONAL_COLUMNS: dict[type[models.Model], tuple[str, ...]] = {

@@ -42,7 +42,7 @@ pytestmark = pytest.mark.django_db
 NATIONAL = "13112345678"
 E164 = "+86" + NATIONAL
 OTHER = "13987654321"
-SCANNED_APPS = ("sms", "signatures", "templates_mgmt", "axes")
+SCANNED_APPS = ("sms", "signatures", "templates_mgmt", "axes", "audit")
 TEXT_TYPES = {"CharField", "TextField", "JSONField", "BinaryField", "GenericIPAddressField", "SlugField"}
 
 
