@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.services import Actor
@@ -87,6 +88,7 @@ def acknowledge_api(request: HttpRequest, alert_id: int) -> HttpResponse:
 
 @staff_member_required
 @require_GET
+@ensure_csrf_cookie  # a script acknowledging through the API takes its token from here
 def alerts_page(request: HttpRequest) -> HttpResponse:
     state = _state(request) or ""
     return render(
