@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from kombu import Queue
 
+from gm_server_notify.settings.alerts import SMS_ALERT_EVERY_SECONDS
 from gm_server_notify.settings.core import TIME_ZONE
 from gm_server_notify.settings.environment import VAR_DIR, env
 from gm_server_notify.settings.privacy import SMS_RETENTION_EVERY_SECONDS
@@ -85,6 +86,7 @@ CELERY_TASK_ROUTES = {
     "sms.sweep_webhooks": {"queue": "sms_webhooks"},
     "sms.release_scheduled": {"queue": "sms_reports"},
     "sms.erase_expired_personal_data": {"queue": "sms_reports"},
+    "sms.evaluate_alerts": {"queue": "sms_reports"},
 }
 
 # --- Beat: the sweeps, pulls and refreshes, and how often --------------------------------------------
@@ -116,6 +118,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sms.erase_expired_personal_data",
         "schedule": timedelta(seconds=SMS_RETENTION_EVERY_SECONDS),
         "options": {"expires": 60},
+    },
+    # Operators' alerts (sms/alerts/): the rules, their notices and their resolution.
+    "evaluate-alerts": {
+        "task": "sms.evaluate_alerts",
+        "schedule": timedelta(seconds=SMS_ALERT_EVERY_SECONDS),
+        "options": {"expires": SMS_ALERT_EVERY_SECONDS},
     },
     "worker-heartbeat": {
         "task": "gm_server_notify.tasks.record_worker_heartbeat",
