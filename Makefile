@@ -40,7 +40,7 @@ services:
 
 test: services
 	$(MAKE) $(VENV)/.deps-mysql $(VENV)/.deps-dev
-	bash scripts/test.sh
+	bash scripts/test.sh $(ARGS)
 
 # The chaos test at the issue's size: 20,000 recipients, each fault in turn (MariaDB and Redis
 # stopped and SIGKILLed, the worker and a pool child SIGKILLed); figures in var/chaos/*.json
