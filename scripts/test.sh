@@ -24,29 +24,47 @@ if [ "$#" -gt 0 ] || [ -n "${TEST_ONE_PROCESS:-}" ]; then
   exec .venv/bin/pytest --durations=15 "$@"
 fi
 
-WAITING=(tests/e2e tests/bench tests/fuzz tests/security/test_slow_clients.py)
+# Two groups of about equal time (measured: var/junit-*.xml), each with its own test database,
+# Redis databases (the bench harness keeps 12 and 13) and var dir.
+WAITING_A=(tests/fuzz tests/e2e/test_single_pushes.py tests/e2e/test_chaos.py tests/e2e/test_make_run.py
+  tests/security/test_slow_clients.py tests/e2e/test_docs_run.py)
+WAITING_B=(tests/e2e tests/bench)
 mkdir -p var
-waiting_log=var/test-waiting.log
-# The waiting family's own database, Redis databases (the bench harness keeps 12 and 13) and var dir.
-setsid env \
-  DATABASE_URL="${TEST_WAITING_DATABASE_URL:-${DATABASE_URL}_waiting}" \
-  REDIS_URL="${TEST_WAITING_REDIS_URL:-redis://127.0.0.1:6379/11}" \
-  CELERY_BROKER_URL="${TEST_WAITING_CELERY_BROKER_URL:-redis://127.0.0.1:6379/10}" \
-  GM_VAR_DIR="${GM_VAR_DIR}-waiting" \
-  .venv/bin/pytest --durations=15 --junitxml=var/junit-waiting.xml "${WAITING[@]}" \
-  >"$waiting_log" 2>&1 &
-waiting_pid=$!
-trap 'kill -- -"$waiting_pid" 2>/dev/null || true' EXIT
-trap 'exit 143' INT TERM  # so that the EXIT trap stops the waiting family too
+pids=()
+start_waiting() {  # name, Redis cache db, Redis broker db, then pytest's arguments
+  local name=$1 cache=$2 broker=$3
+  shift 3
+  setsid env \
+    DATABASE_URL="${DATABASE_URL}_$name" \
+    REDIS_URL="redis://127.0.0.1:6379/$cache" \
+    CELERY_BROKER_URL="redis://127.0.0.1:6379/$broker" \
+    GM_VAR_DIR="${GM_VAR_DIR}-$name" \
+    .venv/bin/pytest --durations=15 --junitxml="var/junit-$name.xml" "$@" >"var/test-$name.log" 2>&1 &
+  pids+=($!)
+}
+skip_a=()
+for path in "${WAITING_A[@]}"; do skip_a+=("--ignore=$path"); done
+start_waiting waiting-a "${TEST_WAITING_A_REDIS_DBS:-11 10}" "${WAITING_A[@]}"
+start_waiting waiting-b "${TEST_WAITING_B_REDIS_DBS:-9 8}" "${skip_a[@]}" "${WAITING_B[@]}"
+trap 'for pid in "${pids[@]}"; do kill -- -"$pid" 2>/dev/null || true; done' EXIT
+trap 'exit 143' INT TERM  # so that the EXIT trap stops the waiting groups too
 
 rest_status=0
 ignores=()
-for path in "${WAITING[@]}"; do ignores+=("--ignore=$path"); done
+for path in "${WAITING_A[@]}" "${WAITING_B[@]}"; do ignores+=("--ignore=$path"); done
 .venv/bin/pytest --durations=15 --junitxml=var/junit-rest.xml "${ignores[@]}" || rest_status=$?
-waiting_status=0
-wait "$waiting_pid" || waiting_status=$?
+statuses=()
+for index in "${!pids[@]}"; do
+  status=0
+  wait "${pids[$index]}" || status=$?
+  statuses+=("$status")
+done
 trap - EXIT
-echo "=== the waiting family (${WAITING[*]}), exit $waiting_status; the end of $waiting_log:"
-if [ "$waiting_status" -ne 0 ]; then tail -n 300 "$waiting_log"; else tail -n 40 "$waiting_log"; fi
-echo "=== make test: the rest exit $rest_status, the waiting family exit $waiting_status"
-[ "$rest_status" -eq 0 ] && [ "$waiting_status" -eq 0 ]
+all=0
+for index in "${!pids[@]}"; do
+  name=$([ "$index" -eq 0 ] && echo waiting-a || echo waiting-b)
+  echo "=== $name, exit ${statuses[$index]}; the end of var/test-$name.log:"
+  if [ "${statuses[$index]}" -ne 0 ]; then tail -n 300 "var/test-$name.log"; all=1; else tail -n 30 "var/test-$name.log"; fi
+done
+echo "=== make test: the rest exit $rest_status, waiting-a exit ${statuses[0]}, waiting-b exit ${statuses[1]}"
+[ "$rest_status" -eq 0 ] && [ "$all" -eq 0 ]
