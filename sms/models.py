@@ -259,6 +259,7 @@ class MessageBatch(models.Model):
 
     class Meta:
         db_table = "tbl_sms_message_batch"
+        verbose_name_plural = "message batches"
         indexes = [models.Index(fields=["release_at"], name="batch_release_idx")]
 
     def __str__(self) -> str:
@@ -370,6 +371,7 @@ class DailyStatistics(models.Model):
 
     class Meta:
         db_table = "tbl_sms_daily_statistics"
+        verbose_name_plural = "daily statistics"
         constraints = [
             models.UniqueConstraint(fields=["station_id", "send_date"], name="daily_station_date_once")
         ]
@@ -396,6 +398,7 @@ class PushInbox(models.Model):
 
     class Meta:
         db_table = "tbl_sms_push_inbox"
+        verbose_name_plural = "push inboxes"
         indexes = [models.Index(fields=["claim", "id"], name="push_inbox_claim_idx")]
 
     def __str__(self) -> str:
@@ -613,6 +616,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         db_table = "tbl_sms_webhook_delivery"
+        verbose_name_plural = "webhook deliveries"
         indexes = [
             models.Index(fields=["tenant", "-id"], name="webhook_delivery_tenant_idx"),
             models.Index(fields=["tenant", "outcome", "-id"], name="webhook_delivery_outcome_idx"),
@@ -652,6 +656,7 @@ class BlocklistEntry(models.Model):
 
     class Meta:
         db_table = "tbl_sms_blocklist"
+        verbose_name_plural = "blocklist entries"
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "sign_id", "phone_hash"], name="blocklist_hash_once_per_signature"
