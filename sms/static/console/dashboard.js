@@ -1,0 +1,341 @@
+// The console at /dashboard: each panel fetches one endpoint of /dashboard/api/ with the page's
+// query (range, grain, filters) and draws it. docs/operations.md describes the endpoints.
+"use strict";
+
+// One colour per record state, everywhere on the page (issue 32: delivered green, failed red,
+// unknown grey); "other" is every state still on its way.
+const STATE_COLOURS = { delivered: "#2e7d32", failed: "#c62828", unknown: "#9e9e9e", other: "#1565c0" };
+const STATE_GROUPS = ["delivered", "failed", "unknown", "other"];
+const PERCENTILE_COLOURS = { p50_ms: "#90caf9", p90_ms: "#1e88e5", p99_ms: "#0d47a1" };
+const QUERY = JSON.parse(document.getElementById("api-query").textContent);
+const PLOT_CONFIG = { displayModeBar: false, responsive: true };
+
+const api = (name, extra) => `/dashboard/api/${name}?${QUERY}${extra || ""}`;
+const byId = (id) => document.getElementById(id);
+
+function element(tag, attributes, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes || {})) {
+    if (value !== undefined && value !== null) node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : String(child));
+  return node;
+}
+
+// Numbers with their unit, always.
+const whole = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"));
+const fmt = {
+  records: (n) => `${whole(n)} records`,
+  parts: (n) => `${whole(n)} parts`,
+  messages: (n) => `${whole(n)} messages`,
+  ms: (n) => (n === null || n === undefined ? "–" : `${whole(Math.round(n))} ms`),
+  percent: (rate) => (rate === null || rate === undefined ? "no final records" : `${(rate * 100).toFixed(1)} %`),
+  yuan: (fen) =>
+    fen === null || fen === undefined
+      ? "–"
+      : `${(fen / 100).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })} 元`,
+  seconds: (s) => {
+    if (s === null || s === undefined) return "none waiting";
+    const value = Math.max(0, Math.floor(s));
+    for (const [unit, size, next, nextSize] of [["d", 86400, "h", 3600], ["h", 3600, "m", 60], ["m", 60, "s", 1]]) {
+      if (value >= size) {
+        const rest = Math.floor((value % size) / nextSize);
+        return `${Math.floor(value / size)}${unit}${rest ? ` ${rest}${next}` : ""}`;
+      }
+    }
+    return `${value} s`;
+  },
+  days: (d) => (d === null || d === undefined ? "no recent use" : `${Number(d).toFixed(1)} days`),
+};
+
+function card(id, label, value, note) {
+  return element("div", { class: "card" }, label, element("b", { id }, value), note ? element("small", {}, note) : "");
+}
+
+function rowsOf(json, ...keys) {
+  if (Array.isArray(json)) return json;
+  for (const key of keys) if (json && Array.isArray(json[key])) return json[key];
+  return [];
+}
+
+// A table of `rows` with `columns` [{key, label, format, text}] into the element `target`, or the
+// words saying there is nothing in the range.
+function table(target, id, rows, columns, emptyWords) {
+  const holder = byId(target);
+  holder.replaceChildren();
+  if (!rows.length) {
+    holder.append(element("p", { class: "empty", id: `${id}-empty` }, emptyWords));
+    return;
+  }
+  const head = element("tr", {}, ...columns.map((c) => element("th", { class: c.text ? "text" : null }, c.label)));
+  const body = rows.map((row) =>
+    element(
+      "tr",
+      {},
+      ...columns.map((c) => {
+        const value = c.format ? c.format(row[c.key], row) : row[c.key];
+        return element("td", { class: c.text ? "text" : null }, value);
+      })
+    )
+  );
+  holder.append(element("table", { id }, element("thead", {}, head), element("tbody", {}, ...body)));
+}
+
+function failed(target, error) {
+  byId(target).replaceChildren(element("p", { class: "error" }, `could not load: ${error.message}`));
+}
+
+async function load(name, target, draw) {
+  try {
+    const response = await fetch(api(name), { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const json = await response.json();
+    if (!response.ok) throw new Error(json.error || response.statusText);
+    draw(json);
+  } catch (error) {
+    failed(target, error);
+  }
+}
+
+function group(counts) {
+  const groups = { delivered: 0, failed: 0, unknown: 0, other: 0 };
+  for (const [state, count] of Object.entries(counts || {})) {
+    groups[STATE_GROUPS.includes(state) ? state : "other"] += count;
+  }
+  return groups;
+}
+
+function stateLayout(extra) {
+  return Object.assign(
+    { margin: { t: 10, r: 10, b: 40, l: 55 }, barmode: "stack", legend: { orientation: "h", y: -0.2 } },
+    extra || {}
+  );
+}
+
+function drawSummary(json) {
+  byId("range").textContent = `${json.from} – ${json.to}`;
+  const channels = json.channels || {};
+  const totals = group({});
+  for (const counts of Object.values(channels)) {
+    const groups = group(counts);
+    for (const key of STATE_GROUPS) totals[key] += groups[key];
+  }
+  const empty = !json.records;
+  const words = byId("empty-range");
+  words.hidden = !empty;
+  words.textContent = empty ? `No messages were sent from ${json.from} to ${json.to} with these filters.` : "";
+  const cards = [
+    card("card-records", "messages", fmt.records(json.records)),
+    card("card-parts", "billed parts", fmt.parts(json.parts)),
+    card("card-delivery-rate", "delivery rate", fmt.percent(json.delivery_rate), "delivered / (delivered + failed)"),
+  ];
+  for (const key of STATE_GROUPS) {
+    const label = key === "other" ? "on their way" : key;
+    const node = card(`card-${key}`, label, fmt.records(totals[key]));
+    node.querySelector("b").classList.add(`state-${key}`);
+    cards.push(node);
+  }
+  for (const channel of ["station", "tenant"]) {
+    const count = Object.values(channels[channel] || {}).reduce((a, b) => a + b, 0);
+    cards.push(card(`card-${channel}-records`, `${channel}s`, fmt.records(count)));
+  }
+  byId("summary-cards").replaceChildren(...cards);
+  const chart = byId("chart-channels");
+  if (empty) {
+    Plotly.purge(chart);
+    chart.hidden = true;
+    return;
+  }
+  chart.hidden = false;
+  const names = ["station", "tenant"];
+  Plotly.newPlot(
+    chart,
+    STATE_GROUPS.map((key) => ({
+      type: "bar",
+      orientation: "h",
+      name: key,
+      y: names.map((name) => `${name}s`),
+      x: names.map((name) => group(channels[name])[key]),
+      marker: { color: STATE_COLOURS[key] },
+      hovertemplate: "%{x} records<extra>%{fullData.name}</extra>",
+    })),
+    stateLayout({ height: 200, xaxis: { title: { text: "records" } }, margin: { t: 10, r: 10, b: 60, l: 70 } }),
+    PLOT_CONFIG
+  );
+}
+
+function drawSeries(json) {
+  const chart = byId("chart-series");
+  const points = json.points || [];
+  byId("series-grain").textContent = json.grain || "day";
+  const total = points.reduce((sum, p) => sum + STATE_GROUPS.reduce((s, key) => s + (p[key] || 0), 0), 0);
+  if (!total) {
+    Plotly.purge(chart);
+    chart.replaceChildren(element("p", { class: "empty", id: "series-empty" }, "No messages in this range."));
+    chart.style.height = "auto";
+    return;
+  }
+  Plotly.newPlot(
+    chart,
+    STATE_GROUPS.map((key) => ({
+      type: "bar",
+      name: key,
+      x: points.map((p) => p.at),
+      y: points.map((p) => p[key] || 0),
+      marker: { color: STATE_COLOURS[key] },
+      hovertemplate: "%{y} records<extra>%{fullData.name}</extra>",
+    })),
+    stateLayout({ yaxis: { title: { text: "records" }, rangemode: "tozero" } }),
+    PLOT_CONFIG
+  );
+}
+
+function drawHealth(json) {
+  const deadEvents = json.dead_webhook_events ?? json.dead_events;
+  byId("health-cards").replaceChildren(
+    card("health-unknown", "outcome unknown", fmt.records(json.unknown_records ?? json.unknown)),
+    card("health-pending", "reports pending", fmt.records(json.pending_reports ?? json.reports_pending)),
+    card("health-oldest-queued", "oldest queued", fmt.seconds(json.oldest_queued_age_s ?? json.oldest_queued_s)),
+    card("health-dead-events", "dead webhook events", `${whole(deadEvents)} events`)
+  );
+}
+
+function drawFailures(json) {
+  table(
+    "failures",
+    "table-failures",
+    rowsOf(json, "failures", "rows"),
+    [
+      { key: "provider", label: "provider", text: true },
+      { key: "code", label: "code", text: true },
+      { key: "count", label: "records", format: fmt.records },
+      {
+        key: "example_record_id",
+        label: "example",
+        text: true,
+        format: (id) => (id ? element("a", { href: `/admin/sms/sendrecord/${id}/change/` }, `record ${id}`) : "–"),
+      },
+    ],
+    "No failed records in this range."
+  );
+}
+
+function drawLatency(json) {
+  const rows = Array.isArray(json) ? json : rowsOf(json, "providers", "rows").length
+    ? rowsOf(json, "providers", "rows")
+    : Object.entries(json.providers || {}).map(([provider, values]) => ({ provider, ...values }));
+  table(
+    "latency",
+    "table-latency",
+    rows,
+    [
+      { key: "provider", label: "provider", text: true },
+      { key: "p50_ms", label: "p50", format: fmt.ms },
+      { key: "p90_ms", label: "p90", format: fmt.ms },
+      { key: "p99_ms", label: "p99", format: fmt.ms },
+      { key: "count", label: "reports", format: fmt.records },
+    ],
+    "No delivery reports in this range."
+  );
+  const chart = byId("chart-latency");
+  if (!rows.length) {
+    Plotly.purge(chart);
+    chart.hidden = true;
+    return;
+  }
+  Plotly.newPlot(
+    chart,
+    ["p50_ms", "p90_ms", "p99_ms"].map((key) => ({
+      type: "bar",
+      name: key.replace("_ms", ""),
+      x: rows.map((row) => row.provider),
+      y: rows.map((row) => row[key]),
+      marker: { color: PERCENTILE_COLOURS[key] },
+      hovertemplate: "%{y} ms<extra>%{fullData.name}</extra>",
+    })),
+    { margin: { t: 10, r: 10, b: 40, l: 60 }, barmode: "group", legend: { orientation: "h", y: -0.2 }, yaxis: { title: { text: "ms" } }, height: 260 },
+    PLOT_CONFIG
+  );
+}
+
+function drawMoney(json) {
+  const totals = json.totals || json;
+  byId("money-cards").replaceChildren(
+    card("money-revenue", "revenue", fmt.yuan(totals.revenue_fen)),
+    card("money-cost", "provider cost", fmt.yuan(totals.cost_fen)),
+    card("money-margin", "margin", fmt.yuan(totals.margin_fen))
+  );
+  const rows = [
+    ...rowsOf(json.providers || [], "rows").map((row) => ({ who: "provider", name: row.provider, ...row })),
+    ...rowsOf(json.owners || [], "rows").map((row) => ({ who: row.channel || "owner", name: row.owner, ...row })),
+  ];
+  table(
+    "money",
+    "table-money",
+    rows,
+    [
+      { key: "who", label: "", text: true },
+      { key: "name", label: "name", text: true },
+      { key: "revenue_fen", label: "revenue", format: fmt.yuan },
+      { key: "cost_fen", label: "cost", format: fmt.yuan },
+      { key: "margin_fen", label: "margin", format: fmt.yuan },
+    ],
+    "No money moved in this range."
+  );
+}
+
+function drawBalances(json) {
+  const unitText = (row) => (row.unit === "money" ? "money (the account's currency)" : "messages");
+  const rows = [
+    ...rowsOf(json.providers || [], "rows").map((row) => ({ who: "provider", name: row.provider, ...row })),
+    ...rowsOf(json.stations || [], "rows").map((row) => ({ who: "station", name: row.station_id || row.owner, ...row })),
+    ...rowsOf(json.tenants || [], "rows").map((row) => ({ who: "tenant", name: row.username || row.owner, ...row })),
+  ];
+  table(
+    "balances",
+    "table-balances",
+    rows,
+    [
+      { key: "who", label: "", text: true },
+      { key: "name", label: "name", text: true },
+      {
+        key: "remaining",
+        label: "balance",
+        format: (value, row) =>
+          value === null || value === undefined ? "unknown" : `${whole(value)} ${unitText(row)}`,
+      },
+      { key: "days_left", label: "days left", format: fmt.days },
+    ],
+    "No balances to show."
+  );
+}
+
+function drawTop(json) {
+  table(
+    "top",
+    "table-top",
+    rowsOf(json, "owners", "rows"),
+    [
+      { key: "channel", label: "channel", text: true },
+      { key: "owner", label: "sender", text: true },
+      { key: "records", label: "messages", format: fmt.records },
+      { key: "parts", label: "parts", format: fmt.parts },
+    ],
+    "No messages in this range."
+  );
+}
+
+for (const link of document.querySelectorAll("a.csv")) link.href = api(link.dataset.endpoint, "&format=csv");
+// body[data-ready] once every panel has drawn (or said why it could not): tests and
+// `make screenshots` wait for it.
+Promise.all([
+  load("summary", "summary-cards", drawSummary),
+  load("series", "chart-series", drawSeries),
+  load("health", "health-cards", drawHealth),
+  load("failures", "failures", drawFailures),
+  load("latency", "latency", drawLatency),
+  load("money", "money", drawMoney),
+  load("balances", "balances", drawBalances),
+  load("top", "top", drawTop),
+]).then(() => {
+  document.body.dataset.ready = "yes";
+});
