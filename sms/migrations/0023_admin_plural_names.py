@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sms', '0021_personal_data_retention'),
+        ('sms', '0022_traffic_rollup'),
     ]
 
     operations = [
