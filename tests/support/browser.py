@@ -88,7 +88,12 @@ def set_width(driver, width: int, *, height: int = 900) -> None:
 def js_errors(driver) -> list[str]:
     """Uncaught errors on the page and the console's error entries (failed loads included)."""
     collected = driver.execute_script("return window.__errors || []")
-    logged = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    # The admin's login page asks for /favicon.ico, which the service does not serve.
+    logged = [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if entry["level"] == "SEVERE" and "/favicon.ico " not in entry["message"]
+    ]
     return [*collected, *logged]
 
 
