@@ -32,8 +32,8 @@ def week():
 
 
 def number(text: str) -> int:
-    """The count in a card's text ("1,234 records")."""
-    match = re.fullmatch(r"([\d,]+) (records|parts|events)", text.strip())
+    """The count in a card's text ("1,234 records", "1 record")."""
+    match = re.fullmatch(r"([\d,]+) (record|part|event)s?", text.strip())
     assert match, text
     return int(match.group(1).replace(",", ""))
 

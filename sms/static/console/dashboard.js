@@ -25,8 +25,8 @@ function element(tag, attributes, ...children) {
 // Numbers with their unit, always.
 const whole = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"));
 const fmt = {
-  records: (n) => `${whole(n)} records`,
-  parts: (n) => `${whole(n)} parts`,
+  records: (n) => `${whole(n)} ${n === 1 ? "record" : "records"}`,
+  parts: (n) => `${whole(n)} ${n === 1 ? "part" : "parts"}`,
   messages: (n) => `${whole(n)} messages`,
   ms: (n) => (n === null || n === undefined ? "–" : `${whole(Math.round(n))} ms`),
   percent: (rate) => (rate === null || rate === undefined ? "no final records" : `${(rate * 100).toFixed(1)} %`),
@@ -106,7 +106,7 @@ function group(counts) {
 
 function stateLayout(extra) {
   return Object.assign(
-    { margin: { t: 10, r: 10, b: 40, l: 55 }, barmode: "stack", legend: { orientation: "h", y: -0.2 } },
+    { margin: { t: 10, r: 10, b: 40, l: 55 }, barmode: "stack", legend: { orientation: "h", y: -0.2, traceorder: "normal" } },
     extra || {}
   );
 }
@@ -158,7 +158,7 @@ function drawSummary(json) {
       marker: { color: STATE_COLOURS[key] },
       hovertemplate: "%{x} records<extra>%{fullData.name}</extra>",
     })),
-    stateLayout({ height: 200, xaxis: { title: { text: "records" } }, margin: { t: 10, r: 10, b: 60, l: 70 } }),
+    stateLayout({ xaxis: { title: { text: "records" } }, margin: { t: 10, r: 10, b: 40, l: 70 }, legend: { orientation: "h", y: -0.45, traceorder: "normal" } }),
     PLOT_CONFIG
   );
 }
@@ -195,7 +195,7 @@ function drawHealth(json) {
     card("health-unknown", "outcome unknown", fmt.records(json.unknown_records ?? json.unknown)),
     card("health-pending", "reports pending", fmt.records(json.pending_reports ?? json.reports_pending)),
     card("health-oldest-queued", "oldest queued", fmt.seconds(json.oldest_queued_age_s ?? json.oldest_queued_s)),
-    card("health-dead-events", "dead webhook events", `${whole(deadEvents)} events`)
+    card("health-dead-events", "dead webhook events", `${whole(deadEvents)} ${deadEvents === 1 ? "event" : "events"}`)
   );
 }
 
@@ -252,7 +252,7 @@ function drawLatency(json) {
       marker: { color: PERCENTILE_COLOURS[key] },
       hovertemplate: "%{y} ms<extra>%{fullData.name}</extra>",
     })),
-    { margin: { t: 10, r: 10, b: 40, l: 60 }, barmode: "group", legend: { orientation: "h", y: -0.2 }, yaxis: { title: { text: "ms" } }, height: 260 },
+    { margin: { t: 10, r: 10, b: 40, l: 60 }, barmode: "group", legend: { orientation: "h", y: -0.2 }, yaxis: { title: { text: "ms" } } },
     PLOT_CONFIG
   );
 }
