@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from gm_server_notify.health import healthz, readyz
 from gm_server_notify.metrics import metrics_view
+from sms.alerts import views as alerts
 from sms.console.views import billing_reconciliation, dashboard
 
 urlpatterns = [
@@ -20,6 +21,10 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("dashboard", dashboard, name="dashboard"),
     path("dashboard/reconciliation", billing_reconciliation, name="billing-reconciliation"),
+    path("dashboard/alerts", alerts.alerts_page, name="alerts"),
+    path("dashboard/alerts/<int:alert_id>/ack", alerts.acknowledge_page, name="alert-acknowledge"),
+    path("dashboard/api/alerts", alerts.alerts_api, name="alerts-api"),
+    path("dashboard/api/alerts/<int:alert_id>/ack", alerts.acknowledge_api, name="alerts-api-ack"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
 ]

@@ -7,6 +7,8 @@ class SmsConfig(AppConfig):
 
     def ready(self) -> None:
         from gm_server_notify.metrics import register_collector
+        from sms.alerts import admin as alerts_admin  # noqa: F401 - the alerts' admin, read only
+        from sms.alerts.metrics import AlertInputsCollector
         from sms.console import admin  # noqa: F401 - the operators' admin lives in its room
         from sms.console.metrics import LaneCollector
         from sms.core.metrics import RecordStateCollector
@@ -14,3 +16,4 @@ class SmsConfig(AppConfig):
 
         register_collector(RecordStateCollector())
         register_collector(LaneCollector())
+        register_collector(AlertInputsCollector())

@@ -793,3 +793,63 @@ class TrafficWatermark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} until {self.updated_before}"
+
+
+class AlertRule(models.TextChoices):
+    """The operators' alert rules (``sms.alerts.rules``; thresholds in docs/configuration.md)."""
+
+    PROVIDER_BALANCE = "provider_balance", "provider balance below N days of use"
+    ACCOUNT_BALANCE = "account_balance", "station or tenant balance low"
+    DELIVERY_RATE = "delivery_rate", "provider delivery rate low"
+    QUEUE_AGE = "queue_age", "oldest queued record too old"
+    REPORT_LAG = "report_lag", "delivery reports late"
+    WEBHOOK_DEAD = "webhook_dead", "dead webhook events"
+    RECONCILIATION = "reconciliation", "billing reconciliation difference"
+
+
+class AlertState(models.TextChoices):
+    OPEN = "open", "open"
+    ACKNOWLEDGED = "acknowledged", "acknowledged"
+    RESOLVED = "resolved", "resolved"
+
+
+class Alert(models.Model):
+    """One occurrence of a rule's condition on one subject (a provider, a lane, an account, or ""
+    for the whole service), from when beat saw it until it cleared (``sms.alerts.services``).
+
+    At most one unresolved alert per (rule, subject): ``unresolved`` is True until it resolves,
+    then NULL, and a unique index over (rule, subject, unresolved) admits many NULLs (MySQL and
+    SQLite alike, which have no partial unique index).
+
+    ``notice`` is the notice it still owes (opened, reminder, resolved) and ``notice_channels`` the
+    channels that have not yet taken it (email, webhook): a failed channel is tried again at the
+    next evaluation."""
+
+    rule = models.CharField(max_length=32, choices=AlertRule.choices)
+    subject = models.CharField(max_length=160, blank=True, default="")
+    state = models.CharField(max_length=16, choices=AlertState.choices, default=AlertState.OPEN)
+    unresolved = models.BooleanField(null=True, default=True, editable=False)
+    value = models.FloatField(help_text="the rule's input when last evaluated")
+    threshold = models.FloatField()
+    message = models.CharField(max_length=500)
+    opened_at = models.DateTimeField()
+    last_evaluated_at = models.DateTimeField()
+    last_notified_at = models.DateTimeField(null=True, blank=True)
+    notice = models.CharField(max_length=16, blank=True, default="")
+    notice_channels = models.CharField(max_length=64, blank=True, default="")
+    acknowledged_by = models.CharField(max_length=150, blank=True, default="")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "tbl_sms_alert"
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "subject", "unresolved"], name="alert_unresolved_once"),
+        ]
+        indexes = [
+            models.Index(fields=["unresolved", "rule"], name="alert_unresolved_idx"),
+            models.Index(fields=["state", "-opened_at"], name="alert_state_opened_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.subject}".strip()

@@ -24,6 +24,7 @@ from gm_server_notify.db import TRANSIENT_ERRORS, backoff_seconds, drop_broken_c
 from providers import balances
 from providers.base import CallbackParseError
 from sms.accounting import traffic
+from sms.alerts import services as alerts
 from sms.core import idempotency, metrics
 from sms.delivery import intake, reports
 from sms.models import Lane, sending_stuck_after
@@ -270,6 +271,12 @@ def refresh_provider_balances() -> None:
     """Beat: keep the providers' package balances fresh in the cache."""
     for provider in settings.SMS_BALANCE_PROVIDERS:
         balances.refresh_balance(provider)
+
+
+@shared_task(name="sms.evaluate_alerts", ignore_result=True, **RETRY_TRANSIENT)
+def evaluate_alerts() -> None:
+    """Beat: evaluate the operators' alert rules and send the notices owed (``sms.alerts``)."""
+    alerts.evaluate()
 
 
 @shared_task(name="sms.purge_idempotency_keys", ignore_result=True, **RETRY_TRANSIENT)

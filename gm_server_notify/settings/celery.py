@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from kombu import Queue
 
+from gm_server_notify.settings.alerts import SMS_ALERT_EVERY_SECONDS
 from gm_server_notify.settings.console import SMS_TRAFFIC_ROLLUP_SECONDS
 from gm_server_notify.settings.core import TIME_ZONE
 from gm_server_notify.settings.environment import VAR_DIR, env
@@ -87,6 +88,7 @@ CELERY_TASK_ROUTES = {
     "sms.release_scheduled": {"queue": "sms_reports"},
     "sms.erase_expired_personal_data": {"queue": "sms_reports"},
     "sms.roll_up_traffic": {"queue": "sms_reports"},
+    "sms.evaluate_alerts": {"queue": "sms_reports"},
 }
 
 # --- Beat: the sweeps, pulls and refreshes, and how often --------------------------------------------
@@ -124,6 +126,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sms.roll_up_traffic",
         "schedule": timedelta(seconds=SMS_TRAFFIC_ROLLUP_SECONDS),
         "options": {"expires": 60},
+    },
+    # Operators' alerts (sms/alerts/): the rules, their notices and their resolution.
+    "evaluate-alerts": {
+        "task": "sms.evaluate_alerts",
+        "schedule": timedelta(seconds=SMS_ALERT_EVERY_SECONDS),
+        "options": {"expires": SMS_ALERT_EVERY_SECONDS},
     },
     "worker-heartbeat": {
         "task": "gm_server_notify.tasks.record_worker_heartbeat",

@@ -4,30 +4,29 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sms', '0022_traffic_rollup'),
+        ("sms", "0022_traffic_rollup"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='blocklistentry',
-            options={'verbose_name_plural': 'blocklist entries'},
+            name="blocklistentry",
+            options={"verbose_name_plural": "blocklist entries"},
         ),
         migrations.AlterModelOptions(
-            name='dailystatistics',
-            options={'verbose_name_plural': 'daily statistics'},
+            name="dailystatistics",
+            options={"verbose_name_plural": "daily statistics"},
         ),
         migrations.AlterModelOptions(
-            name='messagebatch',
-            options={'verbose_name_plural': 'message batches'},
+            name="messagebatch",
+            options={"verbose_name_plural": "message batches"},
         ),
         migrations.AlterModelOptions(
-            name='pushinbox',
-            options={'verbose_name_plural': 'push inboxes'},
+            name="pushinbox",
+            options={"verbose_name_plural": "push inboxes"},
         ),
         migrations.AlterModelOptions(
-            name='webhookdelivery',
-            options={'verbose_name_plural': 'webhook deliveries'},
+            name="webhookdelivery",
+            options={"verbose_name_plural": "webhook deliveries"},
         ),
     ]

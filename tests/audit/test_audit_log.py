@@ -23,6 +23,9 @@ from audit.services import Actor
 from signatures.models import AuditStatus, Signature
 from sms.core.phones import phone_hash
 from sms.models import (
+    Alert,
+    AlertRule,
+    AlertState,
     Combo,
     RecordState,
     SendRecord,
@@ -37,12 +40,11 @@ from tests.support.platform import make_signature, make_template
 
 pytestmark = pytest.mark.django_db
 
-# The actions of features still to come (caps and allowlists: issue 26; alert acknowledgements:
-# issue 32): each adds its row to CASES when it calls audit.services.record.
+# The actions of features still to come (caps and allowlists: issue 26): each adds its row to
+# CASES when it calls audit.services.record.
 NOT_YET_WIRED = {
     AuditAction.CAP_CHANGE,
     AuditAction.ALLOWLIST_CHANGE,
-    AuditAction.ALERT_ACKNOWLEDGEMENT,
 }
 ADDRESS = "127.0.0.1"  # the test client's REMOTE_ADDR
 
@@ -563,6 +565,41 @@ def command_exports_full_mobiles(ops: Ops, _: None) -> Expected:
     )
 
 
+# --- alert acknowledgements ----------------------------------------------------------------------
+
+
+def open_alert(ops: Ops) -> Alert:
+    now = timezone.now()
+    return Alert.objects.create(
+        rule=AlertRule.QUEUE_AGE,
+        subject="priority",
+        value=120,
+        threshold=30,
+        message="priority lane: the oldest queued record has waited 120 s (threshold 30 s)",
+        opened_at=now,
+        last_evaluated_at=now,
+    )
+
+
+def admin_acknowledges_alert(ops: Ops, alert: Alert) -> Expected:
+    ops.admin.get("/dashboard/alerts")
+    response = ops.admin.post(
+        f"/dashboard/api/alerts/{alert.pk}/ack", HTTP_X_CSRFTOKEN=ops.admin.cookies["csrftoken"].value
+    )
+    assert response.status_code == 200, response.content
+    alert.refresh_from_db()
+    assert alert.state == AlertState.ACKNOWLEDGED
+    return Expected(
+        ops.operator,
+        "admin",
+        AuditAction.ALERT_ACKNOWLEDGEMENT,
+        ("sms.alert", str(alert.pk)),
+        {"state": "open", "acknowledged_by": "", "acknowledged_at": None},
+        {"state": "acknowledged", "acknowledged_by": ops.operator},
+        partial=True,
+    )
+
+
 CASES = [
     Case(
         "admin approves a signature",
@@ -610,6 +647,9 @@ CASES = [
         AuditAction.STATION_EXPORT,
         a_station_with_a_record,
         command_exports_full_mobiles,
+    ),
+    Case(
+        "admin acknowledges an alert", AuditAction.ALERT_ACKNOWLEDGEMENT, open_alert, admin_acknowledges_alert
     ),
 ]
 
@@ -749,12 +789,23 @@ def dry_run_erasure(ops: Ops) -> None:
     assert SendRecord.objects.filter(receive_phone=PLANTED).exists()
 
 
+def repeated_acknowledgement(ops: Ops) -> None:
+    alert = open_alert(ops)
+    admin_acknowledges_alert(ops, alert)
+    ops.arranged()
+    response = ops.admin.post(
+        f"/dashboard/api/alerts/{alert.pk}/ack", HTTP_X_CSRFTOKEN=ops.admin.cookies["csrftoken"].value
+    )
+    assert response.status_code == 200 and response.json()["acknowledged"] is False
+
+
 def export_of_an_unknown_station(ops: Ops) -> None:
     with pytest.raises(CommandError):
         call_command("export_station_records", "T0000", "--from", "2026-12-01", "--to", "2026-12-01")
 
 
 REFUSED = [
+    repeated_acknowledgement,
     refused_review,
     review_of_a_missing_signature,
     refused_charge,

@@ -1,0 +1,340 @@
+"""The alert rules: what each measures from the live tables, and when it fires.
+
+``measure`` reads every rule's input with bounded queries (an index lookup, a capped count, a
+small table, or a range of one provider's records through ``record_provider_submit_idx``); the
+two slow inputs (a provider's last 7 days' parts, yesterday's reconciliation) are kept in the
+cache for ``SMS_ALERT_SLOW_INPUT_SECONDS``. ``findings`` turns the inputs into what fires, per
+rule and subject. The gauges at /metrics show the same inputs (``sms.alerts.metrics``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from providers.balances import cached_balance
+from sms.accounting import reconciliation
+from sms.console.selectors import lane_backlog
+from sms.models import (
+    FINAL_STATES,
+    AlertRule,
+    RecordState,
+    SendRecord,
+    Station,
+    TenantAccount,
+    WebhookEvent,
+    WebhookEventState,
+)
+
+logger = logging.getLogger(__name__)
+
+USAGE_DAYS = 7
+# Dead webhook events are counted up to this many (a capped count reads at most this many index
+# entries).
+DEAD_COUNT_CAP = 10_000
+INPUTS_KEY = "sms:alerts:inputs"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule's condition holds on one subject."""
+
+    rule: AlertRule
+    subject: str
+    value: float
+    threshold: float
+    message: str
+
+
+@dataclass
+class Inputs:
+    """Every rule's input, measured at ``at``. A rule whose input could not be measured is absent
+    from ``measured`` (its open alerts are left as they are, not resolved)."""
+
+    at: dt.datetime
+    measured: set[str] = field(default_factory=set)
+    # (rule, subject) whose input is missing this time (a provider balance not cached, a money
+    # balance without a price): their open alerts are left as they are.
+    unmeasured: set[tuple[str, str]] = field(default_factory=set)
+    # provider -> (remaining, unit, parts per day over the last 7 days, days left or None)
+    provider_balances: dict[str, tuple[int, str, float, float | None]] = field(default_factory=dict)
+    # (kind, owner) -> messages left, for the accounts below SMS_ALERT_ACCOUNT_BALANCE_MIN
+    low_accounts: dict[tuple[str, str], int] = field(default_factory=dict)
+    # provider -> (delivered, final) over its last SMS_ALERT_DELIVERY_WINDOW final records
+    delivery: dict[str, tuple[int, int]] = field(default_factory=dict)
+    lane_ages: dict[str, float] = field(default_factory=dict)
+    report_lag_seconds: float = 0.0
+    webhook_dead: int = 0
+    # provider -> (day, parts they billed beyond ours)
+    reconciliation: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
+def _cache_get(key: str) -> Any:
+    try:
+        return cache.get(key)
+    except Exception as exc:  # noqa: BLE001 - a cache that is down holds nothing
+        logger.warning("alerts: the cache is unavailable (%s)", type(exc).__name__)
+        return None
+
+
+def _cache_set(key: str, value: Any, timeout: int) -> None:
+    try:
+        cache.set(key, value, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - measured again next time
+        logger.warning("alerts: the cache is unavailable (%s)", type(exc).__name__)
+
+
+def providers() -> list[str]:
+    """The providers the rules watch: those whose balances beat refreshes."""
+    return list(settings.SMS_BALANCE_PROVIDERS)
+
+
+def daily_parts(provider: str, *, now: dt.datetime) -> float:
+    """The parts ``provider`` accepted per day over the last 7 days (its bill where it said,
+    else ours): one range of ``record_provider_submit_idx``, cached."""
+    key = f"sms:alerts:daily-parts:{provider}"
+    cached = _cache_get(key)
+    if isinstance(cached, (int, float)):
+        return float(cached)
+    parts = (
+        SendRecord.objects.filter(
+            provider=provider, submitted_at__gte=now - dt.timedelta(days=USAGE_DAYS), submitted_at__lt=now
+        ).aggregate(parts=Sum(Coalesce("billed_parts", "segments")))["parts"]
+        or 0
+    )
+    value = parts / USAGE_DAYS
+    _cache_set(key, value, settings.SMS_ALERT_SLOW_INPUT_SECONDS)
+    return value
+
+
+def _fen_per_part(provider: str) -> float | None:
+    """The provider's price per part in fen (``SMS_PROVIDER_PRICES``'s ``*`` row), if configured."""
+    prices = getattr(settings, "SMS_PROVIDER_PRICES", None) or {}
+    price = (prices.get(provider) or {}).get("*")
+    return float(price) if isinstance(price, (int, float)) and price > 0 else None
+
+
+def days_left(remaining: int, unit: str, per_day: float, provider: str) -> float | None:
+    """Days the balance lasts at ``per_day`` parts a day: infinite when nothing was sent; a money
+    balance (yuan) needs the provider's price per part, else None (not judged)."""
+    if unit == "messages":
+        need = per_day
+    else:
+        price = _fen_per_part(provider)
+        if price is None:
+            return None
+        remaining, need = remaining * 100, per_day * price
+    return math.inf if need <= 0 else remaining / need
+
+
+def _measure_provider_balances(inputs: Inputs) -> None:
+    for provider in providers():
+        balance = cached_balance(provider)
+        if balance is None:
+            inputs.unmeasured.add((AlertRule.PROVIDER_BALANCE.value, provider))
+            continue
+        per_day = daily_parts(provider, now=inputs.at)
+        days = days_left(balance.remaining, balance.unit, per_day, provider)
+        if days is None:
+            inputs.unmeasured.add((AlertRule.PROVIDER_BALANCE.value, provider))
+        inputs.provider_balances[provider] = (balance.remaining, balance.unit, per_day, days)
+
+
+def _measure_low_accounts(inputs: Inputs) -> None:
+    minimum = settings.SMS_ALERT_ACCOUNT_BALANCE_MIN
+    if minimum <= 0:
+        return
+    # A station that never recharged is not running low: it never had a balance.
+    for station_id, balance in Station.objects.filter(
+        balance_nums__lt=minimum, total_recharge_nums__gt=0
+    ).values_list("station_id", "balance_nums"):
+        inputs.low_accounts[("station", station_id)] = balance
+    for username, balance in TenantAccount.objects.filter(balance_nums__lt=minimum).values_list(
+        "user__username", "balance_nums"
+    ):
+        inputs.low_accounts[("tenant", username)] = balance
+
+
+def _measure_delivery(inputs: Inputs) -> None:
+    """Per provider, its last N final records by submit time (``record_provider_submit_idx``
+    read backwards from now: N rows and the records still in flight)."""
+    window = settings.SMS_ALERT_DELIVERY_WINDOW
+    for provider in providers():
+        states = list(
+            SendRecord.objects.filter(provider=provider, submitted_at__lte=inputs.at, state__in=FINAL_STATES)
+            .order_by("-submitted_at")
+            .values_list("state", flat=True)[:window]
+        )
+        if states:
+            inputs.delivery[provider] = (states.count(RecordState.DELIVERED), len(states))
+
+
+def _measure_report_lag(inputs: Inputs) -> None:
+    """The oldest record waiting for its report: the first ``submitted`` record in
+    ``record_state_updated_idx`` (a record is last updated when it is submitted), its
+    ``submitted_at``."""
+    oldest = (
+        SendRecord.objects.filter(state=RecordState.SUBMITTED)
+        .order_by("updated_at")
+        .values_list("submitted_at", "updated_at")
+        .first()
+    )
+    if oldest is not None:
+        since = oldest[0] or oldest[1]
+        inputs.report_lag_seconds = max(0.0, (inputs.at - since).total_seconds())
+
+
+def _measure_reconciliation(inputs: Inputs) -> None:
+    day = timezone.localdate(inputs.at) - dt.timedelta(days=1)
+    key = f"sms:alerts:reconciliation:{day.isoformat()}"
+    cached = _cache_get(key)
+    if not isinstance(cached, dict):
+        cached = {
+            billing.provider: billing.difference for billing in reconciliation.billing_reconciliation(day=day)
+        }
+        _cache_set(key, cached, settings.SMS_ALERT_SLOW_INPUT_SECONDS)
+    inputs.reconciliation = {provider: (day.isoformat(), int(diff)) for provider, diff in cached.items()}
+
+
+MEASURES = {
+    AlertRule.PROVIDER_BALANCE: _measure_provider_balances,
+    AlertRule.ACCOUNT_BALANCE: _measure_low_accounts,
+    AlertRule.DELIVERY_RATE: _measure_delivery,
+    AlertRule.QUEUE_AGE: lambda inputs: inputs.lane_ages.update(
+        {lane.lane: lane.age_seconds for lane in lane_backlog(now=inputs.at)}
+    ),
+    AlertRule.REPORT_LAG: _measure_report_lag,
+    AlertRule.WEBHOOK_DEAD: lambda inputs: setattr(
+        inputs,
+        "webhook_dead",
+        WebhookEvent.objects.filter(state=WebhookEventState.DEAD).values("pk")[:DEAD_COUNT_CAP].count(),
+    ),
+    AlertRule.RECONCILIATION: _measure_reconciliation,
+}
+
+
+def measure(*, now: dt.datetime | None = None) -> Inputs:
+    """Every rule's input now; a rule whose query fails is logged and left out, the others go on.
+    The result is cached for the gauges at /metrics."""
+    inputs = Inputs(at=now or timezone.now())
+    for rule, measure_rule in MEASURES.items():
+        try:
+            measure_rule(inputs)
+        except Exception as exc:  # noqa: BLE001 - one rule's failure must not silence the others
+            logger.warning("alerts: rule %s could not be measured (%s)", rule.value, type(exc).__name__)
+            continue
+        inputs.measured.add(rule.value)
+    _cache_set(INPUTS_KEY, inputs, max(60, 3 * settings.SMS_ALERT_EVERY_SECONDS))
+    return inputs
+
+
+def latest_inputs() -> Inputs:
+    """The inputs of the last evaluation (the gauges), measured now when none is cached."""
+    cached = _cache_get(INPUTS_KEY)
+    return cached if isinstance(cached, Inputs) else measure()
+
+
+def _days(value: float) -> str:
+    return "no use in 7 days" if math.isinf(value) else f"{value:.1f} days"
+
+
+def findings(inputs: Inputs) -> list[Finding]:
+    """What fires, given the inputs."""
+    found: list[Finding] = []
+    days_min = settings.SMS_ALERT_PROVIDER_BALANCE_DAYS
+    for provider, (remaining, unit, per_day, days) in inputs.provider_balances.items():
+        if days is not None and days < days_min:
+            found.append(
+                Finding(
+                    AlertRule.PROVIDER_BALANCE,
+                    provider,
+                    days,
+                    days_min,
+                    f"provider {provider}: balance {remaining} {unit} lasts {_days(days)} at "
+                    f"{per_day:.0f} parts a day (threshold {days_min:g} days)",
+                )
+            )
+    minimum = settings.SMS_ALERT_ACCOUNT_BALANCE_MIN
+    for (kind, owner), balance in sorted(inputs.low_accounts.items()):
+        found.append(
+            Finding(
+                AlertRule.ACCOUNT_BALANCE,
+                f"{kind}:{owner}",
+                balance,
+                minimum,
+                f"{kind} {owner}: {balance} messages left (threshold {minimum} messages)",
+            )
+        )
+    rate_min = settings.SMS_ALERT_DELIVERY_RATE_MIN
+    for provider, (delivered, final) in inputs.delivery.items():
+        rate = 100.0 * delivered / final
+        if final >= settings.SMS_ALERT_DELIVERY_MIN_RECORDS and rate < rate_min:
+            found.append(
+                Finding(
+                    AlertRule.DELIVERY_RATE,
+                    provider,
+                    round(rate, 2),
+                    rate_min,
+                    f"provider {provider}: {delivered} of its last {final} final records delivered "
+                    f"({rate:.1f} %, threshold {rate_min:g} %)",
+                )
+            )
+    for lane, age in inputs.lane_ages.items():
+        limit = settings.SMS_ALERT_QUEUE_AGE_SECONDS.get(lane)
+        if limit is not None and age > limit:
+            found.append(
+                Finding(
+                    AlertRule.QUEUE_AGE,
+                    lane,
+                    round(age, 1),
+                    limit,
+                    f"{lane} lane: the oldest queued record has waited {age:.0f} s (threshold {limit} s)",
+                )
+            )
+    lag_limit = settings.SMS_ALERT_REPORT_LAG_SECONDS
+    if inputs.report_lag_seconds > lag_limit:
+        found.append(
+            Finding(
+                AlertRule.REPORT_LAG,
+                "",
+                round(inputs.report_lag_seconds, 1),
+                lag_limit,
+                f"the oldest record without a delivery report was submitted "
+                f"{inputs.report_lag_seconds:.0f} s ago (threshold {lag_limit} s)",
+            )
+        )
+    dead_min = settings.SMS_ALERT_WEBHOOK_DEAD_MIN
+    if dead_min > 0 and inputs.webhook_dead >= dead_min:
+        found.append(
+            Finding(
+                AlertRule.WEBHOOK_DEAD,
+                "",
+                inputs.webhook_dead,
+                dead_min,
+                f"{inputs.webhook_dead} tenant webhook events are dead (every retry failed); "
+                "redeliver them from the admin",
+            )
+        )
+    parts_max = settings.SMS_ALERT_RECONCILIATION_PARTS
+    for provider, (day, difference) in inputs.reconciliation.items():
+        if abs(difference) > parts_max:
+            found.append(
+                Finding(
+                    AlertRule.RECONCILIATION,
+                    provider,
+                    difference,
+                    parts_max,
+                    f"provider {provider} billed {difference:+d} parts against ours on {day} "
+                    f"(threshold ±{parts_max}); see /dashboard/reconciliation?date={day}",
+                )
+            )
+    return found

@@ -1,0 +1,217 @@
+"""Each alert rule opens an alert when its condition holds and not when its input sits just on
+the safe side of the threshold (the thresholds are settings: docs/configuration.md, "Alerts")."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.utils import timezone
+
+from sms.alerts import rules, services
+from sms.models import (
+    Alert,
+    AlertRule,
+    AlertState,
+    Lane,
+    RecordState,
+    Station,
+    TenantAccount,
+    WebhookEvent,
+    WebhookEventState,
+)
+from tests.sms.alerts.conftest import cache_provider_balance
+from tests.support.factories import UserFactory, send_record
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass
+class Case:
+    rule: AlertRule
+    subjects: set[str]  # what opens when the condition holds
+    arrange: Callable[[dt.datetime, bool], None]  # (now, holds)
+
+
+def provider_balance(now: dt.datetime, holds: bool) -> None:
+    """70 parts accepted over the last 7 days: 10 a day. 29 messages last 2.9 days (< 3), 30 last 3."""
+    for index in range(7):
+        send_record(
+            provider="tencent",
+            state=RecordState.DELIVERED,
+            segments=10,
+            submitted_at=now - dt.timedelta(days=index, hours=1),
+        )
+    # Older than 7 days: not this week's use.
+    send_record(
+        provider="tencent", state=RecordState.DELIVERED, segments=500, submitted_at=now - dt.timedelta(days=8)
+    )
+    cache_provider_balance("tencent", 29 if holds else 30)
+
+
+def account_balance(now: dt.datetime, holds: bool) -> None:
+    """Below 100 messages: a station that recharged, and a tenant. A station that never
+    recharged is not running low."""
+    Station.objects.create(station_id="S1", balance_nums=99 if holds else 100, total_recharge_nums=500)
+    Station.objects.create(station_id="S-new", balance_nums=0, total_recharge_nums=0)
+    TenantAccount.objects.create(user=UserFactory(username="acme"), balance_nums=5 if holds else 100)
+
+
+def delivery_rate(now: dt.datetime, holds: bool) -> None:
+    """The last 10 final records: 7 delivered (70 % < 80 %) or 8 (80 %); older failures and
+    records still waiting for a report do not count."""
+    delivered = 7 if holds else 8
+    for index in range(10):
+        send_record(
+            provider="tencent",
+            state=RecordState.DELIVERED if index < delivered else RecordState.FAILED,
+            submitted_at=now - dt.timedelta(minutes=index + 1),
+        )
+    for index in range(5):
+        send_record(
+            provider="tencent", state=RecordState.FAILED, submitted_at=now - dt.timedelta(hours=2 + index)
+        )
+        send_record(
+            provider="tencent", state=RecordState.UNKNOWN, submitted_at=now - dt.timedelta(seconds=10)
+        )
+
+
+def queue_age(now: dt.datetime, holds: bool) -> None:
+    """A verify code queued 31 s (threshold 30 s) or 29 s ago; a bulk record 10 min (under 30 min)."""
+    send_record(
+        state=RecordState.QUEUED,
+        lane=Lane.PRIORITY,
+        queued_at=now - dt.timedelta(seconds=31 if holds else 29),
+    )
+    send_record(state=RecordState.QUEUED, lane=Lane.BULK, queued_at=now - dt.timedelta(minutes=10))
+
+
+def report_lag(now: dt.datetime, holds: bool) -> None:
+    """The oldest record waiting for its report was submitted 1801 s (threshold 1800 s) or 1799 s ago."""
+    send_record(provider="tencent", submitted_at=now - dt.timedelta(seconds=1801 if holds else 1799))
+    send_record(provider="tencent", submitted_at=now - dt.timedelta(seconds=5))
+    send_record(provider="tencent", state=RecordState.DELIVERED, submitted_at=now - dt.timedelta(days=1))
+
+
+def webhook_dead(now: dt.datetime, holds: bool) -> None:
+    account = TenantAccount.objects.create(user=UserFactory(username="hooks"), balance_nums=1000)
+    WebhookEvent.objects.create(
+        record=send_record(state=RecordState.FAILED),
+        tenant=account,
+        url="https://hooks.example.com/sms",
+        state=WebhookEventState.DEAD if holds else WebhookEventState.PENDING,
+        next_attempt_at=now,
+    )
+
+
+def reconciliation(now: dt.datetime, holds: bool) -> None:
+    """Yesterday (China time) the provider billed 2 parts for a 1-part record; or 1."""
+    yesterday = timezone.localtime(now).replace(hour=12) - dt.timedelta(days=1)
+    send_record(
+        provider="tencent",
+        state=RecordState.DELIVERED,
+        segments=1,
+        billed_parts=2 if holds else 1,
+        submitted_at=yesterday,
+    )
+    send_record(
+        provider="tencent", state=RecordState.DELIVERED, segments=1, billed_parts=1, submitted_at=yesterday
+    )
+
+
+CASES = [
+    Case(AlertRule.PROVIDER_BALANCE, {"tencent"}, provider_balance),
+    Case(AlertRule.ACCOUNT_BALANCE, {"station:S1", "tenant:acme"}, account_balance),
+    Case(AlertRule.DELIVERY_RATE, {"tencent"}, delivery_rate),
+    Case(AlertRule.QUEUE_AGE, {"priority"}, queue_age),
+    Case(AlertRule.REPORT_LAG, {""}, report_lag),
+    Case(AlertRule.WEBHOOK_DEAD, {""}, webhook_dead),
+    Case(AlertRule.RECONCILIATION, {"tencent"}, reconciliation),
+]
+
+
+@pytest.fixture(autouse=True)
+def thresholds(settings):
+    settings.SMS_ALERT_PROVIDER_BALANCE_DAYS = 3
+    settings.SMS_ALERT_ACCOUNT_BALANCE_MIN = 100
+    settings.SMS_ALERT_DELIVERY_RATE_MIN = 80
+    settings.SMS_ALERT_DELIVERY_WINDOW = 10
+    settings.SMS_ALERT_DELIVERY_MIN_RECORDS = 10
+    settings.SMS_ALERT_QUEUE_AGE_SECONDS = {"priority": 30, "transactional": 300, "bulk": 1800}
+    settings.SMS_ALERT_REPORT_LAG_SECONDS = 1800
+    settings.SMS_ALERT_WEBHOOK_DEAD_MIN = 1
+    settings.SMS_ALERT_RECONCILIATION_PARTS = 0
+
+
+def unresolved(rule: AlertRule) -> dict[str, Alert]:
+    return {alert.subject: alert for alert in Alert.objects.filter(rule=rule, unresolved=True)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.rule.value for case in CASES])
+def test_a_rule_opens_an_alert_when_its_condition_holds(case, now):
+    case.arrange(now, True)
+    evaluation = services.evaluate(now=now)
+    opened = unresolved(case.rule)
+    assert set(opened) == case.subjects
+    assert {alert.state for alert in opened.values()} == {AlertState.OPEN}
+    assert set(evaluation.opened) >= {alert.pk for alert in opened.values()}
+    for alert in opened.values():
+        assert alert.opened_at == now and alert.message
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.rule.value for case in CASES])
+def test_a_rule_stays_quiet_on_the_safe_side_of_its_threshold(case, now):
+    case.arrange(now, False)
+    services.evaluate(now=now)
+    assert unresolved(case.rule) == {}
+
+
+def test_the_inputs_are_what_the_rules_measured(now):
+    """The numbers behind the messages (and the gauges): 10 parts a day, 2.9 days left."""
+    provider_balance(now, True)
+    inputs = rules.measure(now=now)
+    assert inputs.provider_balances["tencent"] == (29, "messages", 10.0, pytest.approx(2.9))
+    assert inputs.delivery["tencent"] == (8, 8)  # its records are all delivered
+    services.evaluate(now=now)
+    alert = Alert.objects.get(rule=AlertRule.PROVIDER_BALANCE)
+    assert alert.value == pytest.approx(2.9) and alert.threshold == 3
+    assert "2.9 days" in alert.message and "10 parts a day" in alert.message
+
+
+def test_a_money_balance_is_judged_with_the_provider_price_and_not_without(settings, now):
+    provider_balance(now, True)  # 10 parts a day
+    cache_provider_balance("tencent", 10, unit="money")  # 10 yuan = 1000 fen
+    services.evaluate(now=now)
+    assert unresolved(AlertRule.PROVIDER_BALANCE) == {}  # no price: not judged
+    settings.SMS_PROVIDER_PRICES = {"tencent": {"*": 40}}  # 400 fen a day: 2.5 days
+    services.evaluate(now=now + dt.timedelta(minutes=1))
+    assert unresolved(AlertRule.PROVIDER_BALANCE)["tencent"].value == pytest.approx(2.5)
+
+
+def test_an_unmeasured_provider_balance_leaves_its_alert_open(now):
+    """A balance that falls out of the cache is unknown, not recovered."""
+    provider_balance(now, True)
+    services.evaluate(now=now)
+    from django.core.cache import cache
+
+    cache.delete("provider-balance:tencent")
+    services.evaluate(now=now + dt.timedelta(minutes=1))
+    assert set(unresolved(AlertRule.PROVIDER_BALANCE)) == {"tencent"}
+
+
+def test_a_failing_rule_does_not_stop_the_others_nor_resolve_its_alerts(monkeypatch, now):
+    queue_age(now, True)
+    webhook_dead(now, True)
+    services.evaluate(now=now)
+    assert set(unresolved(AlertRule.QUEUE_AGE)) == {"priority"}
+
+    def broken(inputs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setitem(rules.MEASURES, AlertRule.QUEUE_AGE, broken)
+    WebhookEvent.objects.update(state=WebhookEventState.PENDING)
+    services.evaluate(now=now + dt.timedelta(minutes=1))
+    assert set(unresolved(AlertRule.QUEUE_AGE)) == {"priority"}  # not measured: left open
+    assert unresolved(AlertRule.WEBHOOK_DEAD) == {}  # measured: resolved
