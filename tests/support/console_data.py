@@ -109,3 +109,55 @@ def seed() -> dict[str, Counter]:
     today = timezone.localdate()
     traffic.rebuild(first_day=today - dt.timedelta(days=DAYS - 1), last_day=today)
     return expected()
+
+
+def seed_alerts() -> None:
+    """One alert in each state, as beat's evaluation leaves them (for the alerts page's picture)."""
+    from sms.models import Alert, AlertRule, AlertState
+
+    now = timezone.now()
+    for rule, subject, state, value, threshold, message, hours_ago in (
+        (
+            AlertRule.PROVIDER_BALANCE,
+            "tencent",
+            AlertState.OPEN,
+            2.5,
+            7,
+            "tencent's balance lasts 2.5 days at the last 7 days' rate (threshold 7 days)",
+            1,
+        ),
+        (
+            AlertRule.ACCOUNT_BALANCE,
+            "station:T7442",
+            AlertState.ACKNOWLEDGED,
+            40,
+            100,
+            "station T7442 has 40 messages left (threshold 100)",
+            5,
+        ),
+        (
+            AlertRule.QUEUE_AGE,
+            "",
+            AlertState.RESOLVED,
+            900,
+            600,
+            "the oldest queued record waited 15m (threshold 10m)",
+            30,
+        ),
+    ):
+        opened = now - dt.timedelta(hours=hours_ago)
+        Alert.objects.create(
+            rule=rule,
+            subject=subject,
+            state=state,
+            unresolved=None if state == AlertState.RESOLVED else True,
+            value=value,
+            threshold=threshold,
+            message=message,
+            opened_at=opened,
+            last_evaluated_at=now,
+            last_notified_at=opened,
+            acknowledged_by="operator" if state == AlertState.ACKNOWLEDGED else "",
+            acknowledged_at=opened + dt.timedelta(minutes=10) if state == AlertState.ACKNOWLEDGED else None,
+            resolved_at=opened + dt.timedelta(hours=2) if state == AlertState.RESOLVED else None,
+        )
