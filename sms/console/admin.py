@@ -39,6 +39,11 @@ from sms.station_api import services
 from sms.tenant_api import services as tenant_services
 from sms.webhooks import services as webhooks
 
+# The admin's own names, for the header and the browser tab (Django's are "Django administration").
+admin.site.site_header = "gm_server_notify · operators"
+admin.site.site_title = "gm_server_notify admin"
+admin.site.index_title = "Administration"
+
 
 @admin.register(Station)
 class StationAdmin(AuditedChangesMixin, admin.ModelAdmin):
