@@ -60,8 +60,10 @@ def traces(driver, chart: str) -> list[dict]:
 def test_the_console_shows_the_totals_of_the_json_and_draws_each_series_in_its_colour(
     browser, live_server, week
 ):
+    console_data.seed_alerts()  # one open, one acknowledged, one resolved
     log_in(browser, live_server.url, next_path="/dashboard")
     wait_until_drawn(browser)
+    assert browser.find_element(By.ID, "alerts-open").text.startswith("1 open alert ·")
     summary = fetch_json(browser, "/dashboard/api/summary")
     shown = {key: number(browser.find_element(By.ID, f"card-{key}").text) for key in COLOURS}
     by_state = {key: 0 for key in COLOURS}
@@ -173,6 +175,7 @@ def test_the_queue_panels_are_read_live(browser, live_server):
     wait_until_drawn(browser)
     assert re.fullmatch(r"2h 3\dm", browser.find_element(By.ID, "lane-bulk-age").text)
     assert browser.find_element(By.ID, "lane-transactional-age").text == "none waiting"
+    assert browser.find_element(By.ID, "alerts-none").text == "No open alerts. all alerts"
     assert js_errors(browser) == []
 
 

@@ -85,9 +85,9 @@ function failed(target, error) {
   byId(target).replaceChildren(element("p", { class: "error" }, `could not load: ${error.message}`));
 }
 
-async function load(name, target, draw) {
+async function load(name, target, draw, url) {
   try {
-    const response = await fetch(api(name), { credentials: "same-origin", headers: { Accept: "application/json" } });
+    const response = await fetch(url || api(name), { credentials: "same-origin", headers: { Accept: "application/json" } });
     const json = await response.json();
     if (!response.ok) throw new Error(json.error || response.statusText);
     draw(json);
@@ -309,6 +309,20 @@ function drawBalances(json) {
   );
 }
 
+function drawAlerts(json) {
+  const open = json.alerts || [];
+  const holder = byId("alerts");
+  const link = element("a", { href: "/dashboard/alerts" }, "all alerts");
+  if (!open.length) {
+    holder.replaceChildren(element("p", { class: "empty", id: "alerts-none" }, "No open alerts. ", link));
+    return;
+  }
+  holder.replaceChildren(
+    element("p", { id: "alerts-open" }, `${open.length} open ${open.length === 1 ? "alert" : "alerts"} · `, link),
+    element("ul", {}, ...open.slice(0, 5).map((alert) => element("li", { class: "state-failed" }, alert.message)))
+  );
+}
+
 function drawTop(json) {
   table(
     "top",
@@ -336,6 +350,7 @@ Promise.all([
   load("money", "money", drawMoney),
   load("balances", "balances", drawBalances),
   load("top", "top", drawTop),
+  load("alerts", "alerts", drawAlerts, "/dashboard/api/alerts?state=open"),
 ]).then(() => {
   document.body.dataset.ready = "yes";
 });
