@@ -52,12 +52,6 @@ function card(id, label, value, note) {
   return element("div", { class: "card" }, label, element("b", { id }, value), note ? element("small", {}, note) : "");
 }
 
-function rowsOf(json, ...keys) {
-  if (Array.isArray(json)) return json;
-  for (const key of keys) if (json && Array.isArray(json[key])) return json[key];
-  return [];
-}
-
 // A table of `rows` with `columns` [{key, label, format, text}] into the element `target`, or the
 // words saying there is nothing in the range.
 function table(target, id, rows, columns, emptyWords) {
@@ -190,12 +184,23 @@ function drawSeries(json) {
 }
 
 function drawHealth(json) {
-  const deadEvents = json.dead_webhook_events ?? json.dead_events;
+  const plural = (n, one, many) => `${whole(n)} ${n === 1 ? one : many}`;
   byId("health-cards").replaceChildren(
-    card("health-unknown", "outcome unknown", fmt.records(json.unknown_records ?? json.unknown)),
-    card("health-pending", "reports pending", fmt.records(json.pending_reports ?? json.reports_pending)),
-    card("health-oldest-queued", "oldest queued", fmt.seconds(json.oldest_queued_age_s ?? json.oldest_queued_s)),
-    card("health-dead-events", "dead webhook events", `${whole(deadEvents)} ${deadEvents === 1 ? "event" : "events"}`)
+    card("health-unknown", "outcome unknown", fmt.records(json.unknown_records)),
+    card(
+      "health-awaiting-report",
+      "waiting for their report",
+      fmt.records(json.awaiting_report),
+      json.awaiting_report ? `oldest submitted ${fmt.seconds(json.oldest_awaiting_report_seconds)} ago` : ""
+    ),
+    card("health-pending", "reports matching no record yet", plural(json.pending_reports, "report", "reports")),
+    card(
+      "health-queued",
+      "queued",
+      fmt.records(json.queued_records),
+      json.queued_records ? `oldest waiting ${fmt.seconds(json.oldest_queued_seconds)}` : "none waiting"
+    ),
+    card("health-dead-events", "dead webhook events", plural(json.dead_webhook_events, "event", "events"))
   );
 }
 
@@ -203,7 +208,7 @@ function drawFailures(json) {
   table(
     "failures",
     "table-failures",
-    rowsOf(json, "failures", "rows"),
+    json.failures || [],
     [
       { key: "provider", label: "provider", text: true },
       { key: "code", label: "code", text: true },
@@ -220,9 +225,7 @@ function drawFailures(json) {
 }
 
 function drawLatency(json) {
-  const rows = Array.isArray(json) ? json : rowsOf(json, "providers", "rows").length
-    ? rowsOf(json, "providers", "rows")
-    : Object.entries(json.providers || {}).map(([provider, values]) => ({ provider, ...values }));
+  const rows = json.providers || [];
   table(
     "latency",
     "table-latency",
@@ -258,15 +261,15 @@ function drawLatency(json) {
 }
 
 function drawMoney(json) {
-  const totals = json.totals || json;
+  const totals = json.totals || {};
   byId("money-cards").replaceChildren(
-    card("money-revenue", "revenue", fmt.yuan(totals.revenue_fen)),
-    card("money-cost", "provider cost", fmt.yuan(totals.cost_fen)),
+    card("money-revenue", "revenue", fmt.yuan(totals.revenue_fen), `${fmt.parts(totals.charged_parts)} charged`),
+    card("money-cost", "provider cost", fmt.yuan(totals.cost_fen), `${fmt.parts(totals.provider_parts)} billed by providers`),
     card("money-margin", "margin", fmt.yuan(totals.margin_fen))
   );
   const rows = [
-    ...rowsOf(json.providers || [], "rows").map((row) => ({ who: "provider", name: row.provider, ...row })),
-    ...rowsOf(json.owners || [], "rows").map((row) => ({ who: row.channel || "owner", name: row.owner, ...row })),
+    ...(json.providers || []).map((row) => ({ who: "provider", name: row.provider, ...row })),
+    ...(json.owners || []).map((row) => ({ who: row.channel, name: row.owner, ...row })),
   ];
   table(
     "money",
@@ -275,21 +278,31 @@ function drawMoney(json) {
     [
       { key: "who", label: "", text: true },
       { key: "name", label: "name", text: true },
+      { key: "charged_parts", label: "charged", format: fmt.parts },
+      { key: "provider_parts", label: "provider-billed", format: fmt.parts },
       { key: "revenue_fen", label: "revenue", format: fmt.yuan },
       { key: "cost_fen", label: "cost", format: fmt.yuan },
       { key: "margin_fen", label: "margin", format: fmt.yuan },
     ],
     "No money moved in this range."
   );
+  const unpriced = json.unpriced || [];
+  if (unpriced.length) {
+    const words = unpriced.map((item) => `${item.provider} ${item.region || "(no region)"}: ${fmt.parts(item.provider_parts)}`);
+    byId("money").append(
+      element("p", { class: "unit", id: "money-unpriced" }, `No price in SMS_PROVIDER_PRICES, counted at 0: ${words.join("; ")}`)
+    );
+  }
 }
 
 function drawBalances(json) {
-  const unitText = (row) => (row.unit === "money" ? "money (the account's currency)" : "messages");
+  const unitText = (unit) => (unit === "CNY" ? "元" : unit === "messages" ? "messages" : "");
   const rows = [
-    ...rowsOf(json.providers || [], "rows").map((row) => ({ who: "provider", name: row.provider, ...row })),
-    ...rowsOf(json.stations || [], "rows").map((row) => ({ who: "station", name: row.station_id || row.owner, ...row })),
-    ...rowsOf(json.tenants || [], "rows").map((row) => ({ who: "tenant", name: row.username || row.owner, ...row })),
+    ...(json.providers || []).map((row) => ({ who: "provider", name: row.provider, amount: row.remaining, ...row })),
+    ...(json.low_accounts || []).map((row) => ({ who: row.channel, name: row.owner, amount: row.balance, ...row })),
   ];
+  const withUnit = (value, row) =>
+    value === null || value === undefined ? "unknown" : `${whole(value)} ${unitText(row.unit)}`.trim();
   table(
     "balances",
     "table-balances",
@@ -297,12 +310,8 @@ function drawBalances(json) {
     [
       { key: "who", label: "", text: true },
       { key: "name", label: "name", text: true },
-      {
-        key: "remaining",
-        label: "balance",
-        format: (value, row) =>
-          value === null || value === undefined ? "unknown" : `${whole(value)} ${unitText(row)}`,
-      },
+      { key: "amount", label: "balance", format: withUnit },
+      { key: "per_day", label: `use per day (last ${json.rate_days || 7} days)`, format: withUnit },
       { key: "days_left", label: "days left", format: fmt.days },
     ],
     "No balances to show."
@@ -327,18 +336,18 @@ function drawTop(json) {
   table(
     "top",
     "table-top",
-    rowsOf(json, "owners", "rows"),
+    json.owners || [],
     [
       { key: "channel", label: "channel", text: true },
       { key: "owner", label: "sender", text: true },
       { key: "records", label: "messages", format: fmt.records },
       { key: "parts", label: "parts", format: fmt.parts },
+      { key: "delivery_rate", label: "delivered", format: fmt.percent },
     ],
     "No messages in this range."
   );
 }
 
-for (const link of document.querySelectorAll("a.csv")) link.href = api(link.dataset.endpoint, "&format=csv");
 // body[data-ready] once every panel has drawn (or said why it could not): tests and
 // `make screenshots` wait for it.
 Promise.all([
