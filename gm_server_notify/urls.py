@@ -19,6 +19,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("dashboard", dashboard, name="dashboard"),
+    path("dashboard/api/", include("sms.console.urls")),
     path("dashboard/reconciliation", billing_reconciliation, name="billing-reconciliation"),
     path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
