@@ -781,6 +781,38 @@ class TrafficHourTotal(TrafficMeasures):
         return f"{self.hour:%Y-%m-%d %H}h {self.channel} {self.state}"
 
 
+class TrafficOwnerDay(models.Model):
+    """``TrafficHour`` summed over each China-time day and over the states, per owner: one row per
+    (day, channel, owner, provider, region, kind). Rewritten with the day's hours; what the
+    console's money, balances and top owners read (a few rows per owner and day)."""
+
+    day = models.DateField()
+    channel = models.CharField(max_length=8, choices=TrafficChannel.choices)
+    owner = models.CharField(max_length=150)
+    provider = models.CharField(max_length=16, blank=True, default="")
+    region = models.CharField(max_length=8, blank=True, default="")
+    kind = models.CharField(max_length=16, choices=TrafficKind.choices)
+    records = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    parts = models.PositiveIntegerField(default=0)
+    charged_parts = models.PositiveIntegerField(default=0)
+    provider_parts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "tbl_sms_traffic_owner_day"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "channel", "owner", "provider", "region", "kind"],
+                name="traffic_owner_day_once",
+            )
+        ]
+        indexes = [models.Index(fields=["owner", "day"], name="traffic_owner_day_owner_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel}:{self.owner}"
+
+
 class TrafficWatermark(models.Model):
     """How far the traffic rollup has read send records by ``updated_at`` (one row). Each hour's
     recompute locks this row first, so two recomputes never overlap."""

@@ -1,6 +1,6 @@
 """The traffic rollup: every send record, stations' and tenants', counted per China-time hour of
-creation into ``TrafficHour`` (per owner) and ``TrafficHourTotal`` (over the owners), what the
-console's JSON reads (docs/operations.md "Console JSON API").
+creation into ``TrafficHour`` (per owner) and ``TrafficHourTotal`` (over the owners), and per
+day and owner into ``TrafficOwnerDay``: what the console's JSON reads (docs/operations.md "Console JSON API").
 
 Beat runs ``roll_up`` every minute: the records whose ``updated_at`` moved since the last run's
 start (less ``SMS_TRAFFIC_OVERLAP_SECONDS``, for transactions that committed late) name the hours
@@ -50,6 +50,7 @@ from sms.models import (
     TrafficHour,
     TrafficHourTotal,
     TrafficKind,
+    TrafficOwnerDay,
     TrafficWatermark,
 )
 
@@ -272,6 +273,57 @@ def recompute_hour(hour: dt.datetime) -> int:
     return len(rows)
 
 
+def recompute_owner_day(day: dt.date) -> int:
+    """Rewrite the ``TrafficOwnerDay`` rows of one China-time day from its ``TrafficHour`` rows, in
+    one transaction under the watermark row's lock. Returns how many rows it has now."""
+    TrafficWatermark.objects.get_or_create(name=WATERMARK)
+    with transaction.atomic():
+        TrafficWatermark.objects.select_for_update().get(name=WATERMARK)
+        groups = (
+            TrafficHour.objects.filter(day=day)
+            .values("channel", "owner", "provider", "region", "kind")
+            .annotate(
+                n=Sum("records"),
+                delivered=Sum(Case(When(state=RecordState.DELIVERED, then=F("records")), default=Value(0))),
+                failed=Sum(Case(When(state=RecordState.FAILED, then=F("records")), default=Value(0))),
+                parts_sum=Sum("parts"),
+                charged=Sum("charged_parts"),
+                billed=Sum("provider_parts"),
+            )
+            .order_by()
+        )
+        rows = [
+            TrafficOwnerDay(
+                day=day,
+                channel=group["channel"],
+                owner=group["owner"],
+                provider=group["provider"],
+                region=group["region"],
+                kind=group["kind"],
+                records=group["n"],
+                delivered=group["delivered"],
+                failed=group["failed"],
+                parts=group["parts_sum"],
+                charged_parts=group["charged"],
+                provider_parts=group["billed"],
+            )
+            for group in groups
+        ]
+        TrafficOwnerDay.objects.filter(day=day).delete()
+        TrafficOwnerDay.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
+
+
+def recompute(hours: Iterable[dt.datetime]) -> int:
+    """Recompute ``hours`` (one transaction each), then the owner rows of each of their days."""
+    hours = sorted({hour_of(hour) for hour in hours})
+    for index, hour in enumerate(hours):
+        recompute_hour(hour)
+        if index + 1 == len(hours) or hours[index + 1].date() != hour.date():
+            recompute_owner_day(hour.date())
+    return len(hours)
+
+
 def hours_between(first: dt.datetime, last: dt.datetime) -> list[dt.datetime]:
     """Every hour start from ``first``'s hour to ``last``'s, inclusive."""
     hour, end, hours = hour_of(first), hour_of(last), []
@@ -308,11 +360,9 @@ def roll_up() -> RollupReport:
         since = watermark.updated_before
         if since is not None:
             since -= dt.timedelta(seconds=settings.SMS_TRAFFIC_OVERLAP_SECONDS)
-        hours = dirty_hours(since=since)
-        for hour in hours:
-            recompute_hour(hour)
+        hours = recompute(dirty_hours(since=since))
         TrafficWatermark.objects.filter(name=WATERMARK).update(updated_before=started)
-        return RollupReport(ran=True, hours=len(hours))
+        return RollupReport(ran=True, hours=hours)
     finally:
         if cache.get(LOCK_KEY) == token:
             cache.delete(LOCK_KEY)
@@ -324,7 +374,4 @@ def rebuild(*, first_day: dt.date, last_day: dt.date) -> int:
     zone = timezone.get_current_timezone()
     start = dt.datetime.combine(first_day, dt.time(), tzinfo=zone)
     end = dt.datetime.combine(last_day, dt.time(23), tzinfo=zone)
-    hours = hours_between(start, end)
-    for hour in hours:
-        recompute_hour(hour)
-    return len(hours)
+    return recompute(hours_between(start, end))

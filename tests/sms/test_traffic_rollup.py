@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from sms.accounting import traffic
-from sms.models import SendRecord, TrafficHour, TrafficHourTotal
+from sms.models import SendRecord, TrafficHour, TrafficHourTotal, TrafficOwnerDay
 from tests.support.traffic import at, seed
 
 pytestmark = pytest.mark.django_db
@@ -77,6 +77,22 @@ def test_station_and_tenant_records_roll_up_to_exact_rows_per_owner_provider_reg
         ("2026-12-02", 0, "S1", "failed"),
         ("2026-12-02", 0, "dcs", "delivered"),
     }
+    # Per owner and day, over the states: S1's 10h and 23:59 records of the 1st, not the 2nd's.
+    assert {
+        (row["owner"], row["provider"], row["kind"]): (
+            row["records"],
+            row["delivered"],
+            row["failed"],
+            row["charged_parts"],
+            row["provider_parts"],
+        )
+        for row in TrafficOwnerDay.objects.filter(day="2026-12-01", owner="S1").values()
+    } == {
+        ("S1", "tencent", "order"): (4, 4, 0, 4, 4),
+        ("S1", "tencent", "verify"): (1, 0, 1, 0, 1),
+        ("S1", "", "order"): (1, 0, 0, 1, 0),
+    }
+    assert TrafficOwnerDay.objects.get(day="2026-12-02", owner="dcs").records == 1
     # Every row names a record of its own as its example.
     for row in TrafficHour.objects.all():
         example = SendRecord.objects.get(pk=row.first_record_id)
@@ -140,6 +156,7 @@ def test_two_overlapping_recomputes_of_the_same_hours_do_not_double():
     traffic.roll_up()
     expected = snapshot()
     TrafficHour.objects.all().delete()
+    TrafficOwnerDay.objects.all().delete()
     start = threading.Barrier(2)
     errors = []
 
