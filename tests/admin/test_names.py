@@ -44,5 +44,12 @@ def test_the_admin_index_shows_the_readable_names(client):
     page = client.get("/admin/").content.decode()
     for wanted in ("Blocklist entries", "Webhook deliveries", ">SMS<", ">Templates<"):
         assert wanted in page
-    for wrong in ("entrys", "deliverys", "Templates_Mgmt", "TEMPLATES_MGMT", ">Sms<", "Django administration"):
+    for wrong in (
+        "entrys",
+        "deliverys",
+        "Templates_Mgmt",
+        "TEMPLATES_MGMT",
+        ">Sms<",
+        "Django administration",
+    ):
         assert wrong not in page
