@@ -101,8 +101,15 @@ def test_the_console_shows_the_totals_of_the_json_and_draws_each_series_in_its_c
     example = browser.find_element(By.CSS_SELECTOR, "#table-failures a").get_attribute("href")
     record_id = int(re.search(r"/admin/sms/sendrecord/(\d+)/change/", example).group(1))
     assert SendRecord.objects.get(pk=record_id).state == RecordState.FAILED
-    for link in browser.find_elements(By.CSS_SELECTOR, "a.csv"):
-        assert "format=csv" in link.get_attribute("href")
+    csv_links = {
+        link.get_attribute("data-endpoint"): link.get_attribute("href")
+        for link in browser.find_elements(By.CSS_SELECTOR, "a.csv")
+    }
+    assert set(csv_links) == {"summary", "series", "failures", "latency", "money", "balances", "top"}
+    for endpoint, href in csv_links.items():
+        assert href.startswith(f"{live_server.url}/dashboard/api/{endpoint}?") and href.endswith(
+            "&format=csv"
+        )
     assert js_errors(browser) == []
     OUTPUT.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(OUTPUT / "dashboard.png"))

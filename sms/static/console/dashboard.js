@@ -348,6 +348,9 @@ function drawTop(json) {
   );
 }
 
+// Each table's CSV: its endpoint with the page's query and format=csv.
+for (const link of document.querySelectorAll("a.csv")) link.href = api(link.dataset.endpoint, "&format=csv");
+
 // body[data-ready] once every panel has drawn (or said why it could not): tests and
 // `make screenshots` wait for it.
 Promise.all([
