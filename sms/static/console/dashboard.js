@@ -312,7 +312,11 @@ function drawBalances(json) {
       { key: "name", label: "name", text: true },
       { key: "amount", label: "balance", format: withUnit },
       { key: "per_day", label: `use per day (last ${json.rate_days || 7} days)`, format: withUnit },
-      { key: "days_left", label: "days left", format: fmt.days },
+      {
+        key: "days_left",
+        label: "days left",
+        format: (days, row) => (row.amount === null || row.amount === undefined ? "unknown" : fmt.days(days)),
+      },
     ],
     "No balances to show."
   );
