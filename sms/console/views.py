@@ -16,6 +16,7 @@ from gm_server_notify import durations
 from sms.accounting import reconciliation
 from sms.console import selectors
 from sms.core.metrics import record_depth
+from sms.core.phones import calling_code_regions
 
 BULK_SENDERS_LISTED = 10
 RECONCILIATION_YEARS = (2000, 2099)
@@ -69,6 +70,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "hourly_allowed": (end - start).days < HOURLY_AT_MOST_DAYS,
         "ranges": ranges,
         "api_query": urlencode({**query, "grain": grain}),
+        # The region filter by name; the API takes the calling code (docs/operations.md).
+        "regions": sorted(calling_code_regions().items(), key=lambda item: item[1]),
+        "region_names": calling_code_regions(),
         "depth": record_depth(),
         "lanes": [
             {"backlog": lane, "age": durations.text(lane.age_seconds)} for lane in selectors.lane_backlog()

@@ -115,6 +115,24 @@ def test_the_console_shows_the_totals_of_the_json_and_draws_each_series_in_its_c
     assert browser.save_screenshot(str(OUTPUT / "dashboard.png"))
 
 
+def test_the_filters_reach_every_panel(browser, live_server, week):
+    seeded = sum(
+        count(day) for channel, owner, *_, count in console_data.DAILY if owner == "T0001" for day in range(7)
+    )
+    log_in(browser, live_server.url, next_path="/dashboard?station=T0001&grain=day")
+    wait_until_drawn(browser)
+    summary = fetch_json(browser, "/dashboard/api/summary?station=T0001")
+    assert number(browser.find_element(By.ID, "card-records").text) == summary["records"] == seeded
+    assert sum(sum(t["y"]) for t in traces(browser, "chart-series")) == seeded
+    assert [row.text.split()[1] for row in browser.find_elements(By.CSS_SELECTOR, "#table-top tbody tr")] == [
+        "T0001"
+    ]
+    # The region filter names its regions; the page keeps the choice.
+    region = browser.find_element(By.CSS_SELECTOR, "select[name=region] option[value='+86']")
+    assert region.text == "China (CN) +86"
+    assert js_errors(browser) == []
+
+
 def test_an_empty_range_says_so_in_words_instead_of_drawing_empty_axes(browser, live_server, week):
     log_in(browser, live_server.url, next_path="/dashboard?from=2020-01-01&to=2020-01-07")
     wait_until_drawn(browser)

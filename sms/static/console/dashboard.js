@@ -8,6 +8,7 @@ const STATE_COLOURS = { delivered: "#2e7d32", failed: "#c62828", unknown: "#9e9e
 const STATE_GROUPS = ["delivered", "failed", "unknown", "other"];
 const PERCENTILE_COLOURS = { p50_ms: "#90caf9", p90_ms: "#1e88e5", p99_ms: "#0d47a1" };
 const QUERY = JSON.parse(document.getElementById("api-query").textContent);
+const REGION_NAMES = JSON.parse(document.getElementById("region-names").textContent);
 const PLOT_CONFIG = { displayModeBar: false, responsive: true };
 
 const api = (name, extra) => `/dashboard/api/${name}?${QUERY}${extra || ""}`;
@@ -288,7 +289,7 @@ function drawMoney(json) {
   );
   const unpriced = json.unpriced || [];
   if (unpriced.length) {
-    const words = unpriced.map((item) => `${item.provider} ${item.region || "(no region)"}: ${fmt.parts(item.provider_parts)}`);
+    const words = unpriced.map((item) => `${item.provider} ${item.region ? `${item.region} ${REGION_NAMES[item.region] || ""}`.trim() : "(no region)"}: ${fmt.parts(item.provider_parts)}`);
     byId("money").append(
       element("p", { class: "unit", id: "money-unpriced" }, `No price in SMS_PROVIDER_PRICES, counted at 0: ${words.join("; ")}`)
     );
