@@ -133,6 +133,29 @@ def test_the_filters_reach_every_panel(browser, live_server, week):
     assert js_errors(browser) == []
 
 
+def test_the_range_buttons_and_the_hourly_grain(browser, live_server, week):
+    log_in(browser, live_server.url)
+    wait_until_drawn(browser)
+    browser.find_element(By.LINK_TEXT, "7 days").click()
+    wait_until_drawn(browser)
+    today = timezone.localdate()
+    week_ago = (today - dt.timedelta(days=6)).isoformat()
+    assert browser.find_element(By.ID, "range").text == f"{week_ago} – {today.isoformat()}"
+    assert len(traces(browser, "chart-series")[0]["x"]) == 7
+    assert number(browser.find_element(By.ID, "card-records").text) == sum(
+        sum(c.values()) for c in week.values()
+    )
+    browser.get(f"{live_server.url}/dashboard?from={week_ago}&to={today.isoformat()}&grain=hour")
+    wait_until_drawn(browser)
+    hourly = traces(browser, "chart-series")
+    assert len(hourly[0]["x"]) == 7 * 24
+    assert sum(sum(t["y"]) for t in hourly) == sum(sum(c.values()) for c in week.values())
+    # Longer ranges have no hourly grain: their buttons ask for days.
+    assert "grain=day" in browser.find_element(By.LINK_TEXT, "30 days").get_attribute("href")
+    assert "grain=hour" in browser.find_element(By.LINK_TEXT, "today").get_attribute("href")
+    assert js_errors(browser) == []
+
+
 def test_an_empty_range_says_so_in_words_instead_of_drawing_empty_axes(browser, live_server, week):
     log_in(browser, live_server.url, next_path="/dashboard?from=2020-01-01&to=2020-01-07")
     wait_until_drawn(browser)
