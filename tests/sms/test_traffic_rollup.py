@@ -186,3 +186,13 @@ def test_region_of_a_stored_number():
     assert traffic.region_of_prefix("$Dcw") == "+86"
     assert traffic.region_of_prefix("") == ""
     assert traffic.region_of_prefix("131*") == ""
+
+
+def test_beat_runs_the_rollup_every_minute(settings):
+    from sms import tasks
+
+    entry = settings.CELERY_BEAT_SCHEDULE["roll-up-traffic"]
+    assert (entry["task"], entry["schedule"].total_seconds()) == ("sms.roll_up_traffic", 60)
+    seed()
+    assert tasks.roll_up_traffic() > 0
+    assert TrafficHour.objects.filter(owner="dcs").exists()
