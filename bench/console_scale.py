@@ -39,6 +39,7 @@ ENDPOINTS = ("summary", "series", "failures", "latency", "health", "money", "bal
 TRAFFIC_TABLES = (
     "tbl_sms_traffic_hour",
     "tbl_sms_traffic_hour_total",
+    "tbl_sms_traffic_day_total",
     "tbl_sms_traffic_owner_day",
     "tbl_sms_traffic_watermark",
 )
@@ -173,7 +174,7 @@ def roll_up() -> dict[str, Any]:
 
     from bench import harness
     from sms.accounting import traffic
-    from sms.models import TrafficHour, TrafficHourTotal, TrafficOwnerDay
+    from sms.models import TrafficDayTotal, TrafficHour, TrafficHourTotal, TrafficOwnerDay
 
     harness.truncate(*TRAFFIC_TABLES)
     started = time.perf_counter()
@@ -183,7 +184,7 @@ def roll_up() -> dict[str, Any]:
     again = traffic.roll_up()
     rerun = time.perf_counter() - started
     with connection.cursor() as cursor:
-        for table in TRAFFIC_TABLES[:3]:
+        for table in TRAFFIC_TABLES[:4]:
             cursor.execute(f"ANALYZE TABLE {table}")
             cursor.fetchall()
     return {
@@ -191,6 +192,7 @@ def roll_up() -> dict[str, Any]:
         "seconds": round(seconds, 1),
         "traffic_hour_rows": TrafficHour.objects.count(),
         "traffic_hour_total_rows": TrafficHourTotal.objects.count(),
+        "traffic_day_total_rows": TrafficDayTotal.objects.count(),
         "traffic_owner_day_rows": TrafficOwnerDay.objects.count(),
         "next_run_hours": again.hours,
         "next_run_seconds": round(rerun, 2),

@@ -74,6 +74,7 @@ TABLES = (
     "tbl_sms_daily_statistics",
     "tbl_sms_traffic_hour",
     "tbl_sms_traffic_hour_total",
+    "tbl_sms_traffic_day_total",
     "tbl_sms_traffic_owner_day",
     "tbl_sms_traffic_watermark",
 )

@@ -710,11 +710,11 @@ class TrafficKind(models.TextChoices):
     ORDER = "order", "order"
 
 
-class TrafficMeasures(models.Model):
-    """The measures of a traffic row (``TrafficHour``, ``TrafficHourTotal``)."""
+class TrafficCounts(models.Model):
+    """The keys and measures every traffic row has (``TrafficHour``, ``TrafficHourTotal``,
+    ``TrafficDayTotal``)."""
 
-    hour = models.DateTimeField(help_text="start of the China-time hour the records were created in")
-    day = models.DateField(help_text="the hour's China-time date")
+    day = models.DateField(help_text="the China-time date the records were created on")
     channel = models.CharField(max_length=8, choices=TrafficChannel.choices)
     provider = models.CharField(max_length=16, blank=True, default="", help_text="empty: never handed to one")
     region = models.CharField(
@@ -733,6 +733,15 @@ class TrafficMeasures(models.Model):
     )
     provider_codes = models.JSONField(default=dict, blank=True, help_text="{provider code: records} (failed)")
     first_record_id = models.BigIntegerField(help_text="an example record of the row")
+
+    class Meta:
+        abstract = True
+
+
+class TrafficMeasures(TrafficCounts):
+    """A traffic row of one hour."""
+
+    hour = models.DateTimeField(help_text="start of the China-time hour the records were created in")
 
     class Meta:
         abstract = True
@@ -779,6 +788,24 @@ class TrafficHourTotal(TrafficMeasures):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h {self.channel} {self.state}"
+
+
+class TrafficDayTotal(TrafficCounts):
+    """``TrafficHourTotal`` summed over each China-time day: one row per (day, channel, provider,
+    region, kind, state), rewritten with the day's hours. What the console reads for a range of
+    days when no station or tenant is asked about (a hundred-odd rows a day)."""
+
+    class Meta:
+        db_table = "tbl_sms_traffic_day_total"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "channel", "provider", "region", "kind", "state"],
+                name="traffic_day_total_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel} {self.state}"
 
 
 class TrafficOwnerDay(models.Model):

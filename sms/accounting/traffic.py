@@ -1,6 +1,7 @@
 """The traffic rollup: every send record, stations' and tenants', counted per China-time hour of
-creation into ``TrafficHour`` (per owner) and ``TrafficHourTotal`` (over the owners), and per
-day and owner into ``TrafficOwnerDay``: what the console's JSON reads (docs/operations.md "Console JSON API").
+creation into ``TrafficHour`` (per owner) and ``TrafficHourTotal`` (over the owners), per day
+into ``TrafficDayTotal`` (over the owners) and ``TrafficOwnerDay`` (per owner, over the states):
+what the console's JSON reads (docs/operations.md "Console JSON API").
 
 Beat runs ``roll_up`` every minute: the records whose ``updated_at`` moved since the last run's
 start (less ``SMS_TRAFFIC_OVERLAP_SECONDS``, for transactions that committed late) name the hours
@@ -47,6 +48,7 @@ from sms.models import (
     RecordState,
     SendRecord,
     TrafficChannel,
+    TrafficDayTotal,
     TrafficHour,
     TrafficHourTotal,
     TrafficKind,
@@ -273,12 +275,36 @@ def recompute_hour(hour: dt.datetime) -> int:
     return len(rows)
 
 
+_MEASURES = (
+    "records",
+    "parts",
+    "charged_parts",
+    "provider_parts",
+    "latency_buckets",
+    "provider_codes",
+    "first_record_id",
+)
+
+
 def recompute_owner_day(day: dt.date) -> int:
-    """Rewrite the ``TrafficOwnerDay`` rows of one China-time day from its ``TrafficHour`` rows, in
-    one transaction under the watermark row's lock. Returns how many rows it has now."""
+    """Rewrite the ``TrafficOwnerDay`` and ``TrafficDayTotal`` rows of one China-time day from its
+    hours' rows, in one transaction under the watermark row's lock. Returns how many owner rows
+    it has now."""
     TrafficWatermark.objects.get_or_create(name=WATERMARK)
     with transaction.atomic():
         TrafficWatermark.objects.select_for_update().get(name=WATERMARK)
+        totals: dict[tuple[str, ...], dict[str, Any]] = {}
+        keys = ("channel", "provider", "region", "kind", "state")
+        for row in TrafficHourTotal.objects.filter(day=day).values(*keys, *_MEASURES):
+            _add(totals.setdefault(tuple(row[key] for key in keys), _empty()), row)
+        TrafficDayTotal.objects.filter(day=day).delete()
+        TrafficDayTotal.objects.bulk_create(
+            [
+                TrafficDayTotal(day=day, channel=c, provider=p, region=r, kind=k, state=s, **row)
+                for (c, p, r, k, s), row in totals.items()
+            ],
+            batch_size=1000,
+        )
         groups = (
             TrafficHour.objects.filter(day=day)
             .values("channel", "owner", "provider", "region", "kind")

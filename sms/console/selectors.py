@@ -29,6 +29,7 @@ from sms.models import (
     Station,
     TenantAccount,
     TrafficChannel,
+    TrafficDayTotal,
     TrafficHour,
     TrafficHourTotal,
     TrafficOwnerDay,
@@ -186,9 +187,12 @@ def _filtered(queryset: QuerySet, query: TrafficQuery, *, owner: bool = True) ->
     return rows
 
 
-def _hourly(query: TrafficQuery) -> QuerySet:
-    """The hourly rows the query asks about: over the owners unless it names one."""
-    return _filtered(TrafficHour.objects.all() if query.owner else TrafficHourTotal.objects.all(), query)
+def _traffic(query: TrafficQuery, *, hourly: bool = False) -> QuerySet:
+    """The traffic rows the query asks about: one owner's hours when it names one; else over the
+    owners, per hour when ``hourly``, per day otherwise (the fewest rows that answer)."""
+    if query.owner:
+        return _filtered(TrafficHour.objects.all(), query)
+    return _filtered(TrafficHourTotal.objects.all() if hourly else TrafficDayTotal.objects.all(), query)
 
 
 def _rate(delivered: int, failed: int) -> float | None:
@@ -200,7 +204,7 @@ def traffic_summary(*, query: TrafficQuery) -> Answer:
     channels = {channel: dict.fromkeys(RecordState.values, 0) for channel in TrafficChannel.values}
     parts = 0
     for row in (
-        _hourly(query).values("channel", "state").annotate(n=Sum("records"), p=Sum("parts")).order_by()
+        _traffic(query).values("channel", "state").annotate(n=Sum("records"), p=Sum("parts")).order_by()
     ):
         channels[row["channel"]][row["state"]] = row["n"]
         parts += row["p"]
@@ -247,7 +251,9 @@ def traffic_series(*, query: TrafficQuery) -> Answer:
         ]
         field = "day"
     points = {key: {"at": key, **dict.fromkeys((*SERIES_STATES, "other"), 0)} for key in keys}
-    for row in _hourly(query).values(field, "state").annotate(n=Sum("records")).order_by():
+    for row in (
+        _traffic(query, hourly=field == "hour").values(field, "state").annotate(n=Sum("records")).order_by()
+    ):
         at = _china_iso(row[field]) if field == "hour" else row[field].isoformat()
         if at in points:
             points[at][row["state"] if row["state"] in SERIES_STATES else "other"] += row["n"]
@@ -266,25 +272,26 @@ def _owner_records(owner: str, channel: str) -> Q:
 def traffic_failures(*, query: TrafficQuery) -> Answer:
     """The top provider codes of failed records, with an example record of each."""
     counts: dict[tuple[str, str], int] = {}
-    example_rows: dict[tuple[str, str], tuple[dt.datetime, int, str, str]] = {}
+    example_rows: dict[tuple[str, str], tuple[dt.date, int, str, str]] = {}
     owner_field = ("owner",) if query.owner else ()
-    rows = _hourly(query).filter(state=RecordState.FAILED)
+    rows = _traffic(query).filter(state=RecordState.FAILED)
     for row in rows.values_list(
-        "provider", "provider_codes", "hour", "first_record_id", "channel", *owner_field
+        "provider", "provider_codes", "day", "first_record_id", "channel", *owner_field
     ):
-        provider, codes, hour, first, channel = row[:5]
+        provider, codes, day, first, channel = row[:5]
         for code, count in codes.items():
             key = (provider, code)
             counts[key] = counts.get(key, 0) + count
             if key not in example_rows or first < example_rows[key][1]:
-                example_rows[key] = (hour, first, channel, row[5] if owner_field else "")
+                example_rows[key] = (day, first, channel, row[5] if owner_field else "")
     top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: query.limit]
     failures = []
     for (provider, code), count in top:
-        hour, first, channel, owner = example_rows[(provider, code)]
+        day, first, channel, owner = example_rows[(provider, code)]
+        start = dt.datetime.combine(day, dt.time(), tzinfo=timezone.get_current_timezone())
         example = SendRecord.objects.filter(
-            created_at__gte=hour,
-            created_at__lt=hour + dt.timedelta(hours=1),
+            created_at__gte=start,
+            created_at__lt=start + dt.timedelta(days=1),
             id__gte=first,
             state=RecordState.FAILED,
             provider=provider,
@@ -309,7 +316,7 @@ def traffic_latency(*, query: TrafficQuery) -> Answer:
     """Per provider, submit-to-report latency percentiles of delivered and failed records (each
     the upper bound of the bucket it falls in)."""
     merged: dict[str, dict[str, int]] = {}
-    rows = _hourly(query).filter(state__in=FINAL_STATES).values_list("provider", "latency_buckets")
+    rows = _traffic(query).filter(state__in=FINAL_STATES).values_list("provider", "latency_buckets")
     for provider, buckets in rows:
         into = merged.setdefault(provider, {})
         for bound, count in buckets.items():

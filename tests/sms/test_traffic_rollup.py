@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from sms.accounting import traffic
-from sms.models import SendRecord, TrafficHour, TrafficHourTotal, TrafficOwnerDay
+from sms.models import SendRecord, TrafficDayTotal, TrafficHour, TrafficHourTotal, TrafficOwnerDay
 from tests.support.traffic import at, seed
 
 pytestmark = pytest.mark.django_db
@@ -93,6 +93,17 @@ def test_station_and_tenant_records_roll_up_to_exact_rows_per_owner_provider_reg
         ("S1", "", "order"): (1, 0, 0, 1, 0),
     }
     assert TrafficOwnerDay.objects.get(day="2026-12-02", owner="dcs").records == 1
+    # Per day over the owners: the 1st's 10h and 23:59 hours together.
+    day = rows(TrafficDayTotal, day="2026-12-01")
+    assert day[("station", "tencent", "+86", "order", "delivered")] == (
+        4,
+        4,
+        4,
+        4,
+        {"2000": 3, "3000": 1},
+        {},
+    )
+    assert sum(value[0] for value in day.values()) == 12
     # Every row names a record of its own as its example.
     for row in TrafficHour.objects.all():
         example = SendRecord.objects.get(pk=row.first_record_id)
@@ -186,3 +197,13 @@ def test_region_of_a_stored_number():
     assert traffic.region_of_prefix("$Dcw") == "+86"
     assert traffic.region_of_prefix("") == ""
     assert traffic.region_of_prefix("131*") == ""
+
+
+def test_beat_runs_the_rollup_every_minute(settings):
+    from sms import tasks
+
+    entry = settings.CELERY_BEAT_SCHEDULE["roll-up-traffic"]
+    assert (entry["task"], entry["schedule"].total_seconds()) == ("sms.roll_up_traffic", 60)
+    seed()
+    assert tasks.roll_up_traffic() > 0
+    assert TrafficHour.objects.filter(owner="dcs").exists()
