@@ -24,6 +24,7 @@ from sms.core.phones import is_douyin_ciphertext, parse_douyin_ciphertext, parse
 from sms.models import (
     FINAL_STATES,
     NOT_FINAL_STATES,
+    Alert,
     BalanceLedger,
     BlocklistEntry,
     Combo,
@@ -198,6 +199,7 @@ NOT_PERSONAL: dict[type[models.Model], str] = {
     RetentionCursor: "table names",
     Signature: "a tenant's own signature and its proofs",
     Template: "a tenant's own template text (placeholders, not a recipient's values)",
+    Alert: "rule names and messages naming providers, lanes, stations and tenants, never a number",
     AuditEntry: "operators' actions: ids, reasons, before and after values; an erasure's entry holds the "
     "masked number and its keyed hash, never the number (append-only: nothing could erase it later)",
 }

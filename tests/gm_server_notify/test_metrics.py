@@ -258,10 +258,12 @@ def test_multiprocess_mode_adds_up_the_values_every_process_wrote(tmp_path):
         from prometheus_client import generate_latest
         from gm_server_notify.metrics import scrape_registry
         from sms.core import metrics
+        from sms.alerts.metrics import AlertInputsCollector
         from sms.console.metrics import LaneCollector
         with (
             mock.patch.object(metrics.RecordStateCollector, "collect", return_value=iter(())),
             mock.patch.object(LaneCollector, "collect", return_value=iter(())),
+            mock.patch.object(AlertInputsCollector, "collect", return_value=iter(())),
         ):
             print(generate_latest(scrape_registry()).decode())
         """

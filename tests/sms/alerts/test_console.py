@@ -151,3 +151,22 @@ def test_the_admin_shows_alerts_read_only(now):
     assert admin.get("/admin/sms/alert/add/").status_code == 403
     assert admin.post(f"/admin/sms/alert/{alert.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Alert.objects.filter(pk=alert.pk).exists()
+
+
+def test_an_acknowledgement_whose_audit_entry_cannot_be_written_is_not_made(staff, now, monkeypatch):
+    """The entry is written in the acknowledgement's transaction."""
+    from django.db import DatabaseError
+
+    from audit.models import AuditEntry as Entry
+
+    alert = make_alert(now)
+    token = csrf_token(staff)
+
+    def refuse(*args, **kwargs):
+        raise DatabaseError("audit table unavailable")
+
+    monkeypatch.setattr(Entry.objects, "create", refuse)
+    with pytest.raises(DatabaseError):
+        staff.post(f"/dashboard/api/alerts/{alert.pk}/ack", HTTP_X_CSRFTOKEN=token)
+    alert.refresh_from_db()
+    assert (alert.state, alert.acknowledged_at) == (AlertState.OPEN, None)

@@ -213,3 +213,49 @@ def test_without_channels_nothing_is_owed(stuck, now):
     services.evaluate(now=now)
     [alert] = queue_alerts()
     assert (alert.notice, alert.notice_channels) == ("", "")
+
+
+def test_an_evaluation_runs_as_many_queries_with_many_records_as_with_few(now):
+    """Bounded reads: no query per record, per alert input or per account beyond the rules' own."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.support.factories import many_records
+
+    def queries() -> int:
+        cache.clear()
+        with CaptureQueriesContext(connection) as captured:
+            services.evaluate(now=now)
+        return len(captured.captured_queries)
+
+    many_records(5, provider="tencent", state=RecordState.DELIVERED, submitted_at=now - dt.timedelta(hours=1))
+    many_records(1, provider="tencent", state=RecordState.SUBMITTED, submitted_at=now - dt.timedelta(hours=4))
+    few = queries()
+    assert Alert.objects.filter(rule=AlertRule.REPORT_LAG).count() == 1
+    many_records(
+        500, provider="tencent", state=RecordState.DELIVERED, submitted_at=now - dt.timedelta(hours=2)
+    )
+    many_records(
+        500, provider="tencent", state=RecordState.SUBMITTED, submitted_at=now - dt.timedelta(hours=3)
+    )
+    assert queries() == few
+
+
+def test_beat_runs_the_evaluation_every_minute_on_the_reports_queue():
+    from django.conf import settings
+
+    from sms import tasks
+
+    entry = settings.CELERY_BEAT_SCHEDULE["evaluate-alerts"]
+    assert entry["task"] == tasks.evaluate_alerts.name == "sms.evaluate_alerts"
+    assert (
+        entry["schedule"] == dt.timedelta(seconds=settings.SMS_ALERT_EVERY_SECONDS) == dt.timedelta(minutes=1)
+    )
+    assert settings.CELERY_TASK_ROUTES["sms.evaluate_alerts"] == {"queue": "sms_reports"}
+
+
+def test_the_task_evaluates(stuck):
+    from sms import tasks
+
+    tasks.evaluate_alerts()
+    assert [alert.subject for alert in queue_alerts()] == ["priority"]
