@@ -86,6 +86,15 @@ def test_the_console_shows_the_totals_of_the_json_and_draws_each_series_in_its_c
         rate == f"{100 * delivered / (delivered + failed):.1f} %" == f"{100 * summary['delivery_rate']:.1f} %"
     )
 
+    assert number(browser.find_element(By.ID, "card-parts").text) == summary["parts"]
+    # Every figure of the panels' cards says what it counts.
+    figures = [
+        b.text
+        for b in browser.find_elements(By.CSS_SELECTOR, "#summary-cards b, #health-cards b, #money-cards b")
+    ]
+    with_unit = re.compile(r"-?[\d,]+(\.\d+)? (records?|parts?|reports?|events?|%|元)")
+    assert len(figures) == 9 + 5 + 3 and [f for f in figures if not with_unit.fullmatch(f)] == []
+
     series = traces(browser, "chart-series")
     assert [(t["name"], t["colour"]) for t in series] == list(COLOURS.items())
     assert {t["name"]: sum(t["y"]) for t in series} == by_state
