@@ -805,7 +805,7 @@ def main() -> None:
         loaded: dict[str, Any] = {"reused": True}
     else:
         loaded = load(**sizes, tenant_records=args.tenant_records)
-    rollup = console_scale.roll_up()
+    rollup = console_scale.roll_up(reuse="reused" in loaded)
     print(f"traffic rollup: {rollup}", flush=True)
     endpoints, console = measure(
         stations=args.stations, requests_per_endpoint=args.requests, console_requests=args.console_requests

@@ -236,7 +236,9 @@ def test_balances_with_units_and_days_left_at_the_last_weeks_rate(staff, seeded)
 def test_health_is_read_live(staff, seeded):
     now = timezone.now()
     record(now - dt.timedelta(minutes=5), station_id="S1", state="submitted")
-    SendRecord.objects.filter(state="submitted").update(submitted_at=now - dt.timedelta(seconds=120))
+    SendRecord.objects.filter(state="submitted").update(
+        submitted_at=now - dt.timedelta(seconds=120), updated_at=now - dt.timedelta(seconds=120)
+    )
     PendingReport.objects.create(provider="tencent", provider_message_id="m1", delivered=True)
     dead = SendRecord.objects.filter(batch__isnull=False).first()
     WebhookEvent.objects.create(
