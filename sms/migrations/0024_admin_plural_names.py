@@ -4,8 +4,10 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
+    # After both branches of issue 32: the alerts (0022) and the traffic rows (0022, 0023).
     dependencies = [
-        ("sms", "0022_traffic_rollup"),
+        ("sms", "0022_alerts"),
+        ("sms", "0023_traffic_day_total"),
     ]
 
     operations = [
