@@ -1,5 +1,6 @@
-"""Reads of the operators' dashboard: platform statistics, delivery per provider, pipeline depth,
-and the lanes' backlog (also the lanes' gauges at /metrics, ``sms.console.metrics``)."""
+"""Reads of the operators' console: the traffic figures behind /dashboard/api/, the providers'
+cached balances, and the lanes' backlog and bulk senders (also the lanes' gauges at /metrics,
+``sms.console.metrics``)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,15 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models import Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from providers.balances import cached_balance
 from providers.base import ProviderBalance
 from sms.accounting import traffic
-from sms.accounting.statistics import zero_filled_days
 from sms.console.params import TrafficQuery
 from sms.models import (
     FINAL_STATES,
-    DailyStatistics,
     Lane,
     PendingReport,
     RecordState,
@@ -43,51 +42,6 @@ logger = logging.getLogger(__name__)
 # A lane's waiting records are counted up to this many: counting walks the index entry by entry
 # (a million queued bulk records took 0.5 s on MariaDB, at every scrape); 10,000 take ~10 ms.
 LANE_COUNT_CAP = 10_000
-
-
-def platform_daily_statistics(*, start_date: dt.date, end_date: dt.date) -> list[dict[str, Any]]:
-    """All stations' sends per day of ``[start_date, end_date]``, zero-filled (the aggregate)."""
-    rows = (
-        DailyStatistics.objects.filter(send_date__gte=start_date, send_date__lte=end_date)
-        .values("send_date")
-        .annotate(
-            total=Sum("total_send_nums"), success=Sum("success_send_nums"), failed=Sum("send_failed_nums")
-        )
-        .values_list("send_date", "total", "success", "failed")
-        .order_by()
-    )
-    return zero_filled_days(start_date, end_date, {day: tuple(counts) for day, *counts in rows})
-
-
-def top_stations(*, start_date: dt.date, end_date: dt.date, limit: int = 10) -> list[dict[str, Any]]:
-    """The stations that sent most in the range (the aggregate)."""
-    rows = (
-        DailyStatistics.objects.filter(send_date__gte=start_date, send_date__lte=end_date)
-        .values("station_id")
-        .annotate(
-            total=Sum("total_send_nums"), success=Sum("success_send_nums"), failed=Sum("send_failed_nums")
-        )
-        .order_by("-total", "station_id")[:limit]
-    )
-    return [dict(row) for row in rows]
-
-
-def provider_delivery(*, since: dt.datetime) -> list[dict[str, Any]]:
-    """Per provider, records that ended delivered or failed since ``since`` and the delivery rate
-    (reads the (state, updated_at) index, not the whole table)."""
-    counts: dict[str, dict[str, int]] = {}
-    rows = (
-        SendRecord.objects.filter(state__in=FINAL_STATES, updated_at__gte=since)
-        .values("provider", "state")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in rows:
-        counts.setdefault(row["provider"] or "none", {"delivered": 0, "failed": 0})[row["state"]] = row["n"]
-    return [
-        {"provider": provider, **values, "rate": round(values["delivered"] / max(1, sum(values.values())), 4)}
-        for provider, values in sorted(counts.items())
-    ]
 
 
 def cached_provider_balances() -> dict[str, ProviderBalance | None]:
