@@ -9,7 +9,7 @@ export GM_EMBEDDED_DEFAULTS ?= 1
 
 
 .PHONY: bench bench-accept bench-bulk bench-stats bench-phases bench-mixed bench-scale bench-intake bench-lanes
-.PHONY: run services test test-fast lint format simulator worker flower schema clean chaos fuzz mutation
+.PHONY: run services test test-fast lint format simulator worker flower schema clean chaos fuzz mutation screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,14 @@ test-fast: $(VENV)/.deps-dev
 	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL TEST_FAST=1 GM_VAR_DIR=$(CURDIR)/var/test-fast \
 		SMS_SERVICE_TOKENS=test-service-token SMS_CALLBACK_TOKEN=test-callback-token \
 		$(VENV)/bin/pytest $(ARGS)
+
+# The console's pages at 1280 and 390 px into docs/images/ (README.md and docs/operations.md show
+# them): a seeded week of station and tenant traffic, the live service, headless Chromium with CJK
+# fonts (scripts/ensure_services.sh installs them), on SQLite like test-fast.
+screenshots: services $(VENV)/.deps-dev
+	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL TEST_FAST=1 GM_VAR_DIR=$(CURDIR)/var/screenshots \
+		SMS_SERVICE_TOKENS=test-service-token SMS_CALLBACK_TOKEN=test-callback-token SCREENSHOTS_DIR=docs/images \
+		$(VENV)/bin/pytest tests/e2e/test_screenshots.py -q $(ARGS)
 
 # Mutation testing of the money and state code (docs/testing.md, "Mutation testing"): mutmut, one
 # module at a time (MUTATION_MODULES), on SQLite with Redis as the cache (TEST_REDIS_URL), one mutant

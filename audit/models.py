@@ -38,6 +38,7 @@ class AuditAction(models.TextChoices):
     LOCKOUT_RESET = "lockout_reset", "login lockout reset"
     ERASURE = "erasure", "mobile number erased"
     STATION_EXPORT = "station_export", "station records exported"
+    TENANT_PRICE_CHANGE = "tenant_price_change", "tenant price changed"
     # Written by features still to come (issues 26 and 32): each must
     # call ``audit.services.record`` with its action (docs/operations.md, "Audit log").
     CAP_CHANGE = "cap_change", "cap changed"

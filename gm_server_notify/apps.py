@@ -5,7 +5,7 @@ class GmServerNotifyConfig(AppConfig):
     """The project package as an app, for its management commands, tasks and templates."""
 
     name = "gm_server_notify"
-    verbose_name = "gm_server_notify core"
+    verbose_name = "Service core"
 
     def ready(self) -> None:
         from django.contrib import admin

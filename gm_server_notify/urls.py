@@ -20,6 +20,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("dashboard", dashboard, name="dashboard"),
+    path("dashboard/api/", include("sms.console.urls")),
     path("dashboard/reconciliation", billing_reconciliation, name="billing-reconciliation"),
     path("dashboard/alerts", alerts.alerts_page, name="alerts"),
     path("dashboard/alerts/<int:alert_id>/ack", alerts.acknowledge_page, name="alert-acknowledge"),

@@ -4,6 +4,7 @@ from django.conf import settings
 
 class ProvidersConfig(AppConfig):
     name = "providers"
+    verbose_name = "Providers"
 
     def ready(self) -> None:
         from providers import fw199

@@ -41,6 +41,14 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   apt_install chromium chromium-driver || echo "ensure_services: no browser could be installed; the browser test will skip"
 fi
 
+# Chinese text in the browser tests and screenshots (tenant names, signatures, templates): Debian's
+# Noto CJK fonts, else WenQuanYi Zen Hei. Not fatal, like the browser: without them the CJK test fails
+# and says which package to install.
+if ! { command -v fc-list >/dev/null && fc-list :lang=zh family | grep -q .; }; then
+  echo "ensure_services: installing CJK fonts for the browser tests"
+  apt_install fonts-noto-cjk || apt_install fonts-wqy-zenhei || echo "ensure_services: no CJK font could be installed; Chinese text will draw as boxes"
+fi
+
 # The alert rules' test (tests/gm_server_notify/test_prometheus_rules.py): promtool, from Debian's prometheus
 # package, without its recommends (exporters). Its postinst would start a Prometheus server where
 # systemd runs; containers like this machine's forbid that (policy-rc.d). Not fatal: without

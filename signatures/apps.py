@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class SignaturesConfig(AppConfig):
     name = "signatures"
+    verbose_name = "Signatures"

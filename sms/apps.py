@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class SmsConfig(AppConfig):
     name = "sms"
+    verbose_name = "SMS"
 
     def ready(self) -> None:
         from gm_server_notify.metrics import register_collector

@@ -110,6 +110,10 @@ class TenantAccount(models.Model):
     balance_nums = models.BigIntegerField(default=0)
     # Non-empty: an operator suspended the tenant's sending, for this reason (sms.sending.suspension).
     suspended_reason = models.CharField(max_length=255, blank=True, default="", db_default="")
+    # What the tenant pays per part, in fen (the console's revenue); null: SMS_TENANT_DEFAULT_PRICE_FEN.
+    price_fen_per_part = models.DecimalField(
+        max_digits=10, decimal_places=4, null=True, blank=True, help_text="fen per part; empty: the default"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -259,6 +263,7 @@ class MessageBatch(models.Model):
 
     class Meta:
         db_table = "tbl_sms_message_batch"
+        verbose_name_plural = "message batches"
         indexes = [models.Index(fields=["release_at"], name="batch_release_idx")]
 
     def __str__(self) -> str:
@@ -346,6 +351,8 @@ class SendRecord(models.Model):
             models.Index(fields=["provider", "submitted_at"], name="record_provider_submit_idx"),
             # uplinks: the last message a number received (sms.delivery.uplinks.match_record).
             models.Index(fields=["phone_e164", "created_at"], name="record_phone_created_idx"),
+            # the traffic rollup: the records of one hour (sms.accounting.traffic).
+            models.Index(fields=["created_at"], name="record_created_idx"),
         ]
         # Operators see masked numbers everywhere in the admin unless granted this.
         permissions = [("view_full_mobile", "Can see full mobile numbers of send records")]
@@ -370,6 +377,7 @@ class DailyStatistics(models.Model):
 
     class Meta:
         db_table = "tbl_sms_daily_statistics"
+        verbose_name_plural = "daily statistics"
         constraints = [
             models.UniqueConstraint(fields=["station_id", "send_date"], name="daily_station_date_once")
         ]
@@ -396,6 +404,7 @@ class PushInbox(models.Model):
 
     class Meta:
         db_table = "tbl_sms_push_inbox"
+        verbose_name_plural = "push inboxes"
         indexes = [models.Index(fields=["claim", "id"], name="push_inbox_claim_idx")]
 
     def __str__(self) -> str:
@@ -613,6 +622,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         db_table = "tbl_sms_webhook_delivery"
+        verbose_name_plural = "webhook deliveries"
         indexes = [
             models.Index(fields=["tenant", "-id"], name="webhook_delivery_tenant_idx"),
             models.Index(fields=["tenant", "outcome", "-id"], name="webhook_delivery_outcome_idx"),
@@ -652,6 +662,7 @@ class BlocklistEntry(models.Model):
 
     class Meta:
         db_table = "tbl_sms_blocklist"
+        verbose_name_plural = "blocklist entries"
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "sign_id", "phone_hash"], name="blocklist_hash_once_per_signature"
@@ -685,6 +696,162 @@ class RetentionCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.table} from {self.next_id}"
+
+
+class TrafficChannel(models.TextChoices):
+    STATION = "station", "station"
+    TENANT = "tenant", "tenant"
+
+
+class TrafficKind(models.TextChoices):
+    VERIFY = "verify", "verify code"
+    NOTICE = "notice", "notice"
+    MARKETING = "marketing", "marketing"
+    ORDER = "order", "order"
+
+
+class TrafficCounts(models.Model):
+    """The keys and measures every traffic row has (``TrafficHour``, ``TrafficHourTotal``,
+    ``TrafficDayTotal``)."""
+
+    day = models.DateField(help_text="the China-time date the records were created on")
+    channel = models.CharField(max_length=8, choices=TrafficChannel.choices)
+    provider = models.CharField(max_length=16, blank=True, default="", help_text="empty: never handed to one")
+    region = models.CharField(
+        max_length=8, blank=True, default="", help_text="calling code: +86; empty: unknown"
+    )
+    kind = models.CharField(max_length=16, choices=TrafficKind.choices)
+    state = models.CharField(max_length=16, choices=RecordState.choices)
+    records = models.PositiveIntegerField(default=0)
+    parts = models.PositiveIntegerField(default=0, help_text="segments")
+    charged_parts = models.PositiveIntegerField(default=0, help_text="segments of records not refunded")
+    provider_parts = models.PositiveIntegerField(
+        default=0, help_text="parts the provider billed (its count, else the segments) of records it accepted"
+    )
+    latency_buckets = models.JSONField(
+        default=dict, blank=True, help_text="{upper bound in ms: records}, submit to report"
+    )
+    provider_codes = models.JSONField(default=dict, blank=True, help_text="{provider code: records} (failed)")
+    first_record_id = models.BigIntegerField(help_text="an example record of the row")
+
+    class Meta:
+        abstract = True
+
+
+class TrafficMeasures(TrafficCounts):
+    """A traffic row of one hour."""
+
+    hour = models.DateTimeField(help_text="start of the China-time hour the records were created in")
+
+    class Meta:
+        abstract = True
+
+
+class TrafficHour(TrafficMeasures):
+    """All traffic, stations' and tenants', per China-time hour of creation: one row per
+    (hour, channel, owner, provider, region, kind, state). Kept by ``sms.accounting.traffic``
+    (recomputed from the send records of each hour that changed); what the console's JSON reads
+    when it asks about one station or tenant, or per owner."""
+
+    owner = models.CharField(max_length=150, help_text="the station_id, or the tenant's username")
+
+    class Meta:
+        db_table = "tbl_sms_traffic_hour"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "channel", "owner", "provider", "region", "kind", "state"],
+                name="traffic_hour_once",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["day", "channel", "owner"], name="traffic_day_owner_idx"),
+            models.Index(fields=["owner", "day"], name="traffic_owner_day_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.channel}:{self.owner} {self.state}"
+
+
+class TrafficHourTotal(TrafficMeasures):
+    """``TrafficHour`` summed over the owners: one row per (hour, channel, provider, region, kind,
+    state), written in the same transaction. What the console reads when no station or tenant is
+    asked about: a few dozen rows an hour rather than one per active owner."""
+
+    class Meta:
+        db_table = "tbl_sms_traffic_hour_total"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "channel", "provider", "region", "kind", "state"], name="traffic_total_once"
+            )
+        ]
+        indexes = [models.Index(fields=["day", "channel", "state"], name="traffic_total_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.channel} {self.state}"
+
+
+class TrafficDayTotal(TrafficCounts):
+    """``TrafficHourTotal`` summed over each China-time day: one row per (day, channel, provider,
+    region, kind, state), rewritten with the day's hours. What the console reads for a range of
+    days when no station or tenant is asked about (a hundred-odd rows a day)."""
+
+    class Meta:
+        db_table = "tbl_sms_traffic_day_total"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "channel", "provider", "region", "kind", "state"],
+                name="traffic_day_total_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel} {self.state}"
+
+
+class TrafficOwnerDay(models.Model):
+    """``TrafficHour`` summed over each China-time day and over the states, per owner: one row per
+    (day, channel, owner, provider, region, kind). Rewritten with the day's hours; what the
+    console's money, balances and top owners read (a few rows per owner and day)."""
+
+    day = models.DateField()
+    channel = models.CharField(max_length=8, choices=TrafficChannel.choices)
+    owner = models.CharField(max_length=150)
+    provider = models.CharField(max_length=16, blank=True, default="")
+    region = models.CharField(max_length=8, blank=True, default="")
+    kind = models.CharField(max_length=16, choices=TrafficKind.choices)
+    records = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    parts = models.PositiveIntegerField(default=0)
+    charged_parts = models.PositiveIntegerField(default=0)
+    provider_parts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "tbl_sms_traffic_owner_day"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "channel", "owner", "provider", "region", "kind"],
+                name="traffic_owner_day_once",
+            )
+        ]
+        indexes = [models.Index(fields=["owner", "day"], name="traffic_owner_day_owner_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel}:{self.owner}"
+
+
+class TrafficWatermark(models.Model):
+    """How far the traffic rollup has read send records by ``updated_at`` (one row). Each hour's
+    recompute locks this row first, so two recomputes never overlap."""
+
+    name = models.CharField(max_length=32, unique=True)
+    updated_before = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "tbl_sms_traffic_watermark"
+
+    def __str__(self) -> str:
+        return f"{self.name} until {self.updated_before}"
 
 
 class AlertRule(models.TextChoices):

@@ -23,6 +23,7 @@ from django.core.cache import cache
 from gm_server_notify.db import TRANSIENT_ERRORS, backoff_seconds, drop_broken_connection
 from providers import balances
 from providers.base import CallbackParseError
+from sms.accounting import traffic
 from sms.alerts import services as alerts
 from sms.core import idempotency, metrics
 from sms.delivery import intake, reports
@@ -325,3 +326,10 @@ def erase_expired_personal_data() -> int:
             report.longest_batch_seconds,
         )
     return report.total
+
+
+@shared_task(name="sms.roll_up_traffic", ignore_result=True, **RETRY_TRANSIENT)
+def roll_up_traffic() -> int:
+    """Beat: recompute the console's traffic rows of the hours whose records changed
+    (sms/accounting/traffic.py)."""
+    return traffic.roll_up().hours

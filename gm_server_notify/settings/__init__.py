@@ -25,6 +25,7 @@ from gm_server_notify.settings.celery import *  # broker, queues, beat, heartbea
 from gm_server_notify.settings.webhooks import *  # tenant webhooks
 from gm_server_notify.settings.marketing import *  # sending hours, opt-outs
 from gm_server_notify.settings.privacy import *  # retention, erasure, the opt-out hash key
+from gm_server_notify.settings.console import *  # the traffic rollup, prices
 from gm_server_notify.settings.alerts import *  # operators' alerts: thresholds, email, webhook
 from gm_server_notify.settings.logging import *
 

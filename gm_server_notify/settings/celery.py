@@ -8,6 +8,7 @@ from datetime import timedelta
 from kombu import Queue
 
 from gm_server_notify.settings.alerts import SMS_ALERT_EVERY_SECONDS
+from gm_server_notify.settings.console import SMS_TRAFFIC_ROLLUP_SECONDS
 from gm_server_notify.settings.core import TIME_ZONE
 from gm_server_notify.settings.environment import VAR_DIR, env
 from gm_server_notify.settings.privacy import SMS_RETENTION_EVERY_SECONDS
@@ -86,6 +87,7 @@ CELERY_TASK_ROUTES = {
     "sms.sweep_webhooks": {"queue": "sms_webhooks"},
     "sms.release_scheduled": {"queue": "sms_reports"},
     "sms.erase_expired_personal_data": {"queue": "sms_reports"},
+    "sms.roll_up_traffic": {"queue": "sms_reports"},
     "sms.evaluate_alerts": {"queue": "sms_reports"},
 }
 
@@ -117,6 +119,12 @@ CELERY_BEAT_SCHEDULE = {
     "erase-expired-personal-data": {
         "task": "sms.erase_expired_personal_data",
         "schedule": timedelta(seconds=SMS_RETENTION_EVERY_SECONDS),
+        "options": {"expires": 60},
+    },
+    # The console's traffic rows (sms/accounting/traffic.py): the hours whose records changed.
+    "roll-up-traffic": {
+        "task": "sms.roll_up_traffic",
+        "schedule": timedelta(seconds=SMS_TRAFFIC_ROLLUP_SECONDS),
         "options": {"expires": 60},
     },
     # Operators' alerts (sms/alerts/): the rules, their notices and their resolution.

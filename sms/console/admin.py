@@ -39,6 +39,11 @@ from sms.station_api import services
 from sms.tenant_api import services as tenant_services
 from sms.webhooks import services as webhooks
 
+# The admin's own names, for the header and the browser tab (Django's are "Django administration").
+admin.site.site_header = "gm_server_notify · operators"
+admin.site.site_title = "gm_server_notify admin"
+admin.site.index_title = "Administration"
+
 
 @admin.register(Station)
 class StationAdmin(AuditedChangesMixin, admin.ModelAdmin):
@@ -279,13 +284,13 @@ class TenantAccountForm(forms.ModelForm):
 
     class Meta:
         model = TenantAccount
-        fields = ["charge", "suspended_reason"]
+        fields = ["charge", "suspended_reason", "price_fen_per_part"]
 
 
 @admin.register(TenantAccount)
 class TenantAccountAdmin(admin.ModelAdmin):
     form = TenantAccountForm
-    list_display = ["user", "balance_nums", "updated_at"]
+    list_display = ["user", "balance_nums", "price_fen_per_part", "updated_at"]
     search_fields = ["user__username"]
     readonly_fields = ["user", "balance_nums", "created_at", "updated_at"]
 
@@ -307,6 +312,12 @@ class TenantAccountAdmin(admin.ModelAdmin):
             failed = suspension.suspend_tenant(account_id=obj.pk, reason=reason, actor=Actor.admin(request))
             self.message_user(
                 request, f"{'suspended' if reason.strip() else 'resumed'}; {failed} record(s) failed"
+            )
+        if "price_fen_per_part" in form.changed_data:
+            tenant_services.set_tenant_price(
+                account_id=obj.pk,
+                price_fen_per_part=form.cleaned_data.get("price_fen_per_part"),
+                actor=Actor.admin(request),
             )
 
 

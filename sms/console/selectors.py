@@ -1,27 +1,39 @@
-"""Reads of the operators' dashboard: platform statistics, delivery per provider, pipeline depth,
-and the lanes' backlog (also the lanes' gauges at /metrics, ``sms.console.metrics``)."""
+"""Reads of the operators' console: the traffic figures behind /dashboard/api/, the providers'
+cached balances, and the lanes' backlog and bulk senders (also the lanes' gauges at /metrics,
+``sms.console.metrics``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import redis
 from django.conf import settings
-from django.db.models import Count, Min, Sum
+from django.db.models import Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from providers.balances import cached_balance
 from providers.base import ProviderBalance
-from sms.accounting.statistics import zero_filled_days
+from sms.accounting import traffic
+from sms.console.params import TrafficQuery
 from sms.models import (
     FINAL_STATES,
-    DailyStatistics,
     Lane,
+    PendingReport,
     RecordState,
     SendRecord,
+    Station,
+    TenantAccount,
+    TrafficChannel,
+    TrafficDayTotal,
+    TrafficHour,
+    TrafficHourTotal,
+    TrafficOwnerDay,
+    WebhookEvent,
+    WebhookEventState,
 )
 from sms.sending import fairness
 
@@ -30,51 +42,6 @@ logger = logging.getLogger(__name__)
 # A lane's waiting records are counted up to this many: counting walks the index entry by entry
 # (a million queued bulk records took 0.5 s on MariaDB, at every scrape); 10,000 take ~10 ms.
 LANE_COUNT_CAP = 10_000
-
-
-def platform_daily_statistics(*, start_date: dt.date, end_date: dt.date) -> list[dict[str, Any]]:
-    """All stations' sends per day of ``[start_date, end_date]``, zero-filled (the aggregate)."""
-    rows = (
-        DailyStatistics.objects.filter(send_date__gte=start_date, send_date__lte=end_date)
-        .values("send_date")
-        .annotate(
-            total=Sum("total_send_nums"), success=Sum("success_send_nums"), failed=Sum("send_failed_nums")
-        )
-        .values_list("send_date", "total", "success", "failed")
-        .order_by()
-    )
-    return zero_filled_days(start_date, end_date, {day: tuple(counts) for day, *counts in rows})
-
-
-def top_stations(*, start_date: dt.date, end_date: dt.date, limit: int = 10) -> list[dict[str, Any]]:
-    """The stations that sent most in the range (the aggregate)."""
-    rows = (
-        DailyStatistics.objects.filter(send_date__gte=start_date, send_date__lte=end_date)
-        .values("station_id")
-        .annotate(
-            total=Sum("total_send_nums"), success=Sum("success_send_nums"), failed=Sum("send_failed_nums")
-        )
-        .order_by("-total", "station_id")[:limit]
-    )
-    return [dict(row) for row in rows]
-
-
-def provider_delivery(*, since: dt.datetime) -> list[dict[str, Any]]:
-    """Per provider, records that ended delivered or failed since ``since`` and the delivery rate
-    (reads the (state, updated_at) index, not the whole table)."""
-    counts: dict[str, dict[str, int]] = {}
-    rows = (
-        SendRecord.objects.filter(state__in=FINAL_STATES, updated_at__gte=since)
-        .values("provider", "state")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in rows:
-        counts.setdefault(row["provider"] or "none", {"delivered": 0, "failed": 0})[row["state"]] = row["n"]
-    return [
-        {"provider": provider, **values, "rate": round(values["delivered"] / max(1, sum(values.values())), 4)}
-        for provider, values in sorted(counts.items())
-    ]
 
 
 def cached_provider_balances() -> dict[str, ProviderBalance | None]:
@@ -141,3 +108,471 @@ def bulk_senders_waiting(*, top: int = 10) -> BulkSenders | None:
     parked = {sender: batches for sender, batches in parked.items() if batches}
     ranked = sorted(parked.items(), key=lambda item: (-item[1], item[0]))
     return BulkSenders(senders=len(parked), batches=sum(parked.values()), top=ranked[:top])
+
+
+# --- The console's JSON (/dashboard/api/*): reads of the traffic rows (sms.accounting.traffic) -------
+# A selector answers its JSON body and the same figures as one table (the ?format=csv answer).
+
+HEALTH_COUNT_CAP = 100_000
+SERIES_STATES = ("delivered", "failed", "unknown")
+BALANCE_RATE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: dict[str, Any]
+    header: list[str]
+    rows: list[list[Any]]
+
+
+def _head(query: TrafficQuery) -> dict[str, Any]:
+    return {"from": query.first_day.isoformat(), "to": query.last_day.isoformat(), "filters": query.filters()}
+
+
+def _filtered(queryset: QuerySet, query: TrafficQuery, *, owner: bool = True) -> QuerySet:
+    rows = queryset.filter(day__gte=query.first_day, day__lte=query.last_day)
+    if query.channel:
+        rows = rows.filter(channel=query.channel)
+    if query.owner and owner:
+        rows = rows.filter(owner=query.owner)
+    for name in ("provider", "region", "kind"):
+        if getattr(query, name):
+            rows = rows.filter(**{name: getattr(query, name)})
+    return rows
+
+
+def _traffic(query: TrafficQuery, *, hourly: bool = False) -> QuerySet:
+    """The traffic rows the query asks about: one owner's hours when it names one; else over the
+    owners, per hour when ``hourly``, per day otherwise (the fewest rows that answer)."""
+    if query.owner:
+        return _filtered(TrafficHour.objects.all(), query)
+    return _filtered(TrafficHourTotal.objects.all() if hourly else TrafficDayTotal.objects.all(), query)
+
+
+def _rate(delivered: int, failed: int) -> float | None:
+    return round(delivered / (delivered + failed), 4) if delivered + failed else None
+
+
+def traffic_summary(*, query: TrafficQuery) -> Answer:
+    """Records per channel and state, parts and the delivery rate over the query's days."""
+    channels = {channel: dict.fromkeys(RecordState.values, 0) for channel in TrafficChannel.values}
+    parts = 0
+    for row in (
+        _traffic(query).values("channel", "state").annotate(n=Sum("records"), p=Sum("parts")).order_by()
+    ):
+        channels[row["channel"]][row["state"]] = row["n"]
+        parts += row["p"]
+    by_state = {state: sum(channels[channel][state] for channel in channels) for state in RecordState.values}
+    body = {
+        **_head(query),
+        "channels": channels,
+        "records": sum(by_state.values()),
+        "parts": parts,
+        "delivered": by_state[RecordState.DELIVERED],
+        "failed": by_state[RecordState.FAILED],
+        "unknown": by_state[RecordState.UNKNOWN],
+        "delivery_rate": _rate(by_state[RecordState.DELIVERED], by_state[RecordState.FAILED]),
+        "units": {
+            "records": "messages (one per recipient)",
+            "parts": "SMS parts (segments)",
+            "delivery_rate": "delivered / (delivered + failed), 0 to 1",
+        },
+    }
+    rows = [
+        [channel, state, count] for channel, states in channels.items() for state, count in states.items()
+    ]
+    return Answer(body, ["channel", "state", "records"], rows)
+
+
+def _china_iso(instant: dt.datetime) -> str:
+    return timezone.localtime(instant).isoformat()
+
+
+def traffic_series(*, query: TrafficQuery) -> Answer:
+    """Records per day (or hour) and outcome, zero-filled: delivered, failed, unknown, other."""
+    zone = timezone.get_current_timezone()
+    if query.grain == "hour":
+        start = dt.datetime.combine(query.first_day, dt.time(), tzinfo=zone)
+        slots = [
+            start + dt.timedelta(hours=n) for n in range(24 * ((query.last_day - query.first_day).days + 1))
+        ]
+        keys = [_china_iso(slot) for slot in slots]
+        field = "hour"
+    else:
+        keys = [
+            (query.first_day + dt.timedelta(days=n)).isoformat()
+            for n in range((query.last_day - query.first_day).days + 1)
+        ]
+        field = "day"
+    points = {key: {"at": key, **dict.fromkeys((*SERIES_STATES, "other"), 0)} for key in keys}
+    for row in (
+        _traffic(query, hourly=field == "hour").values(field, "state").annotate(n=Sum("records")).order_by()
+    ):
+        at = _china_iso(row[field]) if field == "hour" else row[field].isoformat()
+        if at in points:
+            points[at][row["state"] if row["state"] in SERIES_STATES else "other"] += row["n"]
+    listed = list(points.values())
+    header = ["at", *SERIES_STATES, "other"]
+    body = {**_head(query), "grain": query.grain, "unit": "records", "points": listed}
+    return Answer(body, header, [[point[name] for name in header] for point in listed])
+
+
+def _owner_records(owner: str, channel: str) -> Q:
+    if channel == TrafficChannel.TENANT:
+        return Q(batch__tenant__user__username=owner, station_id__isnull=True)
+    return Q(station_id=owner)
+
+
+def traffic_failures(*, query: TrafficQuery) -> Answer:
+    """The top provider codes of failed records, with an example record of each."""
+    counts: dict[tuple[str, str], int] = {}
+    example_rows: dict[tuple[str, str], tuple[dt.date, int, str, str]] = {}
+    owner_field = ("owner",) if query.owner else ()
+    rows = _traffic(query).filter(state=RecordState.FAILED)
+    for row in rows.values_list(
+        "provider", "provider_codes", "day", "first_record_id", "channel", *owner_field
+    ):
+        provider, codes, day, first, channel = row[:5]
+        for code, count in codes.items():
+            key = (provider, code)
+            counts[key] = counts.get(key, 0) + count
+            if key not in example_rows or first < example_rows[key][1]:
+                example_rows[key] = (day, first, channel, row[5] if owner_field else "")
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: query.limit]
+    failures = []
+    for (provider, code), count in top:
+        day, first, channel, owner = example_rows[(provider, code)]
+        start = dt.datetime.combine(day, dt.time(), tzinfo=timezone.get_current_timezone())
+        example = SendRecord.objects.filter(
+            created_at__gte=start,
+            created_at__lt=start + dt.timedelta(days=1),
+            id__gte=first,
+            state=RecordState.FAILED,
+            provider=provider,
+            provider_code=code,
+        )
+        if owner:
+            example = example.filter(_owner_records(owner, channel))
+        failures.append(
+            {
+                "provider": provider,
+                "code": code,
+                "count": count,
+                "example_record_id": example.order_by("id").values_list("id", flat=True).first(),
+            }
+        )
+    header = ["provider", "code", "count", "example_record_id"]
+    body = {**_head(query), "unit": "records", "failures": failures}
+    return Answer(body, header, [[item[name] for name in header] for item in failures])
+
+
+def traffic_latency(*, query: TrafficQuery) -> Answer:
+    """Per provider, submit-to-report latency percentiles of delivered and failed records (each
+    the upper bound of the bucket it falls in)."""
+    merged: dict[str, dict[str, int]] = {}
+    rows = _traffic(query).filter(state__in=FINAL_STATES).values_list("provider", "latency_buckets")
+    for provider, buckets in rows:
+        into = merged.setdefault(provider, {})
+        for bound, count in buckets.items():
+            into[bound] = into.get(bound, 0) + count
+    providers = [
+        {
+            "provider": provider,
+            "count": sum(buckets.values()),
+            "p50_ms": traffic.latency_percentile(buckets, 0.50),
+            "p90_ms": traffic.latency_percentile(buckets, 0.90),
+            "p99_ms": traffic.latency_percentile(buckets, 0.99),
+        }
+        for provider, buckets in sorted(merged.items())
+        if sum(buckets.values())
+    ]
+    header = ["provider", "count", "p50_ms", "p90_ms", "p99_ms"]
+    body = {
+        **_head(query),
+        "unit": "ms, the upper bound of the latency bucket the percentile falls in",
+        "buckets_ms": list(traffic.LATENCY_BUCKETS_MS),
+        "providers": providers,
+    }
+    return Answer(body, header, [[item[name] for name in header] for item in providers])
+
+
+def _owner_days(query: TrafficQuery) -> QuerySet:
+    return _filtered(TrafficOwnerDay.objects.all(), query)
+
+
+def traffic_top(*, query: TrafficQuery) -> Answer:
+    """The stations and tenants that sent most records over the query's days."""
+    rows = (
+        _owner_days(query)
+        .values("channel", "owner")
+        .annotate(n=Sum("records"), delivered=Sum("delivered"), failed=Sum("failed"), p=Sum("parts"))
+        .order_by("-n", "channel", "owner")[: query.limit]
+    )
+    owners = [
+        {
+            "channel": row["channel"],
+            "owner": row["owner"],
+            "records": row["n"],
+            "delivered": row["delivered"],
+            "failed": row["failed"],
+            "parts": row["p"],
+            "delivery_rate": _rate(row["delivered"], row["failed"]),
+        }
+        for row in rows
+    ]
+    header = ["channel", "owner", "records", "delivered", "failed", "parts", "delivery_rate"]
+    body = {**_head(query), "units": {"records": "messages", "parts": "SMS parts"}, "owners": owners}
+    return Answer(body, header, [[item[name] for name in header] for item in owners])
+
+
+def provider_price(provider: str, region: str) -> Decimal | None:
+    """Fen per part from SMS_PROVIDER_PRICES (the region's, else "*"); None when not priced."""
+    prices = settings.SMS_PROVIDER_PRICES.get(provider)
+    if not isinstance(prices, dict):
+        return None
+    price = prices.get(region, prices.get("*"))
+    return None if price is None else Decimal(str(price))
+
+
+def owner_prices(owners: set[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
+    """Fen per part each owner pays: a station its average recharge price (money x 100 / messages,
+    0 before its first recharge), a tenant its account's price or SMS_TENANT_DEFAULT_PRICE_FEN."""
+    stations = [owner for channel, owner in owners if channel == TrafficChannel.STATION]
+    tenants = [owner for channel, owner in owners if channel == TrafficChannel.TENANT]
+    prices: dict[tuple[str, str], Decimal] = {}
+    for station_id, money, nums in Station.objects.filter(station_id__in=stations).values_list(
+        "station_id", "total_recharge_money", "total_recharge_nums"
+    ):
+        prices[(TrafficChannel.STATION, station_id)] = (money * 100 / nums) if nums else Decimal(0)
+    default = Decimal(str(settings.SMS_TENANT_DEFAULT_PRICE_FEN))
+    for username, price in TenantAccount.objects.filter(user__username__in=tenants).values_list(
+        "user__username", "price_fen_per_part"
+    ):
+        prices[(TrafficChannel.TENANT, username)] = default if price is None else price
+    for channel, owner in owners:
+        prices.setdefault((channel, owner), default if channel == TrafficChannel.TENANT else Decimal(0))
+    return prices
+
+
+def _fen(amount: Decimal) -> float:
+    return float(amount.quantize(Decimal("0.01")))
+
+
+def traffic_money(*, query: TrafficQuery) -> Answer:
+    """Revenue (what stations and tenants were charged), provider cost and margin, per provider,
+    per owner and in total, in fen."""
+    rows = list(
+        _owner_days(query)
+        .values_list("channel", "owner", "provider", "region")
+        .annotate(charged=Sum("charged_parts"), billed=Sum("provider_parts"))
+        .order_by()
+    )
+    prices = owner_prices({(channel, owner) for channel, owner, *_ in rows})
+    zero = {"charged_parts": 0, "provider_parts": 0, "revenue": Decimal(0), "cost": Decimal(0)}
+    per_provider: dict[str, dict[str, Any]] = {}
+    per_owner: dict[tuple[str, str], dict[str, Any]] = {}
+    unpriced: dict[tuple[str, str], int] = {}
+    for channel, owner, provider, region, charged, billed in rows:
+        revenue = charged * prices[(channel, owner)]
+        price = provider_price(provider, region)
+        if price is None and billed:
+            unpriced[(provider, region)] = unpriced.get((provider, region), 0) + billed
+        cost = billed * (price or 0)
+        for into in (
+            per_provider.setdefault(provider, dict(zero)),
+            per_owner.setdefault((channel, owner), dict(zero)),
+        ):
+            into["charged_parts"] += charged
+            into["provider_parts"] += billed
+            into["revenue"] += revenue
+            into["cost"] += cost
+
+    def money(values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "charged_parts": values["charged_parts"],
+            "provider_parts": values["provider_parts"],
+            "revenue_fen": _fen(values["revenue"]),
+            "cost_fen": _fen(values["cost"]),
+            "margin_fen": _fen(values["revenue"] - values["cost"]),
+        }
+
+    totals = dict(zero)
+    for values in per_provider.values():
+        for name in totals:
+            totals[name] += values[name]
+    providers = [{"provider": provider, **money(values)} for provider, values in sorted(per_provider.items())]
+    owners = sorted(
+        (
+            {
+                "channel": channel,
+                "owner": owner,
+                "price_fen_per_part": float(prices[(channel, owner)]),
+                **money(values),
+            }
+            for (channel, owner), values in per_owner.items()
+        ),
+        key=lambda item: (-item["revenue_fen"], item["channel"], item["owner"]),
+    )[: query.limit]
+    body = {
+        **_head(query),
+        "units": {
+            "*_fen": "fen (0.01 CNY)",
+            "charged_parts": "SMS parts charged to the customer",
+            "provider_parts": "SMS parts the provider billed",
+        },
+        "totals": money(totals),
+        "providers": providers,
+        "owners": owners,
+        "unpriced": [
+            {"provider": provider, "region": region, "provider_parts": parts}
+            for (provider, region), parts in sorted(unpriced.items())
+        ],
+    }
+    header = [
+        "section",
+        "channel",
+        "name",
+        "charged_parts",
+        "provider_parts",
+        "revenue_fen",
+        "cost_fen",
+        "margin_fen",
+    ]
+    measures = header[3:]
+    table = [["total", "", "", *(body["totals"][name] for name in measures)]]
+    table += [["provider", "", item["provider"], *(item[name] for name in measures)] for item in providers]
+    table += [
+        ["owner", item["channel"], item["owner"], *(item[name] for name in measures)] for item in owners
+    ]
+    return Answer(body, header, table)
+
+
+def _days_left(remaining: float, per_day: float) -> float | None:
+    return round(remaining / per_day, 1) if per_day > 0 else None
+
+
+def traffic_balances(*, query: TrafficQuery, today: dt.date | None = None) -> Answer:
+    """Provider balances (cached) with their units, and the stations and tenants whose balance
+    lasts fewest days at the last 7 days' rate (``query.limit`` of them), each with days left."""
+    today = today or timezone.localdate()
+    since = today - dt.timedelta(days=BALANCE_RATE_DAYS - 1)
+    week = TrafficOwnerDay.objects.filter(day__gte=since, day__lte=today)
+    provider_use: dict[str, dict[str, Decimal]] = {}
+    for provider, region, billed in (
+        week.values_list("provider", "region").annotate(billed=Sum("provider_parts")).order_by()
+    ):
+        use = provider_use.setdefault(provider, {"parts": Decimal(0), "fen": Decimal(0)})
+        use["parts"] += billed
+        use["fen"] += billed * (provider_price(provider, region) or 0)
+    providers = []
+    for provider, balance in cached_provider_balances().items():
+        use = provider_use.get(provider, {"parts": Decimal(0), "fen": Decimal(0)})
+        if balance is None:
+            providers.append(
+                {"provider": provider, "remaining": None, "unit": None, "per_day": None, "days_left": None}
+            )
+            continue
+        # "money" balances are in yuan; a day's use at SMS_PROVIDER_PRICES is in fen.
+        per_day = (
+            float(use["fen"]) / 100 / BALANCE_RATE_DAYS
+            if balance.unit == "money"
+            else float(use["parts"]) / BALANCE_RATE_DAYS
+        )
+        providers.append(
+            {
+                "provider": provider,
+                "remaining": balance.remaining,
+                "unit": "CNY" if balance.unit == "money" else "messages",
+                "per_day": round(per_day, 2),
+                "days_left": _days_left(balance.remaining, per_day),
+            }
+        )
+    use_per_owner = {
+        (channel, owner): charged
+        for channel, owner, charged in week.values_list("channel", "owner")
+        .annotate(charged=Sum("charged_parts"))
+        .order_by()
+    }
+    accounts = [
+        (TrafficChannel.STATION.value, station_id, balance)
+        for station_id, balance in Station.objects.values_list("station_id", "balance_nums")
+    ] + [
+        (TrafficChannel.TENANT.value, username, balance)
+        for username, balance in TenantAccount.objects.values_list("user__username", "balance_nums")
+    ]
+    owners = []
+    for channel, owner, balance in accounts:
+        per_day = use_per_owner.get((channel, owner), 0) / BALANCE_RATE_DAYS
+        if not per_day:
+            continue
+        owners.append(
+            {
+                "channel": channel,
+                "owner": owner,
+                "balance": balance,
+                "unit": "messages",
+                "per_day": round(per_day, 2),
+                "days_left": _days_left(balance, per_day),
+            }
+        )
+    owners.sort(key=lambda item: (item["days_left"], item["channel"], item["owner"]))
+    owners = owners[: query.limit]
+    body = {
+        "rate_days": BALANCE_RATE_DAYS,
+        "units": {"per_day": "the balance's unit per day, over the last 7 days", "days_left": "days"},
+        "providers": providers,
+        "low_accounts": owners,
+    }
+    header = ["kind", "name", "remaining", "unit", "per_day", "days_left"]
+    table = [
+        ["provider", item["provider"], item["remaining"], item["unit"], item["per_day"], item["days_left"]]
+        for item in providers
+    ]
+    table += [
+        [item["channel"], item["owner"], item["balance"], item["unit"], item["per_day"], item["days_left"]]
+        for item in owners
+    ]
+    return Answer(body, header, table)
+
+
+def _capped_count(queryset: QuerySet) -> int:
+    return queryset.values("pk")[:HEALTH_COUNT_CAP].count()
+
+
+def traffic_health(*, now: dt.datetime | None = None) -> Answer:
+    """Live (not from the traffic rows): unknown records, records waiting for their report and the
+    oldest's age, unmatched reports, queued records and the oldest's age, dead webhook events.
+    Counts stop at HEALTH_COUNT_CAP."""
+    now = now or timezone.now()
+    # A submitted record last changed when it was submitted: MIN(updated_at) is one lookup in the
+    # (state, updated_at) index, where MIN(submitted_at) would read every submitted row.
+    oldest_submitted = SendRecord.objects.filter(state=RecordState.SUBMITTED).aggregate(
+        oldest=Min("updated_at")
+    )["oldest"]
+    backlog = lane_backlog(now=now)
+    oldest_queued = max((lane.age_seconds for lane in backlog), default=0.0)
+    values = {
+        "unknown_records": _capped_count(SendRecord.objects.filter(state=RecordState.UNKNOWN)),
+        "awaiting_report": _capped_count(SendRecord.objects.filter(state=RecordState.SUBMITTED)),
+        "oldest_awaiting_report_seconds": round(max(0.0, (now - oldest_submitted).total_seconds()), 1)
+        if oldest_submitted
+        else 0.0,
+        "pending_reports": _capped_count(PendingReport.objects.all()),
+        "queued_records": _capped_count(SendRecord.objects.filter(state=RecordState.QUEUED)),
+        "oldest_queued_seconds": round(oldest_queued, 1),
+        "dead_webhook_events": _capped_count(WebhookEvent.objects.filter(state=WebhookEventState.DEAD)),
+    }
+    body = {
+        "at": _china_iso(now),
+        **values,
+        "count_cap": HEALTH_COUNT_CAP,
+        "units": {
+            "unknown_records": "records in state unknown",
+            "awaiting_report": "records submitted, waiting for their delivery report",
+            "pending_reports": "delivery reports that matched no record yet",
+            "*_seconds": "seconds",
+            "queued_records": "records waiting for a worker",
+            "dead_webhook_events": "tenant webhook events that used every retry",
+        },
+    }
+    return Answer(body, ["metric", "value"], [[name, value] for name, value in values.items()])

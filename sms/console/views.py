@@ -1,10 +1,11 @@
-"""The operators' dashboard at /dashboard and the billing reconciliation at
-/dashboard/reconciliation (staff only). Their numbers come from the same selectors as the API
-(``daily_send_statistics`` is data_center/get's)."""
+"""The operators' console (staff only): /dashboard, drawn in the browser from the JSON endpoints
+of /dashboard/api/ (docs/operations.md), and the billing reconciliation at
+/dashboard/reconciliation."""
 
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
@@ -15,44 +16,63 @@ from gm_server_notify import durations
 from sms.accounting import reconciliation
 from sms.console import selectors
 from sms.core.metrics import record_depth
-from sms.station_api import selectors as station_selectors
+from sms.core.phones import calling_code_regions
 
-WINDOW_DAYS = 30
 BULK_SENDERS_LISTED = 10
 RECONCILIATION_YEARS = (2000, 2099)
+# The page's date range buttons (days, today included) and the default range, as the JSON
+# endpoints default (/tmp/design32.md): the last 30 China-time days.
+RANGE_BUTTONS = (("today", 1), ("7 days", 7), ("30 days", 30), ("90 days", 90))
+DEFAULT_DAYS = 30
+HOURLY_AT_MOST_DAYS = 7
+FILTERS = ("channel", "tenant", "station", "provider", "region", "kind")
+
+
+def _day(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text or "")
+    except ValueError:
+        return None
 
 
 @staff_member_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    end = timezone.localdate()
-    start = end - dt.timedelta(days=WINDOW_DAYS - 1)
-    station_id = (request.GET.get("station_id") or "").strip()[:32]
-    overall = selectors.platform_daily_statistics(start_date=start, end_date=end)
-    station = (
-        station_selectors.daily_send_statistics(station_id=station_id, start_date=start, end_date=end)
-        if station_id
-        else []
-    )
+    """/dashboard: every send of stations and tenants. The page's panels each fetch one endpoint
+    of /dashboard/api/ with the page's own query (range, grain, filters); the queue panels (lanes,
+    bulk senders) are read here, live."""
+    today = timezone.localdate()
+    end = _day(request.GET.get("to")) or today
+    start = _day(request.GET.get("from")) or end - dt.timedelta(days=DEFAULT_DAYS - 1)
+    filters = {name: request.GET.get(name, "").strip()[:150] for name in FILTERS}
+    grain = "hour" if request.GET.get("grain") == "hour" else "day"
+    query = {"from": start.isoformat(), "to": end.isoformat()}
+    query.update({name: value for name, value in filters.items() if value})
 
-    def totals(rows: list[dict]) -> dict[str, int]:
-        return {
-            key: sum(row[key] for row in rows)
-            for key in ("total_send_nums", "success_send_nums", "send_failed_nums")
+    def link(first: dt.date, last: dt.date) -> str:
+        hourly = grain == "hour" and (last - first).days < HOURLY_AT_MOST_DAYS
+        grain_kept = "hour" if hourly else "day"
+        return urlencode({**query, "from": first.isoformat(), "to": last.isoformat(), "grain": grain_kept})
+
+    ranges = [
+        {
+            "label": label,
+            "href": "?" + link(today - dt.timedelta(days=days - 1), today),
+            "active": end == today and (end - start).days == days - 1,
         }
-
+        for label, days in RANGE_BUTTONS
+    ]
     context = {
         "start": start,
         "end": end,
-        "station_id": station_id,
-        "overall_totals": totals(overall),
-        "station_totals": totals(station) if station_id else None,
-        "charts": {
-            "overall": overall,
-            "station": station,
-            "providers": selectors.provider_delivery(since=timezone.now() - dt.timedelta(days=1)),
-            "top_stations": selectors.top_stations(start_date=start, end_date=end),
-        },
-        "balances": selectors.cached_provider_balances(),
+        "today": today,
+        "filters": filters,
+        "grain": grain,
+        "hourly_allowed": (end - start).days < HOURLY_AT_MOST_DAYS,
+        "ranges": ranges,
+        "api_query": urlencode({**query, "grain": grain}),
+        # The region filter by name; the API takes the calling code (docs/operations.md).
+        "regions": sorted(calling_code_regions().items(), key=lambda item: item[1]),
+        "region_names": calling_code_regions(),
         "depth": record_depth(),
         "lanes": [
             {"backlog": lane, "age": durations.text(lane.age_seconds)} for lane in selectors.lane_backlog()

@@ -6,6 +6,7 @@ requests, reports and uplinks) is ``providers.numbers``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -145,3 +146,23 @@ def display_mobile(phone: str) -> str:
     text = phone.strip()
     number = written_number(text)
     return number.national if number.plain and number.mainland else text
+
+
+@functools.cache
+def calling_code_regions() -> dict[str, str]:
+    """Every calling code with its main region's English name and ISO code, for the console's
+    region filter and tables: ``{"+86": "China (CN)", "+1": "United States (US, +24 more)", ...}``;
+    non-geographic codes (``+800``) say so."""
+    from phonenumbers import geocoder
+
+    named = {}
+    for code, regions in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()):
+        main = phonenumbers.region_code_for_country_code(code)
+        example = phonenumbers.example_number(main) if main not in ("ZZ", "001") else None
+        name = geocoder.country_name_for_number(example, "en") if example else ""
+        if not name:
+            named[f"+{code}"] = "non-geographic"
+            continue
+        more = f", +{len(regions) - 1} more" if len(regions) > 1 else ""
+        named[f"+{code}"] = f"{name} ({main}{more})"
+    return named

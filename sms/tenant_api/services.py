@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -78,6 +79,26 @@ def charge_tenant(*, username: str, charge: int, actor: Actor = SYSTEM) -> int:
             after={"user": username, "balance_nums": balance, "charge": charge, "ledger_ref": ref},
         )
         return balance
+
+
+def set_tenant_price(*, account_id: int, price_fen_per_part: Decimal | None, actor: Actor = SYSTEM) -> None:
+    """Set what a tenant pays per part, in fen (None: ``SMS_TENANT_DEFAULT_PRICE_FEN``): the
+    console's revenue. Audited as ``tenant_price_change`` in the same transaction."""
+    if price_fen_per_part is not None and price_fen_per_part < 0:
+        raise InvalidInput("a price cannot be negative", field="price_fen_per_part")
+    with transaction.atomic():
+        account = TenantAccount.objects.select_for_update().get(pk=account_id)
+        before = account.price_fen_per_part
+        if before == price_fen_per_part:
+            return
+        TenantAccount.objects.filter(pk=account_id).update(price_fen_per_part=price_fen_per_part)
+        record(
+            actor=actor,
+            action=AuditAction.TENANT_PRICE_CHANGE,
+            target=account,
+            before={"price_fen_per_part": None if before is None else str(before)},
+            after={"price_fen_per_part": None if price_fen_per_part is None else str(price_fen_per_part)},
+        )
 
 
 def _invalid_mobiles_detail(invalid: list[str]) -> str:

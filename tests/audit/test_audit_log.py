@@ -205,6 +205,25 @@ def admin_charges_tenant(ops: Ops, account: TenantAccount) -> Expected:
     )
 
 
+def admin_sets_tenant_price(ops: Ops, account: TenantAccount) -> Expected:
+    _ok(
+        ops.admin.post(
+            f"/admin/sms/tenantaccount/{account.pk}/change/",
+            {"charge": "", "suspended_reason": "", "price_fen_per_part": "4.2"},
+        )
+    )
+    account.refresh_from_db()
+    assert str(account.price_fen_per_part) == "4.2000"
+    return Expected(
+        ops.operator,
+        "admin",
+        AuditAction.TENANT_PRICE_CHANGE,
+        ("sms.tenantaccount", str(account.pk)),
+        {"price_fen_per_part": None},
+        {"price_fen_per_part": "4.2"},
+    )
+
+
 def station(ops: Ops) -> Station:
     return Station.objects.create(station_id="T7442", station_name="去采购")
 
@@ -617,6 +636,12 @@ CASES = [
     Case("root passes a template (v2)", AuditAction.TEMPLATE_REVIEW, pending_template, root_passes_template),
     Case("root charges a tenant (v2)", AuditAction.TENANT_CHARGE, charged_tenant, root_charges_tenant),
     Case("admin charges a tenant", AuditAction.TENANT_CHARGE, charged_tenant, admin_charges_tenant),
+    Case(
+        "admin sets a tenant's price",
+        AuditAction.TENANT_PRICE_CHANGE,
+        charged_tenant,
+        admin_sets_tenant_price,
+    ),
     Case("admin recharges a station", AuditAction.STATION_RECHARGE, station, admin_recharges_station),
     Case(
         "admin suspends a station",

@@ -10,6 +10,7 @@ import requests
 
 from tests.conftest import SERVICE_TOKEN
 from tests.sms.conftest import recharge  # noqa: F401 - the shared fixture
+from tests.support.browser import browser  # noqa: F401 - the browser tests and screenshots share it
 from tests.support.factories import TEST_PASSWORD
 from tests.support.simulator import RunningSimulator, running_simulator
 from tests.support.waiting import wait_until  # noqa: F401 - the e2e tests import it from here

@@ -50,3 +50,13 @@ def test_mask_keeps_prefix_and_last_four():
     assert mask("13112341234") == "131****1234"
     assert mask("+447911123456") == "+4479****3456"
     assert mask("123") == "***"
+
+
+def test_calling_codes_are_named_by_their_main_region():
+    from sms.core.phones import calling_code_regions
+
+    names = calling_code_regions()
+    assert names["+86"] == "China (CN)"
+    assert names["+44"].startswith("United Kingdom (GB, +")
+    assert names["+800"] == "non-geographic"
+    assert len(names) > 200
