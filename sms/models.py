@@ -760,7 +760,22 @@ class TrafficHour(TrafficMeasures):
         ]
         indexes = [
             models.Index(fields=["day", "channel", "owner"], name="traffic_day_owner_idx"),
-            models.Index(fields=["owner", "day"], name="traffic_owner_day_idx"),
+            # one station's or tenant's counts per state, day or hour, read from the index alone.
+            models.Index(
+                fields=[
+                    "owner",
+                    "day",
+                    "channel",
+                    "state",
+                    "hour",
+                    "provider",
+                    "region",
+                    "kind",
+                    "records",
+                    "parts",
+                ],
+                name="traffic_owner_cover_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -829,7 +844,27 @@ class TrafficOwnerDay(models.Model):
                 name="traffic_owner_day_once",
             )
         ]
-        indexes = [models.Index(fields=["owner", "day"], name="traffic_owner_day_owner_idx")]
+        indexes = [
+            models.Index(fields=["owner", "day"], name="traffic_owner_day_owner_idx"),
+            # money and top owners over a range of days, read from the index alone.
+            models.Index(
+                fields=[
+                    "day",
+                    "channel",
+                    "owner",
+                    "provider",
+                    "region",
+                    "kind",
+                    "records",
+                    "delivered",
+                    "failed",
+                    "parts",
+                    "charged_parts",
+                    "provider_parts",
+                ],
+                name="traffic_owner_day_cover_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.channel}:{self.owner}"
