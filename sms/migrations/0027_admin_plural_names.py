@@ -6,8 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
     # After both branches of issue 32: the alerts (0022) and the traffic rows (0022, 0023).
     dependencies = [
-        ("sms", "0022_alerts"),
-        ("sms", "0023_traffic_day_total"),
+        ("sms", "0026_traffic_owner_day_index_order"),
     ]
 
     operations = [

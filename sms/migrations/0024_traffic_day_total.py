@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sms", "0022_traffic_rollup"),
+        ("sms", "0023_traffic_rollup"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sms", "0021_personal_data_retention"),
+        ("sms", "0022_alerts"),
     ]
 
     operations = [

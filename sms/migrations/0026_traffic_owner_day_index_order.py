@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sms", "0024_traffic_covering_indexes"),
+        ("sms", "0025_traffic_covering_indexes"),
     ]
 
     operations = [

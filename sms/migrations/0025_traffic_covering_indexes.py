@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sms", "0023_traffic_day_total"),
+        ("sms", "0024_traffic_day_total"),
     ]
 
     operations = [
