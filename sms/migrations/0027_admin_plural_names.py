@@ -4,7 +4,7 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    # After both branches of issue 32: the alerts (0022) and the traffic rows (0022, 0023).
+    # After the alerts (0022) and the traffic tables (0023-0026).
     dependencies = [
         ("sms", "0026_traffic_owner_day_index_order"),
     ]
