@@ -183,6 +183,7 @@ def test_the_inputs_are_what_the_rules_measured(now):
 def test_a_money_balance_is_judged_with_the_provider_price_and_not_without(settings, now):
     provider_balance(now, True)  # 10 parts a day
     cache_provider_balance("tencent", 10, unit="money")  # 10 yuan = 1000 fen
+    settings.SMS_PROVIDER_PRICES = {}
     services.evaluate(now=now)
     assert unresolved(AlertRule.PROVIDER_BALANCE) == {}  # no price: not judged
     settings.SMS_PROVIDER_PRICES = {"tencent": {"*": 40}}  # 400 fen a day: 2.5 days
