@@ -36,18 +36,18 @@ class AlertInputsCollector:
         inputs = rules.latest_inputs()
         days = GaugeMetricFamily(
             "sms_provider_balance_days_left",
-            "Days the provider's cached balance lasts at its last 7 days' accepted parts (+Inf: no use).",
+            "Days the provider's cached balance lasts at its last 7 days' billed parts (+Inf: no use).",
             labels=["provider"],
         )
         remaining = GaugeMetricFamily(
             "sms_provider_balance_remaining",
-            "The provider's cached balance, in its unit (messages or money).",
+            "The provider's cached balance, in its unit (messages or CNY).",
             labels=["provider", "unit"],
         )
-        for provider, (left, unit, _, days_left) in sorted(inputs.provider_balances.items()):
-            remaining.add_metric([provider, unit], left)
-            if days_left is not None:
-                days.add_metric([provider], days_left)
+        for provider, outlook in sorted(inputs.provider_balances.items()):
+            remaining.add_metric([provider, outlook.unit], outlook.remaining)
+            if outlook.priced:
+                days.add_metric([provider], outlook.days_left)
         yield days
         yield remaining
         low = GaugeMetricFamily(

@@ -1,9 +1,10 @@
 """The alert rules: what each measures from the live tables, and when it fires.
 
 ``measure`` reads every rule's input with bounded queries (an index lookup, a capped count, a
-small table, or a range of one provider's records through ``record_provider_submit_idx``); the
-two slow inputs (a provider's last 7 days' parts, yesterday's reconciliation) are kept in the
-cache for ``SMS_ALERT_SLOW_INPUT_SECONDS``. ``findings`` turns the inputs into what fires, per
+small table, a week of the traffic aggregate, or a range of one provider's records through
+``record_provider_submit_idx``); the slow input (yesterday's reconciliation) is kept in the
+cache for ``SMS_ALERT_SLOW_INPUT_SECONDS``. A provider's balance outlook is the console's
+(``sms.console.selectors.provider_outlooks``). ``findings`` turns the inputs into what fires, per
 rule and subject. The gauges at /metrics show the same inputs (``sms.alerts.metrics``).
 """
 
@@ -17,13 +18,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from providers.balances import cached_balance
 from sms.accounting import reconciliation
-from sms.console.selectors import lane_backlog
+from sms.console.selectors import ProviderOutlook, lane_backlog, provider_outlooks
 from sms.models import (
     FINAL_STATES,
     AlertRule,
@@ -37,7 +35,6 @@ from sms.models import (
 
 logger = logging.getLogger(__name__)
 
-USAGE_DAYS = 7
 # Dead webhook events are counted up to this many (a capped count reads at most this many index
 # entries).
 DEAD_COUNT_CAP = 10_000
@@ -65,8 +62,8 @@ class Inputs:
     # (rule, subject) whose input is missing this time (a provider balance not cached, a money
     # balance without a price): their open alerts are left as they are.
     unmeasured: set[tuple[str, str]] = field(default_factory=set)
-    # provider -> (remaining, unit, parts per day over the last 7 days, days left or None)
-    provider_balances: dict[str, tuple[int, str, float, float | None]] = field(default_factory=dict)
+    # provider -> its balance's outlook at the last 7 days' use (``provider_outlooks``)
+    provider_balances: dict[str, ProviderOutlook] = field(default_factory=dict)
     # (kind, owner) -> messages left, for the accounts below SMS_ALERT_ACCOUNT_BALANCE_MIN
     low_accounts: dict[tuple[str, str], int] = field(default_factory=dict)
     # provider -> (delivered, final) over its last SMS_ALERT_DELIVERY_WINDOW final records
@@ -98,55 +95,16 @@ def providers() -> list[str]:
     return list(settings.SMS_BALANCE_PROVIDERS)
 
 
-def daily_parts(provider: str, *, now: dt.datetime) -> float:
-    """The parts ``provider`` accepted per day over the last 7 days (its bill where it said,
-    else ours): one range of ``record_provider_submit_idx``, cached."""
-    key = f"sms:alerts:daily-parts:{provider}"
-    cached = _cache_get(key)
-    if isinstance(cached, (int, float)):
-        return float(cached)
-    parts = (
-        SendRecord.objects.filter(
-            provider=provider, submitted_at__gte=now - dt.timedelta(days=USAGE_DAYS), submitted_at__lt=now
-        ).aggregate(parts=Sum(Coalesce("billed_parts", "segments")))["parts"]
-        or 0
-    )
-    value = parts / USAGE_DAYS
-    _cache_set(key, value, settings.SMS_ALERT_SLOW_INPUT_SECONDS)
-    return value
-
-
-def _fen_per_part(provider: str) -> float | None:
-    """The provider's price per part in fen (``SMS_PROVIDER_PRICES``'s ``*`` row), if configured."""
-    prices = getattr(settings, "SMS_PROVIDER_PRICES", None) or {}
-    price = (prices.get(provider) or {}).get("*")
-    return float(price) if isinstance(price, (int, float)) and price > 0 else None
-
-
-def days_left(remaining: int, unit: str, per_day: float, provider: str) -> float | None:
-    """Days the balance lasts at ``per_day`` parts a day: infinite when nothing was sent; a money
-    balance (yuan) needs the provider's price per part, else None (not judged)."""
-    if unit == "messages":
-        need = per_day
-    else:
-        price = _fen_per_part(provider)
-        if price is None:
-            return None
-        remaining, need = remaining * 100, per_day * price
-    return math.inf if need <= 0 else remaining / need
-
-
 def _measure_provider_balances(inputs: Inputs) -> None:
-    for provider in providers():
-        balance = cached_balance(provider)
-        if balance is None:
+    """The console's outlook of each provider (``provider_outlooks``): a balance not cached, or
+    in money with a region it billed not priced, is not judged."""
+    for provider, outlook in provider_outlooks(today=timezone.localdate(inputs.at)).items():
+        if outlook is None:
             inputs.unmeasured.add((AlertRule.PROVIDER_BALANCE.value, provider))
             continue
-        per_day = daily_parts(provider, now=inputs.at)
-        days = days_left(balance.remaining, balance.unit, per_day, provider)
-        if days is None:
+        if not outlook.priced:
             inputs.unmeasured.add((AlertRule.PROVIDER_BALANCE.value, provider))
-        inputs.provider_balances[provider] = (balance.remaining, balance.unit, per_day, days)
+        inputs.provider_balances[provider] = outlook
 
 
 def _measure_low_accounts(inputs: Inputs) -> None:
@@ -251,16 +209,22 @@ def findings(inputs: Inputs) -> list[Finding]:
     """What fires, given the inputs."""
     found: list[Finding] = []
     days_min = settings.SMS_ALERT_PROVIDER_BALANCE_DAYS
-    for provider, (remaining, unit, per_day, days) in inputs.provider_balances.items():
-        if days is not None and days < days_min:
+    for provider, outlook in inputs.provider_balances.items():
+        days = outlook.days_left
+        if outlook.priced and days < days_min:
+            use = (
+                f"{outlook.per_day:.0f} parts a day"
+                if outlook.unit == "messages"
+                else f"{outlook.per_day:.2f} CNY a day"
+            )
             found.append(
                 Finding(
                     AlertRule.PROVIDER_BALANCE,
                     provider,
                     days,
                     days_min,
-                    f"provider {provider}: balance {remaining} {unit} lasts {_days(days)} at "
-                    f"{per_day:.0f} parts a day (threshold {days_min:g} days)",
+                    f"provider {provider}: balance {outlook.remaining} {outlook.unit} lasts "
+                    f"{_days(days)} at {use} (threshold {days_min:g} days)",
                 )
             )
     minimum = settings.SMS_ALERT_ACCOUNT_BALANCE_MIN

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -463,40 +464,83 @@ def _days_left(remaining: float, per_day: float) -> float | None:
     return round(remaining / per_day, 1) if per_day > 0 else None
 
 
+@dataclass(frozen=True)
+class ProviderOutlook:
+    """How long a provider's cached balance lasts at its last ``BALANCE_RATE_DAYS`` days' use.
+
+    ``per_day`` is in the balance's unit: the parts the provider billed (``TrafficOwnerDay``),
+    or for a money balance (yuan) those parts priced per region with ``provider_price``.
+    ``priced`` is False when a region it billed parts for has no price: its use and days left are
+    not known (``per_day`` counts the priced regions only). ``days_left`` is infinite with no use."""
+
+    remaining: int
+    unit: str  # "messages" or "CNY"
+    per_day: float
+    days_left: float
+    priced: bool = True
+
+
+def provider_outlooks(*, today: dt.date) -> dict[str, ProviderOutlook | None]:
+    """Each balance provider's outlook (None: no cached balance), from the traffic aggregate of
+    the ``BALANCE_RATE_DAYS`` China-time days up to ``today``: one grouped query."""
+    since = today - dt.timedelta(days=BALANCE_RATE_DAYS - 1)
+    billed_parts: dict[str, Decimal] = {}
+    billed_fen: dict[str, Decimal] = {}
+    unpriced: set[str] = set()
+    for provider, region, billed in (
+        TrafficOwnerDay.objects.filter(day__gte=since, day__lte=today)
+        .values_list("provider", "region")
+        .annotate(billed=Sum("provider_parts"))
+        .order_by()
+    ):
+        billed_parts[provider] = billed_parts.get(provider, Decimal(0)) + billed
+        price = provider_price(provider, region)
+        if price is None:
+            if billed:
+                unpriced.add(provider)
+            continue
+        billed_fen[provider] = billed_fen.get(provider, Decimal(0)) + billed * price
+    outlooks: dict[str, ProviderOutlook | None] = {}
+    for provider, balance in cached_provider_balances().items():
+        if balance is None:
+            outlooks[provider] = None
+            continue
+        money = balance.unit == "money"
+        # A money balance is in yuan; the prices are in fen per part.
+        use = billed_fen.get(provider, Decimal(0)) / 100 if money else billed_parts.get(provider, Decimal(0))
+        per_day = float(use) / BALANCE_RATE_DAYS
+        outlooks[provider] = ProviderOutlook(
+            remaining=balance.remaining,
+            unit="CNY" if money else "messages",
+            per_day=per_day,
+            days_left=balance.remaining / per_day if per_day > 0 else math.inf,
+            priced=not (money and provider in unpriced),
+        )
+    return outlooks
+
+
 def traffic_balances(*, query: TrafficQuery, today: dt.date | None = None) -> Answer:
-    """Provider balances (cached) with their units, and the stations and tenants whose balance
-    lasts fewest days at the last 7 days' rate (``query.limit`` of them), each with days left."""
+    """Provider balances (cached) with their units (``provider_outlooks``), and the stations and
+    tenants whose balance lasts fewest days at the last 7 days' rate (``query.limit`` of them),
+    each with days left."""
     today = today or timezone.localdate()
     since = today - dt.timedelta(days=BALANCE_RATE_DAYS - 1)
     week = TrafficOwnerDay.objects.filter(day__gte=since, day__lte=today)
-    provider_use: dict[str, dict[str, Decimal]] = {}
-    for provider, region, billed in (
-        week.values_list("provider", "region").annotate(billed=Sum("provider_parts")).order_by()
-    ):
-        use = provider_use.setdefault(provider, {"parts": Decimal(0), "fen": Decimal(0)})
-        use["parts"] += billed
-        use["fen"] += billed * (provider_price(provider, region) or 0)
     providers = []
-    for provider, balance in cached_provider_balances().items():
-        use = provider_use.get(provider, {"parts": Decimal(0), "fen": Decimal(0)})
-        if balance is None:
+    for provider, outlook in provider_outlooks(today=today).items():
+        if outlook is None:
             providers.append(
                 {"provider": provider, "remaining": None, "unit": None, "per_day": None, "days_left": None}
             )
             continue
-        # "money" balances are in yuan; a day's use at SMS_PROVIDER_PRICES is in fen.
-        per_day = (
-            float(use["fen"]) / 100 / BALANCE_RATE_DAYS
-            if balance.unit == "money"
-            else float(use["parts"]) / BALANCE_RATE_DAYS
-        )
+        judged = outlook.priced and not math.isinf(outlook.days_left)
         providers.append(
             {
                 "provider": provider,
-                "remaining": balance.remaining,
-                "unit": "CNY" if balance.unit == "money" else "messages",
-                "per_day": round(per_day, 2),
-                "days_left": _days_left(balance.remaining, per_day),
+                "remaining": outlook.remaining,
+                "unit": outlook.unit,
+                "per_day": round(outlook.per_day, 2) if outlook.priced else None,
+                "days_left": round(outlook.days_left, 1) if judged else None,
             }
         )
     use_per_owner = {

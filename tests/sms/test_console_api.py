@@ -223,13 +223,27 @@ def test_balances_with_units_and_days_left_at_the_last_weeks_rate(staff, seeded)
     assert body["providers"] == [
         # 9 parts in 7 days.
         {"provider": "tencent", "remaining": 900, "unit": "messages", "per_day": 1.29, "days_left": 700.0},
-        # Its one part has no price: no rate, no days left.
-        {"provider": "sjroom", "remaining": 70, "unit": "CNY", "per_day": 0.0, "days_left": None},
+        # Its one part has no price: its use and days left are not known.
+        {"provider": "sjroom", "remaining": 70, "unit": "CNY", "per_day": None, "days_left": None},
     ]
     assert [(item["owner"], item["balance"], item["days_left"]) for item in body["low_accounts"]] == [
         ("dcs", 0, 0.0),
         ("ops", 0, 0.0),
         ("S1", 30, 35.0),  # 6 parts charged in 7 days
+    ]
+
+
+def test_a_money_balance_lasts_at_its_regions_prices_and_no_use_has_no_days_left(staff, seeded):
+    cached = {"tencent": ProviderBalance("tencent", 10, "money"), "idle": ProviderBalance("idle", 5)}
+    with (
+        mock.patch("sms.console.selectors.cached_provider_balances", return_value=cached),
+        mock.patch("django.utils.timezone.localdate", return_value=dt.date(2026, 12, 5)),
+    ):
+        body = get(staff, "balances")
+    assert body["providers"] == [
+        # 6 parts to +86 at 4 fen and 3 billed to +1 at the "*" 30 fen: 114 fen in 7 days.
+        {"provider": "tencent", "remaining": 10, "unit": "CNY", "per_day": 0.16, "days_left": 61.4},
+        {"provider": "idle", "remaining": 5, "unit": "messages", "per_day": 0.0, "days_left": None},
     ]
 
 

@@ -4,12 +4,14 @@ the safe side of the threshold (the thresholds are settings: docs/configuration.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from django.utils import timezone
 
+from sms.accounting import traffic
 from sms.alerts import rules, services
 from sms.models import (
     Alert,
@@ -17,6 +19,7 @@ from sms.models import (
     AlertState,
     Lane,
     RecordState,
+    SendRecord,
     Station,
     TenantAccount,
     WebhookEvent,
@@ -36,18 +39,23 @@ class Case:
 
 
 def provider_balance(now: dt.datetime, holds: bool) -> None:
-    """70 parts accepted over the last 7 days: 10 a day. 29 messages last 2.9 days (< 3), 30 last 3."""
-    for index in range(7):
-        send_record(
+    """70 parts billed over the last 7 China-time days, rolled up into the traffic aggregate: 10 a
+    day. 29 messages last 2.9 days (< 3), 30 last 3."""
+    today = timezone.localdate(now)
+    for index in range(9):
+        if index == 7:
+            continue  # the 8th day ago: nothing; the 9th: older than the week, not its use
+        made = send_record(
             provider="tencent",
             state=RecordState.DELIVERED,
-            segments=10,
-            submitted_at=now - dt.timedelta(days=index, hours=1),
+            segments=500 if index == 8 else 10,
+            submitted_at=now - dt.timedelta(days=index),
         )
-    # Older than 7 days: not this week's use.
-    send_record(
-        provider="tencent", state=RecordState.DELIVERED, segments=500, submitted_at=now - dt.timedelta(days=8)
-    )
+        noon = dt.datetime.combine(
+            today - dt.timedelta(days=index), dt.time(12), tzinfo=timezone.get_current_timezone()
+        )
+        SendRecord.objects.filter(pk=made.pk).update(created_at=noon)
+    traffic.rebuild(first_day=today - dt.timedelta(days=8), last_day=today)
     cache_provider_balance("tencent", 29 if holds else 30)
 
 
@@ -172,7 +180,9 @@ def test_the_inputs_are_what_the_rules_measured(now):
     """The numbers behind the messages (and the gauges): 10 parts a day, 2.9 days left."""
     provider_balance(now, True)
     inputs = rules.measure(now=now)
-    assert inputs.provider_balances["tencent"] == (29, "messages", 10.0, pytest.approx(2.9))
+    outlook = inputs.provider_balances["tencent"]
+    assert (outlook.remaining, outlook.unit, outlook.per_day, outlook.priced) == (29, "messages", 10.0, True)
+    assert outlook.days_left == pytest.approx(2.9)
     assert inputs.delivery["tencent"] == (8, 8)  # its records are all delivered
     services.evaluate(now=now)
     alert = Alert.objects.get(rule=AlertRule.PROVIDER_BALANCE)
@@ -188,7 +198,28 @@ def test_a_money_balance_is_judged_with_the_provider_price_and_not_without(setti
     assert unresolved(AlertRule.PROVIDER_BALANCE) == {}  # no price: not judged
     settings.SMS_PROVIDER_PRICES = {"tencent": {"*": 40}}  # 400 fen a day: 2.5 days
     services.evaluate(now=now + dt.timedelta(minutes=1))
-    assert unresolved(AlertRule.PROVIDER_BALANCE)["tencent"].value == pytest.approx(2.5)
+    alert = unresolved(AlertRule.PROVIDER_BALANCE)["tencent"]
+    assert alert.value == pytest.approx(2.5) and "4.00 CNY a day" in alert.message
+
+
+def test_a_money_balance_is_not_judged_while_a_region_it_billed_has_no_price(settings, now):
+    """The console's rule: a region without a price makes the use unknown, not smaller."""
+    provider_balance(now, True)
+    cache_provider_balance("tencent", 10, unit="money")
+    settings.SMS_PROVIDER_PRICES = {"tencent": {"+1": 40}}  # its parts went to +86
+    inputs = rules.measure(now=now)
+    assert inputs.provider_balances["tencent"].priced is False
+    assert ("provider_balance", "tencent") in inputs.unmeasured
+    services.evaluate(now=now)
+    assert unresolved(AlertRule.PROVIDER_BALANCE) == {}
+
+
+def test_a_provider_without_use_lasts_forever(now):
+    cache_provider_balance("tencent", 1)
+    inputs = rules.measure(now=now)
+    assert math.isinf(inputs.provider_balances["tencent"].days_left)
+    services.evaluate(now=now)
+    assert unresolved(AlertRule.PROVIDER_BALANCE) == {}
 
 
 def test_an_unmeasured_provider_balance_leaves_its_alert_open(now):
