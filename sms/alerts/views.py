@@ -5,8 +5,6 @@ CSRF token, and writes the audit log (``sms.alerts.services.acknowledge``)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -20,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from audit.services import Actor
 from sms.alerts import selectors, services
 from sms.alerts.notify import as_json
+from sms.core.csv_files import csv_response
 from sms.models import Alert, AlertState
 
 CSV_COLUMNS = (
@@ -64,13 +63,8 @@ def alerts_api(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": f"state must be one of {', '.join(AlertState.values)}"}, status=400)
     rows = [as_json(alert) for alert in selectors.alerts(state=state)]
     if request.GET.get("format") == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="alerts.csv"'
-        return response
+        table = ([row.get(name) for name in CSV_COLUMNS] for row in rows)
+        return csv_response(CSV_COLUMNS, table, filename="alerts.csv")
     return JsonResponse({"state": state, "alerts": rows})
 
 

@@ -5,8 +5,6 @@ each view checks the query, calls one selector and renders its answer as JSON, o
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from functools import wraps
 
@@ -16,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from sms.console import selectors
 from sms.console.params import BadQuery, TrafficQuery, parse_query
+from sms.core.csv_files import csv_response
 
 FORMATS = ("json", "csv")
 
@@ -41,13 +40,7 @@ def _staff_api(view: Callable[[HttpRequest], selectors.Answer]) -> Callable[[Htt
 
 
 def _csv(result: selectors.Answer, *, name: str) -> HttpResponse:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(result.header)
-    writer.writerows([["" if value is None else value for value in row] for row in result.rows])
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    return response
+    return csv_response(result.header, result.rows, filename=f"{name}.csv")
 
 
 def _query(request: HttpRequest) -> TrafficQuery:

@@ -427,3 +427,11 @@ def test_a_record_added_later_shows_after_the_next_rollup(staff, seeded):
     record(at(2, 0, 45), batch=seeded["ops"], provider="sjroom")
     traffic.roll_up()
     assert get(staff, "summary")["channels"]["tenant"]["delivered"] == 5
+
+
+def test_a_provider_code_that_looks_like_a_formula_is_defused_in_the_csv(staff, seeded):
+    SendRecord.objects.filter(provider_code="UNDELIV").update(provider_code="=HYPERLINK(1)")
+    traffic.rebuild(first_day=dt.date(2026, 12, 1), last_day=dt.date(2026, 12, 2))
+    assert any(row["code"] == "=HYPERLINK(1)" for row in get(staff, "failures")["failures"])
+    cells = [cell for row in _csv(staff, "failures", BOTH_DAYS) for cell in row]
+    assert "'=HYPERLINK(1)" in cells and "=HYPERLINK(1)" not in cells

@@ -21,6 +21,7 @@ from audit import services as audit
 from audit.models import AuditAction
 from audit.services import Actor
 from gm_server_notify.api.fields import MAX_DATE, MIN_DATE
+from sms.core.csv_files import safe_cell
 from sms.core.phones import mask
 from sms.station_api.selectors import MAX_RANGE_DAYS, station_exists, station_records_for_export
 
@@ -41,9 +42,6 @@ HEADER = (
     "content",
 )
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-# A cell starting with one of these is a formula to a spreadsheet (CSV injection): the texts a
-# client or a provider wrote get a leading apostrophe, as OWASP advises.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _day(value: str, option: str) -> dt.date:
@@ -62,10 +60,6 @@ def _time(moment: dt.datetime | None) -> str:
     return "" if moment is None else timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _text(value: str) -> str:
-    return f"'{value}" if value.startswith(_FORMULA_START) else value
-
-
 def csv_rows(records: Iterable[dict[str, Any]], *, full_mobiles: bool) -> Iterable[list[Any]]:
     """Each record as a CSV row of ``HEADER``; times in China time."""
     for record in records:
@@ -80,11 +74,11 @@ def csv_rows(records: Iterable[dict[str, Any]], *, full_mobiles: bool) -> Iterab
             record["status"],
             record["state"],
             record["provider"],
-            _text(record["provider_code"]),
-            _text(record["remark"]),
+            safe_cell(record["provider_code"]),
+            safe_cell(record["remark"]),
             record["segments"],
             "" if record["billed_parts"] is None else record["billed_parts"],
-            _text(record["content"]),
+            safe_cell(record["content"]),
         ]
 
 
