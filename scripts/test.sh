@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # make test: the whole suite against MariaDB and Redis, with a real Celery worker over Redis.
 #
-# Without arguments the suite runs as two pytest processes side by side, each on its own test
+# Without arguments the suite runs as three pytest processes side by side, each on its own test
 # database, Redis databases and var dir: the families that mostly wait (on workers, live servers,
 # browsers, restarts: tests/e2e, tests/bench, tests/fuzz, tests/security/test_slow_clients.py) in
-# one, everything else in the other. The waiting family leaves a core idle most of the time; side by
-# side the whole suite takes about the longer of the two instead of their sum. Nothing is shared
-# between the two but the MariaDB and Redis servers (docs/testing.md, "CI"). With arguments (a file,
-# -k, ...) it is one process, as before; TEST_ONE_PROCESS=1 makes the whole suite one process too.
+# two groups of about equal time, everything else in the third. The waiting families leave the
+# cores idle much of the time; side by side the whole suite takes about the longest of the three
+# instead of their sum. Nothing is shared between them but the MariaDB and Redis servers
+# (docs/testing.md, "CI"). With arguments (a file, -k, ...) it is one process, as before;
+# TEST_ONE_PROCESS=1 makes the whole suite one process too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DATABASE_URL="${TEST_DATABASE_URL:-mysql://root@127.0.0.1:3306/gm_server_notify}"
@@ -44,8 +45,8 @@ start_waiting() {  # name, Redis cache db, Redis broker db, then pytest's argume
 }
 skip_a=()
 for path in "${WAITING_A[@]}"; do skip_a+=("--ignore=$path"); done
-start_waiting waiting-a "${TEST_WAITING_A_REDIS_DBS:-11 10}" "${WAITING_A[@]}"
-start_waiting waiting-b "${TEST_WAITING_B_REDIS_DBS:-9 8}" "${skip_a[@]}" "${WAITING_B[@]}"
+start_waiting waiting_a "${TEST_WAITING_A_REDIS_DB:-11}" "${TEST_WAITING_A_BROKER_DB:-10}" "${WAITING_A[@]}"
+start_waiting waiting_b "${TEST_WAITING_B_REDIS_DB:-9}" "${TEST_WAITING_B_BROKER_DB:-8}" "${skip_a[@]}" "${WAITING_B[@]}"
 trap 'for pid in "${pids[@]}"; do kill -- -"$pid" 2>/dev/null || true; done' EXIT
 trap 'exit 143' INT TERM  # so that the EXIT trap stops the waiting groups too
 
@@ -62,9 +63,9 @@ done
 trap - EXIT
 all=0
 for index in "${!pids[@]}"; do
-  name=$([ "$index" -eq 0 ] && echo waiting-a || echo waiting-b)
+  name=$([ "$index" -eq 0 ] && echo waiting_a || echo waiting_b)
   echo "=== $name, exit ${statuses[$index]}; the end of var/test-$name.log:"
   if [ "${statuses[$index]}" -ne 0 ]; then tail -n 300 "var/test-$name.log"; all=1; else tail -n 30 "var/test-$name.log"; fi
 done
-echo "=== make test: the rest exit $rest_status, waiting-a exit ${statuses[0]}, waiting-b exit ${statuses[1]}"
+echo "=== make test: the rest exit $rest_status, waiting_a exit ${statuses[0]}, waiting_b exit ${statuses[1]}"
 [ "$rest_status" -eq 0 ] && [ "$all" -eq 0 ]

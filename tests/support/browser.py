@@ -67,9 +67,13 @@ def log_in(driver, base_url: str, *, next_path: str = "/dashboard") -> None:
 
 
 def wait_for(driver, condition, *, seconds: float = 30):
+    """Until ``condition(driver)`` is truthy. An element gone or replaced while the condition
+    reads it (a form's POST reloading the page, a panel redrawn) is asked again, not an error."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, scaled(seconds)).until(condition)
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, scaled(seconds), ignored_exceptions=ignored).until(condition)
 
 
 def wait_until_drawn(driver) -> None:
