@@ -1,6 +1,6 @@
 """The console part of benchmark 3 (``bench.statistics_scale``): 100 tenants' records beside the
 stations', the traffic rollup over all of them, then p50 and p95 of every ``/dashboard/api/``
-endpoint (30 and 90 China-time days, without and with a filter) and of the ``/dashboard`` page,
+endpoint (30 and 90 China-time days, without and with a filter) and of the console's pages,
 signed in as staff over HTTP. The issue's bar: every p95 under 300 ms.
 
 Tenant records: ``tenant_records`` over the ``days`` before now, in one batch per tenant and day;
@@ -272,6 +272,13 @@ def shapes(*, stations: int, today: Any) -> list[tuple[str, str, Any]]:
         )
     )
     result.append(("/dashboard page", "/dashboard", lambda i: {}))
+    # The console's other pages and the alerts' JSON (issue 32: every page and endpoint).
+    yesterday = {"date": (today - dt.timedelta(days=1)).isoformat()}
+    result.append(
+        ("/dashboard/reconciliation page (yesterday)", "/dashboard/reconciliation", lambda i: yesterday)
+    )
+    result.append(("/dashboard/alerts page", "/dashboard/alerts", lambda i: {}))
+    result.append(("alerts", "/dashboard/api/alerts", lambda i: {}))
     return result
 
 

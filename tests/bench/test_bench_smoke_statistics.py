@@ -27,3 +27,13 @@ def test_statistics_scale_benchmark_smoke_runs_without_errors_or_full_scans():
         assert endpoint["errors"] == 0, endpoint["endpoint"]
         assert endpoint["send_record_full_scan"] is False, (endpoint["endpoint"], endpoint["explain"])
         assert endpoint["explain"], endpoint["endpoint"]
+    console = {shape["endpoint"]: shape for shape in result["console"]}
+    for page in (
+        "/dashboard page",
+        "/dashboard/reconciliation page (yesterday)",
+        "/dashboard/alerts page",
+        "alerts",
+    ):
+        assert page in console, sorted(console)
+    for shape in console.values():
+        assert shape["requests"] > 0 and shape["errors"] == 0, shape
