@@ -93,6 +93,9 @@ CELERY_TASK_ROUTES = {
 
 # --- Beat: the sweeps, pulls and refreshes, and how often --------------------------------------------
 _SWEEP_SECONDS = env.int("SMS_SWEEP_SECONDS", default=15)
+# Beat wakes at least this often: a stop it was asked for (SIGTERM, Ctrl-C) happens at a wake-up
+# (gm_server_notify/celery.py), so make run's Ctrl-C is not held up by a long sleep.
+CELERY_BEAT_MAX_LOOP_INTERVAL = 1
 CELERY_BEAT_SCHEDULE = {
     # The push inbox: each push asks for a drain (at most once a second); this is the safety net.
     "drain-push-inbox": {

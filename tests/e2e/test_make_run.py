@@ -362,7 +362,7 @@ def test_ctrl_c_ends_an_idle_make_run_within_10_seconds_with_no_sigkill(idle_run
     assert "SIGKILL" not in supervisord_log
     # At loglevel warn supervisord logs a stop only when the program did not exit by itself (killed
     # by a signal, as the simulator was by SIGTERM); clean exits are INFO.
-    assert "stopped:" not in supervisord_log, supervisord_log
+    assert "stopped:" not in supervisord_log, supervisord_log + idle_run.log()[-4000:]
 
 
 # A timestamp of any form: 2026-12-04 14:33:05, 2026-12-04T14:33:05, 2026/12/04 14:33:05,
