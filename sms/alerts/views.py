@@ -5,10 +5,6 @@ CSRF token, and writes the audit log (``sms.alerts.services.acknowledge``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -19,6 +15,7 @@ from audit.services import Actor
 from sms.alerts import selectors, services
 from sms.alerts.notify import as_json
 from sms.core.csv_files import csv_response
+from sms.core.staff import staff_api
 from sms.models import Alert, AlertState
 
 CSV_COLUMNS = (
@@ -35,19 +32,6 @@ CSV_COLUMNS = (
     "acknowledged_at",
     "resolved_at",
 )
-
-
-def staff_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Staff only, answering 403 JSON (never a login redirect) to anyone else."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if not (user.is_authenticated and user.is_active and user.is_staff):
-            return JsonResponse({"error": "staff only: log in to /admin/ as staff"}, status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _state(request: HttpRequest) -> str | None:

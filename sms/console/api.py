@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from sms.console import selectors
 from sms.console.params import BadQuery, TrafficQuery, parse_query
 from sms.core.csv_files import csv_response
+from sms.core.staff import staff_api
 
 FORMATS = ("json", "csv")
 
@@ -22,9 +23,6 @@ FORMATS = ("json", "csv")
 def _staff_api(view: Callable[[HttpRequest], selectors.Answer]) -> Callable[[HttpRequest], HttpResponse]:
     @wraps(view)
     def answer(request: HttpRequest) -> HttpResponse:
-        user = request.user
-        if not (user.is_authenticated and user.is_active and user.is_staff):
-            return JsonResponse({"error": "staff only: sign in to the admin as staff"}, status=403)
         output = request.GET.get("format", "json")
         try:
             if output not in FORMATS:
@@ -36,7 +34,7 @@ def _staff_api(view: Callable[[HttpRequest], selectors.Answer]) -> Callable[[Htt
             return _csv(result, name=view.__name__)
         return JsonResponse(result.body, json_dumps_params={"ensure_ascii": False})
 
-    return require_GET(answer)
+    return require_GET(staff_api(answer))
 
 
 def _csv(result: selectors.Answer, *, name: str) -> HttpResponse:
