@@ -168,6 +168,49 @@ def load_tenants(*, records: int, days: int, now_us: int, rng: random.Random) ->
     }
 
 
+# Tencent says what it billed (its Fee) for each record it accepted; one in 200 it billed a part
+# more than we reserved, and the ledger booked the difference (a reconcile entry of -1).
+BILLED_MORE_EVERY = 200
+
+
+def seed_provider_bills() -> dict[str, Any]:
+    """What the reconciliation page reads beside the records: Tencent's bill for each of its
+    final records (``billed_parts``), one in ``BILLED_MORE_EVERY`` a part more than reserved, and
+    those differences' reconcile ledger entries. Kept when already there (``--reuse``)."""
+    from django.db import connection
+
+    from sms.models import SendRecord
+
+    if SendRecord.objects.filter(billed_parts__isnull=False).exists():
+        return {"reused": True}
+    started = time.perf_counter()
+    final = "provider = 'tencent' AND state IN ('delivered', 'failed')"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tbl_sms_send_record"
+            f" SET billed_parts = segments + (id % {BILLED_MORE_EVERY} = 7) WHERE {final}"
+        )
+        cursor.execute(
+            "INSERT INTO tbl_sms_balance_ledger"
+            " (station_id, tenant_id, delta, balance_after, reason, ref, created_at)"
+            " SELECT s.id, NULL, segments - billed_parts, 0, 'reconcile', r.id, r.finished_at"
+            " FROM tbl_sms_send_record r JOIN tbl_sms_statistics s ON s.station_id = r.station_id"
+            f" WHERE {final} AND billed_parts <> segments"
+        )
+        cursor.execute(
+            "INSERT INTO tbl_sms_balance_ledger"
+            " (station_id, tenant_id, delta, balance_after, reason, ref, created_at)"
+            " SELECT NULL, b.tenant_id, segments - billed_parts, 0, 'reconcile', r.id, r.finished_at"
+            " FROM tbl_sms_send_record r JOIN tbl_sms_message_batch b ON b.id = r.batch_id"
+            f" WHERE {final} AND billed_parts <> segments"
+        )
+        cursor.execute("SELECT COUNT(*) FROM tbl_sms_balance_ledger WHERE reason = 'reconcile'")
+        (differences,) = cursor.fetchone()
+        cursor.execute("ANALYZE TABLE tbl_sms_send_record")
+        cursor.fetchall()
+    return {"billed_more": differences, "seconds": round(time.perf_counter() - started, 1)}
+
+
 def roll_up(*, reuse: bool = False) -> dict[str, Any]:
     """The first rollup over everything loaded (no watermark: every hour from the oldest record),
     then the next run (the beat's minute: nothing changed). ``reuse``: keep the traffic rows of a

@@ -805,6 +805,8 @@ def main() -> None:
         loaded: dict[str, Any] = {"reused": True}
     else:
         loaded = load(**sizes, tenant_records=args.tenant_records)
+    bills = console_scale.seed_provider_bills()
+    print(f"provider bills: {bills}", flush=True)
     rollup = console_scale.roll_up(reuse="reused" in loaded)
     print(f"traffic rollup: {rollup}", flush=True)
     endpoints, console = measure(
@@ -827,6 +829,7 @@ def main() -> None:
             },
             "load": loaded,
             "traffic_rollup": rollup,
+            "provider_bills": bills,
             "endpoints": endpoints,
             "console": console,
             "goals": {

@@ -347,8 +347,12 @@ class SendRecord(models.Model):
             models.Index(fields=["state", "updated_at"], name="record_state_updated_idx"),
             # the age of each lane's oldest waiting record (the metric, the console, the alert).
             models.Index(fields=["state", "lane", "queued_at"], name="record_lane_waiting_idx"),
-            # the operators' reconciliation: a provider's accepted records per day.
-            models.Index(fields=["provider", "submitted_at"], name="record_provider_submit_idx"),
+            # the operators' reconciliation: a provider's accepted records per day, their parts and
+            # the parts it billed read from the index alone (sms.accounting.reconciliation).
+            models.Index(
+                fields=["provider", "submitted_at", "segments", "billed_parts"],
+                name="record_provider_submit_idx",
+            ),
             # uplinks: the last message a number received (sms.delivery.uplinks.match_record).
             models.Index(fields=["phone_e164", "created_at"], name="record_phone_created_idx"),
             # the traffic rollup: the records of one hour (sms.accounting.traffic).

@@ -11,16 +11,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from providers.registry import get_adapter
 from sms.core.content import count_segments, station_templates
 from sms.core.days import local_day_bounds
-from sms.models import BalanceLedger, LedgerReason, SendRecord
+from sms.models import BalanceLedger, LedgerReason, MessageBatch, SendRecord, Station
 
 # Differing records listed per provider and day (the totals count them all).
 MAX_LISTED_DIFFERENCES = 500
@@ -61,9 +60,10 @@ class ProviderBilling:
 def billing_reconciliation(*, day: dt.date, provider: str = "") -> list[ProviderBilling]:
     """Our parts against each provider's for the records it accepted on ``day`` (local time)."""
     lower, upper = local_day_bounds(day, day)
-    # One range of record_provider_submit_idx (provider, submitted_at) per provider: a day's range
-    # without the provider cannot use that index and read every record of every day. The providers
-    # come from the same index (a loose scan: one lookup per distinct value).
+    # One range of record_provider_submit_idx (provider, submitted_at, segments, billed_parts) per
+    # provider, read from the index alone: a day's range without the provider cannot use that index
+    # and read every record of every day. The providers come from the same index (a loose scan: one
+    # lookup per distinct value).
     names = [provider] if provider else _providers_with_records()
     accepted = SendRecord.objects.filter(
         provider__in=[name for name in names if name], submitted_at__gte=lower, submitted_at__lt=upper
@@ -91,47 +91,68 @@ def billing_reconciliation(*, day: dt.date, provider: str = "") -> list[Provider
             unbilled_records=row["unbilled"],
             differing_records=row["differing"],
         )
-        differing = list(
-            accepted.filter(provider=billing.provider, billed_parts__isnull=False)
-            .exclude(billed_parts=F("segments"))
-            .order_by("id")
-            .values("id", "station_id", "batch__tenant_id", "segments", "billed_parts")[
-                :MAX_LISTED_DIFFERENCES
-            ]
-        )
-        booked = _booked(
-            accepted.filter(provider=billing.provider, billed_parts__isnull=False)
-            .exclude(billed_parts=F("segments"))
-            .values_list("id", flat=True)
-        )
-        billing.booked = sum(booked.values())
-        billing.differences = [
-            BilledDifference(
-                record_id=item["id"],
-                account=item["station_id"] or f"tenant:{item['batch__tenant_id']}",
-                reserved=item["segments"],
-                billed=item["billed_parts"],
-                booked=booked.get(str(item["id"]), 0),
-            )
-            for item in differing
-        ]
+        if billing.differing_records:
+            _list_differences(billing, accepted.filter(provider=billing.provider))
         report.append(billing)
     return report
+
+
+def _list_differences(billing: ProviderBilling, accepted: QuerySet[SendRecord]) -> None:
+    """The provider's differing records: the booked sum over all of them, the first
+    ``MAX_LISTED_DIFFERENCES`` by id listed. They are found in the index range (provider,
+    submitted_at, segments, billed_parts) alone, without an ORDER BY: ordered by id, the optimizer
+    walked the primary key looking for them and read the whole table (8 s at 5,000,000 records,
+    docs/performance.md section 9)."""
+    rows = sorted(
+        accepted.filter(billed_parts__isnull=False)
+        .exclude(billed_parts=F("segments"))
+        .order_by()
+        .values_list("id", "station_id", "batch_id", "segments", "billed_parts")
+    )
+    tenants = dict(
+        MessageBatch.objects.filter(pk__in={row[2] for row in rows if row[2]}).values_list("id", "tenant_id")
+    )
+    accounts = {row[0]: (row[1], tenants.get(row[2])) for row in rows}
+    booked = _booked(accounts)
+    billing.booked = sum(booked.values())
+    billing.differences = [
+        BilledDifference(
+            record_id=record_id,
+            account=station_id or f"tenant:{tenants.get(batch_id)}",
+            reserved=segments,
+            billed=billed_parts,
+            booked=booked.get(record_id, 0),
+        )
+        for record_id, station_id, batch_id, segments, billed_parts in rows[:MAX_LISTED_DIFFERENCES]
+    ]
 
 
 def _providers_with_records() -> list[str]:
     return list(SendRecord.objects.order_by("provider").values_list("provider", flat=True).distinct())
 
 
-def _booked(record_ids: Iterable[int]) -> dict[str, int]:
-    """The reconcile ledger entries of these records, by record id."""
-    ids = [str(pk) for pk in record_ids]
-    booked: dict[str, int] = {}
+def _booked(accounts: dict[int, tuple[str | None, int | None]]) -> dict[int, int]:
+    """The reconcile ledger entries of these records (record id: (station code, tenant account
+    id)), by record id. Read through the ledger's (account, reason, ref) unique indexes, so the
+    accounts are named: by reason and ref alone the ledger, a row per reservation, would be read
+    whole."""
+    station_pks = dict(
+        Station.objects.filter(station_id__in={code for code, _ in accounts.values() if code}).values_list(
+            "station_id", "id"
+        )
+    )
+    booked: dict[int, int] = {}
+    ids = list(accounts)
     for start in range(0, len(ids), 1000):
-        for ref, delta in BalanceLedger.objects.filter(
-            reason=LedgerReason.RECONCILE, ref__in=ids[start : start + 1000]
-        ).values_list("ref", "delta"):
-            booked[ref] = booked.get(ref, 0) + delta
+        chunk = ids[start : start + 1000]
+        refs = [str(pk) for pk in chunk]
+        stations = {station_pks[code] for code, _ in map(accounts.get, chunk) if code in station_pks}
+        tenants = {tenant for code, tenant in map(accounts.get, chunk) if not code and tenant}
+        entries = BalanceLedger.objects.filter(reason=LedgerReason.RECONCILE, ref__in=refs).filter(
+            Q(station_id__in=stations) | Q(tenant_id__in=tenants)
+        )
+        for ref, delta in entries.values_list("ref", "delta"):
+            booked[int(ref)] = booked.get(int(ref), 0) + delta
     return booked
 
 

@@ -25,11 +25,13 @@ from sms.models import (
     SendRecord,
     SendStatus,
     Station,
+    TenantAccount,
 )
 from sms.sending import pipeline, sweeps
 from sms.station_api import services
 from sms.tenant_api import services as tenant_services
 from tests.conftest import SERVICE_TOKEN
+from tests.support.factories import send_record
 from tests.support.platform import make_signature, make_template
 from tests.support.pushes import apply_stored_pushes
 from tests.support.simulator import running_simulator
@@ -378,3 +380,30 @@ def test_the_first_final_report_decides_whatever_the_batching(recharge, api_clie
     record.refresh_from_db()
     assert (record.state, record.status) == (RecordState.DELIVERED, SendStatus.SUCCESS)
     assert _day() == (1, 0)
+
+
+def test_the_reconciliation_books_each_differing_record_on_its_own_account_and_lists_the_first_by_id(
+    recharge, monkeypatch
+):
+    from sms.accounting import reconciliation
+    from tests.support.traffic import tenant_batch
+
+    recharge("T7442", 10)
+    batch = tenant_batch("acme", template_type=2)
+    TenantAccount.objects.filter(pk=batch.tenant_id).update(balance_nums=10)
+    now = timezone.now()
+    fields = {"provider": "tencent", "submitted_at": now, "segments": 1, "billed_parts": 2}
+    station_records = [send_record(**fields) for _ in range(2)]
+    tenant_record = send_record(station_id=None, batch=batch, **fields)
+    agreeing = send_record(provider="tencent", submitted_at=now, segments=1, billed_parts=1)
+    ledger.reconcile_billed([*station_records, tenant_record, agreeing])
+    monkeypatch.setattr(reconciliation, "MAX_LISTED_DIFFERENCES", 2)
+
+    [row] = reconciliation.billing_reconciliation(day=timezone.localdate())
+
+    assert (row.accepted, row.differing_records, row.difference, row.booked) == (4, 3, 3, -3)
+    assert [(d.record_id, d.account, d.booked) for d in row.differences] == [
+        (station_records[0].pk, "T7442", -1),
+        (station_records[1].pk, "T7442", -1),
+    ]
+    assert TenantAccount.objects.get(pk=batch.tenant_id).balance_nums == 9
