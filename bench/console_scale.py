@@ -179,28 +179,30 @@ def seed_provider_bills() -> dict[str, Any]:
     those differences' reconcile ledger entries. Kept when already there (``--reuse``)."""
     from django.db import connection
 
-    from sms.models import SendRecord
+    from sms.models import BalanceLedger, LedgerReason, SendRecord
 
-    if SendRecord.objects.filter(billed_parts__isnull=False).exists():
+    if BalanceLedger.objects.filter(reason=LedgerReason.RECONCILE).exists():
         return {"reused": True}
     started = time.perf_counter()
     final = "provider = 'tencent' AND state IN ('delivered', 'failed')"
+    delta = "CAST(segments AS SIGNED) - CAST(billed_parts AS SIGNED)"  # unsigned columns
     with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE tbl_sms_send_record"
-            f" SET billed_parts = segments + (id % {BILLED_MORE_EVERY} = 7) WHERE {final}"
-        )
+        if not SendRecord.objects.filter(billed_parts__isnull=False).exists():
+            cursor.execute(
+                "UPDATE tbl_sms_send_record"
+                f" SET billed_parts = segments + (id % {BILLED_MORE_EVERY} = 7) WHERE {final}"
+            )
         cursor.execute(
             "INSERT INTO tbl_sms_balance_ledger"
             " (station_id, tenant_id, delta, balance_after, reason, ref, created_at)"
-            " SELECT s.id, NULL, segments - billed_parts, 0, 'reconcile', r.id, r.finished_at"
+            f" SELECT s.id, NULL, {delta}, 0, 'reconcile', r.id, r.finished_at"
             " FROM tbl_sms_send_record r JOIN tbl_sms_statistics s ON s.station_id = r.station_id"
             f" WHERE {final} AND billed_parts <> segments"
         )
         cursor.execute(
             "INSERT INTO tbl_sms_balance_ledger"
             " (station_id, tenant_id, delta, balance_after, reason, ref, created_at)"
-            " SELECT NULL, b.tenant_id, segments - billed_parts, 0, 'reconcile', r.id, r.finished_at"
+            f" SELECT NULL, b.tenant_id, {delta}, 0, 'reconcile', r.id, r.finished_at"
             " FROM tbl_sms_send_record r JOIN tbl_sms_message_batch b ON b.id = r.batch_id"
             f" WHERE {final} AND billed_parts <> segments"
         )
