@@ -316,6 +316,9 @@ class SendRecord(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     # When the record became ``unknown``: the settle deadline counts from here.
     unknown_at = models.DateTimeField(null=True, blank=True)
+    # Its validity's end (``sms.sending.validity``): not handed to a provider by then, it fails
+    # ``EXPIRED`` and is refunded instead of arriving late. Null: no validity.
+    expires_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -345,6 +348,8 @@ class SendRecord(models.Model):
             models.Index(fields=["batch", "state"], name="record_batch_state_idx"),
             # the sweeper: records left queued or sending too long.
             models.Index(fields=["state", "updated_at"], name="record_state_updated_idx"),
+            # the validity sweep: waiting records whose validity has passed (sms.sending.validity).
+            models.Index(fields=["state", "expires_at"], name="record_state_expires_idx"),
             # the age of each lane's oldest waiting record (the metric, the console, the alert).
             models.Index(fields=["state", "lane", "queued_at"], name="record_lane_waiting_idx"),
             # the operators' reconciliation: a provider's accepted records per day, their parts and

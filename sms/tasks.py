@@ -233,9 +233,12 @@ def sweep_pending_reports() -> int:
 
 @shared_task(name="sms.sweep_stale_records", ignore_result=True, **RETRY_TRANSIENT)
 def sweep_stale_records() -> dict[str, int]:
-    """Beat: re-dispatch records left queued; resend or mark unknown records left sending; mark
-    unknown records whose report never came; settle records unknown past the settle deadline;
-    expire (and refund) records added but never started."""
+    """Beat: fail (and refund) waiting records past their validity; re-dispatch records left
+    queued; resend or mark unknown records left sending; mark unknown records whose report never
+    came; settle records unknown past the settle deadline; expire (and refund) records added but
+    never started."""
+    # First: a record past its validity is not published again.
+    expired = sweeps.expire_overdue()
     requeued = sweeps.requeue_stale_queued(older_than=timedelta(seconds=settings.SMS_REQUEUE_AFTER_SECONDS))
     resent, uncertain = sweeps.reconcile_stuck_sending(older_than=sending_stuck_after())
     unreported = sweeps.expire_unreported(older_than=timedelta(seconds=settings.SMS_REPORT_DEADLINE_SECONDS))
@@ -244,6 +247,7 @@ def sweep_stale_records() -> dict[str, int]:
     )
     unstarted = sweeps.expire_unstarted(older_than=timedelta(seconds=settings.SMS_UNSTARTED_HOLD_SECONDS))
     return {
+        "expired": expired,
         "requeued": requeued,
         "resent": resent,
         "uncertain": uncertain,

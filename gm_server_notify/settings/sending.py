@@ -76,6 +76,13 @@ SMS_UNSTARTED_HOLD_SECONDS = env.int("SMS_UNSTARTED_HOLD_SECONDS", default=86400
 # Verify codes (station business type 2, tenant templates of type 1) one mobile may get: sliding
 # windows "count/period" (s, m, h, d), comma-separated; empty for none.
 SMS_VERIFY_LIMITS = env.str("SMS_VERIFY_LIMITS", default="1/60s,5/1h,10/1d")
+# A station's verify code (business type 2) not handed to a provider within this many seconds of
+# its send/start fails EXPIRED and is refunded instead of arriving late (sms/sending/validity.py);
+# 0: no validity. Other station messages have none; a tenant message has the validity_seconds
+# of its POST v1/message, if any.
+SMS_STATION_VERIFY_VALIDITY_SECONDS = env.int("SMS_STATION_VERIFY_VALIDITY_SECONDS", default=600)
+if SMS_STATION_VERIFY_VALIDITY_SECONDS < 0:
+    raise ImproperlyConfigured("SMS_STATION_VERIFY_VALIDITY_SECONDS must be 0 (none) or more")
 # Messages a station may add per China-time day (0: no cap).
 SMS_STATION_DAILY_CAP = env.int("SMS_STATION_DAILY_CAP", default=0)
 # Idempotency-Key: how long a key's answer is kept, and after how long a claim whose request never

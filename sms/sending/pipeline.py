@@ -22,6 +22,10 @@ in ``remark``. A batch is never handed to a provider that cannot carry it (a num
 regions, free text to a template provider, a business type it has no template for): the dispatch
 checks before it sends, and such a batch goes on to the chain at once, or fails with the reason.
 
+A claimed record whose validity has passed (``expires_at``, ``sms.sending.validity``) is not sent:
+it fails ``EXPIRED`` and is refunded once, before the provider request, on every path that claims
+(first sends, retries, failover, the sweeps' re-dispatches, the bulk lane's turns).
+
 Every record goes out on the lane it was written with (``sms.sending.lanes``): its dispatch task
 is published to that lane's queue, and a bulk batch waits its sender's turn (``sms.sending.fairness``).
 
@@ -71,7 +75,7 @@ from sms.delivery.reports import (
 )
 from sms.marketing import hours
 from sms.models import Lane, MessageBatch, RecordState, SendRecord, SendStatus
-from sms.sending import fairness, lanes
+from sms.sending import fairness, lanes, validity
 from sms.sending.routing import (
     BatchNeeds,
     is_douyin,
@@ -113,6 +117,7 @@ CLAIM_READ_FIELDS = (
     "phone_e164",
     "content",
     "sms_content",
+    "expires_at",
 )
 
 
@@ -179,6 +184,26 @@ def fail_records(*, records: Sequence[SendRecord], remark: str, code: str = "") 
         SendOutcome(record.pk, OutcomeStatus.FAILED, code=code, description=remark) for record in records
     ]
     return record_outcomes(provider="", dispatch_id=None, outcomes=outcomes)
+
+
+def fail_expired(*, records: Sequence[SendRecord], dispatch_id: str | None = None) -> int:
+    """Fail records whose validity has passed before any provider was handed them
+    (``sms.sending.validity``): ``EXPIRED``, refunded once, counted, their webhook events; in one
+    update per 999 records. With ``dispatch_id``, only those still ``sending`` under it (claimed by
+    the caller's dispatch); without, those still ``scheduled``, ``queued`` or ``sending``."""
+    outcomes = [
+        SendOutcome(
+            record.pk,
+            OutcomeStatus.FAILED,
+            code=validity.EXPIRED_CODE,
+            description=validity.EXPIRED_DESCRIPTION,
+        )
+        for record in records
+    ]
+    expired = record_outcomes(provider="", dispatch_id=dispatch_id, outcomes=outcomes)
+    if expired:
+        logger.info("%s record(s) expired before a provider was handed them (refunded)", expired)
+    return expired
 
 
 def fail_unstarted(records: Sequence[SendRecord], *, remark: str, code: str) -> int:
@@ -572,6 +597,12 @@ def dispatch(
     )
     if not dispatch.records:
         return DispatchResult()
+    if resume_dispatch_id is None:
+        # Validity (sms.sending.validity): an expired record is failed, never handed over late. A
+        # resumed dispatch is not looked at: its provider may have it already.
+        _drop_expired(dispatch)
+        if not dispatch.records:
+            return DispatchResult()
     _hold_marketing_after_hours(dispatch)
     if not dispatch.records:
         return DispatchResult()
@@ -610,6 +641,18 @@ def dispatch(
         ]
     record_outcomes_durably(provider=provider, dispatch_id=dispatch.dispatch_id, outcomes=outcomes)
     return DispatchResult(sent=len(dispatch.records))
+
+
+def _drop_expired(dispatch: Dispatch) -> None:
+    """Fail (``fail_expired``) the claimed records of ``dispatch`` whose validity has passed, and
+    take them out of it."""
+    now = timezone.now()
+    expired = [record for record in dispatch.records if validity.has_expired(record.expires_at, now=now)]
+    if not expired:
+        return
+    fail_expired(records=expired, dispatch_id=dispatch.dispatch_id)
+    gone = {record.pk for record in expired}
+    dispatch.records = [record for record in dispatch.records if record.pk not in gone]
 
 
 def _hold_marketing_after_hours(dispatch: Dispatch) -> None:

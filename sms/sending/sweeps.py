@@ -19,8 +19,9 @@ from sms.core.bulk import bulk_save
 from sms.delivery import uplinks
 from sms.delivery.reports import DailyCounts, apply_delivery_reports, bump_daily_statistics, count_daily
 from sms.models import Lane, RecordState, SendRecord, SendStatus
-from sms.sending import fairness
+from sms.sending import fairness, validity
 from sms.sending.pipeline import (
+    fail_expired,
     fail_unstarted,
     mark_unknown,
     publish_batches,
@@ -30,6 +31,22 @@ from sms.sending.pipeline import (
 from sms.webhooks import outbox
 
 logger = logging.getLogger(__name__)
+
+
+@retry_on_deadlock()
+def expire_overdue(*, limit: int = 10_000) -> int:
+    """Fail the records waiting ``queued`` or ``scheduled`` whose validity has passed
+    (``sms.sending.validity``): ``EXPIRED``, refunded once, with their webhook events, even when no
+    dispatch comes for them (a provider whose retries back off past the validity, a lost task). The
+    rows are locked first, skipping those a dispatch holds: that dispatch applies the same rule.
+    Not ordered: an ``ORDER BY id`` could make the database walk the primary key instead of the
+    ``(state, expires_at)`` range."""
+    with transaction.atomic():
+        records = list(
+            validity.overdue(now=timezone.now()).select_for_update(skip_locked=True).only("id")[:limit]
+        )
+        expired = fail_expired(records=records)
+    return expired
 
 
 def requeue_stale_queued(*, older_than: timedelta, limit: int = 10_000) -> int:

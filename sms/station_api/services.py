@@ -45,7 +45,7 @@ from sms.core.phones import (
 )
 from sms.delivery.reports import DailyCounts, bump_daily_statistics, count_daily
 from sms.models import BusinessType, Combo, LedgerReason, RechargeRecord, RecordState, SendRecord, Station
-from sms.sending import daily_cap, lanes, limits, suspension
+from sms.sending import daily_cap, lanes, limits, suspension, validity
 from sms.sending.pipeline import queue_for_dispatch
 from sms.sending.routing import douyin_template
 
@@ -362,7 +362,8 @@ def _write_station_send(
 @retry_on_deadlock()
 def start_station_send(*, task_id: int) -> SendRecord:
     """Queue an added record for sending. Starting a record twice sends it once: only a record
-    still ``created`` moves to ``queued`` and publishes a dispatch task (after commit)."""
+    still ``created`` moves to ``queued`` and publishes a dispatch task (after commit). A verify
+    code's validity counts from here (``sms.sending.validity``)."""
     with transaction.atomic():
         record = SendRecord.objects.select_for_update().filter(pk=task_id, station_id__isnull=False).first()
         if record is None:
@@ -374,7 +375,10 @@ def start_station_send(*, task_id: int) -> SendRecord:
             return record
         record.state = RecordState.QUEUED
         record.queued_at = timezone.now()
-        record.save(update_fields=["state", "queued_at", "updated_at"])
+        record.expires_at = validity.station_expires_at(
+            business_type=record.business_type, started_at=record.queued_at
+        )
+        record.save(update_fields=["state", "queued_at", "expires_at", "updated_at"])
         queue_for_dispatch([record.pk])
         daily: DailyCounts = {}
         count_daily(daily, record, "total")

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from gm_server_notify.api.fields import MAX_DATE, MIN_DATE, IdField, UnixSecondsField
 from gm_server_notify.api.paging import OffsetPageSerializer, offset_list_schema
 from sms.core.phones import display_mobile
+from sms.sending import validity
 from sms.tenant_api import services as tenant_services
 
 # ``send_at`` and v1/uplink's ``since``: Unix seconds within the dates the API takes
@@ -55,6 +56,17 @@ class MessageRequest(serializers.Serializer):
         max_value=MAX_UNIX,
         help_text="added: Unix seconds, at most 30 days ahead: the batch is accepted and billed now "
         "and held (its mobiles show queued) until then; marketing also until the marketing hours",
+    )
+
+    validity_seconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=validity.MIN_SECONDS,
+        max_value=validity.MAX_SECONDS,
+        help_text="added: seconds, 10 to 172800 (48 h): a mobile not handed to a provider within this long "
+        "after the batch may first be sent (now, or its send_at or marketing hours) fails with reason "
+        "`EXPIRED: …` and is refunded instead of arriving late; omitted or null: no validity",
     )
 
     def validate_send_at(self, value: int | None) -> dt.datetime | None:
@@ -111,7 +123,7 @@ class MessageCounts(serializers.Serializer):
     sending = serializers.IntegerField(help_text="handed to the provider, waiting for its report")
     delivered = serializers.IntegerField(help_text="delivered")
     failed = serializers.IntegerField(
-        help_text="failed (refused, undelivered, limited, opted out, cancelled)"
+        help_text="failed (refused, undelivered, limited, opted out, cancelled, expired)"
     )
     unknown = serializers.IntegerField(help_text="no report by the deadline, or the submit's answer was lost")
 

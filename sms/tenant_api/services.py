@@ -41,7 +41,7 @@ from sms.models import (
     TenantAccount,
     WebhookEndpoint,
 )
-from sms.sending import lanes, limits, suspension
+from sms.sending import lanes, limits, suspension, validity
 from sms.sending.pipeline import fail_records, queue_batch_for_dispatch
 from sms.webhooks import outbox, urlguard
 from templates_mgmt.models import Template, TemplateType
@@ -116,6 +116,7 @@ def send_tenant_message(
     params: Sequence[str] = (),
     callback_url: str = "",
     send_at: dt.datetime | None = None,
+    validity_seconds: int | None = None,
 ) -> MessageBatch:
     """Validate a tenant's bulk message, reserve every recipient's segments, write one queued
     record per distinct number in bulk, and publish the dispatch after commit.
@@ -132,7 +133,9 @@ def send_tenant_message(
     balance cannot cover it (ER:0034). A ``callback_url`` (this batch's webhook events go there
     instead of the tenant's ``v1/callback`` URL) must pass the SSRF guard
     (``sms.webhooks.urlguard``), and the tenant must have set ``v1/callback``, whose secret signs
-    the pushes (ER:0004).
+    the pushes (ER:0004). ``validity_seconds`` (``sms.sending.validity``: 10 to 172,800, else
+    ER:0004): a record not handed to a provider that long after it may first be sent fails
+    ``EXPIRED`` and is refunded.
     """
     sign, template = _passed_sign_and_template(owner=owner, sign_id=sign_id, temp_id=temp_id)
     phones = _distinct_phones(mobiles)
@@ -144,6 +147,7 @@ def send_tenant_message(
     now = clock.now()
     if send_at is not None:
         _check_send_at(now, send_at)
+    validity.check_seconds(validity_seconds)  # the validity period: sms.sending.validity
     marketing = template.type == TemplateType.MARKETING
     refused: dict[str, tuple[str, str]] = {}
     if marketing:
@@ -173,6 +177,7 @@ def send_tenant_message(
             phones=phones,
             segments={e164: texts.segments(international=not is_mainland_e164(e164)) for e164 in phones},
             refused=refused,
+            validity_seconds=validity_seconds,
         )
 
 
@@ -281,11 +286,13 @@ def _write_batch(
     phones: dict[str, Phone],
     segments: dict[str, int],
     refused: dict[str, tuple[str, str]],
+    validity_seconds: int | None = None,
 ) -> MessageBatch:
     """Reserve the segments of every sendable recipient, write ``batch`` (its ``content``: the
     mainland form of the text) and one record per distinct number with its own ``contents``
     (``refused`` ones, by code and remark: failed at once, uncharged), queued, or scheduled when
-    the batch has a ``release_at``; publish after commit."""
+    the batch has a ``release_at``, expiring ``validity_seconds`` after they may first be sent;
+    publish after commit."""
     batch.uuid = uuid.uuid4()
     batch.tenant = account
     now = timezone.now()
@@ -298,6 +305,8 @@ def _write_batch(
         # Plain tuples, not model instances: a 10,000-mobile message is a handful of multi-row
         # INSERTs (sms.core.bulk.insert_rows).
         stamp = db_datetime(now)
+        expires = validity.tenant_expires_at(validity_seconds=validity_seconds, release_at=batch.release_at)
+        expires_at = None if expires is None else db_datetime(expires)
         sendable_state = RecordState.SCHEDULED if held else RecordState.QUEUED
         lane = lanes.tenant_lane(template_type=batch.template_type, recipients=batch.total)
         rows = []
@@ -325,6 +334,7 @@ def _write_batch(
                     0,
                     False,
                     lane,
+                    None if failed else expires_at,
                 )
             )
         insert_rows(SendRecord, RECORD_INSERT_FIELDS, rows)
@@ -367,6 +377,7 @@ RECORD_INSERT_FIELDS = (
     "attempts",
     "refunded",
     "lane",
+    "expires_at",
 )
 LIMITED_CODE = "LIMITED"
 CANCELLED_CODE = "CANCELLED"

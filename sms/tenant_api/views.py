@@ -101,6 +101,11 @@ is not suspended (`ER:0037`); the balance covers every recipient's segments (`ER
 - `send_at` (optional, Unix seconds, now to `SMS_SEND_AT_MAX_DAYS` days ahead) holds the batch until
   then; `callback_url` (optional) sends this batch's webhook events there instead of the
   `v1/callback` URL, which must be set.
+- `validity_seconds` (optional, 10 to 172800): a mobile not handed to a provider within that long
+  after the batch may first be sent (now, or its `send_at` or the marketing hours' opening) is
+  `failed` with reason `EXPIRED: not handed to a provider within its validity`, refunded, and gets
+  its webhook event, instead of arriving late (a provider down, retries backing off). A mobile
+  already handed to a provider is never expired: its report decides.
 - Safe to retry with an `Idempotency-Key` header.""",
         request=MessageRequest,
         parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED],
@@ -125,6 +130,17 @@ is not suspended (`ER:0037`); the balance covers every recipient's segments (`ER
                 },
                 description="held until send_at (at most 30 days ahead: a past one is ER:0004)",
             ),
+            body_example(
+                "verify code valid 5 minutes",
+                {
+                    "sign_id": 1,
+                    "temp_id": 1,
+                    "mobiles": ["13112341234"],
+                    "params": ["112095", "5"],
+                    "validity_seconds": 300,
+                },
+                description="not handed to a provider within 300 s: failed, EXPIRED, refunded",
+            ),
         ],
         responses=answers(
             ok_answer(MessageAccepted, {"uuid": BATCH}, "accepted: follow it with GET v1/message?uuid="),
@@ -132,11 +148,14 @@ is not suspended (`ER:0037`); the balance covers every recipient's segments (`ER
             tenant_params_fail(
                 "mobiles: This field is required.",
                 when="a missing or ill-typed field; 0 or over 10,000 mobiles; a `send_at` in the past "
-                "or more than `SMS_SEND_AT_MAX_DAYS` ahead; a `callback_url` refused, or without "
-                "`v1/callback` set",
+                "or more than `SMS_SEND_AT_MAX_DAYS` ahead; a `validity_seconds` that is not an integer "
+                "from 10 to 172800; a `callback_url` refused, or without `v1/callback` set",
                 name="mobiles",
             ),
             tenant_params_fail("send_at must be between now and 30 days ahead", name="send_at"),
+            tenant_params_fail(
+                "validity_seconds: Ensure this value is greater than or equal to 10.", name="validity_seconds"
+            ),
             *TENANT_KEYED,
             SIGN_NOT_YOURS,
             platform_refusal(PlatformError.TEMP_NOT_OF_SIGN, "temp_id 9 is not of sign_id 1"),
@@ -165,9 +184,10 @@ Added beyond seed 001 (a client holding a uuid needs it). Answers the batch's co
 a page of its mobiles (`page`, `page_size` up to 10,000, default 1000), each with its `state`:
 `queued` (waiting for a worker, or held until its `send_at` or the marketing hours), `sending`
 (handed to the provider, waiting for its report), `delivered`, `failed` with the provider's (or
-our) `reason`, or `unknown` (no report by the deadline, or the provider's answer to the submit was
-lost: not refunded; a late report or a pull still decides it, and after
-`SMS_UNKNOWN_SETTLE_SECONDS` it fails). A uuid that is not one of yours is `ER:0004`.""",
+our) `reason` (`EXPIRED: …`: not handed to a provider within its `validity_seconds`), or
+`unknown` (no report by the deadline, or the provider's answer to the submit was lost: not
+refunded; a late report or a pull still decides it, and after `SMS_UNKNOWN_SETTLE_SECONDS` it
+fails). A uuid that is not one of yours is `ER:0004`.""",
         parameters=[MessageQuery],
         examples=query_example("a batch", uuid=BATCH),
         responses=answers(
