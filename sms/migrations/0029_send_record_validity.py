@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     # Validity periods (issue 26): a record's expires_at, and the index the validity sweep reads.
     dependencies = [
-        ("sms", "0027_admin_plural_names"),
+        ("sms", "0028_reconciliation_covering_index"),
     ]
 
     operations = [
