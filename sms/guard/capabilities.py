@@ -18,9 +18,11 @@ tenant lacks is refused whole, with nothing written or reserved: ``ER:0040`` to 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 from gm_server_notify.errors import NotEnabled, Reason
+from providers.numbers import MAINLAND_COUNTRY_CODE
+from sms.core.phones import Phone
 from sms.models import TenantAccount
 from templates_mgmt.models import TemplateType
 
@@ -31,12 +33,12 @@ ASK_AN_OPERATOR = "an operator enables it for your account"
 
 
 def check_send(
-    *, account: TenantAccount, mobiles_e164: Iterable[str], template_type: int, send_at: dt.datetime | None
+    *, account: TenantAccount, phones: Mapping[str, Phone], template_type: int, send_at: dt.datetime | None
 ) -> None:
     """Refuse a ``v1/message`` that needs a capability the tenant lacks: ER:0040 naming up to 20
     of its numbers outside +86, ER:0041 for a marketing template, ER:0042 for a ``send_at``."""
     if not account.international_enabled:
-        abroad = [e164 for e164 in mobiles_e164 if not e164.startswith("+86")]
+        abroad = [e164 for e164, phone in phones.items() if phone.country_code != MAINLAND_COUNTRY_CODE]
         if abroad:
             more = f" and {len(abroad) - SHOWN} more" if len(abroad) > SHOWN else ""
             raise NotEnabled(

@@ -15,11 +15,11 @@ from collections.abc import Mapping
 import phonenumbers
 
 from gm_server_notify.errors import InvalidInput
+from providers.numbers import MAINLAND_COUNTRY_CODE as MAINLAND
 from sms.core.phones import Phone
 from sms.models import AllowedCallingCode, TenantAccount
 
 BLOCKED_COUNTRY_CODE = "BLOCKED:COUNTRY"
-MAINLAND = 86
 
 
 def allowed_codes(account: TenantAccount) -> set[int]:

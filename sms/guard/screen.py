@@ -20,9 +20,7 @@ def screen(
 ) -> dict[str, tuple[str, str]]:
     """Refuse the request when it needs a capability the tenant lacks; else the numbers of
     ``phones`` that fail at once, each with its code and remark."""
-    capabilities.check_send(
-        account=account, mobiles_e164=phones, template_type=template_type, send_at=send_at
-    )
+    capabilities.check_send(account=account, phones=phones, template_type=template_type, send_at=send_at)
     refused = countries.blocked(account=account, phones=phones)
     for e164, why in pumping.paused(account=account, phones=phones).items():
         refused.setdefault(e164, why)
