@@ -26,9 +26,8 @@ def set_capabilities(
     *, account_id: int, changes: Mapping[str, bool], actor: Actor = SYSTEM
 ) -> dict[str, bool]:
     """Set the tenant's capability flags named in ``changes`` (``international_enabled``,
-    ``marketing_enabled``, ``scheduling_enabled``, ``uplinks_enabled``: ``capabilities.FLAGS``);
-    one audit entry with the flags that changed, before and after.
-    Answers what changed."""
+    ``marketing_enabled``, ``scheduling_enabled``, ``uplinks_enabled``: ``capabilities.FLAGS``),
+    with one audit entry of the flags that changed, before and after. Answers what changed."""
     unknown = sorted(set(changes) - set(FLAGS))
     if unknown:
         raise InvalidInput(f"no such capability: {', '.join(unknown)}", field="capabilities")
