@@ -44,6 +44,8 @@ class AuditAction(models.TextChoices):
     CAP_CHANGE = "cap_change", "cap changed"
     ALLOWLIST_CHANGE = "allowlist_change", "allowlist changed"
     ALERT_ACKNOWLEDGEMENT = "alert_acknowledgement", "alert acknowledged"
+    TENANT_CAPABILITY_CHANGE = "tenant_capability_change", "tenant capabilities changed"
+    PREFIX_PAUSE_LIFT = "prefix_pause_lift", "prefix pause lifted"
 
 
 class ActorKind(models.TextChoices):

@@ -26,6 +26,11 @@ class Reason(enum.StrEnum):
     SIGN_NOT_PASSED = "sign_not_passed"  # ER:0031
     TEMPLATE_NOT_PASSED = "template_not_passed"  # ER:0032
     INVALID_MOBILE = "invalid_mobile"  # ER:0033
+    # A capability an operator has not granted the tenant (sms.guard.capabilities).
+    INTERNATIONAL_NOT_ENABLED = "international_not_enabled"  # ER:0040
+    MARKETING_NOT_ENABLED = "marketing_not_enabled"  # ER:0041
+    SCHEDULING_NOT_ENABLED = "scheduling_not_enabled"  # ER:0042
+    UPLINKS_NOT_ENABLED = "uplinks_not_enabled"  # ER:0043
 
 
 class DomainError(Exception):
@@ -68,6 +73,11 @@ class RequestInProgress(DomainError):
 
 class RateLimited(DomainError):
     """A limit of sends (verify codes to one mobile) is reached; ``message`` names the window."""
+
+
+class NotEnabled(DomainError):
+    """The account may not do this: an operator has not granted it the capability (its
+    ``reason`` says which)."""
 
 
 class Suspended(DomainError):

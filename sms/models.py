@@ -114,6 +114,23 @@ class TenantAccount(models.Model):
     price_fen_per_part = models.DecimalField(
         max_digits=10, decimal_places=4, null=True, blank=True, help_text="fen per part; empty: the default"
     )
+    # Capabilities an operator grants (sms.guard.capabilities; a refused one is ER:0040-ER:0043).
+    # International is off until an operator allows it and the calling codes (AllowedCallingCode):
+    # abroad is where SMS pumping costs money. The others keep what every tenant could do before.
+    international_enabled = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="may send outside +86, to the calling codes allowed below (ER:0040 when off)",
+    )
+    marketing_enabled = models.BooleanField(
+        default=True, db_default=True, help_text="may send marketing templates, type 3 (ER:0041 when off)"
+    )
+    scheduling_enabled = models.BooleanField(
+        default=True, db_default=True, help_text="may send with send_at (ER:0042 when off)"
+    )
+    uplinks_enabled = models.BooleanField(
+        default=True, db_default=True, help_text="may read replies with GET v1/uplink (ER:0043 when off)"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -125,6 +142,57 @@ class TenantAccount(models.Model):
 
     def __str__(self) -> str:
         return f"tenant:{self.user_id}"
+
+
+class AllowedCallingCode(models.Model):
+    """A calling code (``44`` for +44) a tenant may send to once its ``international_enabled`` capability
+    is on; an operator adds them one by one in the admin (each add and removal is audited). +86 is
+    always allowed and never listed. A number outside the list fails ``BLOCKED:COUNTRY``
+    (``sms.guard.countries``)."""
+
+    tenant = models.ForeignKey(TenantAccount, on_delete=models.CASCADE, related_name="allowed_calling_codes")
+    calling_code = models.PositiveSmallIntegerField(
+        help_text="the country calling code, without +: 44 for +44"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "tbl_sms_allowed_calling_code"
+        ordering = ["calling_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "calling_code"], name="allowed_calling_code_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"+{self.calling_code}"
+
+
+class PrefixPause(models.Model):
+    """The pumping guard (``sms.guard.pumping``) paused a tenant's sends to one number prefix: the
+    calling code and the national number without its last ``SMS_PUMPING_RANGE_DIGITS`` digits
+    (``+86 1391234``: a range of 10,000 numbers, never a number). In force until ``until``, or
+    until an operator lifts it in the admin (``lifted_at``, audited). Records to the prefix fail
+    ``PAUSED:PREFIX`` meanwhile."""
+
+    tenant = models.ForeignKey(TenantAccount, on_delete=models.CASCADE, related_name="prefix_pauses")
+    prefix = models.CharField(max_length=24, help_text="calling code and national digits: +86 1391234")
+    codes = models.PositiveIntegerField(help_text="verify codes asked for to the prefix within the hour")
+    limit = models.PositiveIntegerField(help_text="SMS_PUMPING_MAX_PER_PREFIX_HOUR when it tripped")
+    started_at = models.DateTimeField()
+    until = models.DateTimeField(help_text="in force until then, unless lifted before")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        db_table = "tbl_sms_prefix_pause"
+        indexes = [
+            # a send reads its tenant's pauses in force; the alert rule every pause in force.
+            models.Index(fields=["tenant", "lifted_at", "until"], name="prefix_pause_tenant_idx"),
+            models.Index(fields=["lifted_at", "until"], name="prefix_pause_in_force_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix} of tenant:{self.tenant_id}"
 
 
 class LedgerReason(models.TextChoices):
@@ -910,6 +978,7 @@ class AlertRule(models.TextChoices):
     REPORT_LAG = "report_lag", "delivery reports late"
     WEBHOOK_DEAD = "webhook_dead", "dead webhook events"
     RECONCILIATION = "reconciliation", "billing reconciliation difference"
+    PREFIX_PAUSED = "prefix_paused", "a tenant's number prefix paused by the pumping guard"
 
 
 class AlertState(models.TextChoices):

@@ -73,6 +73,11 @@ class PlatformError(Enum):
     IDEMPOTENCY_KEY_REUSED = ("ER:0035", 422, "idempotency key reused")
     REQUEST_IN_PROGRESS = ("ER:0036", 409, "request in progress")
     SUSPENDED = ("ER:0037", 403, "sending suspended")
+    # Added by issue 26: capabilities an operator grants a tenant (docs/api-platform.md).
+    INTERNATIONAL_NOT_ENABLED = ("ER:0040", 403, "international not enabled")
+    MARKETING_NOT_ENABLED = ("ER:0041", 403, "marketing not enabled")
+    SCHEDULING_NOT_ENABLED = ("ER:0042", 403, "scheduling not enabled")
+    UPLINKS_NOT_ENABLED = ("ER:0043", 403, "uplinks not enabled")
 
     @property
     def code(self) -> str:
@@ -108,6 +113,10 @@ _REASON_ERRORS = {
     Reason.SIGN_NOT_PASSED: PlatformError.SIGN_NOT_PASSED,
     Reason.TEMPLATE_NOT_PASSED: PlatformError.TEMP_NOT_PASSED,
     Reason.INVALID_MOBILE: PlatformError.INVALID_MOBILE,
+    Reason.INTERNATIONAL_NOT_ENABLED: PlatformError.INTERNATIONAL_NOT_ENABLED,
+    Reason.MARKETING_NOT_ENABLED: PlatformError.MARKETING_NOT_ENABLED,
+    Reason.SCHEDULING_NOT_ENABLED: PlatformError.SCHEDULING_NOT_ENABLED,
+    Reason.UPLINKS_NOT_ENABLED: PlatformError.UPLINKS_NOT_ENABLED,
 }
 
 

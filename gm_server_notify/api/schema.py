@@ -157,13 +157,26 @@ PLATFORM_ERROR_WHEN = {
     PlatformError.TEMP_STATUS_FAIL: "editing a template that passed review",
     PlatformError.SIGN_NOT_PASSED: "sending with a signature not passed",
     PlatformError.TEMP_NOT_PASSED: "sending with a template not passed",
-    PlatformError.INVALID_MOBILE: "a mobile that is not a valid mobile number (the message names up to 20)",
+    PlatformError.INVALID_MOBILE: (
+        "a mobile that is not a valid mobile number (the message names up to 20, each with why)"
+    ),
     PlatformError.BALANCE_NOT_ENOUGH: "the balance cannot cover every recipient's segments",
     PlatformError.IDEMPOTENCY_KEY_REUSED: "an `Idempotency-Key` presented again with another body",
     PlatformError.REQUEST_IN_PROGRESS: (
         "the first request with that `Idempotency-Key` is still being processed"
     ),
     PlatformError.SUSPENDED: "an operator suspended the tenant's sending (`sending suspended: <reason>`)",
+    PlatformError.INTERNATIONAL_NOT_ENABLED: (
+        "a `v1/message` with a number outside +86 while an operator has not enabled international "
+        "sending for the tenant (the message names up to 20 of them)"
+    ),
+    PlatformError.MARKETING_NOT_ENABLED: (
+        "a `v1/message` with a marketing template (type 3) while marketing is not enabled for the tenant"
+    ),
+    PlatformError.SCHEDULING_NOT_ENABLED: (
+        "a `v1/message` with `send_at` while scheduling is not enabled for the tenant"
+    ),
+    PlatformError.UPLINKS_NOT_ENABLED: "`GET v1/uplink` while uplinks are not enabled for the tenant",
 }
 
 

@@ -24,6 +24,7 @@ from gm_server_notify.settings.sending import *  # the pipeline's retries, sweep
 from gm_server_notify.settings.celery import *  # broker, queues, beat, heartbeat
 from gm_server_notify.settings.webhooks import *  # tenant webhooks
 from gm_server_notify.settings.marketing import *  # sending hours, opt-outs
+from gm_server_notify.settings.guard import *  # the tenant guard's pumping rule
 from gm_server_notify.settings.privacy import *  # retention, erasure, the opt-out hash key
 from gm_server_notify.settings.console import *  # the traffic rollup, prices
 from gm_server_notify.settings.alerts import *  # operators' alerts: thresholds, email, webhook

@@ -25,6 +25,7 @@ from sms.console.selectors import ProviderOutlook, lane_backlog, provider_outloo
 from sms.models import (
     FINAL_STATES,
     AlertRule,
+    PrefixPause,
     RecordState,
     SendRecord,
     Station,
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 # Dead webhook events are counted up to this many (a capped count reads at most this many index
 # entries).
 DEAD_COUNT_CAP = 10_000
+# Pauses in force watched at most (the newest): a bounded read however many a wave of pumping opened.
+PAUSES_WATCHED = 500
 INPUTS_KEY = "sms:alerts:inputs"
 
 
@@ -73,6 +76,17 @@ class Inputs:
     webhook_dead: int = 0
     # provider -> (day, parts they billed beyond ours)
     reconciliation: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # "tenant:NAME:PREFIX" -> the pumping guard's pause in force (at most PAUSES_WATCHED)
+    prefix_pauses: dict[str, PausedPrefix] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PausedPrefix:
+    tenant: str
+    prefix: str
+    codes: int
+    limit: int
+    until: dt.datetime
 
 
 def _cache_get(key: str) -> Any:
@@ -163,6 +177,19 @@ def _measure_reconciliation(inputs: Inputs) -> None:
     inputs.reconciliation = {provider: (day.isoformat(), int(diff)) for provider, diff in cached.items()}
 
 
+def _measure_prefix_pauses(inputs: Inputs) -> None:
+    """The pumping guard's pauses in force (``sms.guard.pumping``): one alert each, resolved when
+    lifted or over."""
+    for tenant, prefix, codes, limit, until in (
+        PrefixPause.objects.filter(lifted_at__isnull=True, until__gt=inputs.at)
+        .order_by("-started_at")
+        .values_list("tenant__user__username", "prefix", "codes", "limit", "until")[:PAUSES_WATCHED]
+    ):
+        # Within the subject's 160 characters whatever the username's length.
+        subject = f"tenant:{tenant[:130]}:{prefix}"
+        inputs.prefix_pauses[subject] = PausedPrefix(tenant, prefix, codes, limit, until)
+
+
 MEASURES = {
     AlertRule.PROVIDER_BALANCE: _measure_provider_balances,
     AlertRule.ACCOUNT_BALANCE: _measure_low_accounts,
@@ -177,6 +204,7 @@ MEASURES = {
         WebhookEvent.objects.filter(state=WebhookEventState.DEAD).values("pk")[:DEAD_COUNT_CAP].count(),
     ),
     AlertRule.RECONCILIATION: _measure_reconciliation,
+    AlertRule.PREFIX_PAUSED: _measure_prefix_pauses,
 }
 
 
@@ -301,4 +329,17 @@ def findings(inputs: Inputs) -> list[Finding]:
                     f"(threshold ±{parts_max}); see /dashboard/reconciliation?date={day}",
                 )
             )
+    for subject, pause in inputs.prefix_pauses.items():
+        found.append(
+            Finding(
+                AlertRule.PREFIX_PAUSED,
+                subject,
+                pause.codes,
+                pause.limit,
+                f"tenant {pause.tenant}: sends to {pause.prefix} paused until "
+                f"{timezone.localtime(pause.until):%Y-%m-%d %H:%M} China time: {pause.codes} verify codes "
+                f"within an hour (limit {pause.limit}), a sign of SMS pumping; lift it in the admin "
+                "(Prefix pauses) if the traffic is real",
+            )
+        )
     return found

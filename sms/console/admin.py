@@ -1,9 +1,11 @@
-"""Django admin for operators: stations, combos, recharges, send records, uplinks, tenant accounts,
-tenants' webhook POSTs and events (dead events are redelivered from here), tenants' opt-outs.
+"""Django admin for operators: stations, combos, recharges, send records, uplinks, tenant accounts
+(with their capabilities and country allowlist), the pumping guard's prefix pauses (lifted from
+here), tenants' webhook POSTs and events (dead events are redelivered from here), tenants' opt-outs.
 
 Balances are never edited directly: recharges and charges go through the same ledger services
 as the API, and phone numbers are masked in lists. Every operator write here (recharges, charges,
-suspensions, redeliveries, station and combo changes) is written to the audit log (``audit``).
+suspensions, capabilities, allowlists, lifted pauses, redeliveries, station and combo changes) is
+written to the audit log (``audit``).
 No ``date_hierarchy``: it needs MySQL's time zone tables (``CONVERT_TZ``), which a stock MariaDB
 lacks; the date filters work without them.
 """
@@ -16,15 +18,20 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils import timezone
 
 from audit.admin import AuditedChangesMixin
 from audit.models import AuditAction
 from audit.services import Actor
 from gm_server_notify.errors import DomainError
 from sms.core.phones import mask
+from sms.guard import capabilities, countries
+from sms.guard import services as guard_services
 from sms.models import (
+    AllowedCallingCode,
     BlocklistEntry,
     Combo,
+    PrefixPause,
     RechargeRecord,
     SendRecord,
     Station,
@@ -284,13 +291,39 @@ class TenantAccountForm(forms.ModelForm):
 
     class Meta:
         model = TenantAccount
-        fields = ["charge", "suspended_reason", "price_fen_per_part"]
+        fields = ["charge", "suspended_reason", "price_fen_per_part", *capabilities.FLAGS]
+
+
+class AllowedCallingCodeForm(forms.ModelForm):
+    class Meta:
+        model = AllowedCallingCode
+        fields = ["calling_code"]
+
+    def clean_calling_code(self) -> int:
+        try:
+            return countries.check_calling_code(self.cleaned_data["calling_code"])
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
+class AllowedCallingCodeInline(admin.TabularInline):
+    """The tenant's country allowlist: one calling code a row (44 for +44). Saved through
+    ``sms.guard.services`` (each add and removal audited), never directly."""
+
+    model = AllowedCallingCode
+    form = AllowedCallingCodeForm
+    fields = ["calling_code", "created_at"]
+    readonly_fields = ["created_at"]
+    extra = 1
+    verbose_name = "allowed calling code (international sends, +86 is always allowed)"
 
 
 @admin.register(TenantAccount)
 class TenantAccountAdmin(admin.ModelAdmin):
     form = TenantAccountForm
-    list_display = ["user", "balance_nums", "price_fen_per_part", "updated_at"]
+    inlines = [AllowedCallingCodeInline]
+    list_display = ["user", "balance_nums", "price_fen_per_part", *capabilities.FLAGS, "updated_at"]
+    list_filter = list(capabilities.FLAGS)
     search_fields = ["user__username"]
     readonly_fields = ["user", "balance_nums", "created_at", "updated_at"]
 
@@ -319,6 +352,70 @@ class TenantAccountAdmin(admin.ModelAdmin):
                 price_fen_per_part=form.cleaned_data.get("price_fen_per_part"),
                 actor=Actor.admin(request),
             )
+        flags = {flag: form.cleaned_data[flag] for flag in capabilities.FLAGS if flag in form.changed_data}
+        if flags:
+            changed = guard_services.set_capabilities(
+                account_id=obj.pk, changes=flags, actor=Actor.admin(request)
+            )
+            if changed:
+                shown = ", ".join(f"{flag} {'on' if on else 'off'}" for flag, on in changed.items())
+                self.message_user(request, f"capabilities: {shown}")
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """The allowlist rows go through the guard's services, each add and removal audited; a
+        changed row is the old code removed and the new one added."""
+        if formset.model is not AllowedCallingCode:
+            super().save_formset(request, form, formset, change)
+            return
+        actor, account_id = Actor.admin(request), form.instance.pk
+        formset.save(commit=False)
+        removed = [row.calling_code for row in formset.deleted_objects]
+        added = [row.calling_code for row in formset.new_objects]
+        for row, _ in formset.changed_objects:
+            removed.append(AllowedCallingCode.objects.get(pk=row.pk).calling_code)
+            added.append(row.calling_code)
+        for code in removed:
+            guard_services.disallow_calling_code(account_id=account_id, calling_code=code, actor=actor)
+        for code in added:
+            guard_services.allow_calling_code(account_id=account_id, calling_code=code, actor=actor)
+
+
+@admin.register(PrefixPause)
+class PrefixPauseAdmin(ReadOnlyAdmin):
+    """The pumping guard's pauses (``sms.guard.pumping``), newest first: a tenant's sends to a
+    number prefix that got too many verify codes within an hour. *Lift* resumes sends to the
+    prefix at once (audited)."""
+
+    list_display = [
+        "id",
+        "tenant",
+        "prefix",
+        "in_force",
+        "codes",
+        "limit",
+        "started_at",
+        "until",
+        "lifted_at",
+        "lifted_by",
+    ]
+    list_filter = ["started_at", "lifted_at"]
+    search_fields = ["=tenant__user__username", "prefix"]
+    list_select_related = ["tenant__user"]
+    ordering = ["-started_at", "-id"]
+    actions = ["lift_pauses"]
+
+    @admin.display(boolean=True, description="in force")
+    def in_force(self, pause: PrefixPause) -> bool:
+        return pause.lifted_at is None and pause.until > timezone.now()
+
+    @admin.action(description="Lift the selected pauses (sends to their prefixes resume)")
+    def lift_pauses(self, request: HttpRequest, queryset: Any) -> None:
+        actor = Actor.admin(request)
+        lifted = sum(
+            guard_services.lift_pause(pause_id=pk, actor=actor)
+            for pk in queryset.values_list("pk", flat=True)
+        )
+        self.message_user(request, f"{lifted} pause(s) lifted")
 
 
 @admin.register(WebhookDelivery)

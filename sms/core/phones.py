@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 from django.conf import settings
-from phonenumbers import NumberParseException, PhoneNumberType, phonenumberutil
+from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult, phonenumberutil
 
 from providers.base import Region
 from providers.numbers import MAINLAND_COUNTRY_CODE, MAINLAND_PREFIX, is_mainland_e164, written_number
@@ -36,7 +36,42 @@ _DOUYIN_CIPHERTEXT = re.compile(r"\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=*]+\$[0-9]+\$\
 
 
 class InvalidPhone(ValueError):
-    """The text is not a mobile number we can send to."""
+    """The text is not a mobile number we can send to; ``why`` says so in a few words (``wrong
+    length``, ``unallocated``, ``premium-rate number`` …: docs/phones.md)."""
+
+    def __init__(self, message: str, *, why: str = "not a phone number") -> None:
+        super().__init__(message)
+        self.why = why
+
+
+# What a number of each type other than mobile is called when it is refused: premium-rate and
+# shared-cost ranges cost the sender (and pay whoever holds them), the others cannot take an SMS.
+NOT_MOBILE_TYPES = {
+    PhoneNumberType.PREMIUM_RATE: "premium-rate number",
+    PhoneNumberType.SHARED_COST: "shared-cost number",
+    PhoneNumberType.TOLL_FREE: "toll-free number",
+    PhoneNumberType.FIXED_LINE: "fixed-line number",
+    PhoneNumberType.VOIP: "VoIP number",
+    PhoneNumberType.PERSONAL_NUMBER: "personal number",
+    PhoneNumberType.PAGER: "pager number",
+    PhoneNumberType.UAN: "UAN (company) number",
+    PhoneNumberType.VOICEMAIL: "voicemail number",
+}
+
+
+def refusal_reason(number: phonenumbers.PhoneNumber) -> str | None:
+    """Why libphonenumber's data refuses a parsed number as an SMS recipient, or None for a
+    mobile: ``wrong length`` (no number of its country has that many digits), ``unallocated`` (a
+    possible length, but in no range of the country's plan), or its type when it is not mobile
+    (``NOT_MOBILE_TYPES``: ``premium-rate number``, ``shared-cost number`` …)."""
+    if not phonenumbers.is_valid_number(number):
+        # Local-only lengths (a number without its area code) count as wrong: we send to whole numbers.
+        possible = phonenumbers.is_possible_number_with_reason(number) == ValidationResult.IS_POSSIBLE
+        return "unallocated" if possible else "wrong length"
+    kind = phonenumbers.number_type(number)
+    if kind in MOBILE_TYPES:
+        return None
+    return NOT_MOBILE_TYPES.get(kind, "not a mobile number")
 
 
 @dataclass(frozen=True)
@@ -105,7 +140,7 @@ def parse_mobile(raw: str | int) -> Phone:
         return plain
     text = unicodedata.normalize("NFKC", str(raw)).strip()
     if not text:
-        raise InvalidPhone("empty phone number")
+        raise InvalidPhone("empty phone number", why="empty")
     if not _MOBILE_TEXT.fullmatch(text):
         raise InvalidPhone(f"{raw!r} is not a phone number: only digits, a leading + and spaces, - . ( )")
     text = re.sub(r"[ ().\-]", "", text)
@@ -115,8 +150,9 @@ def parse_mobile(raw: str | int) -> Phone:
         number = phonenumbers.parse(text, "CN")
     except NumberParseException as exc:
         raise InvalidPhone(f"{raw!r} is not a phone number") from exc
-    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in MOBILE_TYPES:
-        raise InvalidPhone(f"{raw!r} is not a valid mobile number")
+    why = refusal_reason(number)
+    if why is not None:
+        raise InvalidPhone(f"{raw!r} is not a valid mobile number: {why}", why=why)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     national = str(number.national_number) if number.country_code == MAINLAND_COUNTRY_CODE else e164
     return Phone(e164=e164, national=national, country_code=number.country_code)

@@ -32,6 +32,7 @@ from sms.models import (
     IdempotencyKey,
     MessageBatch,
     PendingReport,
+    PrefixPause,
     PushInbox,
     RechargeRecord,
     RejectedReport,
@@ -210,7 +211,10 @@ NOT_PERSONAL: dict[type[models.Model], str] = {
     TrafficWatermark: "the traffic rollup's name",
     Signature: "a tenant's own signature and its proofs",
     Template: "a tenant's own template text (placeholders, not a recipient's values)",
-    Alert: "rule names and messages naming providers, lanes, stations and tenants, never a number",
+    Alert: "rule names and messages naming providers, lanes, stations, tenants and number prefixes, "
+    "never a number",
+    PrefixPause: "a number prefix: the calling code and the national number without its last "
+    "SMS_PUMPING_RANGE_DIGITS (at least one) digits, a range, never a number; the operator who lifted it",
     AuditEntry: "operators' actions: ids, reasons, before and after values; an erasure's entry holds the "
     "masked number and its keyed hash, never the number (append-only: nothing could erase it later)",
 }

@@ -144,7 +144,7 @@ id).
             *station_post("send"),
             STATION_OTHER_STATION,
             _bad(
-                "receive_phone: '12345' is not a valid mobile number",
+                "receive_phone: '12345' is not a valid mobile number: wrong length",
                 when="a missing or wrong parameter, or sms_content not matching business_type (msg names it)",
                 name="bad phone",
             ),

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 
 from sms.core.phones import phone_hash
+from sms.guard.capabilities import check_uplinks
 from sms.models import (
     BlocklistEntry,
     MessageBatch,
@@ -78,7 +79,9 @@ def tenant_blocklist(*, owner: Any, mobile_e164: str | None) -> QuerySet[Blockli
 
 
 def tenant_uplinks(*, owner: Any, since: dt.datetime | None) -> QuerySet[Uplink]:
-    """The uplinks matched to a tenant's messages, received at or after ``since``, newest first."""
+    """The uplinks matched to a tenant's messages, received at or after ``since``, newest first;
+    ER:0043 when an operator turned the tenant's uplinks off (``sms.guard.capabilities``)."""
+    check_uplinks(TenantAccount.objects.filter(user=owner).only("uplinks_enabled").first())
     query = Uplink.objects.filter(tenant__user=owner).select_related("batch")
     if since is not None:
         query = query.filter(received_at__gte=since)

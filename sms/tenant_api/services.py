@@ -30,6 +30,8 @@ from sms.accounting.ledger import change_balance
 from sms.core.bulk import db_datetime, insert_rows
 from sms.core.content import MessageTooLong, check_message_length, compose_message, count_segments
 from sms.core.phones import InvalidPhone, Phone, is_mainland_e164, parse_mobile
+from sms.guard import pumping
+from sms.guard.screen import screen as guard_screen
 from sms.marketing import hours, optout
 from sms.models import (
     BlocklistEntry,
@@ -126,12 +128,16 @@ def send_tenant_message(
     its records are ``scheduled`` and beat releases them at the batch's ``release_at``
     (``sms.sending.scheduling``); it is reserved and billed as any other. Marketing skips the
     numbers on the tenant's blocklist for the signature (``failed``, ``OPTED_OUT``, not charged).
+    The tenant guard (``sms.guard``) fails the numbers outside the tenant's country allowlist
+    (``BLOCKED:COUNTRY``) or in a prefix paused for it, or over the pumping limit
+    (``PAUSED:PREFIX``), likewise.
 
     Refused (with nothing written or reserved) when the sign or template is not the tenant's
     (ER:0023/ER:0024) or not passed (ER:0031/ER:0032), a mobile is invalid (ER:0033, naming
-    them), the params do not fit the template or its type (ER:0021: ``check_params``) or the
-    balance cannot cover it (ER:0034). A ``callback_url`` (this batch's webhook events go there
-    instead of the tenant's ``v1/callback`` URL) must pass the SSRF guard
+    them), the params do not fit the template or its type (ER:0021: ``check_params``), the tenant
+    lacks a capability the request needs (ER:0040 international, ER:0041 marketing, ER:0042
+    scheduling) or the balance cannot cover it (ER:0034). A ``callback_url`` (this batch's
+    webhook events go there instead of the tenant's ``v1/callback`` URL) must pass the SSRF guard
     (``sms.webhooks.urlguard``), and the tenant must have set ``v1/callback``, whose secret signs
     the pushes (ER:0004). ``validity_seconds`` (``sms.sending.validity``: 10 to 172,800, else
     ER:0004): a record not handed to a provider that long after it may first be sent fails
@@ -142,6 +148,9 @@ def send_tenant_message(
     texts = _render_texts(signature=sign.signature, template=template, params=params)
     account = _tenant_account(owner)
     suspension.check_tenant(account)
+    # The tenant guard (sms.guard): capabilities refuse the request (ER:0040-ER:0042); numbers
+    # outside the country allowlist or in a paused prefix fail at once, uncharged.
+    refused = guard_screen(account=account, phones=phones, template_type=template.type, send_at=send_at)
     if callback_url:
         _check_callback_url(account, callback_url)
     now = clock.now()
@@ -149,18 +158,28 @@ def send_tenant_message(
         _check_send_at(now, send_at)
     validity.check_seconds(validity_seconds)  # the validity period: sms.sending.validity
     marketing = template.type == TemplateType.MARKETING
-    refused: dict[str, tuple[str, str]] = {}
     if marketing:
         for e164 in optout.blocked_mobiles(tenant_id=account.pk, sign_id=sign.pk, mobiles_e164=list(phones)):
             refused[e164] = (optout.OPTED_OUT_CODE, optout.OPTED_OUT_REMARK)
     # Verify codes (type 1) go only to mobiles within SMS_VERIFY_LIMITS; the others fail as
     # LIMITED, uncharged, and the request succeeds for the rest.
     verify_code = template.type == TemplateType.VERIFICATION
-    with limits.booked(
-        [e164 for e164 in phones if e164 not in refused], verify_code=verify_code
-    ) as admission:
+    with (
+        limits.booked([e164 for e164 in phones if e164 not in refused], verify_code=verify_code) as admission,
+        # The pumping guard counts the verify codes still to be sent per number prefix.
+        pumping.booked(
+            account=account,
+            phones={
+                e164: phone
+                for e164, phone in phones.items()
+                if e164 not in refused and e164 not in admission.refused
+            },
+            verify_code=verify_code,
+        ) as velocity,
+    ):
         for e164, window in admission.refused.items():
             refused[e164] = (LIMITED_CODE, f"{LIMITED_CODE}: {window.describe()}")
+        refused.update(velocity.refused)
         return _write_batch(
             account=account,
             batch=MessageBatch(
@@ -196,7 +215,8 @@ def _passed_sign_and_template(*, owner: Any, sign_id: int, temp_id: int) -> tupl
 
 def _distinct_phones(mobiles: Sequence[str]) -> dict[str, Phone]:
     """Every number once, by E.164 (a number listed twice is sent once); ER:0033 naming the
-    invalid ones, or a parameter error for an empty or oversized list."""
+    invalid ones, each with why (``wrong length``, ``premium-rate number``: docs/phones.md), or a
+    parameter error for an empty or oversized list."""
     if not mobiles or len(mobiles) > MAX_MOBILES_PER_MESSAGE:
         raise InvalidInput(f"mobiles: 1 to {MAX_MOBILES_PER_MESSAGE} numbers")
     phones: dict[str, Phone] = {}
@@ -204,8 +224,8 @@ def _distinct_phones(mobiles: Sequence[str]) -> dict[str, Phone]:
     for raw in mobiles:
         try:
             phone = parse_mobile(raw)
-        except InvalidPhone:
-            invalid.append(str(raw))
+        except InvalidPhone as exc:
+            invalid.append(f"{raw} ({exc.why})")
             continue
         phones.setdefault(phone.e164, phone)
     if invalid:
@@ -443,8 +463,8 @@ def _blocklist_mobiles(mobiles: Sequence[str]) -> list[str]:
     for raw in mobiles:
         try:
             e164s.append(parse_mobile(raw).e164)
-        except InvalidPhone:
-            invalid.append(str(raw))
+        except InvalidPhone as exc:
+            invalid.append(f"{raw} ({exc.why})")
     if invalid:
         raise InvalidInput(_invalid_mobiles_detail(invalid), field="mobiles", reason=Reason.INVALID_MOBILE)
     return list(dict.fromkeys(e164s))

@@ -69,7 +69,9 @@ NOT_YOURS = tenant_params_fail(
     f"uuid {BATCH} is not one of your messages", when="a `uuid` that is not one of yours; a bad parameter"
 )
 SIGN_NOT_YOURS = platform_refusal(PlatformError.SIGN_NOT_OF_USER, "sign_id 7")
-INVALID_MOBILE = platform_refusal(PlatformError.INVALID_MOBILE, "12345, 0571-8888888")
+INVALID_MOBILE = platform_refusal(
+    PlatformError.INVALID_MOBILE, "12345 (wrong length), +449012345678 (premium-rate number)"
+)
 
 
 class MessageView(PlatformAPIView):
@@ -86,7 +88,10 @@ mobile is valid (`ER:0033`: mainland mobiles bare or `+86`, other countries with
 fill the template exactly and suit its type (`ER:0021`: no line break, link or `【】` in any
 parameter; a verify-code template takes only ASCII letters and digits, one of them a 4-to-8
 character code); the message, signed and filled, is at most 500 characters (`ER:0021`); the tenant
-is not suspended (`ER:0037`); the balance covers every recipient's segments (`ER:0034`).
+is not suspended (`ER:0037`); the tenant has the capabilities the request needs, which operators
+grant (`ER:0040` a number outside +86 without international sending, `ER:0041` a marketing
+template without marketing, `ER:0042` a `send_at` without scheduling); the balance covers every
+recipient's segments (`ER:0034`).
 
 - The text is `【signature】` + the filled template (`signature: ` + it outside the mainland).
   Segments: 70 UCS-2 units for one message, 67 per part; outside the mainland GSM-7 septets (160,
@@ -98,6 +103,12 @@ is not suspended (`ER:0037`); the balance covers every recipient's segments (`ER
   limit is `failed` (`LIMITED: …`), not charged, and the rest is sent.
 - Marketing (type 3) skips the numbers on the tenant's blocklist (`failed`, `OPTED_OUT: …`, not
   charged) and is held outside `SMS_MARKETING_HOURS` (default 08:00-21:00 China time).
+- A number outside +86 whose calling code an operator has not allowed for the tenant is `failed`
+  (`BLOCKED:COUNTRY: …`), not sent and not charged; so is a number in a prefix paused by the
+  pumping guard (`PAUSED:PREFIX: …`): more than `SMS_PUMPING_MAX_PER_PREFIX_HOUR` (20) verify codes
+  within an hour into one range of 10,000 numbers (a mainland number's first 7 digits) pause that
+  prefix for the tenant for `SMS_PUMPING_PAUSE_HOURS` (24) or until an operator lifts it. The rest
+  is sent.
 - `send_at` (optional, Unix seconds, now to `SMS_SEND_AT_MAX_DAYS` days ahead) holds the batch until
   then; `callback_url` (optional) sends this batch's webhook events there instead of the
   `v1/callback` URL, which must be set.
@@ -169,6 +180,19 @@ is not suspended (`ER:0037`); the balance covers every recipient's segments (`ER
             ),
             platform_refusal(PlatformError.BALANCE_NOT_ENOUGH, "balance is 1, the send needs 2"),
             platform_refusal(PlatformError.SUSPENDED, "unpaid invoices"),
+            platform_refusal(
+                PlatformError.INTERNATIONAL_NOT_ENABLED,
+                "+447911123456: numbers outside +86 need international sending; "
+                "an operator enables it for your account",
+            ),
+            platform_refusal(
+                PlatformError.MARKETING_NOT_ENABLED,
+                "a marketing template (type 3) needs marketing; an operator enables it for your account",
+            ),
+            platform_refusal(
+                PlatformError.SCHEDULING_NOT_ENABLED,
+                "send_at needs scheduling; send without it, or an operator enables it for your account",
+            ),
         ),
     )
     @idempotent
@@ -316,7 +340,9 @@ The replies (uplinks) to the tenant's messages, newest first. `since` (optional,
 the replies received at or after it: poll with the last `received_at` you saw. `uuid` is the
 `v1/message` batch the reply answers, `sign` the signature the provider says it was sent to (empty
 when it does not say), `mobile` the number as the provider gave it. A tenant sees only the replies
-matched to its own messages. {LIST_PAGING} Bad parameters are `ER:0004`.""",
+matched to its own messages. {LIST_PAGING} Bad parameters are `ER:0004`; a tenant whose uplinks an
+operator turned off gets `ER:0043` (its replies are still kept, and opt-out replies still
+honoured).""",
         parameters=[UplinkQuery],
         examples=query_example("since a time", page=1, page_size=20, since=1795000000),
         responses=answers(
@@ -333,6 +359,10 @@ matched to its own messages. {LIST_PAGING} Bad parameters are `ER:0004`.""",
             *TENANT_READ,
             tenant_params_fail(
                 "since: Ensure this value is greater than or equal to 946684800.", name="since"
+            ),
+            platform_refusal(
+                PlatformError.UPLINKS_NOT_ENABLED,
+                "reading replies needs uplinks; an operator enables it for your account",
             ),
         ),
     )

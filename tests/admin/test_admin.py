@@ -5,7 +5,7 @@ import pytest
 from signatures.models import AuditStatus
 from sms.models import BalanceLedger, RecordState, SendRecord, Station, TenantAccount
 from tests.support.factories import UserFactory
-from tests.support.platform import make_signature, make_template
+from tests.support.platform import make_signature, make_template, tenant_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +86,9 @@ def test_charge_in_admin_goes_through_the_ledger(staff_client, tenant):
 
     tenant_services.charge_tenant(username=tenant.username, charge=1)
     account = TenantAccount.objects.get(user=tenant)
-    response = staff_client.post(f"/admin/sms/tenantaccount/{account.pk}/change/", {"charge": 50})
+    response = staff_client.post(
+        f"/admin/sms/tenantaccount/{account.pk}/change/", tenant_admin_form(account, charge=50)
+    )
     assert response.status_code == 302
     account.refresh_from_db()
     assert account.balance_nums == 51

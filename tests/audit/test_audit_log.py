@@ -4,6 +4,7 @@ action, target, before and after; refused actions write none; entries cannot be 
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from sms.models import (
     AlertRule,
     AlertState,
     Combo,
+    PrefixPause,
     RecordState,
     SendRecord,
     Station,
@@ -36,15 +38,14 @@ from sms.models import (
 )
 from sms.tenant_api import services as tenant_services
 from tests.support.factories import UserFactory, send_record
-from tests.support.platform import make_signature, make_template
+from tests.support.platform import make_signature, make_template, tenant_admin_form
 
 pytestmark = pytest.mark.django_db
 
-# The actions of features still to come (caps and allowlists: issue 26): each adds its row to
-# CASES when it calls audit.services.record.
+# The actions of features still to come (caps: issue 26): each adds its row to CASES when it
+# calls audit.services.record.
 NOT_YET_WIRED = {
     AuditAction.CAP_CHANGE,
-    AuditAction.ALLOWLIST_CHANGE,
 }
 ADDRESS = "127.0.0.1"  # the test client's REMOTE_ADDR
 
@@ -190,9 +191,7 @@ def root_charges_tenant(ops: Ops, account: TenantAccount) -> Expected:
 
 def admin_charges_tenant(ops: Ops, account: TenantAccount) -> Expected:
     _ok(
-        ops.admin.post(
-            f"/admin/sms/tenantaccount/{account.pk}/change/", {"charge": 7, "suspended_reason": ""}
-        )
+        ops.admin.post(f"/admin/sms/tenantaccount/{account.pk}/change/", tenant_admin_form(account, charge=7))
     )
     return Expected(
         ops.operator,
@@ -209,7 +208,7 @@ def admin_sets_tenant_price(ops: Ops, account: TenantAccount) -> Expected:
     _ok(
         ops.admin.post(
             f"/admin/sms/tenantaccount/{account.pk}/change/",
-            {"charge": "", "suspended_reason": "", "price_fen_per_part": "4.2"},
+            tenant_admin_form(account, price_fen_per_part="4.2"),
         )
     )
     account.refresh_from_db()
@@ -304,7 +303,8 @@ def admin_resumes_station(ops: Ops, station: Station) -> Expected:
 def admin_suspends_tenant(ops: Ops, account: TenantAccount) -> Expected:
     _ok(
         ops.admin.post(
-            f"/admin/sms/tenantaccount/{account.pk}/change/", {"charge": "", "suspended_reason": "欠费"}
+            f"/admin/sms/tenantaccount/{account.pk}/change/",
+            tenant_admin_form(account, suspended_reason="欠费"),
         )
     )
     return Expected(
@@ -326,7 +326,7 @@ def suspended_tenant(ops: Ops) -> TenantAccount:
 def admin_resumes_tenant(ops: Ops, account: TenantAccount) -> Expected:
     _ok(
         ops.admin.post(
-            f"/admin/sms/tenantaccount/{account.pk}/change/", {"charge": "", "suspended_reason": ""}
+            f"/admin/sms/tenantaccount/{account.pk}/change/", tenant_admin_form(account, suspended_reason="")
         )
     )
     return Expected(
@@ -619,6 +619,96 @@ def admin_acknowledges_alert(ops: Ops, alert: Alert) -> Expected:
     )
 
 
+# --- the tenant guard: capabilities, the country allowlist, prefix pauses ---------------------------
+
+
+def admin_enables_international(ops: Ops, account: TenantAccount) -> Expected:
+    _ok(
+        ops.admin.post(
+            f"/admin/sms/tenantaccount/{account.pk}/change/",
+            tenant_admin_form(account, international_enabled=True, scheduling_enabled=False),
+        )
+    )
+    account.refresh_from_db()
+    assert (account.international_enabled, account.scheduling_enabled) == (True, False)
+    return Expected(
+        ops.operator,
+        "admin",
+        AuditAction.TENANT_CAPABILITY_CHANGE,
+        ("sms.tenantaccount", str(account.pk)),
+        {"international_enabled": False, "scheduling_enabled": True},
+        {"international_enabled": True, "scheduling_enabled": False},
+    )
+
+
+def admin_allows_a_calling_code(ops: Ops, account: TenantAccount) -> Expected:
+    _ok(
+        ops.admin.post(
+            f"/admin/sms/tenantaccount/{account.pk}/change/", tenant_admin_form(account, add_codes=(44,))
+        )
+    )
+    assert list(account.allowed_calling_codes.values_list("calling_code", flat=True)) == [44]
+    return Expected(
+        ops.operator,
+        "admin",
+        AuditAction.ALLOWLIST_CHANGE,
+        ("sms.tenantaccount", str(account.pk)),
+        {"calling_codes": []},
+        {"calling_codes": ["+44"], "added": "+44"},
+    )
+
+
+def tenant_allowed_44_and_65(ops: Ops) -> TenantAccount:
+    account = charged_tenant(ops)
+    account.allowed_calling_codes.create(calling_code=44)
+    account.allowed_calling_codes.create(calling_code=65)
+    return account
+
+
+def admin_removes_a_calling_code(ops: Ops, account: TenantAccount) -> Expected:
+    _ok(
+        ops.admin.post(
+            f"/admin/sms/tenantaccount/{account.pk}/change/", tenant_admin_form(account, remove_codes=(44,))
+        )
+    )
+    assert list(account.allowed_calling_codes.values_list("calling_code", flat=True)) == [65]
+    return Expected(
+        ops.operator,
+        "admin",
+        AuditAction.ALLOWLIST_CHANGE,
+        ("sms.tenantaccount", str(account.pk)),
+        {"calling_codes": ["+44", "+65"]},
+        {"calling_codes": ["+65"], "removed": "+44"},
+    )
+
+
+def a_prefix_pause(ops: Ops) -> PrefixPause:
+    now = timezone.now()
+    return PrefixPause.objects.create(
+        tenant=charged_tenant(ops),
+        prefix="+86 1391234",
+        codes=21,
+        limit=20,
+        started_at=now,
+        until=now + dt.timedelta(hours=24),
+    )
+
+
+def admin_lifts_a_pause(ops: Ops, pause: PrefixPause) -> Expected:
+    _ok(ops.admin.post("/admin/sms/prefixpause/", {"action": "lift_pauses", "_selected_action": [pause.pk]}))
+    pause.refresh_from_db()
+    assert pause.lifted_at is not None and pause.lifted_by == ops.operator
+    return Expected(
+        ops.operator,
+        "admin",
+        AuditAction.PREFIX_PAUSE_LIFT,
+        ("sms.prefixpause", str(pause.pk)),
+        {"prefix": "+86 1391234", "lifted_at": None, "lifted_by": ""},
+        {"prefix": "+86 1391234", "lifted_by": ops.operator},
+        partial=True,
+    )
+
+
 CASES = [
     Case(
         "admin approves a signature",
@@ -676,6 +766,20 @@ CASES = [
     Case(
         "admin acknowledges an alert", AuditAction.ALERT_ACKNOWLEDGEMENT, open_alert, admin_acknowledges_alert
     ),
+    Case(
+        "admin enables international, disables scheduling",
+        AuditAction.TENANT_CAPABILITY_CHANGE,
+        charged_tenant,
+        admin_enables_international,
+    ),
+    Case("admin allows +44", AuditAction.ALLOWLIST_CHANGE, charged_tenant, admin_allows_a_calling_code),
+    Case(
+        "admin removes +44",
+        AuditAction.ALLOWLIST_CHANGE,
+        tenant_allowed_44_and_65,
+        admin_removes_a_calling_code,
+    ),
+    Case("admin lifts a prefix pause", AuditAction.PREFIX_PAUSE_LIFT, a_prefix_pause, admin_lifts_a_pause),
 ]
 
 
@@ -829,7 +933,48 @@ def export_of_an_unknown_station(ops: Ops) -> None:
         call_command("export_station_records", "T0000", "--from", "2026-12-01", "--to", "2026-12-01")
 
 
+def unchanged_tenant_save(ops: Ops) -> None:
+    account = tenant_allowed_44_and_65(ops)
+    ops.arranged()
+    _ok(ops.admin.post(f"/admin/sms/tenantaccount/{account.pk}/change/", tenant_admin_form(account)))
+
+
+def refused_calling_codes(ops: Ops) -> None:
+    """+86 (always allowed) and a code no country has: the inline shows its error, nothing saved."""
+    account = charged_tenant(ops)
+    ops.arranged()
+    for code in (86, 999):
+        page = ops.admin.post(
+            f"/admin/sms/tenantaccount/{account.pk}/change/",
+            tenant_admin_form(account, add_codes=(code,), international_enabled=True),
+        )
+        assert page.status_code == 200, page.status_code  # the form again, with the error
+        assert (
+            "always allowed" in page.content.decode() or "not a country calling code" in page.content.decode()
+        )
+    account.refresh_from_db()
+    assert not account.international_enabled and not account.allowed_calling_codes.exists()
+
+
+def lift_of_a_lifted_or_expired_pause(ops: Ops) -> None:
+    pause = a_prefix_pause(ops)
+    admin_lifts_a_pause(ops, pause)
+    expired = a_prefix_pause(ops)
+    PrefixPause.objects.filter(pk=expired.pk).update(until=timezone.now() - dt.timedelta(seconds=1))
+    ops.arranged()
+    _ok(
+        ops.admin.post(
+            "/admin/sms/prefixpause/", {"action": "lift_pauses", "_selected_action": [pause.pk, expired.pk]}
+        )
+    )
+    expired.refresh_from_db()
+    assert expired.lifted_at is None
+
+
 REFUSED = [
+    unchanged_tenant_save,
+    refused_calling_codes,
+    lift_of_a_lifted_or_expired_pause,
     repeated_acknowledgement,
     refused_review,
     review_of_a_missing_signature,

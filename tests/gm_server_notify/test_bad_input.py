@@ -528,6 +528,72 @@ def test_tenant_bad_changes_are_refused_and_change_no_row(basic_client, tenant, 
     _check(basic_client(tenant), row, world)
 
 
+# The tenant guard's refusals (issue 26), against a tenant whose operator turned marketing,
+# scheduling and uplinks off and never enabled international sending: each is refused whole.
+GUARD_ROWS = [
+    Row(
+        "a number abroad",
+        "post",
+        "/v1/message",
+        403,
+        "ER:0040",
+        body=lambda w: _message(w, mobiles=["13100000001", "+447911123456"]),
+    ),
+    Row(
+        "a premium-rate number",
+        "post",
+        "/v1/message",
+        403,
+        "ER:0033",
+        body=lambda w: _message(w, mobiles=["+449012345678"]),
+    ),
+    Row(
+        "marketing while it is off",
+        "post",
+        "/v1/message",
+        403,
+        "ER:0041",
+        body=lambda w: _message(w, temp_id=w.pending_temp, params=["x"]),
+    ),
+    Row(
+        "send_at while scheduling is off",
+        "post",
+        "/v1/message",
+        403,
+        "ER:0042",
+        body=lambda w: _message(w, send_at=4102444000),
+    ),
+    Row("uplinks while they are off", "get", "/v1/uplink", 403, "ER:0043"),
+]
+
+
+def _message(world: World, **overrides) -> dict:
+    body = {"sign_id": world.passed_sign, "temp_id": world.passed_temp, "params": ["1234", "5"]}
+    return {**body, "mobiles": ["13100000001"], **overrides}
+
+
+@pytest.fixture
+def guarded_world(world, tenant, basic_client, root_user) -> World:
+    """The world, its pending template a passed marketing one, and its capabilities reduced."""
+    from sms.guard import services as guard_services
+    from sms.models import TenantAccount
+    from templates_mgmt.models import Template
+
+    Template.objects.filter(pk=world.pending_temp).update(
+        type=3, template="全场5折{1}，回T退订", audit_status="passed"
+    )
+    guard_services.set_capabilities(
+        account_id=TenantAccount.objects.get(user=tenant).pk,
+        changes={"marketing_enabled": False, "scheduling_enabled": False, "uplinks_enabled": False},
+    )
+    return world
+
+
+@pytest.mark.parametrize("row", GUARD_ROWS, ids=lambda row: row.name)
+def test_the_guards_refusals_name_their_code_and_write_nothing(basic_client, tenant, guarded_world, row):
+    _check(basic_client(tenant), row, guarded_world)
+
+
 def test_the_checksums_see_an_updated_row(basic_client, tenant, world):
     """The check is not blind to an update: a valid edit of the pending signature changes the
     signatures table's checksum, and no row count."""

@@ -10,7 +10,7 @@ import pytest
 from sms.core.content import count_segments
 from sms.models import SendRecord, Station
 from tests.sms.conftest import seed_send_request
-from tests.support.platform import make_signature, make_template
+from tests.support.platform import allow_international, make_signature, make_template
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +21,7 @@ ENGLISH_147 = ("Your order PL2026 has shipped and will arrive tomorrow. " * 3)[:
 @pytest.fixture
 def charged(tenant, basic_client, root_user):
     basic_client(root_user).post("/v2/charge", {"user": tenant.username, "charge": 10}, format="json")
+    allow_international(tenant, 44)  # the UK number (issue 26: international is off until allowed)
 
 
 def _send(client, sign, template, mobiles, params):

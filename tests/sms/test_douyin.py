@@ -196,7 +196,7 @@ def test_the_template_variables_fields_are_required_and_stored(station_client, r
             {"receive_phone": "+447911123456"},
             "receive_phone: a Douyin order message goes to a mainland number or a Douyin phone ciphertext",
         ),
-        ({"receive_phone": "12345"}, "receive_phone: '12345' is not a valid mobile number"),
+        ({"receive_phone": "12345"}, "receive_phone: '12345' is not a valid mobile number: wrong length"),
         (
             {"sms_content": {"sms_signature": "去采购", "douyin_order_id": "5001"}},
             "sms_content: order_id required for business_type 0",

@@ -44,3 +44,58 @@ def tenant_ready(tenant, *, charge: int) -> tuple[Signature, Template]:
     template = make_template(tenant, sign, template="您的订单{1}已发货。", template_type=2)
     tenant_services.charge_tenant(username=tenant.username, charge=charge)
     return sign, template
+
+
+ALLOWLIST_INLINE = "allowed_calling_codes"  # the admin inline's formset prefix
+
+
+def tenant_admin_form(
+    account, *, add_codes: tuple[int, ...] = (), remove_codes: tuple[int, ...] = (), **changes
+):
+    """What the admin's tenant account page posts: every field as it stands (a browser posts a
+    ticked box as ``on`` and an unticked one not at all), the allowlist inline's rows (``remove_codes``
+    ticked for deletion, ``add_codes`` as new rows), then ``changes`` (a flag: True or False)."""
+    from sms.guard.capabilities import FLAGS
+    from sms.models import AllowedCallingCode
+
+    account.refresh_from_db()
+    fields = {
+        "charge": "",
+        "suspended_reason": account.suspended_reason,
+        "price_fen_per_part": "" if account.price_fen_per_part is None else str(account.price_fen_per_part),
+        **{flag: getattr(account, flag) for flag in FLAGS},
+    }
+    fields.update(changes)
+    form = {name: value for name, value in fields.items() if value is not True and value is not False}
+    form.update({flag: "on" for flag in FLAGS if fields[flag] is True})
+    rows = list(AllowedCallingCode.objects.filter(tenant=account).order_by("id"))
+    for index, row in enumerate(rows):
+        form[f"{ALLOWLIST_INLINE}-{index}-id"] = row.pk
+        form[f"{ALLOWLIST_INLINE}-{index}-tenant"] = account.pk
+        form[f"{ALLOWLIST_INLINE}-{index}-calling_code"] = row.calling_code
+        if row.calling_code in remove_codes:
+            form[f"{ALLOWLIST_INLINE}-{index}-DELETE"] = "on"
+    for index, code in enumerate(add_codes, start=len(rows)):
+        form[f"{ALLOWLIST_INLINE}-{index}-tenant"] = account.pk
+        form[f"{ALLOWLIST_INLINE}-{index}-calling_code"] = code
+    form.update(
+        {
+            f"{ALLOWLIST_INLINE}-TOTAL_FORMS": len(rows) + len(add_codes),
+            f"{ALLOWLIST_INLINE}-INITIAL_FORMS": len(rows),
+            f"{ALLOWLIST_INLINE}-MIN_NUM_FORMS": 0,
+            f"{ALLOWLIST_INLINE}-MAX_NUM_FORMS": 1000,
+        }
+    )
+    return form
+
+
+def allow_international(tenant, *calling_codes: int) -> None:
+    """An operator enables the tenant's international sending and allows ``calling_codes`` (the
+    guard's own services): what a tenant needs before ``v1/message`` takes numbers outside +86."""
+    from sms.guard import services as guard_services
+    from sms.models import TenantAccount
+
+    account, _ = TenantAccount.objects.get_or_create(user=tenant)
+    guard_services.set_capabilities(account_id=account.pk, changes={"international_enabled": True})
+    for code in calling_codes:
+        guard_services.allow_calling_code(account_id=account.pk, calling_code=code)

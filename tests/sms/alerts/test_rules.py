@@ -18,6 +18,7 @@ from sms.models import (
     AlertRule,
     AlertState,
     Lane,
+    PrefixPause,
     RecordState,
     SendRecord,
     Station,
@@ -129,6 +130,19 @@ def reconciliation(now: dt.datetime, holds: bool) -> None:
     )
 
 
+def prefix_paused(now: dt.datetime, holds: bool) -> None:
+    """A pause in force (until a second from now); else one lifted and one that ended a second ago."""
+    account = TenantAccount.objects.create(user=UserFactory(username="pumped"), balance_nums=1000)
+    pause = {"tenant": account, "codes": 21, "limit": 20, "started_at": now - dt.timedelta(hours=1)}
+    if holds:
+        PrefixPause.objects.create(prefix="+86 1391234", until=now + dt.timedelta(seconds=1), **pause)
+    else:
+        PrefixPause.objects.create(
+            prefix="+86 1391234", until=now + dt.timedelta(hours=1), lifted_at=now, lifted_by="ops", **pause
+        )
+    PrefixPause.objects.create(prefix="+86 1391235", until=now - dt.timedelta(seconds=1), **pause)
+
+
 CASES = [
     Case(AlertRule.PROVIDER_BALANCE, {"tencent"}, provider_balance),
     Case(AlertRule.ACCOUNT_BALANCE, {"station:S1", "tenant:acme"}, account_balance),
@@ -137,6 +151,7 @@ CASES = [
     Case(AlertRule.REPORT_LAG, {""}, report_lag),
     Case(AlertRule.WEBHOOK_DEAD, {""}, webhook_dead),
     Case(AlertRule.RECONCILIATION, {"tencent"}, reconciliation),
+    Case(AlertRule.PREFIX_PAUSED, {"tenant:pumped:+86 1391234"}, prefix_paused),
 ]
 
 
