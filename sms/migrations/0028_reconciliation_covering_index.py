@@ -4,18 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sms', '0027_admin_plural_names'),
+        ("sms", "0027_admin_plural_names"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='sendrecord',
-            name='record_provider_submit_idx',
+            model_name="sendrecord",
+            name="record_provider_submit_idx",
         ),
         migrations.AddIndex(
-            model_name='sendrecord',
-            index=models.Index(fields=['provider', 'submitted_at', 'segments', 'billed_parts'], name='record_provider_submit_idx'),
+            model_name="sendrecord",
+            index=models.Index(
+                fields=["provider", "submitted_at", "segments", "billed_parts"],
+                name="record_provider_submit_idx",
+            ),
         ),
     ]
