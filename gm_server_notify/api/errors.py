@@ -20,6 +20,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from gm_server_notify.api.auth import LiveCredentialsRequired, TestCredentialsRequired
 from gm_server_notify.api.envelope import (
     UNAVAILABLE_MSG,
     StationCode,
@@ -73,6 +74,8 @@ class PlatformError(Enum):
     IDEMPOTENCY_KEY_REUSED = ("ER:0035", 422, "idempotency key reused")
     REQUEST_IN_PROGRESS = ("ER:0036", 409, "request in progress")
     SUSPENDED = ("ER:0037", 403, "sending suspended")
+    # Added by issue 26 (test mode): a test-mode-only call made with the live password.
+    TEST_CREDENTIALS_ONLY = ("ER:0044", 403, "test credentials only")
 
     @property
     def code(self) -> str:
@@ -155,6 +158,11 @@ def platform_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
         return platform_error(PlatformError.NOT_JSON)
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         return platform_error(PlatformError.AUTH_NOT_PASS)
+    # Test mode (docs/api-platform.md "Test mode"): the credentials are right, for the other mode.
+    if isinstance(exc, LiveCredentialsRequired):
+        return platform_error(PlatformError.AUTH_NOT_PASS, str(exc.detail))
+    if isinstance(exc, TestCredentialsRequired):
+        return platform_error(PlatformError.TEST_CREDENTIALS_ONLY, str(exc.detail))
     if isinstance(exc, exceptions.PermissionDenied):
         return platform_error(PlatformError.ROOT_ONLY)
     if isinstance(exc, exceptions.ValidationError):
