@@ -34,7 +34,7 @@ from sms.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from sms.sending import pipeline, routing, sweeps
+from sms.sending import pipeline, routing, scheduling, sweeps
 from sms.sending.checks import check_routing
 from sms.sending.routing import BatchNeeds
 from sms.tenant_api.credentials import set_test_password
@@ -176,6 +176,17 @@ def test_live_credentials_on_the_test_uplink_route_are_er0044(ready, live):
         "error": "ER:0044",
         "message": "test credentials only: this call takes the tenant's test password",
     }
+    assert not Uplink.objects.exists()
+
+
+def test_the_test_uplink_route_needs_credentials_and_json(api_client, ready, sandboxed):
+    anonymous = api_client.post("/v1/test/uplink", {"mobile": "13800000000", "content": "1"}, format="json")
+    assert (anonymous.status_code, anonymous.json()) == (
+        400,
+        {"error": "ER:0001", "message": "auth not pass"},
+    )
+    broken = sandboxed.post("/v1/test/uplink", data='{"mobile": ', content_type="application/json")
+    assert (broken.status_code, broken.json()["error"]) == (400, "ER:0002")
     assert not Uplink.objects.exists()
 
 
@@ -445,6 +456,24 @@ def test_a_live_record_handed_to_the_sandbox_is_never_taken_by_it(
     taken.assert_not_called()
     assert [c.args[1] for c in published.call_args_list] == ["gateway"]  # failed over to a real one
     assert SendRecord.objects.get().state == RecordState.QUEUED
+
+
+def test_a_released_or_requeued_test_record_still_goes_to_the_sandbox(
+    ready, sandboxed, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    held, _ = _accept(
+        sandboxed, ready, ["13912345678"], capture, send_at=int(timezone.now().timestamp()) + 60
+    )
+    batch = MessageBatch.objects.get(uuid=held.json()["uuid"])
+    with mock.patch("sms.sending.pipeline.publish_dispatch") as published, capture(execute=True):
+        assert scheduling.release_held_batch(batch_id=batch.pk) == 1  # beat's release at send_at
+    with mock.patch("sms.sending.pipeline.publish_dispatch") as republished, capture(execute=True):
+        pipeline.queue_for_dispatch([SendRecord.objects.get().pk])  # the stale-queued sweep's path
+    assert [call.args[1] for call in published.call_args_list + republished.call_args_list] == [
+        "sandbox",
+        "sandbox",
+    ]
 
 
 def test_manage_py_check_refuses_the_sandbox_in_a_routing_setting(settings):
