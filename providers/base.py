@@ -250,6 +250,12 @@ class ProviderAdapter:
     # Makes its message ids of our dispatch id and the number (the gateway): their form, so the
     # pipeline can derive them; None where the provider issues its own (Tencent's serial numbers).
     message_ids: ClassVar[DispatchMessageIds | None] = None
+    # The test-mode sandbox (``providers.sandbox``): routing hands it test records only, and test
+    # records to no other provider.
+    sandbox: ClassVar[bool] = False
+    # Decides every message as it takes it (the sandbox): ``reports_on_send`` gives the reports with
+    # the answer, and the pipeline applies them right after the outcomes, as any provider's reports.
+    reports_at_once: ClassVar[bool] = False
 
     # Where ``send_batch``'s default steps post a send request (a path under ``base_url``).
     send_path: ClassVar[str] = ""
@@ -338,6 +344,14 @@ class ProviderAdapter:
     ) -> list[SendOutcome]:
         """One outcome per message of ``batch`` from the provider's (JSON-decoded) answer."""
         raise NotImplementedError
+
+    def reports_on_send(
+        self, batch: Sequence[OutgoingMessage], outcomes: Sequence[SendOutcome]
+    ) -> list[DeliveryReport]:
+        """The reports a provider that ``reports_at_once`` gives with its answer to ``batch``; an
+        accepted message it gives none for is left without a report. Real providers report later,
+        by push or pull: none."""
+        return []
 
     def parse_status_callback(self, body: bytes, content_type: str = "") -> list[DeliveryReport]:
         raise NotImplementedError

@@ -131,6 +131,9 @@ class TenantAccount(models.Model):
     uplinks_enabled = models.BooleanField(
         default=True, db_default=True, help_text="may read replies with GET v1/uplink (ER:0043 when off)"
     )
+    # The hash (Django's make_password) of the tenant's test password, "" for none: requests signed
+    # in with it run in test mode (sms.tenant_api.credentials; docs/api-platform.md "Test mode").
+    test_password = models.CharField(max_length=128, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -327,6 +330,9 @@ class MessageBatch(models.Model):
     # When its ``scheduled`` records go out (beat's sms.release_scheduled), on the business clock;
     # null once nothing of it is held.
     release_at = models.DateTimeField(null=True, blank=True)
+    # Sent with the tenant's test password: never charged, never handed to a real provider (the
+    # sandbox decides it), never counted; seen only in test mode (docs/api-platform.md "Test mode").
+    test = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -379,6 +385,9 @@ class SendRecord(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     refunded = models.BooleanField(default=False)
+    # Its batch's ``test``, kept on the record for routing (only the sandbox takes it) and for the
+    # readers that must leave it out (traffic, reconciliation, uplink matching).
+    test = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -595,6 +604,8 @@ class Uplink(models.Model):
     batch = models.ForeignKey(
         MessageBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="uplinks"
     )
+    # A reply recorded through ``POST v1/test/uplink`` to a test message: listed in test mode only.
+    test = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,6 +6,9 @@
   bound to stations (``"stations": [...]``): it then reaches only those (``sms.station_api.binding``).
 - ``v1/*`` and ``v2/*``: HTTP Basic against Django users; superusers are the seed's ``root``.
   Failed logins lock the username for the client address (django-axes, gm_server_notify.lockout).
+  A tenant's test password (a second password, checked by an authentication backend of the app that
+  keeps it: ``sms.tenant_api.credentials``) signs the same user in, in test mode: ``request.auth``
+  is ``TEST_MODE`` (``LIVE_MODE`` otherwise; docs/api-platform.md "Test mode").
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_credentials
 from django.conf import settings
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate, get_user_model, load_backend
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions
@@ -205,6 +208,55 @@ def _cache_set(key: str, value: Any, timeout: int) -> None:
         logger.warning("auth cache unavailable: %s", type(exc).__name__)
 
 
+@dataclass(frozen=True)
+class TenantMode:
+    """``request.auth`` of a ``v1``/``v2`` request: whether it was signed in with the tenant's
+    test password."""
+
+    test: bool = False
+
+
+LIVE_MODE = TenantMode(test=False)
+TEST_MODE = TenantMode(test=True)
+# The keyword the tenant API passes to ``authenticate``: a backend that signs users in with their
+# test password does so only when given it, so the test password never opens the admin.
+ALLOW_TEST_PASSWORD = "allow_test_password"
+# What such a backend sets (True) on the user it returns; it also answers ``credential_hash(user)``,
+# the hash a cached test-mode login is checked against.
+TEST_MODE_ATTRIBUTE = "signed_in_for_test"
+
+
+def is_test_mode(request: Request) -> bool:
+    """Whether a tenant API request was signed in with the test password."""
+    return getattr(request, "auth", None) == TEST_MODE
+
+
+class LiveCredentialsRequired(exceptions.PermissionDenied):
+    """Test credentials on a call that changes what both modes share (answered ``ER:0001``)."""
+
+    default_detail = (
+        "test credentials only send messages and read: use the live password to change signatures, "
+        "templates, the blocklist or the callback"
+    )
+
+
+class TestCredentialsRequired(exceptions.PermissionDenied):
+    """Live credentials on a test-mode-only call (answered ``ER:0044``)."""
+
+    default_detail = "this call takes the tenant's test password"
+
+
+def _current_hash(user: Any, backend: str) -> str:
+    """What a cached login is checked against: the user's password hash, or for a test-mode login
+    (``backend``: the backend that signed it in) the test password's hash ("" when that backend
+    is no longer configured: the login is checked afresh)."""
+    if not backend:
+        return user.password
+    if backend not in settings.AUTHENTICATION_BACKENDS:
+        return ""
+    return load_backend(backend).credential_hash(user)
+
+
 def _locked_out() -> exceptions.Throttled:
     return exceptions.Throttled(
         wait=settings.AUTH_FAILURE_WINDOW_SECONDS,
@@ -220,12 +272,13 @@ class TenantBasicAuthentication(BasicAuthentication):
 
     def authenticate_credentials(
         self, userid: str, password: str, request: Request | None = None
-    ) -> tuple[Any, None]:
+    ) -> tuple[Any, TenantMode]:
         """Check the password once per ``AUTH_CACHE_SECONDS``: Django's PBKDF2 costs a quarter
         of a second per check, which Basic auth would pay on every request.
 
         The cache key is an HMAC (keyed with SECRET_KEY) of the credentials, never the password;
-        the entry holds the user's password hash, so a changed password invalidates it at once.
+        the entry holds the user's password hash (a test-mode login: its test password's hash), so
+        a changed password invalidates it at once.
         The lockout is asked first, so a cached credential of a locked username is refused too.
         A password is checked only inside the username's attempt slot for the address
         (``login_slot``): the lockout check, the check and the count of a failure are one step.
@@ -242,26 +295,34 @@ class TenantBasicAuthentication(BasicAuthentication):
         )
         cached = _cache_get(key)
         if cached is not None:
+            backend = cached.get("backend", "")
             user = get_user_model().objects.filter(pk=cached["user"], is_active=True).first()
-            if user is not None and hmac.compare_digest(user.password, cached["hash"]):
-                return user, None
+            if user is not None and hmac.compare_digest(_current_hash(user, backend), cached["hash"]):
+                return user, TEST_MODE if backend else LIVE_MODE
         try:
             with login_slot(userid, client_address(http_request)):
                 # Again inside the slot: the attempts before this one may have set the lock.
                 if not AxesProxyHandler.is_allowed(http_request, credentials):
                     record_failure(http_request, userid, locked_out=True)
                     raise _locked_out()
-                # AxesBackend, then ModelBackend; a failure is counted by axes' receiver of
-                # user_login_failed before the slot is released.
-                user = authenticate(request=http_request, username=userid, password=password)
+                # AxesBackend, ModelBackend, then the test password's; a failure is counted by
+                # axes' receiver of user_login_failed before the slot is released.
+                user = authenticate(
+                    request=http_request, username=userid, password=password, **{ALLOW_TEST_PASSWORD: True}
+                )
         except LoginSlotBusy as exc:
             raise exceptions.Throttled(detail="too many login attempts at once for this account") from exc
         if user is None:
             raise exceptions.AuthenticationFailed("Invalid username/password.")
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        _cache_set(key, {"user": user.pk, "hash": user.password}, settings.AUTH_CACHE_SECONDS)
-        return user, None
+        backend = user.backend if getattr(user, TEST_MODE_ATTRIBUTE, False) else ""
+        _cache_set(
+            key,
+            {"user": user.pk, "hash": _current_hash(user, backend), "backend": backend},
+            settings.AUTH_CACHE_SECONDS,
+        )
+        return user, TEST_MODE if backend else LIVE_MODE
 
 
 class IsTenant(BasePermission):
@@ -271,13 +332,40 @@ class IsTenant(BasePermission):
         return bool(request.user and request.user.is_authenticated)
 
 
+class LiveForChanges(BasePermission):
+    """Test credentials send messages and read: a call that changes what both modes share
+    (signatures, templates, the blocklist, the callback) needs the live password, unless the view
+    declares it part of test mode (``test_mode_writes = True``: ``v1/message``)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if is_test_mode(request) and request.method not in SAFE_METHODS:
+            if not getattr(view, "test_mode_writes", False):
+                raise LiveCredentialsRequired()
+        return True
+
+
+class TestCredentialsOnly(BasePermission):
+    """Only the tenant's test password (``POST v1/test/uplink``)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not is_test_mode(request):
+            raise TestCredentialsRequired()
+        return True
+
+
 class IsRoot(BasePermission):
-    """Only superusers: the seed's ``root``."""
+    """Only superusers, with their live password: the seed's ``root`` (a test password is never
+    root's)."""
 
     message = "please use root user request"
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_superuser)
+        return bool(
+            request.user
+            and request.user.is_authenticated
+            and request.user.is_superuser
+            and not is_test_mode(request)
+        )
 
 
 class CallbackTokenPermission(BasePermission):

@@ -20,6 +20,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from gm_server_notify.api.auth import LiveCredentialsRequired, TestCredentialsRequired
 from gm_server_notify.api.envelope import (
     UNAVAILABLE_MSG,
     StationCode,
@@ -78,6 +79,8 @@ class PlatformError(Enum):
     MARKETING_NOT_ENABLED = ("ER:0041", 403, "marketing not enabled")
     SCHEDULING_NOT_ENABLED = ("ER:0042", 403, "scheduling not enabled")
     UPLINKS_NOT_ENABLED = ("ER:0043", 403, "uplinks not enabled")
+    # Added by issue 26 (test mode): a test-mode-only call made with the live password.
+    TEST_CREDENTIALS_ONLY = ("ER:0044", 403, "test credentials only")
 
     @property
     def code(self) -> str:
@@ -164,6 +167,11 @@ def platform_exception_handler(exc: Exception, context: dict[str, Any]) -> Respo
         return platform_error(PlatformError.NOT_JSON)
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         return platform_error(PlatformError.AUTH_NOT_PASS)
+    # Test mode (docs/api-platform.md "Test mode"): the credentials are right, for the other mode.
+    if isinstance(exc, LiveCredentialsRequired):
+        return platform_error(PlatformError.AUTH_NOT_PASS, str(exc.detail))
+    if isinstance(exc, TestCredentialsRequired):
+        return platform_error(PlatformError.TEST_CREDENTIALS_ONLY, str(exc.detail))
     if isinstance(exc, exceptions.PermissionDenied):
         return platform_error(PlatformError.ROOT_ONLY)
     if isinstance(exc, exceptions.ValidationError):

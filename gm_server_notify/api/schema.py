@@ -125,9 +125,13 @@ STATION_CODE_MEANINGS = {
 
 # When each tenant error is answered (docs/api-platform.md, "Errors").
 PLATFORM_ERROR_WHEN = {
-    PlatformError.AUTH_NOT_PASS: "no or wrong Basic credentials",
+    PlatformError.AUTH_NOT_PASS: (
+        "no or wrong Basic credentials; a tenant's test password on a call that changes signatures, "
+        "templates, the blocklist or the callback (`auth not pass: test credentials only send messages "
+        "and read: …`)"
+    ),
     PlatformError.NOT_JSON: "a body that is not JSON, or not `application/json`",
-    PlatformError.ROOT_ONLY: "a tenant calling `v2/*`",
+    PlatformError.ROOT_ONLY: "a tenant calling `v2/*`, or any test password (test mode is never root)",
     PlatformError.PARAMS_FAIL: (
         "a missing or ill-typed field, or a value the call refuses (the message names it)"
     ),
@@ -177,6 +181,10 @@ PLATFORM_ERROR_WHEN = {
         "a `v1/message` with `send_at` while scheduling is not enabled for the tenant"
     ),
     PlatformError.UPLINKS_NOT_ENABLED: "`GET v1/uplink` while uplinks are not enabled for the tenant",
+    PlatformError.TEST_CREDENTIALS_ONLY: (
+        "a test-mode call (`POST v1/test/uplink`) made with the live password: it takes the tenant's test "
+        "password"
+    ),
 }
 
 
@@ -545,6 +553,13 @@ PLATFORM_CONVENTIONS = """\
 
 - **Authentication**: HTTP Basic against the service's users. Superusers are the seed's `root` \
 and alone may call `v2/*`; root may also use `v1/*` as a tenant of its own.
+- **Test mode**: a tenant's test password (`manage.py create_api_user NAME --test`) signs the same \
+tenant in for test mode: `POST/GET/DELETE v1/message` and `GET v1/uplink` are checked and answered \
+as live, but sent only to a sandbox that decides by the number (13800000000 delivered, \
+13800000001 failed `SANDBOX:FAILED`, 13800000002 left `unknown`, any other delivered), never \
+charged nor counted, and each mode sees only its own messages and replies; webhook events carry \
+`"test": true`. `POST v1/test/uplink` records a test reply (test password only: `ER:0044`); other \
+writes need the live password (`ER:0001`), and `v2/*` never takes a test password (`ER:0003`).
 - **Bodies** are JSON (`Content-Type: application/json`), also for `DELETE`; `GET` parameters \
 are query parameters. Paths are exactly the seed's, without a trailing slash.
 - **Isolation**: a tenant sees and changes only its own signatures, templates and messages; \

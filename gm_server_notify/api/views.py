@@ -13,8 +13,10 @@ from gm_server_notify.api.auth import (
     HasServiceScope,
     IsRoot,
     IsTenant,
+    LiveForChanges,
     ServiceTokenAuthentication,
     TenantBasicAuthentication,
+    TestCredentialsOnly,
 )
 from gm_server_notify.api.envelope import station_exception_handler
 from gm_server_notify.api.errors import platform_exception_handler
@@ -45,16 +47,27 @@ class StationAPIView(APIView):
 
 
 class PlatformAPIView(APIView):
-    """A ``v1/*`` view: HTTP Basic tenant (or root), ``{error, message}`` for every failure."""
+    """A ``v1/*`` view: HTTP Basic tenant (or root), ``{error, message}`` for every failure. With
+    the test password only reads, and the writes of a view that sets ``test_mode_writes``."""
 
     authentication_classes = [TenantBasicAuthentication]
-    permission_classes = [IsTenant]
+    permission_classes = [IsTenant, LiveForChanges]
+    # True where a write runs in test mode too (v1/message); test credentials are refused other writes.
+    test_mode_writes = False
 
     def get_exception_handler(self) -> ExceptionHandler:
         return platform_exception_handler
 
 
 class RootAPIView(PlatformAPIView):
-    """A ``v2/*`` view: only root (a superuser); a tenant gets ``ER:0003``."""
+    """A ``v2/*`` view: only root (a superuser) with its live password; a tenant, or any test
+    password, gets ``ER:0003``."""
 
     permission_classes = [IsRoot]
+
+
+class TestModeAPIView(PlatformAPIView):
+    """A ``v1/test/*`` view: only a tenant's test password; the live one gets ``ER:0044``."""
+
+    permission_classes = [IsTenant, TestCredentialsOnly]
+    test_mode_writes = True

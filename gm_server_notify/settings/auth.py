@@ -27,6 +27,8 @@ AUTHENTICATION_BACKENDS = [
     # First: refuses a locked username before any password is checked.
     "axes.backends.AxesBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Last: a tenant's test password, for the tenant API only (docs/api-platform.md "Test mode").
+    "sms.tenant_api.credentials.TestPasswordBackend",
 ]
 # A verified Basic-auth credential is trusted this long without re-running the password hash.
 AUTH_CACHE_SECONDS = env.int("AUTH_CACHE_SECONDS", default=300)

@@ -120,4 +120,12 @@ SMS_PROVIDERS = {
         "batch_limit": env.int("SJROOM_BATCH_LIMIT", default=10000),
         "rate_per_second": env.int("SJROOM_RATE_PER_SECOND", default=10000),
     },
+    # Test mode's sandbox (docs/api-platform.md "Test mode"): takes only the records of requests
+    # made with a tenant's test password, sends nothing anywhere and bills nothing; no settings of
+    # its own (the gateway's batch size, no rate limit: there is no provider to protect).
+    "sandbox": {
+        "adapter": "providers.sandbox.SandboxAdapter",
+        "batch_limit": 3000,
+        "rate_per_second": 0,
+    },
 }

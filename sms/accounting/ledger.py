@@ -72,18 +72,21 @@ def _book_per_record(
     """Book ``amount(record)`` (positive gives back, negative takes) for each record on its
     account under ``reason``, once per record (a repeat is ``AlreadyBooked`` and skipped). A
     charge larger than the balance takes what is there (the balance never goes negative).
-    Returns the records booked now. Joins the caller's transaction."""
+    Records of test batches (test mode) were never charged and are never booked. Returns the
+    records booked now. Joins the caller's transaction."""
     if not records:
         return []
+    batches = MessageBatch.objects.filter(pk__in={r.batch_id for r in records if r.batch_id})
+    batch_tenants, test_batches = {}, set()
+    for batch_id, tenant_id, test in batches.values_list("id", "tenant_id", "test"):
+        batch_tenants[batch_id] = tenant_id
+        if test:
+            test_batches.add(batch_id)
+    records = [record for record in records if record.batch_id not in test_batches]
     stations = {
         station.station_id: station
         for station in Station.objects.filter(station_id__in={r.station_id for r in records if r.station_id})
     }
-    batch_tenants = dict(
-        MessageBatch.objects.filter(pk__in={r.batch_id for r in records if r.batch_id}).values_list(
-            "id", "tenant_id"
-        )
-    )
     tenants = {
         tenant.pk: tenant for tenant in TenantAccount.objects.filter(pk__in=set(batch_tenants.values()))
     }

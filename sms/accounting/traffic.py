@@ -10,7 +10,8 @@ they were created in, and each such hour is recomputed from ``tbl_sms_send_recor
 depends only on the records, so running it again changes nothing. Each recompute first locks the
 watermark row, so two never interleave (beat and ``manage.py rebuild_traffic``); one run at a time
 (a cache lock), the next beat skips while one runs. The first run, with no watermark, recomputes
-every hour from the oldest record.
+every hour from the oldest record. Test mode's records (docs/api-platform.md "Test mode") are
+never counted: they were never sent nor charged.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def _grouped(start: dt.datetime, end: dt.datetime) -> Iterable[dict[str, Any]]:
     """The records created in ``[start, end)`` grouped by everything a traffic row is keyed on,
     and by what decides which measures each group adds to (one query on the created_at index)."""
     return (
-        SendRecord.objects.filter(created_at__gte=start, created_at__lt=end)
+        SendRecord.objects.filter(created_at__gte=start, created_at__lt=end, test=False)
         .annotate(
             latency=ExpressionWrapper(F("finished_at") - F("submitted_at"), output_field=DurationField()),
             prefix=Substr("phone_e164", 1, 4),

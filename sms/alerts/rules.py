@@ -155,7 +155,7 @@ def _measure_report_lag(inputs: Inputs) -> None:
     ``record_state_updated_idx`` (a record is last updated when it is submitted), its
     ``submitted_at``."""
     oldest = (
-        SendRecord.objects.filter(state=RecordState.SUBMITTED)
+        SendRecord.objects.filter(state=RecordState.SUBMITTED, test=False)  # the sandbox is no provider
         .order_by("updated_at")
         .values_list("submitted_at", "updated_at")
         .first()

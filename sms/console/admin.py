@@ -250,7 +250,8 @@ class SendRecordAdmin(MaskedPhoneAdmin):
         "remark",
         "created_at",
     ]
-    list_filter = ["status", "state", "lane", "provider", "business_type", "created_at"]
+    # test: test mode's records (docs/api-platform.md "Test mode"), provider sandbox.
+    list_filter = ["status", "state", "lane", "provider", "business_type", "test", "created_at"]
     search_fields = ["=receive_phone", "=station_id", "=provider_message_id"]
     list_select_related = False
     show_full_result_count = False  # COUNT(*) over millions of rows on every page costs seconds
@@ -275,7 +276,7 @@ class UplinkAdmin(MaskedPhoneAdmin):
         "tenant",
         "record_id",
     ]
-    list_filter = ["provider", "received_at"]
+    list_filter = ["provider", "test", "received_at"]
     # A number is searched whole (=phone: as the provider wrote it), the text by substring.
     search_fields = ["=phone", "=station_id", "=tenant__user__username", "text", "sign"]
     list_select_related = ["tenant__user"]

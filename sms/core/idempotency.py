@@ -2,7 +2,9 @@
 and Stripe's semantics): a caller that retries after a dropped connection gets the first answer
 again, and nothing is written, reserved or sent twice.
 
-- The key (1–255 printable ASCII characters) is scoped to the caller and the path.
+- The key (1–255 printable ASCII characters) is scoped to the caller and the path; a tenant's
+  test mode (its test password) is a caller of its own, so a live and a test request with the same
+  key never meet.
 - The first request with a key claims it (a committed ``processing`` row), does its work, and
   stores its status and body in the same transaction as the work.
 - The same key and the same body (a hash of the parsed body) answer the stored status and body
@@ -30,6 +32,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from gm_server_notify.api.auth import is_test_mode
 from gm_server_notify.db import retry_on_deadlock
 from gm_server_notify.errors import IdempotencyKeyReused, InvalidInput, RequestInProgress
 from sms.models import IdempotencyKey
@@ -165,6 +168,8 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
             raise InvalidInput(str(exc), field=HEADER) from exc
         user = request.user
         scope = f"user:{user.pk}" if getattr(user, "pk", None) else f"client:{user}"
+        if is_test_mode(request):
+            scope += ":test"
         try:
             response, replayed = run_once(
                 scope=scope[:64],

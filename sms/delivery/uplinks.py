@@ -11,13 +11,19 @@ the second). An uplink that names a signature matches only messages sent under i
 starts with ``【signature】``, or ``signature: `` abroad); one that names only an extension
 number matches only messages sent through that provider (the extension is the provider
 account's); one that names neither matches the last message the number received through any
-provider. No fit: the uplink is kept unmatched (the admin lists it).
+provider. No fit: the uplink is kept unmatched (the admin lists it). Test mode's records
+(docs/api-platform.md "Test mode") reached nobody, so a real reply never matches one.
+
+Test mode's replies come through ``POST v1/test/uplink`` instead (``store_test_uplink``): matched to
+the tenant's latest test message to the number by the same window, kept as test uplinks (seen in
+test mode only), and never on a blocklist: the blocklist is live, and test mode never changes it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -66,6 +72,7 @@ def match_record(*, message: InboundMessage, received_at: dt.datetime, window_da
         submitted_at__isnull=False,
         created_at__gte=received_at - dt.timedelta(days=window_days),
         created_at__lte=received_at + CLOCK_SKEW,
+        test=False,
     )
     if strip_brackets(message.sign):
         query = query.filter(signature_filter(message.sign))
@@ -126,6 +133,47 @@ def store_uplinks(*, provider: str, messages: Sequence[InboundMessage]) -> int:
         len(messages) - len(rows),
     )
     return len(rows)
+
+
+# Test replies are stored under the sandbox's name, each POST one reply (a random key).
+TEST_UPLINK_PROVIDER = "sandbox"
+
+
+@retry_on_deadlock()
+def store_test_uplink(
+    *, tenant_id: int, phone_e164: str, text: str, received_at: dt.datetime
+) -> Uplink | None:
+    """A test reply from ``phone_e164``, as if it answered the tenant's latest test message to it
+    (accepted by the sandbox within ``SMS_UPLINK_MATCH_DAYS``); None, with nothing written, when
+    there is no such message. Never on a blocklist (the module's docstring)."""
+    record = (
+        SendRecord.objects.filter(
+            phone_e164=phone_e164,
+            test=True,
+            batch__tenant_id=tenant_id,
+            submitted_at__isnull=False,
+            created_at__gte=received_at - dt.timedelta(days=settings.SMS_UPLINK_MATCH_DAYS),
+            created_at__lte=received_at,
+        )
+        .select_related("batch")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if record is None:
+        return None
+    uplink = Uplink.objects.create(
+        provider=TEST_UPLINK_PROVIDER,
+        uplink_key=uuid.uuid4().hex,
+        phone=record.phone_e164[:24],
+        text=text,
+        received_at=received_at,
+        record=record,
+        tenant_id=tenant_id,
+        batch=record.batch,
+        test=True,
+    )
+    logger.info("test uplink %s stored for tenant account %s", uplink.pk, tenant_id)
+    return uplink
 
 
 def _full_e164(phone: str) -> str:

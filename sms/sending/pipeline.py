@@ -68,6 +68,7 @@ from sms.core.bulk import bulk_save, chunked
 from sms.core.phones import region_of
 from sms.delivery.reports import (
     DailyCounts,
+    apply_delivery_reports,
     apply_pending_reports,
     bump_daily_statistics,
     count_daily,
@@ -118,6 +119,7 @@ CLAIM_READ_FIELDS = (
     "content",
     "sms_content",
     "expires_at",
+    "test",
 )
 
 
@@ -423,7 +425,17 @@ def queue_for_dispatch(record_ids: Sequence[int]) -> None:
     in batches of the first provider's size."""
     records = list(
         SendRecord.objects.filter(pk__in=list(record_ids))
-        .only("id", "phone_e164", "batch_id", "station_id", "business_type", "content", "sms_content", "lane")
+        .only(
+            "id",
+            "phone_e164",
+            "batch_id",
+            "station_id",
+            "business_type",
+            "content",
+            "sms_content",
+            "lane",
+            "test",
+        )
         .order_by("id")
     )
     # One provider request carries one text (the gateway's and sjroom's ``content``, Tencent's
@@ -437,10 +449,10 @@ def queue_for_dispatch(record_ids: Sequence[int]) -> None:
         ).values_list("id", "tenant_id")
     )
     groups: dict[tuple[str, str, str, int, str], list[int]] = {}
-    routes: dict[tuple[str, bool, int | None, bool], str] = {}  # route_for depends on these only
+    routes: dict[tuple[str, bool, int | None, bool, bool], str] = {}  # route_for depends on these only
     for record in records:
         region = region_of(record.phone_e164)
-        kind = (region, record.batch_id is not None, record.business_type, is_douyin(record))
+        kind = (region, record.batch_id is not None, record.business_type, is_douyin(record), record.test)
         if kind not in routes:
             routes[kind] = route_for(record)
         sender = lanes.sender_of(tenant_id=tenants.get(record.batch_id), station_id=record.station_id)
@@ -456,7 +468,8 @@ def queue_batch_for_dispatch(*, batch_id: int) -> None:
     region (the mainland's and the international form), so only ids and numbers are read, one
     route is decided per region, and no model instance is built (a 10,000-mobile message is one
     indexed read of 10,000 pairs)."""
-    tenant_id = MessageBatch.objects.filter(pk=batch_id).values_list("tenant_id", flat=True).first()
+    batch = MessageBatch.objects.filter(pk=batch_id).values_list("tenant_id", "test").first()
+    tenant_id, test = batch or (0, False)
     sender = lanes.tenant_sender(tenant_id or 0)
     by_region: dict[tuple[str, int], list[int]] = {}
     sample: dict[tuple[str, int], tuple[str, str]] = {}
@@ -471,7 +484,7 @@ def queue_batch_for_dispatch(*, batch_id: int) -> None:
         sample.setdefault(key, (e164, content))
     for (region, lane), ids in by_region.items():
         e164, content = sample[region, lane]
-        prototype = SendRecord(batch_id=batch_id, phone_e164=e164, content=content, sms_content={})
+        prototype = SendRecord(batch_id=batch_id, phone_e164=e164, content=content, sms_content={}, test=test)
         publish_batches(ids, provider=route_for(prototype), lane=lane, sender=sender)
 
 
@@ -640,6 +653,8 @@ def dispatch(
             for record in dispatch.records
         ]
     record_outcomes_durably(provider=provider, dispatch_id=dispatch.dispatch_id, outcomes=outcomes)
+    if adapter_class(provider).reports_at_once:
+        apply_reports_at_once(dispatch, outcomes)
     return DispatchResult(sent=len(dispatch.records))
 
 
@@ -653,6 +668,34 @@ def _drop_expired(dispatch: Dispatch) -> None:
     fail_expired(records=expired, dispatch_id=dispatch.dispatch_id)
     gone = {record.pk for record in expired}
     dispatch.records = [record for record in dispatch.records if record.pk not in gone]
+
+
+NO_REPORT_REMARK = "outcome unknown: the provider sends no delivery report for this number"
+
+
+def apply_reports_at_once(dispatch: Dispatch, outcomes: Sequence[SendOutcome]) -> None:
+    """The reports a provider that decides at once (test mode's sandbox) gave with its answer,
+    applied as any provider's pushed or pulled reports are (``apply_delivery_reports``: final
+    states, webhook events); a record it accepted without a report becomes ``unknown`` at once, as
+    a live record does when no report comes (``mark_unknown``). A worker that dies between the
+    outcomes and this leaves the records ``submitted``, for the report deadline's sweep."""
+    adapter = get_adapter(dispatch.provider)
+    reports = adapter.reports_on_send([outgoing_message(r, adapter) for r in dispatch.records], outcomes)
+    if reports:
+        apply_delivery_reports(provider=dispatch.provider, reports=reports)
+    reported = {report.provider_message_id for report in reports}
+    unreported = {
+        outcome.record_id
+        for outcome in outcomes
+        if outcome.accepted and outcome.provider_message_id not in reported
+    }
+    if unreported:
+        mark_unknown(
+            records=[record for record in dispatch.records if record.pk in unreported],
+            remark=NO_REPORT_REMARK,
+            dispatch_id=dispatch.dispatch_id,
+            from_state=RecordState.SUBMITTED,
+        )
 
 
 def _hold_marketing_after_hours(dispatch: Dispatch) -> None:

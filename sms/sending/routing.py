@@ -17,7 +17,10 @@ is handed a batch only when it can carry every record of it (``unfit_reason``):
   a Douyin phone ciphertext) goes only to a provider that can address it (``addresses_douyin``:
   fw199) and has a Douyin template for its business type (``douyin_template_for``). It starts at
   ``SMS_DOUYIN_PROVIDER`` and never fails over to a provider of another kind: when that provider
-  cannot take it the record fails with the reason.
+  cannot take it the record fails with the reason;
+- a test record (written in test mode, docs/api-platform.md "Test mode") goes only to the sandbox
+  (``providers.sandbox``), and the sandbox takes nothing else: it has no failover, and a batch that
+  reached the wrong side fails ``NoRoute`` at dispatch, never sent.
 
 ``sms.sending.checks`` refuses, at ``manage.py check``, settings that name a provider outside its region.
 """
@@ -31,6 +34,7 @@ from django.conf import settings
 
 from providers.base import DouyinTemplate, OutgoingMessage, ProviderAdapter, Region
 from providers.registry import UnknownProvider, adapter_class, get_adapter
+from providers.sandbox import NAME as SANDBOX
 from sms.core.content import DOUYIN_ORDER_ID_FIELD, signature_name, template_params
 from sms.core.phones import is_douyin_ciphertext, region_of
 from sms.models import SendRecord
@@ -57,14 +61,16 @@ def douyin_template(business_type: int) -> DouyinTemplate | None:
 class BatchNeeds:
     """What a batch asks of a provider: the regions of its numbers, whether it holds tenant free
     text, the business types of its station messages, and whether (and of which business types)
-    it holds Douyin order messages. A provider takes the batch only when it fits every record (a
-    batch is never split on failover)."""
+    it holds Douyin order messages, and whether its records are test ones, live ones or both
+    (``modes``: the records' ``test``; live when not said). A provider takes the batch only when it
+    fits every record (a batch is never split on failover)."""
 
     regions: frozenset[Region]
     needs_text: bool = False
     business_types: frozenset[int] = frozenset()
     douyin: bool = False
     douyin_types: frozenset[int] = frozenset()
+    modes: frozenset[bool] = frozenset({False})
 
     @classmethod
     def of(cls, records: Iterable[SendRecord]) -> BatchNeeds:
@@ -72,8 +78,10 @@ class BatchNeeds:
         regions: set[Region] = set()
         business_types: set[int] = set()
         douyin_types: set[int] = set()
+        modes: set[bool] = set()
         needs_text = douyin = False
         for record in records:
+            modes.add(bool(record.test))
             regions.add(region_of(record.phone_e164))
             if record.business_type is None:
                 needs_text = True
@@ -82,7 +90,14 @@ class BatchNeeds:
                 douyin_types.add(int(record.business_type))
             else:
                 business_types.add(int(record.business_type))
-        return cls(frozenset(regions), needs_text, frozenset(business_types), douyin, frozenset(douyin_types))
+        return cls(
+            frozenset(regions),
+            needs_text,
+            frozenset(business_types),
+            douyin,
+            frozenset(douyin_types),
+            frozenset(modes) or frozenset({False}),
+        )
 
 
 def failover_chain(region: Region) -> list[str]:
@@ -107,6 +122,10 @@ def unfit_reason(name: str, needs: BatchNeeds) -> str:
         adapter = adapter_class(name)
     except UnknownProvider:
         return f"{name!r} is not a known provider"
+    if adapter.sandbox and False in needs.modes:
+        return f"{name} is test mode's sandbox: it takes test records only"
+    if not adapter.sandbox and True in needs.modes:
+        return f"test records go to the sandbox only, never to {name}"
     outside = needs.regions - adapter.regions
     if outside:
         return f"{name} does not serve {'/'.join(sorted(outside))} numbers"
@@ -144,9 +163,11 @@ def next_provider(current: str, tried: Sequence[str], *, needs: BatchNeeds) -> s
 
 
 def configured_provider(record: SendRecord) -> str:
-    """The provider the settings name for a record: SMS_DOUYIN_PROVIDER for Douyin order messages,
-    SMS_INTERNATIONAL_PROVIDER outside +86, SMS_TENANT_PROVIDER for tenant sends,
-    SMS_STATION_PROVIDER for station sends."""
+    """The provider the settings name for a record: the sandbox for a test record,
+    SMS_DOUYIN_PROVIDER for Douyin order messages, SMS_INTERNATIONAL_PROVIDER outside +86,
+    SMS_TENANT_PROVIDER for tenant sends, SMS_STATION_PROVIDER for station sends."""
+    if record.test:
+        return SANDBOX
     if record.batch_id is None and is_douyin(record):
         return settings.SMS_DOUYIN_PROVIDER
     if region_of(record.phone_e164) is Region.INTERNATIONAL:

@@ -40,11 +40,12 @@ def tenant_balance(*, user: Any) -> int:
 
 
 def message_batch_progress(
-    *, owner: Any, batch_uuid: uuid.UUID, page: int, page_size: int
+    *, owner: Any, batch_uuid: uuid.UUID, page: int, page_size: int, test: bool = False
 ) -> dict[str, Any] | None:
     """A tenant's batch: counts per state and one page of its numbers with their state (None if
-    the uuid is not one of the owner's)."""
-    batch = MessageBatch.objects.filter(uuid=batch_uuid, tenant__user=owner).first()
+    the uuid is not one of the owner's batches of this mode: ``test`` sees test mode's only, and
+    live requests never see them)."""
+    batch = MessageBatch.objects.filter(uuid=batch_uuid, tenant__user=owner, test=test).first()
     if batch is None:
         return None
     counts = dict.fromkeys(("queued", "sending", "delivered", "failed", "unknown"), 0)
@@ -78,11 +79,12 @@ def tenant_blocklist(*, owner: Any, mobile_e164: str | None) -> QuerySet[Blockli
     return query.order_by("-id")
 
 
-def tenant_uplinks(*, owner: Any, since: dt.datetime | None) -> QuerySet[Uplink]:
-    """The uplinks matched to a tenant's messages, received at or after ``since``, newest first;
-    ER:0043 when an operator turned the tenant's uplinks off (``sms.guard.capabilities``)."""
+def tenant_uplinks(*, owner: Any, since: dt.datetime | None, test: bool = False) -> QuerySet[Uplink]:
+    """The uplinks matched to a tenant's messages, received at or after ``since``, newest first:
+    the test replies (``POST v1/test/uplink``) in test mode, the real ones otherwise; ER:0043 when
+    an operator turned the tenant's uplinks off (``sms.guard.capabilities``)."""
     check_uplinks(TenantAccount.objects.filter(user=owner).only("uplinks_enabled").first())
-    query = Uplink.objects.filter(tenant__user=owner).select_related("batch")
+    query = Uplink.objects.filter(tenant__user=owner, test=test).select_related("batch")
     if since is not None:
         query = query.filter(received_at__gte=since)
     return query.order_by("-received_at", "-id")

@@ -181,6 +181,17 @@ class TenantUplinkItem(serializers.Serializer):
 TenantUplinkList = offset_list_schema("TenantUplinkList", TenantUplinkItem)
 
 
+class TestUplinkRequest(serializers.Serializer):
+    mobile = serializers.CharField(
+        max_length=32, help_text="the number replying: one your test messages went to (any spelling)"
+    )
+    content = serializers.CharField(
+        max_length=tenant_services.MAX_TEST_UPLINK_CHARS,
+        trim_whitespace=False,
+        help_text="the reply's text, 1 to 500 characters",
+    )
+
+
 class CallbackRequest(serializers.Serializer):
     url = serializers.CharField(max_length=500, help_text="http or https; public addresses only")
     rotate_secret = serializers.BooleanField(

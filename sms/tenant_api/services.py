@@ -30,6 +30,7 @@ from sms.accounting.ledger import change_balance
 from sms.core.bulk import db_datetime, insert_rows
 from sms.core.content import MessageTooLong, check_message_length, compose_message, count_segments
 from sms.core.phones import InvalidPhone, Phone, is_mainland_e164, parse_mobile
+from sms.delivery import uplinks
 from sms.guard import pumping
 from sms.guard.screen import screen as guard_screen
 from sms.marketing import hours, optout
@@ -41,6 +42,7 @@ from sms.models import (
     SendRecord,
     SendStatus,
     TenantAccount,
+    Uplink,
     WebhookEndpoint,
 )
 from sms.sending import lanes, limits, suspension, validity
@@ -119,6 +121,7 @@ def send_tenant_message(
     callback_url: str = "",
     send_at: dt.datetime | None = None,
     validity_seconds: int | None = None,
+    test: bool = False,
 ) -> MessageBatch:
     """Validate a tenant's bulk message, reserve every recipient's segments, write one queued
     record per distinct number in bulk, and publish the dispatch after commit.
@@ -142,6 +145,10 @@ def send_tenant_message(
     the pushes (ER:0004). ``validity_seconds`` (``sms.sending.validity``: 10 to 172,800, else
     ER:0004): a record not handed to a provider that long after it may first be sent fails
     ``EXPIRED`` and is refunded.
+
+    ``test`` (the request came with the tenant's test password: docs/api-platform.md "Test mode"):
+    checked exactly as above, but never charged (no balance check, no reservation), never booked
+    against the verify-code limits, and written as a test batch, which only the sandbox sends.
     """
     sign, template = _passed_sign_and_template(owner=owner, sign_id=sign_id, temp_id=temp_id)
     phones = _distinct_phones(mobiles)
@@ -163,7 +170,8 @@ def send_tenant_message(
             refused[e164] = (optout.OPTED_OUT_CODE, optout.OPTED_OUT_REMARK)
     # Verify codes (type 1) go only to mobiles within SMS_VERIFY_LIMITS; the others fail as
     # LIMITED, uncharged, and the request succeeds for the rest.
-    verify_code = template.type == TemplateType.VERIFICATION
+    # Test mode books nothing against the limits (its messages reach nobody).
+    verify_code = template.type == TemplateType.VERIFICATION and not test
     with (
         limits.booked([e164 for e164 in phones if e164 not in refused], verify_code=verify_code) as admission,
         # The pumping guard counts the verify codes still to be sent per number prefix.
@@ -191,6 +199,7 @@ def send_tenant_message(
                 template_type=template.type,
                 send_at=send_at,
                 release_at=hours.release_time(now=now, send_at=send_at, marketing=marketing),
+                test=test,
             ),
             contents={e164: texts.text(international=not is_mainland_e164(e164)) for e164 in phones},
             phones=phones,
@@ -312,14 +321,14 @@ def _write_batch(
     mainland form of the text) and one record per distinct number with its own ``contents``
     (``refused`` ones, by code and remark: failed at once, uncharged), queued, or scheduled when
     the batch has a ``release_at``, expiring ``validity_seconds`` after they may first be sent;
-    publish after commit."""
+    publish after commit. A test batch reserves nothing."""
     batch.uuid = uuid.uuid4()
     batch.tenant = account
     now = timezone.now()
     held = batch.release_at is not None
     billed = sum(count for e164, count in segments.items() if e164 not in refused)
     with transaction.atomic():
-        if billed:
+        if billed and not batch.test:
             change_balance(tenant=account, delta=-billed, reason=LedgerReason.RESERVE, ref=batch.uuid.hex)
         batch.save(force_insert=True)
         # Plain tuples, not model instances: a 10,000-mobile message is a handful of multi-row
@@ -355,6 +364,7 @@ def _write_batch(
                     False,
                     lane,
                     None if failed else expires_at,
+                    batch.test,
                 )
             )
         insert_rows(SendRecord, RECORD_INSERT_FIELDS, rows)
@@ -364,9 +374,10 @@ def _write_batch(
         if not held:
             queue_batch_for_dispatch(batch_id=batch.pk)
     logger.info(
-        "tenant %s %s batch %s: %s numbers (%s refused), %s segments%s",
+        "tenant %s %s %sbatch %s: %s numbers (%s refused), %s segments%s",
         account.user_id,
         "held" if held else "queued",
+        "test " if batch.test else "",
         batch.uuid,
         len(phones),
         len(refused),
@@ -398,6 +409,7 @@ RECORD_INSERT_FIELDS = (
     "refunded",
     "lane",
     "expires_at",
+    "test",
 )
 LIMITED_CODE = "LIMITED"
 CANCELLED_CODE = "CANCELLED"
@@ -416,12 +428,13 @@ class CancelResult:
 
 
 @retry_on_deadlock()
-def cancel_message(*, owner: Any, batch_uuid: uuid.UUID) -> CancelResult:
+def cancel_message(*, owner: Any, batch_uuid: uuid.UUID, test: bool = False) -> CancelResult:
     """Cancel what of a tenant's batch has not been handed to a provider (``queued`` or
     ``scheduled``): those records end ``failed`` with ``CANCELLED``, refunded once (the ledger's
     ``(account, refund, record)`` is unique); a record a worker has claimed is gone. A second call
-    cancels nothing more. ER:0004 when the uuid is not one of the tenant's batches."""
-    batch = MessageBatch.objects.filter(uuid=batch_uuid, tenant__user=owner).first()
+    cancels nothing more. ER:0004 when the uuid is not one of the tenant's batches of this mode
+    (``test``: test mode's batches; live ones otherwise)."""
+    batch = MessageBatch.objects.filter(uuid=batch_uuid, tenant__user=owner, test=test).first()
     if batch is None:
         raise InvalidInput(f"{batch_uuid} is not one of your messages", field="uuid")
     with transaction.atomic():
@@ -490,3 +503,33 @@ def unblock_mobiles(*, owner: Any, mobiles: Sequence[str], sign_id: int | None =
     account = _tenant_account(owner)
     with transaction.atomic():
         return optout.remove_entries(tenant_id=account.pk, sign_id=target, mobiles_e164=e164s)
+
+
+# The longest text of a test reply (POST v1/test/uplink): an SMS reply is far shorter.
+MAX_TEST_UPLINK_CHARS = 500
+
+
+def record_test_uplink(*, owner: Any, mobile: str, content: str) -> Uplink:
+    """``POST v1/test/uplink`` (test mode only): a reply ``content`` from ``mobile``, as if it
+    answered the tenant's latest test message to that number; listed by ``GET v1/uplink`` in test
+    mode. ER:0033 when ``mobile`` is not a mobile number; ER:0004 when the text is empty or too
+    long, or no test message of the tenant went to that number within ``SMS_UPLINK_MATCH_DAYS``
+    (nothing is written then). An opt-out keyword blocks nothing (``sms.delivery.uplinks``)."""
+    e164 = _blocklist_mobiles([mobile])[0]
+    if not content.strip() or len(content) > MAX_TEST_UPLINK_CHARS:
+        raise InvalidInput(
+            f"content: 1 to {MAX_TEST_UPLINK_CHARS} characters, not only spaces", field="content"
+        )
+    account = TenantAccount.objects.filter(user=owner).first()
+    uplink = None
+    if account is not None:
+        uplink = uplinks.store_test_uplink(
+            tenant_id=account.pk, phone_e164=e164, text=content, received_at=timezone.now()
+        )
+    if uplink is None:
+        raise InvalidInput(
+            f"mobile: no test message of yours went to {mobile} in the last "
+            f"{settings.SMS_UPLINK_MATCH_DAYS} days",
+            field="mobile",
+        )
+    return uplink

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.services import Actor
+from gm_server_notify.api.auth import is_test_mode
 from gm_server_notify.api.errors import PlatformAPIError, PlatformError
 from gm_server_notify.api.paging import offset_list
 from gm_server_notify.api.schema import (
@@ -32,7 +33,7 @@ from gm_server_notify.api.schema import (
     query_example,
     tenant_params_fail,
 )
-from gm_server_notify.api.views import PlatformAPIView, RootAPIView, parse
+from gm_server_notify.api.views import PlatformAPIView, RootAPIView, TestModeAPIView, parse
 from sms.core.idempotency import IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, idempotent
 from sms.tenant_api import selectors
 from sms.tenant_api import services as tenant_services
@@ -59,6 +60,7 @@ from sms.tenant_api.serializers import (
     TenantBalanceOut,
     TenantUplinkItem,
     TenantUplinkList,
+    TestUplinkRequest,
     UplinkQuery,
 )
 from sms.webhooks import services as webhooks
@@ -74,7 +76,18 @@ INVALID_MOBILE = platform_refusal(
 )
 
 
+# What POST v1/message's description says of test mode (docs/api-platform.md "Test mode").
+TEST_MODE_NOTE = """\
+**Test mode**: with the tenant's test password (`manage.py create_api_user NAME --test`) the call \
+runs in test mode: checked and answered exactly as live, never sent to a provider (the sandbox \
+decides by the magic numbers: 13800000000 delivered, 13800000001 failed `SANDBOX:FAILED`, \
+13800000002 left `unknown`, any other delivered), never charged nor counted, and it sees only test \
+mode's messages and replies (an id of the other mode is `ER:0004`)."""
+
+
 class MessageView(PlatformAPIView):
+    test_mode_writes = True
+
     @extend_schema(
         tags=[MESSAGES_TAG],
         summary="短信发送: send one text to up to 10,000 mobiles",
@@ -117,7 +130,12 @@ recipient's segments (`ER:0034`).
   `failed` with reason `EXPIRED: not handed to a provider within its validity`, refunded, and gets
   its webhook event, instead of arriving late (a provider down, retries backing off). A mobile
   already handed to a provider is never expired: its report decides.
-- Safe to retry with an `Idempotency-Key` header.""",
+- Safe to retry with an `Idempotency-Key` header (live and test keys never meet).
+
+"""
+        + TEST_MODE_NOTE
+        + """ No balance is checked nor reserved (no `ER:0034`) and \
+verify codes book no limit.""",
         request=MessageRequest,
         parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED],
         examples=[
@@ -197,7 +215,9 @@ recipient's segments (`ER:0034`).
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        batch = tenant_services.send_tenant_message(owner=request.user, **parse(MessageRequest, request.data))
+        batch = tenant_services.send_tenant_message(
+            owner=request.user, test=is_test_mode(request), **parse(MessageRequest, request.data)
+        )
         return Response({"uuid": str(batch.uuid)})
 
     @extend_schema(
@@ -211,7 +231,8 @@ a page of its mobiles (`page`, `page_size` up to 10,000, default 1000), each wit
 our) `reason` (`EXPIRED: …`: not handed to a provider within its `validity_seconds`), or
 `unknown` (no report by the deadline, or the provider's answer to the submit was lost: not
 refunded; a late report or a pull still decides it, and after `SMS_UNKNOWN_SETTLE_SECONDS` it
-fails). A uuid that is not one of yours is `ER:0004`.""",
+fails). A uuid that is not one of yours is `ER:0004`; in test mode only test batches are yours,
+and with the live password only live ones.""",
         parameters=[MessageQuery],
         examples=query_example("a batch", uuid=BATCH),
         responses=answers(
@@ -240,7 +261,11 @@ fails). A uuid that is not one of yours is `ER:0004`.""",
     def get(self, request: Request) -> Response:
         query = parse(MessageQuery, request.query_params)
         progress = selectors.message_batch_progress(
-            owner=request.user, batch_uuid=query["uuid"], page=query["page"], page_size=query["page_size"]
+            owner=request.user,
+            batch_uuid=query["uuid"],
+            page=query["page"],
+            page_size=query["page_size"],
+            test=is_test_mode(request),
         )
         if progress is None:
             raise PlatformAPIError(
@@ -257,7 +282,7 @@ they end `failed` with `CANCELLED: cancelled by the tenant`, are refunded exactl
 their webhook events. A number a worker has already claimed is gone: it is sent and billed as
 usual. The answer counts the numbers this call cancelled, those an earlier call cancelled, and
 those already gone (handed to a provider, or final before). A repeat cancels nothing more; a uuid
-that is not one of yours is `ER:0004`.""",
+that is not one of yours (of this mode: test or live) is `ER:0004`.""",
         parameters=[MessageCancelQuery],
         examples=query_example("a scheduled batch", uuid="e66ec67a-7a48-4d46-ae5c-9736e23e9163"),
         responses=answers(
@@ -276,7 +301,9 @@ that is not one of yours is `ER:0004`.""",
     )
     def delete(self, request: Request) -> Response:
         query = parse(MessageCancelQuery, request.query_params)
-        result = tenant_services.cancel_message(owner=request.user, batch_uuid=query["uuid"])
+        result = tenant_services.cancel_message(
+            owner=request.user, batch_uuid=query["uuid"], test=is_test_mode(request)
+        )
         return Response(
             {
                 "uuid": str(query["uuid"]),
@@ -340,8 +367,9 @@ The replies (uplinks) to the tenant's messages, newest first. `since` (optional,
 the replies received at or after it: poll with the last `received_at` you saw. `uuid` is the
 `v1/message` batch the reply answers, `sign` the signature the provider says it was sent to (empty
 when it does not say), `mobile` the number as the provider gave it. A tenant sees only the replies
-matched to its own messages. {LIST_PAGING} Bad parameters are `ER:0004`; a tenant whose uplinks an
-operator turned off gets `ER:0043` (its replies are still kept, and opt-out replies still
+matched to its own messages; in test mode only the test replies (`POST v1/test/uplink`), and with
+the live password never those. {LIST_PAGING} Bad parameters are `ER:0004`; a tenant whose uplinks
+an operator turned off gets `ER:0043` (its replies are still kept, and opt-out replies still
 honoured).""",
         parameters=[UplinkQuery],
         examples=query_example("since a time", page=1, page_size=20, since=1795000000),
@@ -374,11 +402,59 @@ honoured).""",
                 selectors.tenant_uplinks(
                     owner=request.user,
                     since=None if since is None else dt.datetime.fromtimestamp(since, tz=dt.UTC),
+                    test=is_test_mode(request),
                 ),
                 item=TenantUplinkItem,
                 query=query,
             )
         )
+
+
+TEST_UPLINK_EXAMPLE = {"mobile": "13800000000", "content": "TD"}
+
+
+class TestUplinkView(TestModeAPIView):
+    """Test mode's replies (docs/api-platform.md "Test mode")."""
+
+    @extend_schema(
+        tags=[MESSAGES_TAG],
+        summary="Test mode only: record a reply from a mobile to your latest test message to it",
+        description="""\
+Only with the tenant's **test password** (the live one is `ER:0044`, 403). Records the reply
+`content` from `mobile` as if that number had answered your latest test message to it (one the
+sandbox took within `SMS_UPLINK_MATCH_DAYS`): `GET v1/uplink` in test mode lists it, and the answer
+is the reply as that list shows it. No test message to that number is `ER:0004`, with nothing
+written; an invalid number is `ER:0033`; `content` is 1 to 500 characters (`ER:0004`). An opt-out
+reply (`T`, `TD`, `退订` …) is recorded like any reply and blocks nothing: the blocklist is live, and
+test mode never changes it.""",
+        request=TestUplinkRequest,
+        examples=[body_example("an opt-out reply", TEST_UPLINK_EXAMPLE)],
+        responses=answers(
+            ok_answer(
+                TenantUplinkItem,
+                {"mobile": "13800000000", "text": "TD", "sign": "", "received_at": 1795003660, "uuid": BATCH},
+                "recorded: the reply as GET v1/uplink (test mode) lists it",
+            ),
+            *TENANT_WRITE,
+            platform_refusal(
+                PlatformError.TEST_CREDENTIALS_ONLY, "this call takes the tenant's test password"
+            ),
+            tenant_params_fail(
+                "mobile: no test message of yours went to 13800000000 in the last 30 days",
+                when="no test message of yours went to `mobile` within `SMS_UPLINK_MATCH_DAYS`; an empty, "
+                "blank or over-500-character `content`; a missing field",
+                name="mobile",
+            ),
+            tenant_params_fail("content: This field is required.", name="content"),
+            INVALID_MOBILE,
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        data = parse(TestUplinkRequest, request.data)
+        uplink = tenant_services.record_test_uplink(
+            owner=request.user, mobile=data["mobile"], content=data["content"]
+        )
+        return Response(TenantUplinkItem(uplink).data)
 
 
 HOOK_URL = "https://hooks.example.com/sms"

@@ -153,6 +153,8 @@ def event_payload(event: WebhookEvent) -> dict[str, Any]:
         "segments": record.segments,
         "submitted_at": _unix(record.submitted_at),
         "done_at": _unix(record.finished_at),
+        # Test mode's events go to the same URL as live ones: this tells them apart.
+        "test": record.test,
     }
 
 
@@ -277,6 +279,7 @@ def _due(tenant_id: int, url: str, now: datetime, limit: int) -> list[WebhookEve
             "record__segments",
             "record__submitted_at",
             "record__finished_at",
+            "record__test",
             "record__batch__uuid",
         )
         .order_by("id")[:limit]

@@ -8,8 +8,9 @@ schemathesis' pytest integration) so that the run is the same one ``make fuzz`` 
 would start, with the whole report printed when it fails.
 
 Each family is fuzzed with its own credentials and data it can reach (a recharged station, a
-tenant with a passed signature and template and a balance, root), so generated requests get past
-authentication into the business logic. Fixed seed, deterministic generation and a bounded number
+tenant with a passed signature and template and a balance, root, and the tenant's test password:
+test mode, docs/api-platform.md), so generated requests get past authentication into the business
+logic. Fixed seed, deterministic generation and a bounded number
 of examples in ``make test`` (``FUZZ_MAX_EXAMPLES``, ``FUZZ_MAX_SECONDS`` per family); ``make
 fuzz`` runs the long version.
 """
@@ -34,6 +35,7 @@ BIN = Path(sys.executable).parent
 MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "20")
 MAX_SECONDS = os.environ.get("FUZZ_MAX_SECONDS", "40")
 SEED = os.environ.get("FUZZ_SEED", "20261125")
+TEST_MODE_PASSWORD = "test-mode-password"
 CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance"
 
 FAMILIES = {
@@ -41,6 +43,8 @@ FAMILIES = {
     "station": (r"^/sms/(?!callback)", 'headers = { Authorization = "Bearer test-service-token" }'),
     "tenant": (r"^/v1/", f'[auth]\nbasic = {{ username = "dcs", password = "{TEST_PASSWORD}" }}'),
     "root": (r"^/v2/", f'[auth]\nbasic = {{ username = "root", password = "{TEST_PASSWORD}" }}'),
+    # The tenant in test mode: every v1 route (v1/test/uplink answers only it).
+    "tenant-test": (r"^/v1/", f'[auth]\nbasic = {{ username = "dcs", password = "{TEST_MODE_PASSWORD}" }}'),
     "callbacks": (r"^/sms/callback$|^/providers/", '[parameters]\n"query.token" = "test-callback-token"'),
 }
 
@@ -56,6 +60,9 @@ def fuzz_data(recharge):
     from sms.tenant_api.services import charge_tenant
 
     charge_tenant(username="dcs", charge=100_000)
+    from sms.tenant_api.credentials import set_test_password
+
+    set_test_password(username="dcs", password=TEST_MODE_PASSWORD)
     yield
     purge_broker()  # dispatch tasks the fuzzer's sends published: no worker runs here
 

@@ -135,6 +135,7 @@ def test_a_post_carries_the_events_as_a_signed_json_array(hooked, receiver):
         "segments": record.segments,
         "submitted_at": None,
         "done_at": int(record.finished_at.timestamp()),
+        "test": False,
     }
     assert set(WebhookEvent.objects.values_list("state", flat=True)) == {WebhookEventState.DELIVERED}
     delivery = WebhookDelivery.objects.get()
