@@ -26,6 +26,8 @@ class Reason(enum.StrEnum):
     SIGN_NOT_PASSED = "sign_not_passed"  # ER:0031
     TEMPLATE_NOT_PASSED = "template_not_passed"  # ER:0032
     INVALID_MOBILE = "invalid_mobile"  # ER:0033
+    DAILY_CAP = "daily_cap"  # ER:0038
+    MONTHLY_CAP = "monthly_cap"  # ER:0039
 
 
 class DomainError(Exception):
@@ -68,6 +70,11 @@ class RequestInProgress(DomainError):
 
 class RateLimited(DomainError):
     """A limit of sends (verify codes to one mobile) is reached; ``message`` names the window."""
+
+
+class CapReached(DomainError):
+    """A tenant's send would take its parts of the day or month beyond its cap (``reason``:
+    ``DAILY_CAP`` or ``MONTHLY_CAP``); ``message`` names the cap, the parts used and requested."""
 
 
 class Suspended(DomainError):

@@ -73,6 +73,9 @@ class PlatformError(Enum):
     IDEMPOTENCY_KEY_REUSED = ("ER:0035", 422, "idempotency key reused")
     REQUEST_IN_PROGRESS = ("ER:0036", 409, "request in progress")
     SUSPENDED = ("ER:0037", 403, "sending suspended")
+    # Added by issue 26: a send beyond the tenant's daily or monthly cap of parts (v1/limits).
+    DAILY_CAP_REACHED = ("ER:0038", 403, "daily cap reached")
+    MONTHLY_CAP_REACHED = ("ER:0039", 403, "monthly cap reached")
 
     @property
     def code(self) -> str:
@@ -108,6 +111,8 @@ _REASON_ERRORS = {
     Reason.SIGN_NOT_PASSED: PlatformError.SIGN_NOT_PASSED,
     Reason.TEMPLATE_NOT_PASSED: PlatformError.TEMP_NOT_PASSED,
     Reason.INVALID_MOBILE: PlatformError.INVALID_MOBILE,
+    Reason.DAILY_CAP: PlatformError.DAILY_CAP_REACHED,
+    Reason.MONTHLY_CAP: PlatformError.MONTHLY_CAP_REACHED,
 }
 
 

@@ -164,6 +164,14 @@ PLATFORM_ERROR_WHEN = {
         "the first request with that `Idempotency-Key` is still being processed"
     ),
     PlatformError.SUSPENDED: "an operator suspended the tenant's sending (`sending suspended: <reason>`)",
+    PlatformError.DAILY_CAP_REACHED: (
+        "the send would take the tenant's parts of the China-time day beyond its daily cap "
+        "(`v1/limits`); nothing is written or reserved"
+    ),
+    PlatformError.MONTHLY_CAP_REACHED: (
+        "the send would take the tenant's parts of the China-time month beyond its monthly cap "
+        "(`v1/limits`); nothing is written or reserved"
+    ),
 }
 
 

@@ -6,17 +6,22 @@ row written in the same transaction, so the ledger always sums to the balance.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from gm_server_notify.errors import InsufficientBalance
+from sms.accounting import caps
 from sms.models import BalanceLedger, LedgerReason, MessageBatch, SendRecord, Station, TenantAccount
 
 # Entries whose ref is a record that may be handled twice (a refund, a reconciliation, a
 # settlement): booked under a savepoint, so a repeat raises AlreadyBooked and changes nothing.
 REPEATABLE_REASONS = frozenset({LedgerReason.REFUND, LedgerReason.RECONCILE, LedgerReason.SETTLE})
+# What a tenant's caps count (sms.accounting.caps): its reservations, net of their refunds. What a
+# provider billed beyond or below them (reconcile) is not a send the tenant asked for.
+CAPPED_REASONS = frozenset({LedgerReason.RESERVE, LedgerReason.REFUND})
 
 
 class AlreadyBooked(Exception):
@@ -30,6 +35,7 @@ def change_balance(
     delta: int,
     reason: LedgerReason,
     ref: str,
+    usage_day: dt.date | None = None,
 ) -> int:
     """Add ``delta`` (negative to spend) to one account's balance and book it in the ledger.
 
@@ -38,6 +44,10 @@ def change_balance(
     ledger's unique ``(account, reason, ref)`` makes a repeated change (a second refund,
     reconciliation or settlement of the same record) raise ``AlreadyBooked`` and leave the
     balance untouched. Returns the new balance. Joins the caller's transaction.
+
+    A tenant's reservation or refund with a ``usage_day`` (its batch's) is counted against the
+    tenant's caps in the same transaction, while the conditional update holds the tenant's row
+    (``sms.accounting.caps.book``): a reservation beyond a cap raises ``CapReached``.
     """
     if (station is None) == (tenant is None):
         raise ValueError("change_balance needs exactly one of station or tenant")
@@ -62,6 +72,8 @@ def change_balance(
             entry.save(force_insert=True)
         except IntegrityError as exc:  # the savepoint above undoes the balance change too
             raise AlreadyBooked(f"{reason} {ref} was booked already") from exc
+        if tenant is not None and usage_day is not None and reason in CAPPED_REASONS:
+            caps.book(tenant_id=tenant.pk, parts=-delta, day=usage_day)
     account.balance_nums = balance_after
     return balance_after
 
@@ -79,11 +91,13 @@ def _book_per_record(
         station.station_id: station
         for station in Station.objects.filter(station_id__in={r.station_id for r in records if r.station_id})
     }
-    batch_tenants = dict(
-        MessageBatch.objects.filter(pk__in={r.batch_id for r in records if r.batch_id}).values_list(
-            "id", "tenant_id"
-        )
-    )
+    batches = {
+        batch_id: (tenant_id, usage_day)
+        for batch_id, tenant_id, usage_day in MessageBatch.objects.filter(
+            pk__in={r.batch_id for r in records if r.batch_id}
+        ).values_list("id", "tenant_id", "usage_day")
+    }
+    batch_tenants = {batch_id: tenant_id for batch_id, (tenant_id, _) in batches.items()}
     tenants = {
         tenant.pk: tenant for tenant in TenantAccount.objects.filter(pk__in=set(batch_tenants.values()))
     }
@@ -100,14 +114,14 @@ def _book_per_record(
         account = (
             {"station": stations[record.station_id]}
             if record.station_id
-            else {"tenant": tenants[batch_tenants[record.batch_id]]}
+            else {"tenant": tenants[batch_tenants[record.batch_id]], "usage_day": batches[record.batch_id][1]}
         )
         delta = amount(record)
         try:
             try:
                 change_balance(**account, delta=delta, reason=reason, ref=str(record.pk))
             except InsufficientBalance:
-                holder = next(iter(account.values()))
+                holder = account.get("station") or account["tenant"]
                 available = (
                     type(holder).objects.filter(pk=holder.pk).values_list("balance_nums", flat=True).get()
                 )

@@ -29,6 +29,7 @@ from sms.models import (
     SendRecord,
     Station,
     TenantAccount,
+    TenantUsage,
     Uplink,
     WebhookDelivery,
     WebhookEvent,
@@ -284,15 +285,31 @@ class TenantAccountForm(forms.ModelForm):
 
     class Meta:
         model = TenantAccount
-        fields = ["charge", "suspended_reason", "price_fen_per_part"]
+        fields = ["charge", "suspended_reason", "price_fen_per_part", "daily_cap_parts", "monthly_cap_parts"]
 
 
 @admin.register(TenantAccount)
 class TenantAccountAdmin(admin.ModelAdmin):
     form = TenantAccountForm
-    list_display = ["user", "balance_nums", "price_fen_per_part", "updated_at"]
+    list_display = [
+        "user",
+        "balance_nums",
+        "price_fen_per_part",
+        "daily_cap_parts",
+        "monthly_cap_parts",
+        "own_daily_cap_parts",
+        "own_monthly_cap_parts",
+        "updated_at",
+    ]
     search_fields = ["user__username"]
-    readonly_fields = ["user", "balance_nums", "created_at", "updated_at"]
+    readonly_fields = [
+        "user",
+        "balance_nums",
+        "own_daily_cap_parts",
+        "own_monthly_cap_parts",
+        "created_at",
+        "updated_at",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # an account is created by its first charge
@@ -319,6 +336,27 @@ class TenantAccountAdmin(admin.ModelAdmin):
                 price_fen_per_part=form.cleaned_data.get("price_fen_per_part"),
                 actor=Actor.admin(request),
             )
+        if {"daily_cap_parts", "monthly_cap_parts"} & set(form.changed_data):
+            # One cap_change entry for both caps (sms.accounting.caps: the tenant's own lower caps,
+            # read-only here, still hold where they are lower).
+            tenant_services.set_operator_caps(
+                account_id=obj.pk,
+                daily=form.cleaned_data.get("daily_cap_parts"),
+                monthly=form.cleaned_data.get("monthly_cap_parts"),
+                actor=Actor.admin(request),
+            )
+
+
+@admin.register(TenantUsage)
+class TenantUsageAdmin(ReadOnlyAdmin):
+    """The parts each tenant reserved per China-time day and month, net of refunds: what its caps
+    are checked against, and when the period's warning went out (sms.accounting.caps)."""
+
+    list_display = ["tenant", "period", "start", "parts", "warned_at"]
+    list_filter = ["period", "start"]
+    search_fields = ["=tenant__user__username"]
+    list_select_related = ["tenant__user"]
+    show_full_result_count = False
 
 
 @admin.register(WebhookDelivery)
