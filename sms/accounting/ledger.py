@@ -47,7 +47,8 @@ def change_balance(
 
     A tenant's reservation or refund with a ``usage_day`` (its batch's) is counted against the
     tenant's caps in the same transaction, while the conditional update holds the tenant's row
-    (``sms.accounting.caps.book``): a reservation beyond a cap raises ``CapReached``.
+    (``sms.accounting.caps.book``): a reservation beyond a cap raises ``CapReached``. (Refunds of
+    records, ``refund_records``, count theirs once per tenant and day instead.)
     """
     if (station is None) == (tenant is None):
         raise ValueError("change_balance needs exactly one of station or tenant")
@@ -110,25 +111,36 @@ def _book_per_record(
         return (1, "", batch_tenants[record.batch_id], record.pk)
 
     booked = []
+    counted: dict[tuple[int, dt.date], int] = {}  # (tenant, its batch's usage day) -> parts given back
     for record in sorted(records, key=account_order):
         account = (
             {"station": stations[record.station_id]}
             if record.station_id
-            else {"tenant": tenants[batch_tenants[record.batch_id]], "usage_day": batches[record.batch_id][1]}
+            else {"tenant": tenants[batch_tenants[record.batch_id]]}
         )
         delta = amount(record)
         try:
             try:
                 change_balance(**account, delta=delta, reason=reason, ref=str(record.pk))
             except InsufficientBalance:
-                holder = account.get("station") or account["tenant"]
+                holder = next(iter(account.values()))
                 available = (
                     type(holder).objects.filter(pk=holder.pk).values_list("balance_nums", flat=True).get()
                 )
-                change_balance(**account, delta=-min(-delta, available), reason=reason, ref=str(record.pk))
+                delta = -min(-delta, available)
+                change_balance(**account, delta=delta, reason=reason, ref=str(record.pk))
         except AlreadyBooked:
             continue
         booked.append(record)
+        usage_day = None if record.station_id else batches[record.batch_id][1]
+        if usage_day is not None and reason in CAPPED_REASONS:
+            key = (batch_tenants[record.batch_id], usage_day)
+            counted[key] = counted.get(key, 0) + delta
+    # The caps count a tenant's refunds once per tenant and day, not once per record (a failed
+    # blast refunds thousands); its row is locked by the bookings above, in this transaction.
+    for (tenant_id, day), delta in sorted(counted.items()):
+        if delta:
+            caps.book(tenant_id=tenant_id, parts=-delta, day=day)
     return booked
 
 

@@ -294,6 +294,46 @@ def test_a_refund_gives_back_to_the_day_and_month_of_its_send_even_the_next_day(
     assert caps.usage(tenant_id=account.pk, day=day + dt.timedelta(days=1)) == {"daily": 0, "monthly": 0}
 
 
+def test_one_refund_of_records_of_two_days_gives_back_to_each_day(
+    tenant, other_tenant, ready, business_clock
+):
+    """A refund of many records (a provider down, a suspension) counts once per tenant and day:
+    each batch's parts go back to the day of that batch."""
+    from sms.sending.pipeline import fail_records
+
+    sign, template = ready
+    other_sign = make_signature(other_tenant)
+    other_template = make_template(other_tenant, other_sign, template="您的订单{1}已发货。", template_type=2)
+    tenant_services.charge_tenant(username=other_tenant.username, charge=10)
+    first, second = dt.date(2026, 12, 5), dt.date(2026, 12, 6)
+    with mock.patch("sms.sending.pipeline.publish_dispatch"):
+        business_clock.set_now(_at_china(first))
+        tenant_services.send_tenant_message(
+            owner=tenant, sign_id=sign.pk, temp_id=template.pk, mobiles=_mobiles(3), params=["PL1"]
+        )
+        business_clock.set_now(_at_china(second))
+        tenant_services.send_tenant_message(
+            owner=tenant, sign_id=sign.pk, temp_id=template.pk, mobiles=_mobiles(5, 10), params=["PL1"]
+        )
+        tenant_services.send_tenant_message(
+            owner=other_tenant,
+            sign_id=other_sign.pk,
+            temp_id=other_template.pk,
+            mobiles=_mobiles(2),
+            params=["PL1"],
+        )
+    mine, others = _account(tenant).pk, _account(other_tenant).pk
+    assert caps.usage(tenant_id=mine, day=second) == {"daily": 5, "monthly": 8}
+    failing = list(SendRecord.objects.exclude(receive_phone__in=_mobiles(1, 10)).order_by("pk"))
+    fail_records(records=failing, remark="no provider", code="NoProvider")
+    assert caps.usage(tenant_id=mine, day=first) == {"daily": 0, "monthly": 1}
+    assert caps.usage(tenant_id=mine, day=second) == {"daily": 1, "monthly": 1}
+    assert caps.usage(tenant_id=others, day=second) == {"daily": 0, "monthly": 0}
+    # Refunded once: a repeat gives back nothing more.
+    fail_records(records=failing, remark="no provider", code="NoProvider")
+    assert caps.usage(tenant_id=mine, day=second) == {"daily": 1, "monthly": 1}
+
+
 def test_a_refund_never_takes_usage_below_zero(tenant, ready):
     """A batch sent before its usage was counted (usage rows lost, or older than the caps) gives
     back nothing that was not counted."""
