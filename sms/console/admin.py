@@ -382,10 +382,21 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdmin):
-    """The outbox: one event per tenant record that reached a final state, and where it stands."""
+    """The outbox: one event per tenant record that reached a final state (and per tenant notice:
+    a cap's warning), and where it stands."""
 
-    list_display = ["id", "tenant", "record_id", "url", "state", "attempts", "next_attempt_at", "last_error"]
-    list_filter = ["state", "created_at"]
+    list_display = [
+        "id",
+        "tenant",
+        "kind",
+        "record_id",
+        "url",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    ]
+    list_filter = ["state", "kind", "created_at"]
     search_fields = ["=id", "=record__id", "=tenant__user__username"]
     list_select_related = ["tenant__user"]
     show_full_result_count = False
