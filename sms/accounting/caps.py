@@ -6,10 +6,9 @@
 - **Usage.** One ``TenantUsage`` row per tenant and day, and per tenant and month: the parts
   reserved then, net of their refunds. A batch's parts count in the day it was accepted, on the
   business clock (``MessageBatch.usage_day``), and its refunds give back to that day and its month
-  whenever they come. ``book`` is called by ``sms.accounting.ledger.change_balance`` only, in the
-  transaction of the reservation or refund and after the tenant's row is locked there: two sends
-  of one tenant count one after the other, never both against the same usage, and no check scans
-  send records.
+  whenever they come. ``book`` is called by ``sms.accounting.ledger`` only, in the transaction of
+  the reservation or refund and after the tenant's row is locked there: two sends of one tenant
+  count one after the other, never both against the same usage, and no check scans send records.
 - **Beyond a cap.** A reservation that would take a period beyond its cap raises ``CapReached``
   (ER:0038 daily, ER:0039 monthly): the caller's transaction rolls back, nothing is written.
 - **The warning.** The first reservation that takes a period to ``SMS_CAP_WARNING_PERCENT`` of its
@@ -119,10 +118,11 @@ def refusal(*, caps: dict[str, Cap], used: dict[str, int], parts: int) -> CapRea
 
 def book(*, tenant_id: int, parts: int, day: dt.date) -> None:
     """Count ``parts`` (negative: a refund) for the tenant in ``day`` and its month. Only for
-    ``sms.accounting.ledger.change_balance``, inside its transaction, after it locked the
-    tenant's row. A reservation beyond a cap raises ``CapReached``; one that reaches a cap's
-    warning threshold writes the ``limit.warning`` event. A refund never takes a period below 0
-    (parts reserved before the caps existed were never counted)."""
+    ``sms.accounting.ledger`` (``change_balance``; the refunds of records, once per tenant and
+    day), inside its transaction, after it locked the tenant's row. A reservation beyond a cap
+    raises ``CapReached``; one that reaches a cap's warning threshold writes the
+    ``limit.warning`` event. A refund never takes a period below 0 (parts reserved before the
+    caps existed were never counted)."""
     if parts < 0:
         TenantUsage.objects.filter(_periods_of(day), tenant_id=tenant_id).update(
             parts=Greatest(F("parts") + parts, 0)
