@@ -51,6 +51,7 @@ class AuditAction(models.TextChoices):
 class ActorKind(models.TextChoices):
     ADMIN = "admin", "admin"
     V2_API = "v2_api", "v2 API (root)"
+    V1_API = "v1_api", "v1 API (a tenant)"
     COMMAND = "command", "management command"
     SYSTEM = "system", "system"
 

@@ -16,8 +16,9 @@ from gm_server_notify.lockout import client_address
 
 @dataclass(frozen=True)
 class Actor:
-    """Who did it: a username (an operator in the admin, root on the v2 API), or the OS user of a
-    management command, or ``system``; the kind says which; the client address if from a request."""
+    """Who did it: a username (an operator in the admin, root on the v2 API, a tenant on the v1
+    API), or the OS user of a management command, or ``system``; the kind says which; the client
+    address if from a request."""
 
     name: str
     kind: str
@@ -34,6 +35,11 @@ class Actor:
     @classmethod
     def v2_api(cls, request: Any) -> Actor:
         return cls.from_request(request, kind=ActorKind.V2_API)
+
+    @classmethod
+    def v1_api(cls, request: Any) -> Actor:
+        """A tenant changing its own settings on the v1 API (its caps: ``PUT v1/limits``)."""
+        return cls.from_request(request, kind=ActorKind.V1_API)
 
     @classmethod
     def command(cls) -> Actor:

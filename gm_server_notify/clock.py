@@ -4,8 +4,9 @@ In production it is the system clock (``timezone.now()``). A developer's machine
 may make it settable (``GM_SETTABLE_CLOCK=true``, refused without ``GM_EMBEDDED_DEFAULTS``): an
 offset kept in the shared cache moves "now" for every process at once (web, workers, beat), so a
 test can accept a marketing batch at 22:00 China time and see it released at 08:00 without waiting
-ten hours. Only the marketing hours and the release of held batches read this clock; record times
-(``created_at``, ``submitted_at`` …) keep the system clock.
+ten hours. Only the marketing hours, the release of held batches and the day and month of the
+tenants' caps (``sms.accounting.caps``) read this clock; record times (``created_at``,
+``submitted_at`` …) keep the system clock.
 """
 
 from __future__ import annotations

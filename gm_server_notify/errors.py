@@ -31,6 +31,8 @@ class Reason(enum.StrEnum):
     MARKETING_NOT_ENABLED = "marketing_not_enabled"  # ER:0041
     SCHEDULING_NOT_ENABLED = "scheduling_not_enabled"  # ER:0042
     UPLINKS_NOT_ENABLED = "uplinks_not_enabled"  # ER:0043
+    DAILY_CAP = "daily_cap"  # ER:0038
+    MONTHLY_CAP = "monthly_cap"  # ER:0039
 
 
 class DomainError(Exception):
@@ -78,6 +80,11 @@ class RateLimited(DomainError):
 class NotEnabled(DomainError):
     """The account may not do this: an operator has not granted it the capability (its
     ``reason`` says which)."""
+
+
+class CapReached(DomainError):
+    """A tenant's send would take its parts of the day or month beyond its cap (``reason``:
+    ``DAILY_CAP`` or ``MONTHLY_CAP``); ``message`` names the cap, the parts used and requested."""
 
 
 class Suspended(DomainError):

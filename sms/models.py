@@ -134,6 +134,21 @@ class TenantAccount(models.Model):
     # The hash (Django's make_password) of the tenant's test password, "" for none: requests signed
     # in with it run in test mode (sms.tenant_api.credentials; docs/api-platform.md "Test mode").
     test_password = models.CharField(max_length=128, blank=True, default="", db_default="")
+    # Caps on the parts reserved per China-time day and month (sms.accounting.caps): the operator's
+    # (the admin; null: no cap), and the tenant's own (PUT v1/limits; at most the operator's; null:
+    # the operator's). The lower of the two holds.
+    daily_cap_parts = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="parts a China-time day; empty: no cap"
+    )
+    monthly_cap_parts = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="parts a China-time month; empty: no cap"
+    )
+    own_daily_cap_parts = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="the tenant's own daily cap (PUT v1/limits); empty: the operator's"
+    )
+    own_monthly_cap_parts = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="the tenant's own monthly cap (PUT v1/limits); empty: the operator's"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -196,6 +211,38 @@ class PrefixPause(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix} of tenant:{self.tenant_id}"
+
+
+class UsagePeriod(models.TextChoices):
+    DAILY = "daily", "China-time day"
+    MONTHLY = "monthly", "China-time month"
+
+
+class TenantUsage(models.Model):
+    """Parts reserved for a tenant in one China-time day or month, net of their refunds: what its
+    caps are checked against (``sms.accounting.caps``), so that no check scans send records. Changed
+    only inside ``sms.accounting.ledger.change_balance``, in the transaction of the reservation or
+    refund and after the tenant's row is locked there."""
+
+    tenant = models.ForeignKey(TenantAccount, on_delete=models.CASCADE, related_name="usage")
+    period = models.CharField(max_length=8, choices=UsagePeriod.choices)
+    # The day, or the first day of the month.
+    start = models.DateField()
+    parts = models.BigIntegerField(default=0)
+    # When this period's warning (SMS_CAP_WARNING_PERCENT of its cap) went out: once a period.
+    warned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "tbl_sms_tenant_usage"
+        verbose_name_plural = "tenant usage"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "period", "start"], name="tenant_usage_once"),
+            models.CheckConstraint(condition=Q(parts__gte=0), name="tenant_usage_not_negative"),
+        ]
+        indexes = [models.Index(fields=["period", "start"], name="tenant_usage_period_idx")]
+
+    def __str__(self) -> str:
+        return f"tenant:{self.tenant_id} {self.period} {self.start}: {self.parts}"
 
 
 class LedgerReason(models.TextChoices):
@@ -333,6 +380,9 @@ class MessageBatch(models.Model):
     # Sent with the tenant's test password: never charged, never handed to a real provider (the
     # sandbox decides it), never counted; seen only in test mode (docs/api-platform.md "Test mode").
     test = models.BooleanField(default=False, db_default=False)
+    # The China-time day (business clock) its parts count in for the tenant's caps, and so the day
+    # and month its refunds give back to (sms.accounting.caps); null for batches older than it.
+    usage_day = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -649,15 +699,32 @@ class WebhookEventState(models.TextChoices):
     CANCELLED = "cancelled", "the tenant deleted its callback before it was pushed"
 
 
+class WebhookEventKind(models.TextChoices):
+    STATUS = "message.status", "a record's final state"
+    LIMIT_WARNING = "limit.warning", "a cap's warning threshold reached"
+
+
 class WebhookEvent(models.Model):
     """The outbox: one row per tenant record that reached a final state, written in the same
-    transaction as the state change (``sms.webhooks.outbox``), pushed by ``sms.webhooks.services``.
+    transaction as the state change (``sms.webhooks.outbox``), pushed by ``sms.webhooks.services``;
+    and one per tenant notice (a cap's warning), written with the change it tells of.
     One per record (``record`` is unique): a final state is never pushed twice as two events.
     ``url`` is where it goes, fixed when it is written (the batch's ``callback_url``, else the
     tenant's URL then: ``from_batch`` tells which; a tenant's new URL takes over its pending events
     of the second kind). Its primary key is the ``event_id`` receivers dedupe on."""
 
-    record = models.OneToOneField(SendRecord, on_delete=models.CASCADE, related_name="webhook_event")
+    # The record whose final state it pushes (``kind`` message.status); null for a tenant notice
+    # carried in ``payload`` (``limit.warning``: sms.accounting.caps).
+    record = models.OneToOneField(
+        SendRecord, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_event"
+    )
+    kind = models.CharField(
+        max_length=32,
+        choices=WebhookEventKind.choices,
+        default=WebhookEventKind.STATUS,
+        db_default="message.status",
+    )
+    payload = models.JSONField(null=True, blank=True)
     # No foreign key constraint: inserting 10,000 events must not take a shared lock on the
     # tenant's row, which every send of the tenant locks first.
     tenant = models.ForeignKey(
@@ -990,6 +1057,7 @@ class AlertRule(models.TextChoices):
     WEBHOOK_DEAD = "webhook_dead", "dead webhook events"
     RECONCILIATION = "reconciliation", "billing reconciliation difference"
     PREFIX_PAUSED = "prefix_paused", "a tenant's number prefix paused by the pumping guard"
+    TENANT_CAP = "tenant_cap", "tenant near its daily or monthly cap"
 
 
 class AlertState(models.TextChoices):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gm_server_notify.api.fields import IdField, SeedDateTimeField
 from gm_server_notify.api.paging import OffsetPageSerializer, offset_list_schema
+from templates_mgmt import selectors
 from templates_mgmt.models import Template
 
 TEMPLATE_TYPE = "模版类型: 1 验证码 (verify code), 2 通知 (notice), 3 营销 (marketing)"
@@ -51,6 +55,16 @@ class TemplateListQuery(OffsetPageSerializer):
     pass
 
 
+class TemplateSample(serializers.Serializer):
+    text = serializers.CharField(
+        help_text="the template signed and filled with `123456` for every placeholder"
+    )
+    encoding = serializers.ChoiceField(
+        choices=["GSM-7", "UCS-2"], help_text="the alphabet it is billed in: GSM-7 only outside the mainland"
+    )
+    parts = serializers.IntegerField(help_text="the parts one such message is billed")
+
+
 class TemplateOut(serializers.ModelSerializer):
     # The seed lists ids as strings.
     id = serializers.CharField(help_text="模版id: the temp_id, as a string")
@@ -59,6 +73,13 @@ class TemplateOut(serializers.ModelSerializer):
     # format, China time.
     created_at = SeedDateTimeField(read_only=True, help_text="创建时间: Beijing time")
     updated_at = SeedDateTimeField(read_only=True, help_text="更新时间: Beijing time")
+    sample = serializers.SerializerMethodField(
+        help_text="added: the text a mainland number gets (`【signature】` + the template, every placeholder "
+        "`123456`), its encoding and parts; null if the text does not parse"
+    )
+    sample_international = serializers.SerializerMethodField(
+        help_text="added: the same for a number outside the mainland (`signature: ` + the template)"
+    )
 
     class Meta:
         model = Template
@@ -73,6 +94,8 @@ class TemplateOut(serializers.ModelSerializer):
             "description",
             "created_at",
             "updated_at",
+            "sample",
+            "sample_international",
         ]
         extra_kwargs = {
             "name": {"help_text": "模版名称"},
@@ -82,6 +105,14 @@ class TemplateOut(serializers.ModelSerializer):
             "template": {"help_text": "模版内容"},
             "description": {"help_text": "申请理由简述"},
         }
+
+    @extend_schema_field(TemplateSample(allow_null=True))
+    def get_sample(self, template: Template) -> dict[str, Any] | None:
+        return selectors.template_sample(template, international=False)
+
+    @extend_schema_field(TemplateSample(allow_null=True))
+    def get_sample_international(self, template: Template) -> dict[str, Any] | None:
+        return selectors.template_sample(template, international=True)
 
 
 class TemplateIdOut(serializers.Serializer):

@@ -77,7 +77,13 @@ class TemplateView(PlatformAPIView):
         description="""\
 The tenant's templates, newest first, with their review state (`pending`, `passed`, or `rejected`
 with `reject_reason`). Ids are strings; `created_at`/`updated_at` are `YYYY-MM-DD HH:MM:SS`,
-China time. Paged: `page` (from 1) and `page_size` (1-100, default 20).""",
+China time. Paged: `page` (from 1) and `page_size` (1-100, default 20).
+
+Added: `sample` is the text a mainland number gets from the template (`【signature】` + the text,
+every placeholder filled with `123456`), with the `encoding` it is billed in and its `parts` (70
+UCS-2 units in one message, 67 per part); `sample_international` the same for a number outside
+the mainland (`signature: ` + the text; GSM-7, 160 then 153 septets, when every character fits
+it). Your real values may give other parts: `POST v1/message/estimate` counts them.""",
         parameters=[TemplateListQuery],
         examples=query_example("first page", page=1, page_size=20),
         responses=answers(
@@ -94,6 +100,16 @@ China time. Paged: `page` (from 1) and `page_size` (1-100, default 20).""",
                     "description": "注册验证",
                     "created_at": "2026-11-24 19:39:03",
                     "updated_at": "2026-11-24 19:39:03",
+                    "sample": {
+                        "text": "【去采购】您的验证码为123456，123456分钟内有效。",
+                        "encoding": "UCS-2",
+                        "parts": 1,
+                    },
+                    "sample_international": {
+                        "text": "去采购: 您的验证码为123456，123456分钟内有效。",
+                        "encoding": "UCS-2",
+                        "parts": 1,
+                    },
                 },
             ),
             *TENANT_READ,

@@ -81,6 +81,9 @@ class PlatformError(Enum):
     UPLINKS_NOT_ENABLED = ("ER:0043", 403, "uplinks not enabled")
     # Added by issue 26 (test mode): a test-mode-only call made with the live password.
     TEST_CREDENTIALS_ONLY = ("ER:0044", 403, "test credentials only")
+    # Added by issue 26: a send beyond the tenant's daily or monthly cap of parts (v1/limits).
+    DAILY_CAP_REACHED = ("ER:0038", 403, "daily cap reached")
+    MONTHLY_CAP_REACHED = ("ER:0039", 403, "monthly cap reached")
 
     @property
     def code(self) -> str:
@@ -120,6 +123,8 @@ _REASON_ERRORS = {
     Reason.MARKETING_NOT_ENABLED: PlatformError.MARKETING_NOT_ENABLED,
     Reason.SCHEDULING_NOT_ENABLED: PlatformError.SCHEDULING_NOT_ENABLED,
     Reason.UPLINKS_NOT_ENABLED: PlatformError.UPLINKS_NOT_ENABLED,
+    Reason.DAILY_CAP: PlatformError.DAILY_CAP_REACHED,
+    Reason.MONTHLY_CAP: PlatformError.MONTHLY_CAP_REACHED,
 }
 
 

@@ -185,6 +185,14 @@ PLATFORM_ERROR_WHEN = {
         "a test-mode call (`POST v1/test/uplink`) made with the live password: it takes the tenant's test "
         "password"
     ),
+    PlatformError.DAILY_CAP_REACHED: (
+        "the send would take the tenant's parts of the China-time day beyond its daily cap "
+        "(`v1/limits`); nothing is written or reserved"
+    ),
+    PlatformError.MONTHLY_CAP_REACHED: (
+        "the send would take the tenant's parts of the China-time month beyond its monthly cap "
+        "(`v1/limits`); nothing is written or reserved"
+    ),
 }
 
 

@@ -85,6 +85,11 @@ if SMS_STATION_VERIFY_VALIDITY_SECONDS < 0:
     raise ImproperlyConfigured("SMS_STATION_VERIFY_VALIDITY_SECONDS must be 0 (none) or more")
 # Messages a station may add per China-time day (0: no cap).
 SMS_STATION_DAILY_CAP = env.int("SMS_STATION_DAILY_CAP", default=0)
+# A tenant whose parts of the day or month reach this percent of its cap gets a limit.warning
+# webhook event (once a period) and operators a tenant_cap alert (sms.accounting.caps).
+SMS_CAP_WARNING_PERCENT = env.int("SMS_CAP_WARNING_PERCENT", default=80)
+if not 1 <= SMS_CAP_WARNING_PERCENT <= 100:
+    raise ImproperlyConfigured("SMS_CAP_WARNING_PERCENT must be 1 to 100")
 # Idempotency-Key: how long a key's answer is kept, and after how long a claim whose request never
 # finished is taken over by the next request with that key.
 IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)

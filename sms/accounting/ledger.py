@@ -6,17 +6,22 @@ row written in the same transaction, so the ledger always sums to the balance.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from gm_server_notify.errors import InsufficientBalance
+from sms.accounting import caps
 from sms.models import BalanceLedger, LedgerReason, MessageBatch, SendRecord, Station, TenantAccount
 
 # Entries whose ref is a record that may be handled twice (a refund, a reconciliation, a
 # settlement): booked under a savepoint, so a repeat raises AlreadyBooked and changes nothing.
 REPEATABLE_REASONS = frozenset({LedgerReason.REFUND, LedgerReason.RECONCILE, LedgerReason.SETTLE})
+# What a tenant's caps count (sms.accounting.caps): its reservations, net of their refunds. What a
+# provider billed beyond or below them (reconcile) is not a send the tenant asked for.
+CAPPED_REASONS = frozenset({LedgerReason.RESERVE, LedgerReason.REFUND})
 
 
 class AlreadyBooked(Exception):
@@ -30,6 +35,7 @@ def change_balance(
     delta: int,
     reason: LedgerReason,
     ref: str,
+    usage_day: dt.date | None = None,
 ) -> int:
     """Add ``delta`` (negative to spend) to one account's balance and book it in the ledger.
 
@@ -38,6 +44,11 @@ def change_balance(
     ledger's unique ``(account, reason, ref)`` makes a repeated change (a second refund,
     reconciliation or settlement of the same record) raise ``AlreadyBooked`` and leave the
     balance untouched. Returns the new balance. Joins the caller's transaction.
+
+    A tenant's reservation or refund with a ``usage_day`` (its batch's) is counted against the
+    tenant's caps in the same transaction, while the conditional update holds the tenant's row
+    (``sms.accounting.caps.book``): a reservation beyond a cap raises ``CapReached``. (Refunds of
+    records, ``refund_records``, count theirs once per tenant and day instead.)
     """
     if (station is None) == (tenant is None):
         raise ValueError("change_balance needs exactly one of station or tenant")
@@ -62,6 +73,8 @@ def change_balance(
             entry.save(force_insert=True)
         except IntegrityError as exc:  # the savepoint above undoes the balance change too
             raise AlreadyBooked(f"{reason} {ref} was booked already") from exc
+        if tenant is not None and usage_day is not None and reason in CAPPED_REASONS:
+            caps.book(tenant_id=tenant.pk, parts=-delta, day=usage_day)
     account.balance_nums = balance_after
     return balance_after
 
@@ -76,12 +89,14 @@ def _book_per_record(
     records booked now. Joins the caller's transaction."""
     if not records:
         return []
-    batches = MessageBatch.objects.filter(pk__in={r.batch_id for r in records if r.batch_id})
-    batch_tenants, test_batches = {}, set()
-    for batch_id, tenant_id, test in batches.values_list("id", "tenant_id", "test"):
-        batch_tenants[batch_id] = tenant_id
+    rows = MessageBatch.objects.filter(pk__in={r.batch_id for r in records if r.batch_id})
+    batches: dict[int, tuple[int, dt.date | None]] = {}  # id -> (tenant, the day its parts count in)
+    test_batches = set()
+    for batch_id, tenant_id, usage_day, test in rows.values_list("id", "tenant_id", "usage_day", "test"):
+        batches[batch_id] = (tenant_id, usage_day)
         if test:
             test_batches.add(batch_id)
+    batch_tenants = {batch_id: tenant_id for batch_id, (tenant_id, _) in batches.items()}
     records = [record for record in records if record.batch_id not in test_batches]
     stations = {
         station.station_id: station
@@ -99,6 +114,7 @@ def _book_per_record(
         return (1, "", batch_tenants[record.batch_id], record.pk)
 
     booked = []
+    counted: dict[tuple[int, dt.date], int] = {}  # (tenant, its batch's usage day) -> parts given back
     for record in sorted(records, key=account_order):
         account = (
             {"station": stations[record.station_id]}
@@ -114,10 +130,20 @@ def _book_per_record(
                 available = (
                     type(holder).objects.filter(pk=holder.pk).values_list("balance_nums", flat=True).get()
                 )
-                change_balance(**account, delta=-min(-delta, available), reason=reason, ref=str(record.pk))
+                delta = -min(-delta, available)
+                change_balance(**account, delta=delta, reason=reason, ref=str(record.pk))
         except AlreadyBooked:
             continue
         booked.append(record)
+        usage_day = None if record.station_id else batches[record.batch_id][1]
+        if usage_day is not None and reason in CAPPED_REASONS:
+            key = (batch_tenants[record.batch_id], usage_day)
+            counted[key] = counted.get(key, 0) + delta
+    # The caps count a tenant's refunds once per tenant and day, not once per record (a failed
+    # blast refunds thousands); its row is locked by the bookings above, in this transaction.
+    for (tenant_id, day), delta in sorted(counted.items()):
+        if delta:
+            caps.book(tenant_id=tenant_id, parts=-delta, day=day)
     return booked
 
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Q
 from django.utils import timezone
 
-from sms.accounting import reconciliation
+from sms.accounting import caps, reconciliation
 from sms.console.selectors import ProviderOutlook, lane_backlog, provider_outlooks
 from sms.models import (
     FINAL_STATES,
@@ -30,6 +31,8 @@ from sms.models import (
     SendRecord,
     Station,
     TenantAccount,
+    TenantUsage,
+    UsagePeriod,
     WebhookEvent,
     WebhookEventState,
 )
@@ -87,6 +90,9 @@ class PausedPrefix:
     codes: int
     limit: int
     until: dt.datetime
+    # (tenant username, "daily"/"monthly") -> (parts used, the cap that holds), for the tenants at
+    # SMS_CAP_WARNING_PERCENT of a cap in the current China-time day or month
+    tenant_caps: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
 
 
 def _cache_get(key: str) -> Any:
@@ -190,6 +196,24 @@ def _measure_prefix_pauses(inputs: Inputs) -> None:
         inputs.prefix_pauses[subject] = PausedPrefix(tenant, prefix, codes, limit, until)
 
 
+def _measure_tenant_caps(inputs: Inputs) -> None:
+    """The usage rows of the current China-time day and month (one per tenant that sent in it:
+    ``tenant_usage_period_idx``), against each tenant's caps as they are now. The day is the
+    business clock's, as the caps count it."""
+    day = caps.today()
+    rows = TenantUsage.objects.filter(
+        Q(period=UsagePeriod.DAILY, start=day) | Q(period=UsagePeriod.MONTHLY, start=day.replace(day=1)),
+        parts__gt=0,
+    ).values_list(
+        "period", "parts", "tenant__user__username", *(f"tenant__{name}" for name in caps.CAP_FIELDS)
+    )
+    for period, parts, username, *values in rows:
+        cap = caps.caps_of(dict(zip(caps.CAP_FIELDS, values, strict=True)))[period]
+        threshold = cap.warning_at()
+        if threshold is not None and parts >= threshold:
+            inputs.tenant_caps[(username, period)] = (parts, cap.effective)
+
+
 MEASURES = {
     AlertRule.PROVIDER_BALANCE: _measure_provider_balances,
     AlertRule.ACCOUNT_BALANCE: _measure_low_accounts,
@@ -205,6 +229,7 @@ MEASURES = {
     ),
     AlertRule.RECONCILIATION: _measure_reconciliation,
     AlertRule.PREFIX_PAUSED: _measure_prefix_pauses,
+    AlertRule.TENANT_CAP: _measure_tenant_caps,
 }
 
 
@@ -340,6 +365,20 @@ def findings(inputs: Inputs) -> list[Finding]:
                 f"{timezone.localtime(pause.until):%Y-%m-%d %H:%M} China time: {pause.codes} verify codes "
                 f"within an hour (limit {pause.limit}), a sign of SMS pumping; lift it in the admin "
                 "(Prefix pauses) if the traffic is real",
+            )
+        )
+    percent = settings.SMS_CAP_WARNING_PERCENT
+    for (username, period), (used, cap) in sorted(inputs.tenant_caps.items()):
+        share = 100.0 * used / cap if cap else 100.0
+        when = "today" if period == UsagePeriod.DAILY else "this month"
+        found.append(
+            Finding(
+                AlertRule.TENANT_CAP,
+                f"tenant:{username}:{period}",
+                round(share, 1),
+                percent,
+                f"tenant {username}: {used} of its {period} cap of {cap} parts used {when} "
+                f"({share:.0f} %, threshold {percent} %); beyond the cap its sends are refused",
             )
         )
     return found

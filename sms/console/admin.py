@@ -36,6 +36,7 @@ from sms.models import (
     SendRecord,
     Station,
     TenantAccount,
+    TenantUsage,
     Uplink,
     WebhookDelivery,
     WebhookEvent,
@@ -292,7 +293,14 @@ class TenantAccountForm(forms.ModelForm):
 
     class Meta:
         model = TenantAccount
-        fields = ["charge", "suspended_reason", "price_fen_per_part", *capabilities.FLAGS]
+        fields = [
+            "charge",
+            "suspended_reason",
+            "price_fen_per_part",
+            "daily_cap_parts",
+            "monthly_cap_parts",
+            *capabilities.FLAGS,
+        ]
 
 
 class AllowedCallingCodeForm(forms.ModelForm):
@@ -323,10 +331,27 @@ class AllowedCallingCodeInline(admin.TabularInline):
 class TenantAccountAdmin(admin.ModelAdmin):
     form = TenantAccountForm
     inlines = [AllowedCallingCodeInline]
-    list_display = ["user", "balance_nums", "price_fen_per_part", *capabilities.FLAGS, "updated_at"]
+    list_display = [
+        "user",
+        "balance_nums",
+        "price_fen_per_part",
+        "daily_cap_parts",
+        "monthly_cap_parts",
+        "own_daily_cap_parts",
+        "own_monthly_cap_parts",
+        *capabilities.FLAGS,
+        "updated_at",
+    ]
     list_filter = list(capabilities.FLAGS)
     search_fields = ["user__username"]
-    readonly_fields = ["user", "balance_nums", "created_at", "updated_at"]
+    readonly_fields = [
+        "user",
+        "balance_nums",
+        "own_daily_cap_parts",
+        "own_monthly_cap_parts",
+        "created_at",
+        "updated_at",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # an account is created by its first charge
@@ -361,6 +386,15 @@ class TenantAccountAdmin(admin.ModelAdmin):
             if changed:
                 shown = ", ".join(f"{flag} {'on' if on else 'off'}" for flag, on in changed.items())
                 self.message_user(request, f"capabilities: {shown}")
+        if {"daily_cap_parts", "monthly_cap_parts"} & set(form.changed_data):
+            # One cap_change entry for both caps (sms.accounting.caps: the tenant's own lower caps,
+            # read-only here, still hold where they are lower).
+            tenant_services.set_operator_caps(
+                account_id=obj.pk,
+                daily=form.cleaned_data.get("daily_cap_parts"),
+                monthly=form.cleaned_data.get("monthly_cap_parts"),
+                actor=Actor.admin(request),
+            )
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """The allowlist rows go through the guard's services, each add and removal audited; a
@@ -419,6 +453,18 @@ class PrefixPauseAdmin(ReadOnlyAdmin):
         self.message_user(request, f"{lifted} pause(s) lifted")
 
 
+@admin.register(TenantUsage)
+class TenantUsageAdmin(ReadOnlyAdmin):
+    """The parts each tenant reserved per China-time day and month, net of refunds: what its caps
+    are checked against, and when the period's warning went out (sms.accounting.caps)."""
+
+    list_display = ["tenant", "period", "start", "parts", "warned_at"]
+    list_filter = ["period", "start"]
+    search_fields = ["=tenant__user__username"]
+    list_select_related = ["tenant__user"]
+    show_full_result_count = False
+
+
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """Every webhook POST to a tenant's receiver: when, its answer, its error, how many events.
@@ -442,10 +488,21 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdmin):
-    """The outbox: one event per tenant record that reached a final state, and where it stands."""
+    """The outbox: one event per tenant record that reached a final state (and per tenant notice:
+    a cap's warning), and where it stands."""
 
-    list_display = ["id", "tenant", "record_id", "url", "state", "attempts", "next_attempt_at", "last_error"]
-    list_filter = ["state", "created_at"]
+    list_display = [
+        "id",
+        "tenant",
+        "kind",
+        "record_id",
+        "url",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    ]
+    list_filter = ["state", "kind", "created_at"]
     search_fields = ["=id", "=record__id", "=tenant__user__username"]
     list_select_related = ["tenant__user"]
     show_full_result_count = False

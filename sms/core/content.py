@@ -1,29 +1,26 @@
-"""Rendering station messages and counting billed segments."""
+"""Rendering station messages and counting billed segments.
+
+The signature's form per region and the counting of parts are ``templates_mgmt.texts`` (one copy
+of the rule: the template API counts a template's sample with it too); they are named here for the
+senders of ``sms``.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from django.conf import settings
 
-from signatures.names import strip_brackets
 from sms.models import BusinessType
 
-# Carriers count in UCS-2 units: one message holds 70 (signature included); a longer text goes in
-# parts of 67 (the concatenation header takes the rest), as Chinese carriers and Tencent bill. A
-# character outside the Basic Multilingual Plane (most emoji) is a surrogate pair: two units.
-SINGLE_SEGMENT_CHARS = 70
-MULTIPART_SEGMENT_CHARS = 67
-# GSM 03.38's 7-bit alphabet, for numbers outside the mainland (international carriers use it when
-# every character fits): 160 per message, parts of 153; the extension table's characters take two.
-GSM7_SINGLE_SEGMENT = 160
-GSM7_MULTIPART_SEGMENT = 153
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+# Named here for the senders of ``sms``; the rule itself is templates_mgmt.texts (one copy).
+from templates_mgmt.texts import (  # noqa: F401
+    compose_message,
+    count_segments,
+    encoding,
+    is_gsm7,
+    signature_name,
 )
-GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
 
 # The fields each business type needs in ``sms_content``.
 REQUIRED_CONTENT_FIELDS: dict[int, tuple[str, ...]] = {
@@ -46,19 +43,6 @@ class MessageTooLong(ValueError):
     """The rendered message is longer than ``MAX_MESSAGE_CHARS``."""
 
 
-def signature_name(raw: str) -> str:
-    """``[去采购报价单]`` or ``【去采购报价单】`` or ``去采购报价单`` → ``去采购报价单``."""
-    return strip_brackets(raw)
-
-
-def compose_message(*, signature: str, body: str, international: bool) -> str:
-    """The text a recipient gets. Mainland numbers: ``【signature】body``, as carriers require.
-    Numbers outside the mainland: ``signature: body``, a plain prefix, so that a text in the GSM-7
-    alphabet stays GSM-7 (``【】`` are not in it and would bill the whole text in UCS-2)."""
-    name = signature_name(signature)
-    return f"{name}: {body}" if international else f"【{name}】{body}"
-
-
 def check_message_length(text: str) -> None:
     """Refuse a rendered message longer than ``MAX_MESSAGE_CHARS`` characters."""
     if len(text) > MAX_MESSAGE_CHARS:
@@ -66,24 +50,6 @@ def check_message_length(text: str) -> None:
             f"the message is {len(text)} characters with its signature and values; "
             f"at most {MAX_MESSAGE_CHARS}"
         )
-
-
-def is_gsm7(text: str) -> bool:
-    """Whether every character of ``text`` is in the GSM 7-bit alphabet (basic or extension)."""
-    return all(char in GSM7_BASIC or char in GSM7_EXTENSION for char in text)
-
-
-def count_segments(text: str, *, gsm7_allowed: bool = False) -> int:
-    """Billed messages for ``text`` (signature included): UCS-2 units, 70 in one message, 67 per
-    part; with ``gsm7_allowed`` (numbers outside the mainland) a text that fits GSM-7 counts
-    septets instead, 160 in one message, 153 per part."""
-    if gsm7_allowed and is_gsm7(text):
-        units = len(text) + sum(1 for char in text if char in GSM7_EXTENSION)
-        single, part = GSM7_SINGLE_SEGMENT, GSM7_MULTIPART_SEGMENT
-    else:
-        units = len(text.encode("utf-16-le")) // 2
-        single, part = SINGLE_SEGMENT_CHARS, MULTIPART_SEGMENT_CHARS
-    return 1 if units <= single else math.ceil(units / part)
 
 
 def station_templates() -> Mapping[str, str]:

@@ -40,6 +40,7 @@ from sms.models import (
     SendRecord,
     Station,
     TenantAccount,
+    TenantUsage,
     TrafficDayTotal,
     TrafficHour,
     TrafficHourTotal,
@@ -174,7 +175,8 @@ PERSONAL_TABLES: tuple[PersonalTable, ...] = (
         WebhookEvent,
         inside=("last_error",),
         erased={"last_error": ""},
-        why="no payload is stored (built from the record when pushed); a receiver's error text",
+        why="a record's event stores no payload (built from the record when pushed); a notice's payload "
+        "(limit.warning) holds counts and dates only; a receiver's error text",
     ),
     PersonalTable(
         WebhookDelivery,
@@ -197,6 +199,7 @@ PERSONAL_TABLES: tuple[PersonalTable, ...] = (
 NOT_PERSONAL: dict[type[models.Model], str] = {
     Station: "station ids, names and suspension reasons",
     TenantAccount: "the suspension reason",
+    TenantUsage: "parts per tenant and China-time day or month",
     BalanceLedger: "reasons and references (record ids, batch uuids)",
     Combo: "package names",
     RechargeRecord: "recharge fields: combo, receipt, operator, client",
@@ -228,7 +231,7 @@ NOT_PERSONAL_COLUMNS: dict[type[models.Model], tuple[str, ...]] = {
     PushInbox: ("provider", "kind", "content_type", "claim"),
     IdempotencyKey: ("scope", "path", "key", "request_hash", "state"),
     BlocklistEntry: ("phone_hash", "source"),
-    WebhookEvent: ("url", "state"),
+    WebhookEvent: ("url", "state", "kind", "payload"),
     WebhookDelivery: ("url", "outcome", "event_ids"),
     AccessAttempt: ("http_accept", "ip_address"),
     AccessLog: ("http_accept", "session_hash", "ip_address"),

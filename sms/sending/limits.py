@@ -114,6 +114,39 @@ def admit(mobiles_e164: Sequence[str]) -> Admission:
     return Admission(admitted, refused, bookings)
 
 
+def peek(mobiles_e164: Sequence[str]) -> dict[str, Window]:
+    """The mobiles of ``mobiles_e164`` a verify code would be refused to now, with the first
+    window each would break, as ``admit`` decides; nothing is booked (``POST
+    v1/message/estimate``). A read: a send racing it may still take the last place."""
+    windows = parse_limits(settings.SMS_VERIFY_LIMITS)
+    if not windows or not mobiles_e164:
+        return {}
+    client = _booking.client()
+    if client is None:
+        now = int(time.time())
+        full = {}
+        for mobile in mobiles_e164:
+            window = next(
+                (w for w in windows if (cache.get(_cache_key(mobile, w, now)) or 0) >= w.limit), None
+            )
+            if window is not None:
+                full[mobile] = window
+        return full
+    now = time.time()
+    pipe = client.pipeline(transaction=False)
+    for mobile in mobiles_e164:
+        for window in windows:
+            pipe.zcount(_key(mobile), now - window.seconds, "+inf")
+    counts = iter(pipe.execute())
+    full = {}
+    for mobile in mobiles_e164:
+        mobile_counts = [int(next(counts)) for _ in windows]
+        window = next((w for w, count in zip(windows, mobile_counts, strict=True) if count >= w.limit), None)
+        if window is not None:
+            full[mobile] = window
+    return full
+
+
 @contextmanager
 def booked(mobiles_e164: Sequence[str], *, verify_code: bool) -> Iterator[Admission]:
     """Book verify codes for the mobiles while the block writes the send (nothing is booked when
@@ -138,12 +171,17 @@ def release(admission: Admission) -> None:
     pipe.execute()
 
 
+def _cache_key(mobile: str, window: Window, now: int) -> str:
+    """The embedded default's counter of ``mobile`` in ``window``'s fixed window holding ``now``."""
+    return f"{_key(mobile)}:{window.seconds}:{now // window.seconds}"
+
+
 def _admit_in_cache(mobiles: Sequence[str], windows: list[Window]) -> Admission:
     """The embedded default's approximation: a counter per mobile and fixed window."""
     now = int(time.time())
     admitted, refused = [], {}
     for mobile in mobiles:
-        keys = [(f"{_key(mobile)}:{w.seconds}:{now // w.seconds}", w) for w in windows]
+        keys = [(_cache_key(mobile, w, now), w) for w in windows]
         full = next((w for key, w in keys if (cache.get(key) or 0) >= w.limit), None)
         if full is not None:
             refused[mobile] = full

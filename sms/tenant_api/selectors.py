@@ -1,4 +1,5 @@
-"""Reads of the tenant API (seed 001): balances, a batch's progress, blocklist, uplinks, webhooks."""
+"""Reads of the tenant API (seed 001): balances, caps, a batch's progress, blocklist, uplinks,
+webhooks."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, QuerySet
 
+from sms.accounting import caps
 from sms.core.phones import phone_hash
 from sms.guard.capabilities import check_uplinks
 from sms.models import (
@@ -16,6 +19,7 @@ from sms.models import (
     RecordState,
     SendRecord,
     TenantAccount,
+    TenantUsage,
     Uplink,
     WebhookDelivery,
     WebhookEndpoint,
@@ -37,6 +41,41 @@ TENANT_STATE = {
 def tenant_balance(*, user: Any) -> int:
     balance = TenantAccount.objects.filter(user=user).values_list("balance_nums", flat=True).first()
     return balance or 0
+
+
+def tenant_limits(*, owner: Any) -> dict[str, Any]:
+    """``GET v1/limits``: per period (``daily``, ``monthly``) the operator's cap, the tenant's own,
+    the one that holds, the parts used in the current China-time day or month (business clock),
+    what is left, where the warning goes out and whether it did; and the warning's percent."""
+    account = TenantAccount.objects.filter(user=owner).first()
+    day = caps.today()
+    used = caps.usage(tenant_id=None if account is None else account.pk, day=day)
+    warned = set()
+    if account is not None:
+        warned = {
+            period
+            for period, start in (
+                TenantUsage.objects.filter(tenant=account, warned_at__isnull=False)
+                .filter(start__in=[day, day.replace(day=1)])
+                .values_list("period", "start")
+            )
+            if start == caps.period_start(period, day)
+        }
+    answer: dict[str, Any] = {}
+    for period, cap in caps.caps_of(account).items():
+        effective = cap.effective
+        answer[period] = {
+            "start": caps.period_start(period, day).isoformat(),
+            "operator_cap": cap.operator,
+            "own_cap": cap.own,
+            "cap": effective,
+            "used": used[period],
+            "remaining": None if effective is None else max(0, effective - used[period]),
+            "warning_at": cap.warning_at(),
+            "warned": period in warned,
+        }
+    answer["warning_percent"] = settings.SMS_CAP_WARNING_PERCENT
+    return answer
 
 
 def message_batch_progress(

@@ -73,6 +73,98 @@ class MessageRequest(serializers.Serializer):
         return None if value is None else dt.datetime.fromtimestamp(value, tz=dt.UTC)
 
 
+class EstimateNumber(serializers.Serializer):
+    mobile = serializers.CharField(help_text="the entry of `mobiles`, as given (in the request's order)")
+    valid = serializers.BooleanField(
+        help_text="false: not a mobile number we can send to, or a repeat of an earlier entry (sent once); "
+        "true for a valid number, blocked ones included"
+    )
+    reason = serializers.CharField(
+        help_text="why it would not be sent: the parse error of an invalid number, `duplicate of an "
+        "earlier entry (…)`, or the reason it would fail at once, uncharged (`OPTED_OUT: …`, `LIMITED: "
+        "verify codes to this mobile: 1 per 60s`); empty for a number that would be sent"
+    )
+    encoding = serializers.ChoiceField(
+        choices=["GSM-7", "UCS-2"],
+        allow_null=True,
+        help_text="the alphabet its text is billed in (mainland numbers: UCS-2; others GSM-7 when the "
+        "text fits it); null when it would not be sent",
+    )
+    parts = serializers.IntegerField(help_text="the parts it would be billed (0 when it would not be sent)")
+
+
+class EstimateRefusal(serializers.Serializer):
+    error = serializers.CharField(help_text="the `ER:00xx` code POST v1/message would answer")
+    message = serializers.CharField(help_text="its message, as POST v1/message would write it")
+
+
+class EstimateOut(serializers.Serializer):
+    numbers = EstimateNumber(many=True, help_text="one item per entry of `mobiles`, in order")
+    parts = serializers.IntegerField(help_text="the parts the send would reserve (every number sent)")
+    blocked = serializers.IntegerField(
+        help_text="valid numbers that would fail at once, uncharged (opted out, over a verify-code limit)"
+    )
+    cost = serializers.CharField(
+        help_text="`parts` at your price per part, in yuan, 4 decimals (a hundredth of a fen), as a string"
+    )
+    refusal = EstimateRefusal(
+        allow_null=True,
+        help_text="null: POST v1/message with this body would be accepted now; else the refusal it would "
+        "answer that the estimate itself does not: an invalid mobile (ER:0033), the balance (ER:0034), "
+        "the daily or monthly cap (ER:0038, ER:0039)",
+    )
+
+
+class LimitsPeriod(serializers.Serializer):
+    start = serializers.CharField(
+        help_text="YYYY-MM-DD: the current China-time day, or its month's first day"
+    )
+    operator_cap = serializers.IntegerField(
+        allow_null=True, help_text="parts the operator allows in the period; null: no cap"
+    )
+    own_cap = serializers.IntegerField(
+        allow_null=True, help_text="your own cap (PUT v1/limits); null: the operator's"
+    )
+    cap = serializers.IntegerField(allow_null=True, help_text="the cap that holds: the lower of the two")
+    used = serializers.IntegerField(
+        help_text="parts reserved in the period, net of refunds (a send counts on the day it is accepted)"
+    )
+    remaining = serializers.IntegerField(
+        allow_null=True, help_text="cap - used (never below 0); null: no cap"
+    )
+    warning_at = serializers.IntegerField(
+        allow_null=True, help_text="the used parts at which the limit.warning event goes out; null: no cap"
+    )
+    warned = serializers.BooleanField(help_text="whether this period's limit.warning went out")
+
+
+class LimitsOut(serializers.Serializer):
+    daily = LimitsPeriod(help_text="the current China-time day")
+    monthly = LimitsPeriod(help_text="the current China-time month")
+    warning_percent = serializers.IntegerField(
+        help_text="SMS_CAP_WARNING_PERCENT: the percent of a cap at which it warns"
+    )
+
+
+# A cap in parts: beyond any balance root can charge, within a BIGINT.
+MAX_CAP_PARTS = 10**12
+
+
+class LimitsRequest(serializers.Serializer):
+    daily = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_CAP_PARTS,
+        allow_null=True,
+        help_text="your daily cap in parts, at most the operator's; null: the operator's",
+    )
+    monthly = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_CAP_PARTS,
+        allow_null=True,
+        help_text="your monthly cap in parts, at most the operator's; null: the operator's",
+    )
+
+
 BATCH_UUID = "the batch's uuid, as POST v1/message answered it"
 
 

@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -23,12 +23,13 @@ from audit.models import AuditAction
 from audit.services import SYSTEM, Actor, record
 from gm_server_notify import clock
 from gm_server_notify.db import retry_on_deadlock
-from gm_server_notify.errors import InvalidInput, NotFound, Reason
+from gm_server_notify.errors import DomainError, InsufficientBalance, InvalidInput, NotFound, Reason
 from signatures.models import AuditStatus, Signature
 from signatures.services import own_signature
+from sms.accounting import caps
 from sms.accounting.ledger import change_balance
 from sms.core.bulk import db_datetime, insert_rows
-from sms.core.content import MessageTooLong, check_message_length, compose_message, count_segments
+from sms.core.content import MessageTooLong, check_message_length, compose_message, count_segments, encoding
 from sms.core.phones import InvalidPhone, Phone, is_mainland_e164, parse_mobile
 from sms.delivery import uplinks
 from sms.guard import pumping
@@ -105,6 +106,68 @@ def set_tenant_price(*, account_id: int, price_fen_per_part: Decimal | None, act
         )
 
 
+def _caps_snapshot(account: TenantAccount, fields: Sequence[str]) -> dict[str, int | None]:
+    return {name: getattr(account, name) for name in fields}
+
+
+def _change_caps(*, account_id: int, values: dict[str, int | None], actor: Actor) -> TenantAccount:
+    """Write ``values`` (cap fields) on the locked account and audit the change as
+    ``cap_change``; nothing (and no entry) when they are what is stored. Joins the caller's
+    transaction."""
+    account = TenantAccount.objects.select_for_update().get(pk=account_id)
+    before = _caps_snapshot(account, values)
+    if before == values:
+        return account
+    TenantAccount.objects.filter(pk=account_id).update(**values, updated_at=timezone.now())
+    for name, value in values.items():
+        setattr(account, name, value)
+    record(actor=actor, action=AuditAction.CAP_CHANGE, target=account, before=before, after=dict(values))
+    logger.info("tenant account %s caps changed by %s: %s -> %s", account_id, actor.name, before, values)
+    return account
+
+
+def set_operator_caps(
+    *, account_id: int, daily: int | None, monthly: int | None, actor: Actor = SYSTEM
+) -> None:
+    """Operators (the admin): the tenant's daily and monthly caps in parts (None: no cap),
+    audited as ``cap_change`` in the same transaction. A tenant's own lower cap stays and still
+    holds where it is the lower (``sms.accounting.caps``)."""
+    for name, value in (("daily", daily), ("monthly", monthly)):
+        if value is not None and value < 0:
+            raise InvalidInput(f"{name}: a cap cannot be negative", field=name)
+    with transaction.atomic():
+        _change_caps(
+            account_id=account_id,
+            values={"daily_cap_parts": daily, "monthly_cap_parts": monthly},
+            actor=actor,
+        )
+
+
+@retry_on_deadlock()
+def set_own_caps(
+    *, owner: Any, daily: int | None, monthly: int | None, actor: Actor = SYSTEM
+) -> TenantAccount:
+    """``PUT v1/limits``: the tenant's own daily and monthly caps in parts (None: the operator's).
+    A tenant may only lower what the operator set: a value above the operator's cap is ER:0004
+    naming it. Idempotent: the same values again change nothing and write no audit entry; a
+    change is audited as ``cap_change`` by ``actor``."""
+    with transaction.atomic():
+        account = _tenant_account(owner)
+        account = TenantAccount.objects.select_for_update().get(pk=account.pk)
+        for name, value in (("daily", daily), ("monthly", monthly)):
+            ceiling = getattr(account, f"{name}_cap_parts")
+            if value is not None and ceiling is not None and value > ceiling:
+                raise InvalidInput(
+                    f"{name}: at most the operator's cap, {ceiling} parts: a tenant may only lower it",
+                    field=name,
+                )
+        return _change_caps(
+            account_id=account.pk,
+            values={"own_daily_cap_parts": daily, "own_monthly_cap_parts": monthly},
+            actor=actor,
+        )
+
+
 def _invalid_mobiles_detail(invalid: list[str]) -> str:
     shown = ", ".join(invalid[:20])
     more = f" and {len(invalid) - 20} more" if len(invalid) > 20 else ""
@@ -131,82 +194,299 @@ def send_tenant_message(
     its records are ``scheduled`` and beat releases them at the batch's ``release_at``
     (``sms.sending.scheduling``); it is reserved and billed as any other. Marketing skips the
     numbers on the tenant's blocklist for the signature (``failed``, ``OPTED_OUT``, not charged).
-    The tenant guard (``sms.guard``) fails the numbers outside the tenant's country allowlist
-    (``BLOCKED:COUNTRY``) or in a prefix paused for it, or over the pumping limit
-    (``PAUSED:PREFIX``), likewise.
 
     Refused (with nothing written or reserved) when the sign or template is not the tenant's
     (ER:0023/ER:0024) or not passed (ER:0031/ER:0032), a mobile is invalid (ER:0033, naming
-    them), the params do not fit the template or its type (ER:0021: ``check_params``), the tenant
-    lacks a capability the request needs (ER:0040 international, ER:0041 marketing, ER:0042
-    scheduling) or the balance cannot cover it (ER:0034). A ``callback_url`` (this batch's
-    webhook events go there instead of the tenant's ``v1/callback`` URL) must pass the SSRF guard
+    them), the params do not fit the template or its type (ER:0021: ``check_params``), the
+    tenant lacks a capability the request needs (ER:0040 international, ER:0041 marketing, ER:0042
+    scheduling: ``sms.guard``), the balance cannot cover it (ER:0034) or it would pass the
+    tenant's daily or monthly cap (ER:0038/ER:0039: ``sms.accounting.caps``). A ``callback_url``
+    (this batch's webhook events go there instead of the tenant's ``v1/callback`` URL) must pass
+    the SSRF guard
     (``sms.webhooks.urlguard``), and the tenant must have set ``v1/callback``, whose secret signs
-    the pushes (ER:0004). ``validity_seconds`` (``sms.sending.validity``: 10 to 172,800, else
-    ER:0004): a record not handed to a provider that long after it may first be sent fails
-    ``EXPIRED`` and is refunded.
+    the pushes (ER:0004). ``plan_tenant_message`` decides all of it but the balance and the caps
+    without writing (``POST v1/message/estimate`` renders the same plan). ``validity_seconds``
+    (``sms.sending.validity``: 10 to 172,800, else ER:0004): a record not handed to a provider that
+    long after it may first be sent fails ``EXPIRED`` and is refunded.
 
     ``test`` (the request came with the tenant's test password: docs/api-platform.md "Test mode"):
-    checked exactly as above, but never charged (no balance check, no reservation), never booked
-    against the verify-code limits, and written as a test batch, which only the sandbox sends.
+    checked exactly as above, but never charged (no balance check, no reservation, no caps), never
+    booked against the verify-code limits or the pumping guard's counts, and written as a test
+    batch, which only the sandbox sends.
     """
-    sign, template = _passed_sign_and_template(owner=owner, sign_id=sign_id, temp_id=temp_id)
-    phones = _distinct_phones(mobiles)
-    texts = _render_texts(signature=sign.signature, template=template, params=params)
-    account = _tenant_account(owner)
-    suspension.check_tenant(account)
-    # The tenant guard (sms.guard): capabilities refuse the request (ER:0040-ER:0042); numbers
-    # outside the country allowlist or in a paused prefix fail at once, uncharged.
-    refused = guard_screen(account=account, phones=phones, template_type=template.type, send_at=send_at)
-    if callback_url:
-        _check_callback_url(account, callback_url)
-    now = clock.now()
-    if send_at is not None:
-        _check_send_at(now, send_at)
-    validity.check_seconds(validity_seconds)  # the validity period: sms.sending.validity
-    marketing = template.type == TemplateType.MARKETING
-    if marketing:
-        for e164 in optout.blocked_mobiles(tenant_id=account.pk, sign_id=sign.pk, mobiles_e164=list(phones)):
-            refused[e164] = (optout.OPTED_OUT_CODE, optout.OPTED_OUT_REMARK)
+    plan = plan_tenant_message(
+        owner=owner,
+        sign_id=sign_id,
+        temp_id=temp_id,
+        mobiles=mobiles,
+        params=params,
+        callback_url=callback_url,
+        send_at=send_at,
+        validity_seconds=validity_seconds,
+    )
     # Verify codes (type 1) go only to mobiles within SMS_VERIFY_LIMITS; the others fail as
-    # LIMITED, uncharged, and the request succeeds for the rest.
-    # Test mode books nothing against the limits (its messages reach nobody).
-    verify_code = template.type == TemplateType.VERIFICATION and not test
+    # LIMITED, uncharged, and the request succeeds for the rest. Test mode books nothing against
+    # the limits (its messages reach nobody).
+    verify_code = plan.verify_code and not test
+    candidates = plan.limit_candidates()
     with (
-        limits.booked([e164 for e164 in phones if e164 not in refused], verify_code=verify_code) as admission,
+        limits.booked(candidates, verify_code=verify_code) as admission,
         # The pumping guard counts the verify codes still to be sent per number prefix.
         pumping.booked(
-            account=account,
-            phones={
-                e164: phone
-                for e164, phone in phones.items()
-                if e164 not in refused and e164 not in admission.refused
-            },
+            account=plan.account,
+            phones={e164: plan.phones[e164] for e164 in candidates if e164 not in admission.refused},
             verify_code=verify_code,
         ) as velocity,
     ):
-        for e164, window in admission.refused.items():
-            refused[e164] = (LIMITED_CODE, f"{LIMITED_CODE}: {window.describe()}")
-        refused.update(velocity.refused)
+        plan.refuse_limited(admission.refused)
+        plan.refused.update(velocity.refused)
         return _write_batch(
-            account=account,
+            account=plan.account,
             batch=MessageBatch(
-                sign_id=sign.pk,
-                temp_id=template.pk,
-                content=texts.text(international=False),
-                total=len(phones),
+                sign_id=plan.sign.pk,
+                temp_id=plan.template.pk,
+                content=plan.texts.text(international=False),
+                total=len(plan.phones),
                 callback_url=callback_url,
-                template_type=template.type,
+                template_type=plan.template.type,
                 send_at=send_at,
-                release_at=hours.release_time(now=now, send_at=send_at, marketing=marketing),
+                release_at=hours.release_time(now=plan.now, send_at=send_at, marketing=plan.marketing),
                 test=test,
             ),
-            contents={e164: texts.text(international=not is_mainland_e164(e164)) for e164 in phones},
-            phones=phones,
-            segments={e164: texts.segments(international=not is_mainland_e164(e164)) for e164 in phones},
-            refused=refused,
+            contents={e164: plan.text(e164) for e164 in plan.phones},
+            phones=plan.phones,
+            segments={e164: plan.segments(e164) for e164 in plan.phones},
+            refused=plan.refused,
             validity_seconds=validity_seconds,
         )
+
+
+DUPLICATE_REASON = "duplicate of an earlier entry"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One mobile of the request, in its order: its number, or why it has none to send to."""
+
+    raw: str
+    phone: Phone | None
+    error: str = ""  # the parse error of an invalid number
+    why: str = ""  # that error in a few words (InvalidPhone.why), as ER:0033 names it
+    duplicate_of: str | None = None  # the earlier entry (as given) of the same number
+
+    @property
+    def invalid(self) -> bool:
+        return self.phone is None and self.duplicate_of is None
+
+    @property
+    def reason(self) -> str:
+        if self.duplicate_of is not None:
+            return f"{DUPLICATE_REASON} ({self.duplicate_of})"
+        return self.error
+
+
+@dataclass
+class MessagePlan:
+    """What a ``v1/message`` body does, decided without writing anything: the tenant's account,
+    signature and template, the texts, every entry of ``mobiles`` and the distinct numbers, and
+    the numbers that fail at once, uncharged (``refused``: E.164 → (code, remark)). The send
+    writes it (``send_tenant_message``), the estimate renders it (``estimate_tenant_message``):
+    one plan, so the two cannot drift. A per-number refusal is one more entry of ``refused``."""
+
+    account: TenantAccount
+    sign: Signature
+    template: Template
+    texts: RenderedTexts
+    entries: list[Entry]
+    phones: dict[str, Phone]
+    now: dt.datetime
+    refused: dict[str, tuple[str, str]]
+
+    @property
+    def marketing(self) -> bool:
+        return self.template.type == TemplateType.MARKETING
+
+    @property
+    def verify_code(self) -> bool:
+        return self.template.type == TemplateType.VERIFICATION
+
+    def text(self, e164: str) -> str:
+        return self.texts.text(international=not is_mainland_e164(e164))
+
+    def segments(self, e164: str) -> int:
+        return self.texts.segments(international=not is_mainland_e164(e164))
+
+    def encoding(self, e164: str) -> str:
+        return encoding(self.text(e164), gsm7_allowed=not is_mainland_e164(e164))
+
+    def billed(self) -> int:
+        """The parts the send reserves: those of every distinct number not refused."""
+        return sum(self.segments(e164) for e164 in self.phones if e164 not in self.refused)
+
+    def limit_candidates(self) -> list[str]:
+        """The numbers the verify-code limits are asked about: those not refused already."""
+        return [e164 for e164 in self.phones if e164 not in self.refused]
+
+    def refuse_limited(self, refused: dict[str, limits.Window]) -> None:
+        for e164, window in refused.items():
+            self.refused[e164] = (LIMITED_CODE, f"{LIMITED_CODE}: {window.describe()}")
+
+
+def plan_tenant_message(
+    *,
+    owner: Any,
+    sign_id: int,
+    temp_id: int,
+    mobiles: Sequence[str],
+    params: Sequence[str] = (),
+    callback_url: str = "",
+    send_at: dt.datetime | None = None,
+    validity_seconds: int | None = None,
+    estimate: bool = False,
+) -> MessagePlan:
+    """Check a ``v1/message`` body in ``send_tenant_message``'s order and decide each number,
+    writing nothing but the tenant's account when it has none (the send's; the estimate reads
+    an empty one instead). Request-level refusals raise their domain errors (their ER codes).
+    With ``estimate`` (``POST v1/message/estimate``) an invalid mobile is an entry without a
+    number instead of ER:0033."""
+    sign, template = _passed_sign_and_template(owner=owner, sign_id=sign_id, temp_id=temp_id)
+    entries = _entries(mobiles)
+    if not estimate:
+        _refuse_invalid(entries)
+    texts = _render_texts(signature=sign.signature, template=template, params=params)
+    account = _existing_account(owner) if estimate else _tenant_account(owner)
+    suspension.check_tenant(account)
+    if callback_url:
+        _check_callback_url(account, callback_url)
+    now = clock.now()
+    phones = {entry.phone.e164: entry.phone for entry in entries if entry.phone is not None}
+    # The tenant guard (sms.guard): capabilities refuse the request (ER:0040-ER:0042); numbers
+    # outside the country allowlist or in a paused prefix fail at once, uncharged.
+    refused = guard_screen(account=account, phones=phones, template_type=template.type, send_at=send_at)
+    if send_at is not None:
+        _check_send_at(now, send_at)
+    validity.check_seconds(validity_seconds)  # the validity period: sms.sending.validity
+    if template.type == TemplateType.MARKETING and account.pk is not None:
+        for e164 in optout.blocked_mobiles(tenant_id=account.pk, sign_id=sign.pk, mobiles_e164=list(phones)):
+            refused[e164] = (optout.OPTED_OUT_CODE, optout.OPTED_OUT_REMARK)
+    return MessagePlan(
+        account=account,
+        sign=sign,
+        template=template,
+        texts=texts,
+        entries=entries,
+        phones=phones,
+        now=now,
+        refused=refused,
+    )
+
+
+def _existing_account(owner: Any) -> TenantAccount:
+    """The tenant's account, or an unsaved empty one (balance 0, no caps) when it has none yet."""
+    return TenantAccount.objects.filter(user=owner).first() or TenantAccount(user=owner)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """``POST v1/message/estimate``: each entry of ``mobiles`` in order (``numbers``), the parts
+    the send would reserve, the numbers that would fail at once (``blocked``), the tenant's price
+    of the parts in yuan, and the refusal ``POST v1/message`` would answer now (None: accepted)."""
+
+    numbers: list[dict[str, Any]]
+    parts: int
+    blocked: int
+    cost: Decimal
+    refusal: DomainError | None
+
+
+# The estimate's cost: yuan, to a hundredth of a fen (a price has 4 decimals of a fen).
+COST_PLACES = Decimal("0.0001")
+
+
+def estimate_tenant_message(
+    *,
+    owner: Any,
+    sign_id: int,
+    temp_id: int,
+    mobiles: Sequence[str],
+    params: Sequence[str] = (),
+    callback_url: str = "",
+    send_at: dt.datetime | None = None,
+    validity_seconds: int | None = None,
+    test: bool = False,
+) -> Estimate:
+    """What ``POST v1/message`` with this body would do now, writing nothing, reserving nothing
+    and booking no verify-code limit. Its request-level refusals (ER:0004, 0021, 0023, 0024,
+    0031, 0032, 0037) raise as they do there; invalid and repeated mobiles are listed with their
+    reason; an invalid mobile (ER:0033), the balance (ER:0034) and the caps (ER:0038/0039) are
+    the ``refusal`` the send would answer, in its order."""
+    plan = plan_tenant_message(
+        owner=owner,
+        sign_id=sign_id,
+        temp_id=temp_id,
+        mobiles=mobiles,
+        params=params,
+        callback_url=callback_url,
+        send_at=send_at,
+        validity_seconds=validity_seconds,
+        estimate=True,
+    )
+    if plan.verify_code and not test:
+        plan.refuse_limited(limits.peek(plan.limit_candidates()))
+    parts = plan.billed()
+    price = plan.account.price_fen_per_part
+    if price is None:
+        price = Decimal(str(settings.SMS_TENANT_DEFAULT_PRICE_FEN))
+    return Estimate(
+        numbers=[_estimated_number(plan, entry) for entry in plan.entries],
+        parts=parts,
+        blocked=len(plan.refused),
+        cost=(Decimal(parts) * price / 100).quantize(COST_PLACES, rounding=ROUND_HALF_UP),
+        # Test mode is never charged: no balance, no caps (docs/api-platform.md "Test mode").
+        refusal=_send_refusal(plan, 0 if test else parts),
+    )
+
+
+def _estimated_number(plan: MessagePlan, entry: Entry) -> dict[str, Any]:
+    """One entry as the estimate lists it: ``encoding`` and ``parts`` of what it would be sent,
+    ``None`` and 0 for an entry that would not be (invalid, a repeat, refused at once)."""
+    if entry.phone is None:
+        return {"mobile": entry.raw, "valid": False, "reason": entry.reason, "encoding": None, "parts": 0}
+    e164 = entry.phone.e164
+    if e164 in plan.refused:
+        return {
+            "mobile": entry.raw,
+            "valid": True,
+            "reason": plan.refused[e164][1],
+            "encoding": None,
+            "parts": 0,
+        }
+    return {
+        "mobile": entry.raw,
+        "valid": True,
+        "reason": "",
+        "encoding": plan.encoding(e164),
+        "parts": plan.segments(e164),
+    }
+
+
+def _send_refusal(plan: MessagePlan, parts: int) -> DomainError | None:
+    """The refusal ``send_tenant_message`` would raise for ``plan`` beyond its request-level
+    checks, in its order: an invalid mobile, then (for a send that reserves anything) the
+    balance, then the daily and monthly caps."""
+    invalid = [f"{entry.raw} ({entry.why})" for entry in plan.entries if entry.invalid]
+    if invalid:
+        return InvalidInput(_invalid_mobiles_detail(invalid), field="mobiles", reason=Reason.INVALID_MOBILE)
+    if not parts:
+        return None
+    balance = plan.account.balance_nums
+    if balance < parts:
+        return InsufficientBalance(f"balance is {balance}, the send needs {parts}", field="balance")
+    return caps.refusal(
+        caps=caps.caps_of(plan.account),
+        used=caps.usage(tenant_id=plan.account.pk, day=caps.today()),
+        parts=parts,
+    )
 
 
 def _passed_sign_and_template(*, owner: Any, sign_id: int, temp_id: int) -> tuple[Signature, Template]:
@@ -222,24 +502,33 @@ def _passed_sign_and_template(*, owner: Any, sign_id: int, temp_id: int) -> tupl
     return sign, template
 
 
-def _distinct_phones(mobiles: Sequence[str]) -> dict[str, Phone]:
-    """Every number once, by E.164 (a number listed twice is sent once); ER:0033 naming the
-    invalid ones, each with why (``wrong length``, ``premium-rate number``: docs/phones.md), or a
-    parameter error for an empty or oversized list."""
+def _entries(mobiles: Sequence[str]) -> list[Entry]:
+    """Every mobile of the request in its order, parsed; a number given again (in any spelling)
+    is a repeat of its first entry (sent once); an invalid one says why (``wrong length``,
+    ``premium-rate number``: docs/phones.md). A parameter error for an empty or oversized list."""
     if not mobiles or len(mobiles) > MAX_MOBILES_PER_MESSAGE:
         raise InvalidInput(f"mobiles: 1 to {MAX_MOBILES_PER_MESSAGE} numbers")
-    phones: dict[str, Phone] = {}
-    invalid: list[str] = []
+    entries: list[Entry] = []
+    first: dict[str, str] = {}  # E.164 -> the entry that gave it first
     for raw in mobiles:
         try:
             phone = parse_mobile(raw)
         except InvalidPhone as exc:
-            invalid.append(f"{raw} ({exc.why})")
+            entries.append(Entry(raw=str(raw), phone=None, error=str(exc), why=exc.why))
             continue
-        phones.setdefault(phone.e164, phone)
+        if phone.e164 in first:
+            entries.append(Entry(raw=str(raw), phone=None, duplicate_of=first[phone.e164]))
+            continue
+        first[phone.e164] = str(raw)
+        entries.append(Entry(raw=str(raw), phone=phone))
+    return entries
+
+
+def _refuse_invalid(entries: Sequence[Entry]) -> None:
+    """ER:0033 naming the invalid mobiles, if any."""
+    invalid = [f"{entry.raw} ({entry.why})" for entry in entries if entry.invalid]
     if invalid:
         raise InvalidInput(_invalid_mobiles_detail(invalid), field="mobiles", reason=Reason.INVALID_MOBILE)
-    return phones
 
 
 @dataclass(frozen=True)
@@ -287,7 +576,7 @@ def _render_texts(*, signature: str, template: Template, params: Sequence[str]) 
 def _check_callback_url(account: TenantAccount, callback_url: str) -> None:
     """A batch's own webhook URL: the tenant must have set ``v1/callback`` (its secret signs the
     pushes) and the URL must pass the SSRF guard (ER:0004)."""
-    if not WebhookEndpoint.objects.filter(tenant=account).exists():
+    if not WebhookEndpoint.objects.filter(tenant_id=account.pk).exists():
         raise InvalidInput(
             "callback_url: set v1/callback first: its secret signs the pushes", field="callback_url"
         )
@@ -324,12 +613,21 @@ def _write_batch(
     publish after commit. A test batch reserves nothing."""
     batch.uuid = uuid.uuid4()
     batch.tenant = account
+    # The day its parts count in for the tenant's caps, checked and counted by change_balance
+    # below (ER:0038/ER:0039 roll the whole send back; sms.accounting.caps).
+    batch.usage_day = caps.today()
     now = timezone.now()
     held = batch.release_at is not None
     billed = sum(count for e164, count in segments.items() if e164 not in refused)
     with transaction.atomic():
         if billed and not batch.test:
-            change_balance(tenant=account, delta=-billed, reason=LedgerReason.RESERVE, ref=batch.uuid.hex)
+            change_balance(
+                tenant=account,
+                delta=-billed,
+                reason=LedgerReason.RESERVE,
+                ref=batch.uuid.hex,
+                usage_day=batch.usage_day,
+            )
         batch.save(force_insert=True)
         # Plain tuples, not model instances: a 10,000-mobile message is a handful of multi-row
         # INSERTs (sms.core.bulk.insert_rows).

@@ -4,6 +4,8 @@ from sms.tenant_api import views
 
 urlpatterns = [
     path("message", views.MessageView.as_view(), name="v1-message"),
+    path("message/estimate", views.MessageEstimateView.as_view(), name="v1-message-estimate"),
+    path("limits", views.LimitsView.as_view(), name="v1-limits"),
     path("balance", views.TenantBalanceView.as_view(), name="v1-balance"),
     path("uplink", views.UplinkView.as_view(), name="v1-uplink"),
     path("test/uplink", views.TestUplinkView.as_view(), name="v1-test-uplink"),

@@ -1,5 +1,6 @@
 """The tenant side of sending (seed 001): v1/message, v1/balance and root's v2/charge, and
-v1/uplink, v1/blocklist and the delivery webhooks' v1/callback (added beyond the seed). Each
+v1/message/estimate, v1/limits, v1/uplink, v1/blocklist and the delivery webhooks' v1/callback
+(added beyond the seed). Each
 operation's schema (summary, description, examples, every answer) is written for the API's users,
 from docs/api-platform.md."""
 
@@ -13,7 +14,7 @@ from rest_framework.response import Response
 
 from audit.services import Actor
 from gm_server_notify.api.auth import is_test_mode
-from gm_server_notify.api.errors import PlatformAPIError, PlatformError
+from gm_server_notify.api.errors import PlatformAPIError, PlatformError, platform_body, platform_error_for
 from gm_server_notify.api.paging import offset_list
 from gm_server_notify.api.schema import (
     CHARGE_TAG,
@@ -51,6 +52,9 @@ from sms.tenant_api.serializers import (
     DeliveriesQuery,
     DeliveryItem,
     DeliveryList,
+    EstimateOut,
+    LimitsOut,
+    LimitsRequest,
     MessageAccepted,
     MessageCancelled,
     MessageCancelQuery,
@@ -74,6 +78,94 @@ SIGN_NOT_YOURS = platform_refusal(PlatformError.SIGN_NOT_OF_USER, "sign_id 7")
 INVALID_MOBILE = platform_refusal(
     PlatformError.INVALID_MOBILE, "12345 (wrong length), +449012345678 (premium-rate number)"
 )
+MESSAGE_BODY_FAIL = tenant_params_fail(
+    "mobiles: This field is required.",
+    when="a missing or ill-typed field; 0 or over 10,000 mobiles; a `send_at` in the past "
+    "or more than `SMS_SEND_AT_MAX_DAYS` ahead; a `validity_seconds` that is not an integer "
+    "from 10 to 172800; a `callback_url` refused, or without `v1/callback` set",
+    name="mobiles",
+)
+SEND_AT_FAIL = tenant_params_fail("send_at must be between now and 30 days ahead", name="send_at")
+VALIDITY_FAIL = tenant_params_fail(
+    "validity_seconds: Ensure this value is greater than or equal to 10.", name="validity_seconds"
+)
+TEMP_NOT_OF_SIGN = platform_refusal(PlatformError.TEMP_NOT_OF_SIGN, "temp_id 9 is not of sign_id 1")
+SIGN_NOT_PASSED = platform_refusal(PlatformError.SIGN_NOT_PASSED, "sign_id 1 is pending")
+TEMP_NOT_PASSED = platform_refusal(PlatformError.TEMP_NOT_PASSED, "temp_id 1 is rejected")
+PARAMS_NOT_FITTING = platform_refusal(
+    PlatformError.TEMPLATE_PARAMS_FAIL,
+    "param 1 contains a link",
+    when="`params` that do not fill the template or suit its type; a message over 500 characters",
+)
+SUSPENDED = platform_refusal(PlatformError.SUSPENDED, "unpaid invoices")
+NOT_ENABLED = [
+    platform_refusal(
+        PlatformError.INTERNATIONAL_NOT_ENABLED,
+        "+447911123456: numbers outside +86 need international sending; "
+        "an operator enables it for your account",
+    ),
+    platform_refusal(
+        PlatformError.MARKETING_NOT_ENABLED,
+        "a marketing template (type 3) needs marketing; an operator enables it for your account",
+    ),
+    platform_refusal(
+        PlatformError.SCHEDULING_NOT_ENABLED,
+        "send_at needs scheduling; send without it, or an operator enables it for your account",
+    ),
+]
+DAILY_CAP = platform_refusal(
+    PlatformError.DAILY_CAP_REACHED, "990 of 1000 parts used today (China time), this send needs 20"
+)
+MONTHLY_CAP = platform_refusal(
+    PlatformError.MONTHLY_CAP_REACHED, "29990 of 30000 parts used this month (China time), this send needs 20"
+)
+ESTIMATE = {
+    "numbers": [
+        {"mobile": "13112341234", "valid": True, "reason": "", "encoding": "UCS-2", "parts": 1},
+        {"mobile": "+447911123456", "valid": True, "reason": "", "encoding": "UCS-2", "parts": 1},
+        {
+            "mobile": "131-1234-1234",
+            "valid": False,
+            "reason": "duplicate of an earlier entry (13112341234)",
+            "encoding": None,
+            "parts": 0,
+        },
+        {
+            "mobile": "12345",
+            "valid": False,
+            "reason": "'12345' is not a valid mobile number",
+            "encoding": None,
+            "parts": 0,
+        },
+    ],
+    "parts": 2,
+    "blocked": 0,
+    "cost": "0.1000",
+    "refusal": {"error": "ER:0033", "message": "invalidate mobile exist: 12345 (wrong length)"},
+}
+LIMITS = {
+    "daily": {
+        "start": "2026-12-05",
+        "operator_cap": 1000,
+        "own_cap": 500,
+        "cap": 500,
+        "used": 120,
+        "remaining": 380,
+        "warning_at": 400,
+        "warned": False,
+    },
+    "monthly": {
+        "start": "2026-12-01",
+        "operator_cap": None,
+        "own_cap": None,
+        "cap": None,
+        "used": 120,
+        "remaining": None,
+        "warning_at": None,
+        "warned": False,
+    },
+    "warning_percent": 80,
+}
 
 
 # What POST v1/message's description says of test mode (docs/api-platform.md "Test mode").
@@ -122,6 +214,9 @@ recipient's segments (`ER:0034`).
   within an hour into one range of 10,000 numbers (a mainland number's first 7 digits) pause that
   prefix for the tenant for `SMS_PUMPING_PAUSE_HOURS` (24) or until an operator lifts it. The rest
   is sent.
+- The tenant's daily and monthly caps of parts (`v1/limits`): a send that would pass one is
+  refused as a whole (`ER:0038` daily, `ER:0039` monthly), with nothing written or reserved.
+  `POST v1/message/estimate` answers what this body would do, without sending.
 - `send_at` (optional, Unix seconds, now to `SMS_SEND_AT_MAX_DAYS` days ahead) holds the batch until
   then; `callback_url` (optional) sends this batch's webhook events there instead of the
   `v1/callback` URL, which must be set.
@@ -174,43 +269,21 @@ verify codes book no limit.""",
         responses=answers(
             ok_answer(MessageAccepted, {"uuid": BATCH}, "accepted: follow it with GET v1/message?uuid="),
             *TENANT_WRITE,
-            tenant_params_fail(
-                "mobiles: This field is required.",
-                when="a missing or ill-typed field; 0 or over 10,000 mobiles; a `send_at` in the past "
-                "or more than `SMS_SEND_AT_MAX_DAYS` ahead; a `validity_seconds` that is not an integer "
-                "from 10 to 172800; a `callback_url` refused, or without `v1/callback` set",
-                name="mobiles",
-            ),
-            tenant_params_fail("send_at must be between now and 30 days ahead", name="send_at"),
-            tenant_params_fail(
-                "validity_seconds: Ensure this value is greater than or equal to 10.", name="validity_seconds"
-            ),
+            MESSAGE_BODY_FAIL,
+            SEND_AT_FAIL,
+            VALIDITY_FAIL,
             *TENANT_KEYED,
             SIGN_NOT_YOURS,
-            platform_refusal(PlatformError.TEMP_NOT_OF_SIGN, "temp_id 9 is not of sign_id 1"),
-            platform_refusal(PlatformError.SIGN_NOT_PASSED, "sign_id 1 is pending"),
-            platform_refusal(PlatformError.TEMP_NOT_PASSED, "temp_id 1 is rejected"),
+            TEMP_NOT_OF_SIGN,
+            SIGN_NOT_PASSED,
+            TEMP_NOT_PASSED,
             INVALID_MOBILE,
-            platform_refusal(
-                PlatformError.TEMPLATE_PARAMS_FAIL,
-                "param 1 contains a link",
-                when="`params` that do not fill the template or suit its type; a message over 500 characters",
-            ),
+            PARAMS_NOT_FITTING,
             platform_refusal(PlatformError.BALANCE_NOT_ENOUGH, "balance is 1, the send needs 2"),
-            platform_refusal(PlatformError.SUSPENDED, "unpaid invoices"),
-            platform_refusal(
-                PlatformError.INTERNATIONAL_NOT_ENABLED,
-                "+447911123456: numbers outside +86 need international sending; "
-                "an operator enables it for your account",
-            ),
-            platform_refusal(
-                PlatformError.MARKETING_NOT_ENABLED,
-                "a marketing template (type 3) needs marketing; an operator enables it for your account",
-            ),
-            platform_refusal(
-                PlatformError.SCHEDULING_NOT_ENABLED,
-                "send_at needs scheduling; send without it, or an operator enables it for your account",
-            ),
+            SUSPENDED,
+            *NOT_ENABLED,
+            DAILY_CAP,
+            MONTHLY_CAP,
         ),
     )
     @idempotent
@@ -312,6 +385,124 @@ that is not one of yours (of this mode: test or live) is `ER:0004`.""",
                 "already_gone": result.already_gone,
             }
         )
+
+
+class MessageEstimateView(PlatformAPIView):
+    @extend_schema(
+        tags=[MESSAGES_TAG],
+        summary="Estimate a send: each number's parts and encoding, the parts, the cost; writes nothing",
+        description="""\
+Takes the body of `POST v1/message` and answers what that send would do now, without sending,
+writing, reserving or booking anything (safe to repeat; an `Idempotency-Key` is not needed and is
+ignored). The request is checked as `POST v1/message` checks it, with the same codes (`ER:0004`,
+`ER:0023`, `ER:0024`, `ER:0031`, `ER:0032`, `ER:0021`, `ER:0037`, `ER:0040` to `ER:0042`), except
+that invalid mobiles do not refuse it:
+
+- `numbers`: one item per entry of `mobiles`, in order. `valid` false: not a mobile number (its
+  parse error in `reason`) or a repeat of an earlier entry (`duplicate of an earlier entry (…)`:
+  sent once). A valid number that would fail at once, uncharged, has its reason (`OPTED_OUT: …`
+  for marketing to an opted-out number, `BLOCKED:COUNTRY: …` outside the country allowlist,
+  `PAUSED:PREFIX: …` in a prefix the pumping guard paused, `LIMITED: …` naming the verify-code
+  window it is over) and counts in `blocked`. `encoding` (`GSM-7` or `UCS-2`) and `parts` are
+  those of the text that number would get (`【signature】` for mainland numbers, `signature: ` for
+  the others); null and 0 when it would not be sent.
+- `parts`: the parts the send would reserve; `cost`: those parts at your price per part, in yuan
+  with 4 decimals (a string).
+- `refusal`: null when `POST v1/message` with this body would be accepted now; else the refusal it
+  would answer: an invalid mobile (`ER:0033`), the balance (`ER:0034`), the daily or monthly cap
+  (`ER:0038`, `ER:0039`). In test mode (the test password) the balance and the caps are not asked:
+  test mode is never charged.""",
+        request=MessageRequest,
+        examples=[
+            body_example(
+                "a verify code to four entries",
+                {
+                    "sign_id": 1,
+                    "temp_id": 1,
+                    "mobiles": ["13112341234", "+447911123456", "131-1234-1234", "12345"],
+                    "params": ["112095", "5"],
+                },
+            ),
+        ],
+        responses=answers(
+            ok_answer(EstimateOut, ESTIMATE, "what the send would do; nothing was written"),
+            *TENANT_WRITE,
+            MESSAGE_BODY_FAIL,
+            SEND_AT_FAIL,
+            VALIDITY_FAIL,
+            SIGN_NOT_YOURS,
+            TEMP_NOT_OF_SIGN,
+            SIGN_NOT_PASSED,
+            TEMP_NOT_PASSED,
+            PARAMS_NOT_FITTING,
+            SUSPENDED,
+            *NOT_ENABLED,
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        estimate = tenant_services.estimate_tenant_message(
+            owner=request.user, test=is_test_mode(request), **parse(MessageRequest, request.data)
+        )
+        refusal = estimate.refusal
+        return Response(
+            {
+                "numbers": estimate.numbers,
+                "parts": estimate.parts,
+                "blocked": estimate.blocked,
+                "cost": str(estimate.cost),
+                "refusal": None
+                if refusal is None
+                else platform_body(platform_error_for(refusal), refusal.message),
+            }
+        )
+
+
+class LimitsView(PlatformAPIView):
+    """Added beyond seed 001: the tenant's daily and monthly caps of parts (docs/api-platform.md)."""
+
+    @extend_schema(
+        tags=[MESSAGES_TAG],
+        summary="Your daily and monthly caps of parts, what is used and what is left",
+        description="""\
+Per period (`daily`: the current China-time day; `monthly`: the current China-time month) the
+operator's cap (`operator_cap`), your own (`own_cap`, set with `PUT`), the one that holds (`cap`,
+the lower; null: no cap), the parts `used` (reserved, net of refunds: a send counts on the day it
+is accepted, a scheduled one too), `remaining`, `warning_at` (`warning_percent` of the cap: the
+`limit.warning` webhook event goes out once a period when `used` reaches it) and `warned`. A send
+beyond a cap is refused whole: `ER:0038` (daily), `ER:0039` (monthly). No parameters.""",
+        responses=answers(ok_answer(LimitsOut, LIMITS), *TENANT_READ),
+    )
+    def get(self, request: Request) -> Response:
+        return Response(selectors.tenant_limits(owner=request.user))
+
+    @extend_schema(
+        tags=[MESSAGES_TAG],
+        summary="Lower your daily and monthly caps (or give them back to the operator's)",
+        description="""\
+Sets your own caps in parts: `daily` and `monthly`, each a whole number from 0 up to the
+operator's cap for that period (above it: `ER:0004` naming it), or `null` for the operator's. Both
+keys are required. The lower of yours and the operator's holds; 0 stops every send. Safe to
+repeat: the same values change nothing. Each change is written to the operators' audit log.
+Answers as `GET v1/limits`.""",
+        request=LimitsRequest,
+        examples=[body_example("lower the daily cap", {"daily": 500, "monthly": None})],
+        responses=answers(
+            ok_answer(LimitsOut, LIMITS, "set: the caps as GET v1/limits answers them"),
+            *TENANT_WRITE,
+            tenant_params_fail(
+                "daily: at most the operator's cap, 1000 parts: a tenant may only lower it",
+                when="a value above the operator's cap; a missing key; a value that is not a whole number "
+                "from 0, or null",
+                name="daily",
+            ),
+        ),
+    )
+    def put(self, request: Request) -> Response:
+        data = parse(LimitsRequest, request.data)
+        tenant_services.set_own_caps(
+            owner=request.user, daily=data["daily"], monthly=data["monthly"], actor=Actor.v1_api(request)
+        )
+        return Response(selectors.tenant_limits(owner=request.user))
 
 
 class TenantBalanceView(PlatformAPIView):

@@ -10,19 +10,24 @@ final state is missed and none is pushed that did not happen. Only tenant record
 (``WebhookEvent.record`` is unique). After the commit the delivery task is published by name
 (``DELIVER_TASK``) once per target; beat publishes again whatever is due and was not taken
 (``sms.webhooks.services.sweep_due``).
+
+``record_notice`` writes a tenant notice that is no record's state (``limit.warning``, from
+``sms.accounting.caps``) the same way: in the transaction of the change it tells of, to the
+tenant's ``v1/callback`` URL, delivered, retried and redelivered as any event.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
 from sms.core.bulk import chunked
-from sms.models import FINAL_STATES, MessageBatch, SendRecord, WebhookEvent
+from sms.models import FINAL_STATES, MessageBatch, SendRecord, WebhookEndpoint, WebhookEvent, WebhookEventKind
 
 logger = logging.getLogger(__name__)
 
@@ -76,3 +81,17 @@ def record_finished(records: Iterable[SendRecord]) -> int:
     WebhookEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=1000)
     publish_after_commit((tenant_id, url) for tenant_id, url, _ in targets.values())
     return len(events)
+
+
+def record_notice(*, tenant_id: int, kind: WebhookEventKind, payload: dict[str, Any]) -> bool:
+    """Write one event of ``kind`` carrying ``payload`` for the tenant, inside the caller's
+    transaction, to its ``v1/callback`` URL, and publish its delivery after the commit. A tenant
+    without a callback gets nothing (no secret to sign with): answers whether an event was written."""
+    url = WebhookEndpoint.objects.filter(tenant_id=tenant_id).values_list("url", flat=True).first()
+    if not url:
+        return False
+    WebhookEvent.objects.create(
+        record=None, kind=kind, payload=payload, tenant_id=tenant_id, url=url, next_attempt_at=timezone.now()
+    )
+    publish_after_commit([(tenant_id, url)])
+    return True

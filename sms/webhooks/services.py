@@ -141,10 +141,14 @@ def _unix(value: datetime | None) -> int | None:
 
 
 def event_payload(event: WebhookEvent) -> dict[str, Any]:
-    """What a receiver gets for one event (``record`` and its batch loaded)."""
+    """What a receiver gets for one event: a record's final state (``record`` and its batch
+    loaded), or a notice's own payload; ``type`` says which."""
     record = event.record
+    if record is None:
+        return {"event_id": str(event.pk), "type": event.kind, **(event.payload or {})}
     return {
         "event_id": str(event.pk),
+        "type": event.kind,
         "uuid": str(record.batch.uuid),
         "mobile": record.receive_phone,
         "status": record.state,
@@ -272,6 +276,8 @@ def _due(tenant_id: int, url: str, now: datetime, limit: int) -> list[WebhookEve
         .only(
             "id",
             "attempts",
+            "kind",
+            "payload",
             "record__receive_phone",
             "record__state",
             "record__provider_code",

@@ -42,11 +42,9 @@ from tests.support.platform import make_signature, make_template, tenant_admin_f
 
 pytestmark = pytest.mark.django_db
 
-# The actions of features still to come (caps: issue 26): each adds its row to CASES when it
-# calls audit.services.record.
-NOT_YET_WIRED = {
-    AuditAction.CAP_CHANGE,
-}
+# The actions of features still to come: each adds its row to CASES when it calls
+# audit.services.record (none now; the guard kept so a new action must say which).
+NOT_YET_WIRED: set[AuditAction] = set()
 ADDRESS = "127.0.0.1"  # the test client's REMOTE_ADDR
 
 
@@ -220,6 +218,45 @@ def admin_sets_tenant_price(ops: Ops, account: TenantAccount) -> Expected:
         ("sms.tenantaccount", str(account.pk)),
         {"price_fen_per_part": None},
         {"price_fen_per_part": "4.2"},
+    )
+
+
+def admin_sets_tenant_caps(ops: Ops, account: TenantAccount) -> Expected:
+    _ok(
+        ops.admin.post(
+            f"/admin/sms/tenantaccount/{account.pk}/change/",
+            {"charge": "", "suspended_reason": "", "daily_cap_parts": "1000", "monthly_cap_parts": ""},
+        )
+    )
+    account.refresh_from_db()
+    assert (account.daily_cap_parts, account.monthly_cap_parts) == (1000, None)
+    return Expected(
+        ops.operator,
+        "admin",
+        AuditAction.CAP_CHANGE,
+        ("sms.tenantaccount", str(account.pk)),
+        {"daily_cap_parts": None, "monthly_cap_parts": None},
+        {"daily_cap_parts": 1000, "monthly_cap_parts": None},
+    )
+
+
+def tenant_lowers_its_caps(ops: Ops, account: TenantAccount) -> Expected:
+    from tests.support.factories import TEST_PASSWORD
+
+    answer = Client().put(
+        "/v1/limits",
+        {"daily": 200, "monthly": None},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=UserFactory.basic_header(ops.tenant.username, TEST_PASSWORD),
+    )
+    assert answer.status_code == 200, answer.json()
+    return Expected(
+        ops.tenant.username,
+        "v1_api",
+        AuditAction.CAP_CHANGE,
+        ("sms.tenantaccount", str(account.pk)),
+        {"own_daily_cap_parts": None, "own_monthly_cap_parts": None},
+        {"own_daily_cap_parts": 200, "own_monthly_cap_parts": None},
     )
 
 
@@ -732,6 +769,8 @@ CASES = [
         charged_tenant,
         admin_sets_tenant_price,
     ),
+    Case("admin sets a tenant's caps", AuditAction.CAP_CHANGE, charged_tenant, admin_sets_tenant_caps),
+    Case("a tenant lowers its caps (v1)", AuditAction.CAP_CHANGE, charged_tenant, tenant_lowers_its_caps),
     Case("admin recharges a station", AuditAction.STATION_RECHARGE, station, admin_recharges_station),
     Case(
         "admin suspends a station",

@@ -19,6 +19,8 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
+from sms.models import TenantAccount
+from sms.tenant_api.services import set_operator_caps
 from tests.support.factories import UserFactory
 from tests.support.platform import make_signature, make_template
 
@@ -263,6 +265,31 @@ TENANT_ROWS = [
     Row(
         "no mobiles", "post", "/v1/message", 400, "ER:0004", body={"sign_id": 1, "temp_id": 1, "mobiles": []}
     ),
+    Row("invalid JSON", "post", "/v1/message/estimate", 400, "ER:0002", raw=b'{"sign_id": '),
+    Row(
+        "sign_id 2**63",
+        "post",
+        "/v1/message/estimate",
+        400,
+        "ER:0004",
+        body={"sign_id": 2**63, "temp_id": 1, "mobiles": ["13100000001"]},
+    ),
+    Row(
+        "10,001 mobiles",
+        "post",
+        "/v1/message/estimate",
+        400,
+        "ER:0004",
+        body={"sign_id": 1, "temp_id": 1, "mobiles": MOBILES_10001},
+    ),
+    Row(
+        "mobiles not a list",
+        "post",
+        "/v1/message/estimate",
+        400,
+        "ER:0004",
+        body={"sign_id": 1, "temp_id": 1, "mobiles": "13100000001"},
+    ),
     Row("page 0", "get", "/v1/signature", 400, "ER:0004", query={"page": 0}),
     Row("page_size 100000", "get", "/v1/signature", 400, "ER:0004", query={"page_size": 100_000}),
     Row("page -1", "get", "/v1/template", 400, "ER:0004", query={"page": -1}),
@@ -284,6 +311,7 @@ class World:
 
 
 HOOK = "http://127.0.0.1:9/hook"
+OPERATOR_DAILY_CAP = 100
 BLOCKED = "13100000009"
 
 
@@ -411,6 +439,21 @@ TENANT_CHANGE_ROWS = [
         "ER:0004",
         body={"url": HOOK, "rotate_secret": 5},
     ),
+    Row("invalid JSON", "put", "/v1/limits", 400, "ER:0002", raw=b'{"daily": '),
+    Row(
+        "above the operator's cap",
+        "put",
+        "/v1/limits",
+        400,
+        "ER:0004",
+        body={"daily": OPERATOR_DAILY_CAP + 1, "monthly": None},
+    ),
+    Row("negative cap", "put", "/v1/limits", 400, "ER:0004", body={"daily": -1, "monthly": None}),
+    Row("cap 2**63", "put", "/v1/limits", 400, "ER:0004", body={"daily": None, "monthly": 2**63}),
+    Row("cap float", "put", "/v1/limits", 400, "ER:0004", body={"daily": 1.5, "monthly": None}),
+    Row("cap a string", "put", "/v1/limits", 400, "ER:0004", body={"daily": "ten", "monthly": None}),
+    Row("no monthly", "put", "/v1/limits", 400, "ER:0004", body={"daily": 5}),
+    Row("a list", "put", "/v1/limits", 400, "ER:0004", body=[5, 6]),
     Row("uuid not a uuid", "delete", "/v1/message", 400, "ER:0004", query={"uuid": "x' OR 1=1"}),
     Row("no uuid", "delete", "/v1/message", 400, "ER:0004"),
     Row("invalid JSON", "delete", "/v1/blocklist", 400, "ER:0002", raw=b'{"mobiles": '),
@@ -514,6 +557,9 @@ def world(basic_client, tenant, root_user, settings) -> World:
     assert sent.status_code == 200, sent.content
     assert client.put("/v1/callback", {"url": HOOK}, format="json").status_code == 200
     assert client.post("/v1/blocklist", {"mobiles": [BLOCKED]}, format="json").status_code == 200
+    set_operator_caps(
+        account_id=TenantAccount.objects.get(user=tenant).pk, daily=OPERATOR_DAILY_CAP, monthly=None
+    )
     return World(
         passed_sign=passed_sign.pk,
         passed_temp=passed_temp.pk,

@@ -127,6 +127,7 @@ def test_a_post_carries_the_events_as_a_signed_json_array(hooked, receiver):
     record = SendRecord.objects.get(pk=WebhookEvent.objects.get(pk=int(event["event_id"])).record_id)
     assert event == {
         "event_id": event["event_id"],
+        "type": "message.status",
         "uuid": str(record.batch.uuid),
         "mobile": record.receive_phone,
         "status": "failed",

@@ -23,6 +23,7 @@ from sms.models import (
     SendRecord,
     Station,
     TenantAccount,
+    TenantUsage,
     WebhookEvent,
     WebhookEventState,
 )
@@ -143,6 +144,23 @@ def prefix_paused(now: dt.datetime, holds: bool) -> None:
     PrefixPause.objects.create(prefix="+86 1391235", until=now - dt.timedelta(seconds=1), **pause)
 
 
+def tenant_cap(now: dt.datetime, holds: bool) -> None:
+    """8 of a daily cap of 10 parts used today (80 %, threshold 80 %), or 7; the month's 8 of
+    100 (8 %) never; nor yesterday's 10 of 10, nor a tenant without caps."""
+    from sms.accounting import caps
+
+    today = caps.today()
+    account = TenantAccount.objects.create(
+        user=UserFactory(username="acme"), balance_nums=1000, daily_cap_parts=10, monthly_cap_parts=100
+    )
+    used = 8 if holds else 7
+    TenantUsage.objects.create(tenant=account, period="daily", start=today, parts=used)
+    TenantUsage.objects.create(tenant=account, period="monthly", start=today.replace(day=1), parts=used)
+    TenantUsage.objects.create(tenant=account, period="daily", start=today - dt.timedelta(days=1), parts=10)
+    free = TenantAccount.objects.create(user=UserFactory(username="free"), balance_nums=1000)
+    TenantUsage.objects.create(tenant=free, period="daily", start=today, parts=500)
+
+
 CASES = [
     Case(AlertRule.PROVIDER_BALANCE, {"tencent"}, provider_balance),
     Case(AlertRule.ACCOUNT_BALANCE, {"station:S1", "tenant:acme"}, account_balance),
@@ -152,6 +170,7 @@ CASES = [
     Case(AlertRule.WEBHOOK_DEAD, {""}, webhook_dead),
     Case(AlertRule.RECONCILIATION, {"tencent"}, reconciliation),
     Case(AlertRule.PREFIX_PAUSED, {"tenant:pumped:+86 1391234"}, prefix_paused),
+    Case(AlertRule.TENANT_CAP, {"tenant:acme:daily"}, tenant_cap),
 ]
 
 
@@ -262,3 +281,17 @@ def test_a_failing_rule_does_not_stop_the_others_nor_resolve_its_alerts(monkeypa
     services.evaluate(now=now + dt.timedelta(minutes=1))
     assert set(unresolved(AlertRule.QUEUE_AGE)) == {"priority"}  # not measured: left open
     assert unresolved(AlertRule.WEBHOOK_DEAD) == {}  # measured: resolved
+
+
+def test_a_tenant_near_its_cap_is_named_with_its_use_and_resolves_on_a_new_day(now, business_clock):
+    tenant_cap(now, True)
+    services.evaluate(now=now)
+    alert = unresolved(AlertRule.TENANT_CAP)["tenant:acme:daily"]
+    assert (alert.value, alert.threshold) == (80.0, 80)
+    assert alert.message == (
+        "tenant acme: 8 of its daily cap of 10 parts used today (80 %, threshold 80 %); "
+        "beyond the cap its sends are refused"
+    )
+    business_clock.set_now(now + dt.timedelta(days=1))
+    services.evaluate(now=now + dt.timedelta(days=1))
+    assert unresolved(AlertRule.TENANT_CAP) == {}
