@@ -81,6 +81,9 @@ class Inputs:
     reconciliation: dict[str, tuple[str, int]] = field(default_factory=dict)
     # "tenant:NAME:PREFIX" -> the pumping guard's pause in force (at most PAUSES_WATCHED)
     prefix_pauses: dict[str, PausedPrefix] = field(default_factory=dict)
+    # (tenant username, "daily"/"monthly") -> (parts used, the cap that holds), for the tenants at
+    # SMS_CAP_WARNING_PERCENT of a cap in the current China-time day or month
+    tenant_caps: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,6 @@ class PausedPrefix:
     codes: int
     limit: int
     until: dt.datetime
-    # (tenant username, "daily"/"monthly") -> (parts used, the cap that holds), for the tenants at
-    # SMS_CAP_WARNING_PERCENT of a cap in the current China-time day or month
-    tenant_caps: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
 
 
 def _cache_get(key: str) -> Any:

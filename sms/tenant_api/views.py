@@ -133,7 +133,7 @@ ESTIMATE = {
         {
             "mobile": "12345",
             "valid": False,
-            "reason": "'12345' is not a valid mobile number",
+            "reason": "'12345' is not a valid mobile number: wrong length",
             "encoding": None,
             "parts": 0,
         },

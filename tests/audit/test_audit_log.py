@@ -225,7 +225,7 @@ def admin_sets_tenant_caps(ops: Ops, account: TenantAccount) -> Expected:
     _ok(
         ops.admin.post(
             f"/admin/sms/tenantaccount/{account.pk}/change/",
-            {"charge": "", "suspended_reason": "", "daily_cap_parts": "1000", "monthly_cap_parts": ""},
+            tenant_admin_form(account, daily_cap_parts="1000", monthly_cap_parts=""),
         )
     )
     account.refresh_from_db()

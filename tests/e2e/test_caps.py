@@ -16,7 +16,7 @@ from django.test import Client
 from sms.models import BalanceLedger, MessageBatch, RecordState, SendRecord, TenantAccount, WebhookEvent
 from tests.e2e.conftest import wait_until
 from tests.support.factories import TEST_PASSWORD
-from tests.support.platform import make_signature, make_template
+from tests.support.platform import make_signature, make_template, tenant_admin_form
 from tests.support.receiver import running_receiver
 
 pytestmark = pytest.mark.worker
@@ -116,7 +116,7 @@ def test_a_daily_cap_reached_mid_day_warns_once_refuses_whole_and_frees_the_next
     account = TenantAccount.objects.get(user=tenant)
     answer = operator.post(
         f"/admin/sms/tenantaccount/{account.pk}/change/",
-        {"charge": "", "suspended_reason": "", "daily_cap_parts": "10", "monthly_cap_parts": "100"},
+        tenant_admin_form(account, daily_cap_parts="10", monthly_cap_parts="100"),
     )
     assert answer.status_code == 302, answer.content[:2000]
     assert client.limits()["daily"]["cap"] == 10

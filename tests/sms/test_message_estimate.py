@@ -17,7 +17,7 @@ from sms.accounting import caps
 from sms.models import BlocklistEntry, SendRecord, TenantAccount
 from sms.sending import limits
 from sms.tenant_api import services as tenant_services
-from tests.support.platform import make_signature, make_template
+from tests.support.platform import allow_international, make_signature, make_template
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +32,7 @@ def ready(tenant):
     sign = make_signature(tenant)
     template = make_template(tenant, sign, template=VERIFY)
     tenant_services.charge_tenant(username=tenant.username, charge=100)
+    allow_international(tenant, 44)  # the examples' +44 number (sms.guard)
     return sign, template
 
 
@@ -90,7 +91,7 @@ def test_each_entry_is_listed_in_order_with_its_parts_and_encoding(basic_client,
             {
                 "mobile": "12345",
                 "valid": False,
-                "reason": "'12345' is not a valid mobile number",
+                "reason": "'12345' is not a valid mobile number: wrong length",
                 "encoding": None,
                 "parts": 0,
             },
@@ -98,7 +99,7 @@ def test_each_entry_is_listed_in_order_with_its_parts_and_encoding(basic_client,
         "parts": 2,
         "blocked": 0,
         "cost": "0.1000",
-        "refusal": {"error": "ER:0033", "message": "invalidate mobile exist: 12345"},
+        "refusal": {"error": "ER:0033", "message": "invalidate mobile exist: 12345 (wrong length)"},
     }
 
 
@@ -108,6 +109,7 @@ def test_a_text_that_fits_gsm7_is_counted_in_septets_outside_the_mainland_only(b
     sign = make_signature(tenant, signature="Acme")
     template = make_template(tenant, sign, template="Order {1} shipped. " + "x" * 125, template_type=2)
     tenant_services.charge_tenant(username=tenant.username, charge=100)
+    allow_international(tenant, 44)
     answer = _estimate(basic_client(tenant), _body(sign, template, ["13112341234", "+447911123456"], ["A1"]))
     numbers = answer.json()["numbers"]
     assert [(n["encoding"], n["parts"]) for n in numbers] == [("UCS-2", 3), ("GSM-7", 1)]

@@ -63,6 +63,8 @@ def tenant_admin_form(
         "charge": "",
         "suspended_reason": account.suspended_reason,
         "price_fen_per_part": "" if account.price_fen_per_part is None else str(account.price_fen_per_part),
+        "daily_cap_parts": "" if account.daily_cap_parts is None else str(account.daily_cap_parts),
+        "monthly_cap_parts": "" if account.monthly_cap_parts is None else str(account.monthly_cap_parts),
         **{flag: getattr(account, flag) for flag in FLAGS},
     }
     fields.update(changes)
