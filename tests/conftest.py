@@ -8,11 +8,18 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.servers.basehttp import WSGIServer
 from rest_framework.test import APIClient
 
 from sms.sending import fairness
 from tests.support.factories import TEST_PASSWORD, UserFactory
 from tests.support.worker import WorkerProcess, purge_broker
+
+# The live server (pytest-django's live_server: Django's threaded WSGIServer) listens with a backlog
+# of 10. Fifty clients connecting at once on a loaded machine overflow it, and the kernel resets the
+# connections it dropped (tests/e2e/test_pipeline_promises.py saw 13 of 50 reset in CI). The
+# service's own gunicorn (make run) has a backlog of 2048; the tests' server gets room for theirs.
+WSGIServer.request_queue_size = 256
 
 SERVICE_TOKEN = "test-service-token"
 
