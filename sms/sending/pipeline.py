@@ -42,6 +42,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -535,14 +536,28 @@ def publish_dispatch(
             "resume_dispatch_id": resume_dispatch_id,
         }
         if fairness.park(sender=sender, payload=payload):
-            current_app.send_task(fairness.TURN_TASK, queue=queue)
+            _send_task(fairness.TURN_TASK, queue=queue)
             return
-    current_app.send_task(
+    _send_task(
         DISPATCH_TASK,
         args=(record_ids, provider, tried, resume_dispatch_id),
         kwargs={"lane": lane},
         queue=queue,
     )
+
+
+def _send_task(name: str, **options: Any) -> None:
+    """Publish ``name``; once more on fresh broker connections when the first try fails. After a
+    broker restart a pooled channel can be left without its connection, and kombu then raises
+    (``AttributeError``: no ``client``) instead of reconnecting: the publish after a commit was
+    lost, and its records waited for the re-dispatch sweep (tests/e2e/test_chaos.py, redis-stop).
+    A second failure is raised: the records stay ``queued`` for the sweep."""
+    try:
+        current_app.send_task(name, **options)
+    except Exception:
+        logger.warning("publishing %s failed; retrying on fresh broker connections", name, exc_info=True)
+        current_app.pool.force_close_all()
+        current_app.send_task(name, **options)
 
 
 @dataclass(frozen=True)

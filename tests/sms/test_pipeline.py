@@ -530,3 +530,26 @@ def test_an_answer_that_cannot_be_written_is_retried_with_a_warning_until_the_de
     ):
         assert pipeline.record_outcomes_durably(provider="gateway", dispatch_id="d1", outcomes=outcomes) == 1
     assert "gateway: writing 1 outcome(s) failed (OperationalError), retrying" in caplog.messages
+
+
+def test_a_publish_that_fails_on_a_broken_broker_channel_is_sent_again_on_fresh_connections(monkeypatch):
+    """After a broker restart kombu can raise from a pooled channel left without its connection;
+    the dispatch is published again on fresh connections instead of waiting for the sweep."""
+    from celery import current_app
+
+    sent, closed = [], []
+    answers = iter([AttributeError("'NoneType' object has no attribute 'client'"), None])
+
+    def send_task(name, **options):
+        failure = next(answers)
+        if failure is not None:
+            raise failure
+        sent.append((name, options["args"][0]))
+
+    monkeypatch.setattr(current_app, "send_task", send_task)
+    monkeypatch.setattr(current_app.pool, "force_close_all", lambda: closed.append(True))
+
+    pipeline.publish_dispatch([7, 8], "tencent", [], None)
+
+    assert sent == [(pipeline.DISPATCH_TASK, [7, 8])]
+    assert closed == [True]
