@@ -28,6 +28,12 @@ class AlreadyBooked(Exception):
     """A ledger entry with this (account, reason, ref) exists: the change was made before."""
 
 
+def insufficient_balance(*, balance: int, needed: int) -> InsufficientBalance:
+    """The refusal of a send the balance cannot cover (ER:0034 / the station's code), as the
+    reservation raises it and the estimate reports it."""
+    return InsufficientBalance(f"balance is {balance}, the send needs {needed}", field="balance")
+
+
 def change_balance(
     *,
     station: Station | None = None,
@@ -64,7 +70,7 @@ def change_balance(
             query = query.filter(balance_nums__gte=-delta)
         if not query.update(balance_nums=F("balance_nums") + delta):
             current = model.objects.filter(pk=account.pk).values_list("balance_nums", flat=True).first()
-            raise InsufficientBalance(f"balance is {current or 0}, the send needs {-delta}", field="balance")
+            raise insufficient_balance(balance=current or 0, needed=-delta)
         balance_after = model.objects.filter(pk=account.pk).values_list("balance_nums", flat=True).get()
         entry = BalanceLedger(
             station=station, tenant=tenant, delta=delta, balance_after=balance_after, reason=reason, ref=ref

@@ -23,11 +23,11 @@ from audit.models import AuditAction
 from audit.services import SYSTEM, Actor, record
 from gm_server_notify import clock
 from gm_server_notify.db import retry_on_deadlock
-from gm_server_notify.errors import DomainError, InsufficientBalance, InvalidInput, NotFound, Reason
+from gm_server_notify.errors import DomainError, InvalidInput, NotFound, Reason
 from signatures.models import AuditStatus, Signature
 from signatures.services import own_signature
 from sms.accounting import caps
-from sms.accounting.ledger import change_balance
+from sms.accounting.ledger import change_balance, insufficient_balance
 from sms.core.bulk import db_datetime, insert_rows
 from sms.core.content import MessageTooLong, check_message_length, compose_message, count_segments, encoding
 from sms.core.phones import InvalidPhone, Phone, is_mainland_e164, parse_mobile
@@ -481,7 +481,7 @@ def _send_refusal(plan: MessagePlan, parts: int) -> DomainError | None:
         return None
     balance = plan.account.balance_nums
     if balance < parts:
-        return InsufficientBalance(f"balance is {balance}, the send needs {parts}", field="balance")
+        return insufficient_balance(balance=balance, needed=parts)
     return caps.refusal(
         caps=caps.caps_of(plan.account),
         used=caps.usage(tenant_id=plan.account.pk, day=caps.today()),
