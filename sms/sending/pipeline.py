@@ -547,17 +547,25 @@ def publish_dispatch(
 
 
 def _send_task(name: str, **options: Any) -> None:
-    """Publish ``name``; once more on fresh broker connections when the first try fails. After a
-    broker restart a pooled channel can be left without its connection, and kombu then raises
+    """Publish ``name``; once more on a fresh broker connection when the pooled one fails. After a
+    broker restart a pooled connection can keep a dead channel, and kombu then raises
     (``AttributeError``: no ``client``) instead of reconnecting: the publish after a commit was
     lost, and its records waited for the re-dispatch sweep (tests/e2e/test_chaos.py, redis-stop).
-    A second failure is raised: the records stay ``queued`` for the sweep."""
-    try:
-        current_app.send_task(name, **options)
-    except Exception:
-        logger.warning("publishing %s failed; retrying on fresh broker connections", name, exc_info=True)
-        current_app.pool.force_close_all()
-        current_app.send_task(name, **options)
+    The failed connection is collected, so the pool's next use connects afresh; the pools stay
+    open (kombu's ``force_close_all`` would close them for good: every later publish of the
+    process then failed with "Acquire on closed pool"). A second failure is raised: the records
+    stay ``queued`` for the sweep."""
+    with current_app.producer_or_acquire() as producer:
+        try:
+            current_app.send_task(name, producer=producer, **options)
+            return
+        except Exception:
+            logger.warning("publishing %s failed; retrying on a fresh broker connection", name, exc_info=True)
+            pooled = getattr(producer, "__connection__", None)
+            if pooled is not None:
+                pooled.collect()
+    with current_app.connection_for_write() as connection:
+        current_app.send_task(name, connection=connection, **options)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The pipeline's pieces: claiming, outcomes, early reports, sweeps, failover, backoff, rate limit."""
 
 import copy
+import uuid
 from datetime import timedelta
 from unittest import mock
 
@@ -532,24 +533,40 @@ def test_an_answer_that_cannot_be_written_is_retried_with_a_warning_until_the_de
     assert "gateway: writing 1 outcome(s) failed (OperationalError), retrying" in caplog.messages
 
 
-def test_a_publish_that_fails_on_a_broken_broker_channel_is_sent_again_on_fresh_connections(monkeypatch):
+def test_a_publish_that_fails_on_a_broken_broker_channel_is_sent_again_and_the_pool_stays_usable(
+    monkeypatch,
+):
     """After a broker restart kombu can raise from a pooled channel left without its connection;
-    the dispatch is published again on fresh connections instead of waiting for the sweep."""
+    the dispatch is published again on a fresh connection instead of waiting for the sweep, and
+    the next publish goes through the pool again (the real broker: both messages arrive)."""
     from celery import current_app
+    from kombu.messaging import Producer
 
-    sent, closed = [], []
-    answers = iter([AttributeError("'NoneType' object has no attribute 'client'"), None])
+    queue = f"test-publish-{uuid.uuid4().hex}"
+    real_publish = Producer.publish
+    publishes = []
+    failures = [AttributeError("'NoneType' object has no attribute 'client'")]
 
-    def send_task(name, **options):
-        failure = next(answers)
-        if failure is not None:
-            raise failure
-        sent.append((name, options["args"][0]))
+    def publish(self, *args, **kwargs):
+        publishes.append(queue)
+        if failures:
+            raise failures.pop()
+        return real_publish(self, *args, **kwargs)
 
-    monkeypatch.setattr(current_app, "send_task", send_task)
-    monkeypatch.setattr(current_app.pool, "force_close_all", lambda: closed.append(True))
+    monkeypatch.setattr(Producer, "publish", publish)
 
-    pipeline.publish_dispatch([7, 8], "tencent", [], None)
+    pipeline._send_task(pipeline.DISPATCH_TASK, args=([7, 8], "tencent", [], None), queue=queue)
+    assert len(publishes) == 2  # the failure, then the fresh connection
+    pipeline._send_task(pipeline.DISPATCH_TASK, args=([9], "tencent", [], None), queue=queue)
+    assert len(publishes) == 3  # the pool was not closed: one publish, no fallback
 
-    assert sent == [(pipeline.DISPATCH_TASK, [7, 8])]
-    assert closed == [True]
+    with current_app.connection_for_read() as connection:
+        arrived = connection.SimpleQueue(queue)
+        try:
+            bodies = [arrived.get(timeout=10) for _ in range(2)]
+            assert [body.headers["task"] for body in bodies] == [pipeline.DISPATCH_TASK] * 2
+            assert [body.payload[0][0] for body in bodies] == [[7, 8], [9]]
+            for body in bodies:
+                body.ack()
+        finally:
+            arrived.close()
