@@ -34,13 +34,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from gm_server_notify.redis_script import RedisScript
+from sms.core import broker
 from sms.core.phones import Phone
 from sms.models import PrefixPause, TenantAccount
 
@@ -267,7 +267,7 @@ def open_pauses(*, account: TenantAccount, tripped: Mapping[str, Trip]) -> list[
 
 def ask_for_alerts() -> None:
     try:
-        current_app.send_task(EVALUATE_ALERTS_TASK)
+        broker.send_task(EVALUATE_ALERTS_TASK)
     except Exception:
         logger.warning("asking for an alert evaluation failed; beat evaluates within a minute", exc_info=True)
 

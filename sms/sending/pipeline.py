@@ -42,9 +42,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Value, When
@@ -64,7 +62,7 @@ from providers.base import (
 )
 from providers.registry import adapter_class, get_adapter
 from sms.accounting.ledger import reconcile_billed, refund_records
-from sms.core import metrics
+from sms.core import broker, metrics
 from sms.core.bulk import bulk_save, chunked
 from sms.core.phones import region_of
 from sms.delivery.reports import (
@@ -536,36 +534,14 @@ def publish_dispatch(
             "resume_dispatch_id": resume_dispatch_id,
         }
         if fairness.park(sender=sender, payload=payload):
-            _send_task(fairness.TURN_TASK, queue=queue)
+            broker.send_task(fairness.TURN_TASK, queue=queue)
             return
-    _send_task(
+    broker.send_task(
         DISPATCH_TASK,
         args=(record_ids, provider, tried, resume_dispatch_id),
         kwargs={"lane": lane},
         queue=queue,
     )
-
-
-def _send_task(name: str, **options: Any) -> None:
-    """Publish ``name``; once more on a fresh broker connection when the pooled one fails. After a
-    broker restart a pooled connection can keep a dead channel, and kombu then raises
-    (``AttributeError``: no ``client``) instead of reconnecting: the publish after a commit was
-    lost, and its records waited for the re-dispatch sweep (tests/e2e/test_chaos.py, redis-stop).
-    The failed connection is collected, so the pool's next use connects afresh; the pools stay
-    open (kombu's ``force_close_all`` would close them for good: every later publish of the
-    process then failed with "Acquire on closed pool"). A second failure is raised: the records
-    stay ``queued`` for the sweep."""
-    with current_app.producer_or_acquire() as producer:
-        try:
-            current_app.send_task(name, producer=producer, **options)
-            return
-        except Exception:
-            logger.warning("publishing %s failed; retrying on a fresh broker connection", name, exc_info=True)
-            pooled = getattr(producer, "__connection__", None)
-            if pooled is not None:
-                pooled.collect()
-    with current_app.connection_for_write() as connection:
-        current_app.send_task(name, connection=connection, **options)
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
+from sms.core import broker
 from sms.core.bulk import chunked
 from sms.models import FINAL_STATES, MessageBatch, SendRecord, WebhookEndpoint, WebhookEvent, WebhookEventKind
 
@@ -38,7 +38,7 @@ def publish_delivery(tenant_id: int, url: str, *, countdown: float | None = None
     """Send one ``DELIVER_TASK`` message for a target now (by name: ``sms.tasks`` imports this
     module, never the reverse). A broker outage is logged: beat publishes due events again."""
     try:
-        current_app.send_task(DELIVER_TASK, args=(tenant_id, url), countdown=countdown)
+        broker.send_task(DELIVER_TASK, args=(tenant_id, url), countdown=countdown)
     except Exception:
         logger.warning("publishing a webhook delivery failed; beat will publish it again", exc_info=True)
 

@@ -36,7 +36,7 @@ def _empty_ring():
 @pytest.fixture
 def sent_tasks():
     """What the pipeline publishes, by task name and queue, instead of publishing it."""
-    with mock.patch("sms.sending.pipeline.current_app.send_task") as send_task:
+    with mock.patch("sms.core.broker.current_app.send_task") as send_task:
         yield send_task
 
 

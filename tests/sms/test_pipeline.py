@@ -1,7 +1,6 @@
 """The pipeline's pieces: claiming, outcomes, early reports, sweeps, failover, backoff, rate limit."""
 
 import copy
-import uuid
 from datetime import timedelta
 from unittest import mock
 
@@ -531,42 +530,3 @@ def test_an_answer_that_cannot_be_written_is_retried_with_a_warning_until_the_de
     ):
         assert pipeline.record_outcomes_durably(provider="gateway", dispatch_id="d1", outcomes=outcomes) == 1
     assert "gateway: writing 1 outcome(s) failed (OperationalError), retrying" in caplog.messages
-
-
-def test_a_publish_that_fails_on_a_broken_broker_channel_is_sent_again_and_the_pool_stays_usable(
-    monkeypatch,
-):
-    """After a broker restart kombu can raise from a pooled channel left without its connection;
-    the dispatch is published again on a fresh connection instead of waiting for the sweep, and
-    the next publish goes through the pool again (the real broker: both messages arrive)."""
-    from celery import current_app
-    from kombu.messaging import Producer
-
-    queue = f"test-publish-{uuid.uuid4().hex}"
-    real_publish = Producer.publish
-    publishes = []
-    failures = [AttributeError("'NoneType' object has no attribute 'client'")]
-
-    def publish(self, *args, **kwargs):
-        publishes.append(queue)
-        if failures:
-            raise failures.pop()
-        return real_publish(self, *args, **kwargs)
-
-    monkeypatch.setattr(Producer, "publish", publish)
-
-    pipeline._send_task(pipeline.DISPATCH_TASK, args=([7, 8], "tencent", [], None), queue=queue)
-    assert len(publishes) == 2  # the failure, then the fresh connection
-    pipeline._send_task(pipeline.DISPATCH_TASK, args=([9], "tencent", [], None), queue=queue)
-    assert len(publishes) == 3  # the pool was not closed: one publish, no fallback
-
-    with current_app.connection_for_read() as connection:
-        arrived = connection.SimpleQueue(queue)
-        try:
-            bodies = [arrived.get(timeout=10) for _ in range(2)]
-            assert [body.headers["task"] for body in bodies] == [pipeline.DISPATCH_TASK] * 2
-            assert [body.payload[0][0] for body in bodies] == [[7, 8], [9]]
-            for body in bodies:
-                body.ack()
-        finally:
-            arrived.close()
