@@ -33,6 +33,7 @@ class Reason(enum.StrEnum):
     UPLINKS_NOT_ENABLED = "uplinks_not_enabled"  # ER:0043
     DAILY_CAP = "daily_cap"  # ER:0038
     MONTHLY_CAP = "monthly_cap"  # ER:0039
+    TEST_DAILY_CEILING = "test_daily_ceiling"  # ER:0045
 
 
 class DomainError(Exception):
@@ -84,7 +85,8 @@ class NotEnabled(DomainError):
 
 class CapReached(DomainError):
     """A tenant's send would take its parts of the day or month beyond its cap (``reason``:
-    ``DAILY_CAP`` or ``MONTHLY_CAP``); ``message`` names the cap, the parts used and requested."""
+    ``DAILY_CAP`` or ``MONTHLY_CAP``), or its test-mode messages of the day beyond test mode's
+    ceiling (``TEST_DAILY_CEILING``); ``message`` names the cap, what was used and requested."""
 
 
 class Suspended(DomainError):

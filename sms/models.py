@@ -216,13 +216,17 @@ class PrefixPause(models.Model):
 class UsagePeriod(models.TextChoices):
     DAILY = "daily", "China-time day"
     MONTHLY = "monthly", "China-time month"
+    # Test mode's messages (records and test replies, not parts) of a China-time day: its own
+    # ceiling, SMS_TEST_MODE_DAILY_MESSAGES (sms.accounting.caps.book_test).
+    TEST_DAILY = "test", "test mode's China-time day"
 
 
 class TenantUsage(models.Model):
     """Parts reserved for a tenant in one China-time day or month, net of their refunds: what its
     caps are checked against (``sms.accounting.caps``), so that no check scans send records. Changed
     only inside ``sms.accounting.ledger.change_balance``, in the transaction of the reservation or
-    refund and after the tenant's row is locked there."""
+    refund and after the tenant's row is locked there. A ``test`` row counts test mode's messages
+    of a day instead (``caps.book_test``, under the same lock), against its own ceiling."""
 
     tenant = models.ForeignKey(TenantAccount, on_delete=models.CASCADE, related_name="usage")
     period = models.CharField(max_length=8, choices=UsagePeriod.choices)

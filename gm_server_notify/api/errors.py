@@ -84,6 +84,8 @@ class PlatformError(Enum):
     # Added by issue 26: a send beyond the tenant's daily or monthly cap of parts (v1/limits).
     DAILY_CAP_REACHED = ("ER:0038", 403, "daily cap reached")
     MONTHLY_CAP_REACHED = ("ER:0039", 403, "monthly cap reached")
+    # Test mode's own ceiling of messages per tenant and China-time day (SMS_TEST_MODE_DAILY_MESSAGES).
+    TEST_CEILING_REACHED = ("ER:0045", 403, "test mode daily ceiling reached")
 
     @property
     def code(self) -> str:
@@ -125,6 +127,7 @@ _REASON_ERRORS = {
     Reason.UPLINKS_NOT_ENABLED: PlatformError.UPLINKS_NOT_ENABLED,
     Reason.DAILY_CAP: PlatformError.DAILY_CAP_REACHED,
     Reason.MONTHLY_CAP: PlatformError.MONTHLY_CAP_REACHED,
+    Reason.TEST_DAILY_CEILING: PlatformError.TEST_CEILING_REACHED,
 }
 
 

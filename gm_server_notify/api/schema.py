@@ -193,6 +193,10 @@ PLATFORM_ERROR_WHEN = {
         "the send would take the tenant's parts of the China-time month beyond its monthly cap "
         "(`v1/limits`); nothing is written or reserved"
     ),
+    PlatformError.TEST_CEILING_REACHED: (
+        "test mode only: the message (or test reply) would take the tenant's test-mode messages of the "
+        "China-time day beyond `SMS_TEST_MODE_DAILY_MESSAGES`; nothing is written"
+    ),
 }
 
 

@@ -90,6 +90,13 @@ SMS_STATION_DAILY_CAP = env.int("SMS_STATION_DAILY_CAP", default=0)
 SMS_CAP_WARNING_PERCENT = env.int("SMS_CAP_WARNING_PERCENT", default=80)
 if not 1 <= SMS_CAP_WARNING_PERCENT <= 100:
     raise ImproperlyConfigured("SMS_CAP_WARNING_PERCENT must be 1 to 100")
+# Test mode's own ceiling: the messages (records and test replies) a tenant may make with its test
+# password per China-time day (ER:0045 beyond it; 0: none). Test mode is free and counted nowhere
+# else, so without it a test password could fill the tables and the sandbox's queue at no cost.
+# 10,000 lets a developer try the API's largest request (10,000 mobiles) once a day.
+SMS_TEST_MODE_DAILY_MESSAGES = env.int("SMS_TEST_MODE_DAILY_MESSAGES", default=10000)
+if SMS_TEST_MODE_DAILY_MESSAGES < 0:
+    raise ImproperlyConfigured("SMS_TEST_MODE_DAILY_MESSAGES must be 0 (no ceiling) or more")
 # Idempotency-Key: how long a key's answer is kept, and after how long a claim whose request never
 # finished is taken over by the next request with that key.
 IDEMPOTENCY_TTL_SECONDS = env.int("IDEMPOTENCY_TTL_SECONDS", default=86400)

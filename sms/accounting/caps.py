@@ -15,6 +15,10 @@
   cap sends the tenant a ``limit.warning`` webhook event (the outbox, in the same transaction;
   once a period: ``TenantUsage.warned_at``). Operators' ``tenant_cap`` alert is measured from the
   same rows by beat (``sms.alerts.rules``).
+- **Test mode's ceiling.** Test mode is never charged and counts toward none of the above; its own
+  ``test`` row per tenant and day counts the messages made with the test password (records and
+  test replies), and ``book_test`` refuses those beyond ``SMS_TEST_MODE_DAILY_MESSAGES``
+  (ER:0045), under the tenant's row lock as a reservation.
 """
 
 from __future__ import annotations
@@ -172,3 +176,40 @@ def _warn_once(row: TenantUsage, cap: Cap, used: int) -> None:
         settings.SMS_CAP_WARNING_PERCENT,
         "" if pushed else "; no callback set: no webhook event",
     )
+
+
+def test_refusal(*, used: int, messages: int) -> CapReached | None:
+    """The ``CapReached`` of ``messages`` more test-mode messages on top of ``used`` today, or None
+    while test mode's ceiling leaves room (or there is none)."""
+    ceiling = settings.SMS_TEST_MODE_DAILY_MESSAGES
+    if ceiling and used + messages > ceiling:
+        return CapReached(
+            f"{used} of {ceiling} test-mode messages used today (China time), this request makes {messages}",
+            reason=Reason.TEST_DAILY_CEILING,
+        )
+    return None
+
+
+def test_usage(*, tenant_id: int | None, day: dt.date) -> int:
+    """Test mode's messages counted for the tenant in ``day`` (a read: nothing is locked)."""
+    if tenant_id is None:
+        return 0
+    row = TenantUsage.objects.filter(tenant_id=tenant_id, period=UsagePeriod.TEST_DAILY, start=day)
+    return row.values_list("parts", flat=True).first() or 0
+
+
+def book_test(*, tenant_id: int, messages: int, day: dt.date) -> None:
+    """Count ``messages`` made in test mode for the tenant in ``day``; beyond test mode's ceiling
+    raise ``CapReached`` (ER:0045) and count nothing. Inside the caller's transaction: the
+    tenant's row is locked first, so two test requests of one tenant count one after the other."""
+    TenantAccount.objects.select_for_update().filter(pk=tenant_id).values_list("pk").get()
+    row = TenantUsage.objects.filter(tenant_id=tenant_id, period=UsagePeriod.TEST_DAILY, start=day).first()
+    refused = test_refusal(used=0 if row is None else row.parts, messages=messages)
+    if refused is not None:
+        raise refused
+    if row is None:  # no other transaction can be creating it: the tenant's row is locked
+        TenantUsage.objects.create(
+            tenant_id=tenant_id, period=UsagePeriod.TEST_DAILY, start=day, parts=messages
+        )
+    else:
+        TenantUsage.objects.filter(pk=row.pk).update(parts=F("parts") + messages)

@@ -111,7 +111,7 @@ class EstimateOut(serializers.Serializer):
         allow_null=True,
         help_text="null: POST v1/message with this body would be accepted now; else the refusal it would "
         "answer that the estimate itself does not: an invalid mobile (ER:0033), the balance (ER:0034), "
-        "the daily or monthly cap (ER:0038, ER:0039)",
+        "the daily or monthly cap (ER:0038, ER:0039); in test mode, test mode's daily ceiling (ER:0045)",
     )
 
 

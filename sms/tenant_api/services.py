@@ -212,7 +212,8 @@ def send_tenant_message(
     ``test`` (the request came with the tenant's test password: docs/api-platform.md "Test mode"):
     checked exactly as above, but never charged (no balance check, no reservation, no caps), never
     booked against the verify-code limits or the pumping guard's counts, and written as a test
-    batch, which only the sandbox sends.
+    batch, which only the sandbox sends. Its numbers count toward test mode's own daily ceiling
+    instead (ER:0045, the whole send refused: ``caps.book_test``).
     """
     plan = plan_tenant_message(
         owner=owner,
@@ -442,8 +443,9 @@ def estimate_tenant_message(
         parts=parts,
         blocked=len(plan.refused),
         cost=(Decimal(parts) * price / 100).quantize(COST_PLACES, rounding=ROUND_HALF_UP),
-        # Test mode is never charged: no balance, no caps (docs/api-platform.md "Test mode").
-        refusal=_send_refusal(plan, 0 if test else parts),
+        # Test mode is never charged: no balance, no caps, only its own ceiling (docs/api-platform.md
+        # "Test mode").
+        refusal=_send_refusal(plan, parts, test=test),
     )
 
 
@@ -470,13 +472,16 @@ def _estimated_number(plan: MessagePlan, entry: Entry) -> dict[str, Any]:
     }
 
 
-def _send_refusal(plan: MessagePlan, parts: int) -> DomainError | None:
+def _send_refusal(plan: MessagePlan, parts: int, *, test: bool) -> DomainError | None:
     """The refusal ``send_tenant_message`` would raise for ``plan`` beyond its request-level
-    checks, in its order: an invalid mobile, then (for a send that reserves anything) the
-    balance, then the daily and monthly caps."""
+    checks, in its order: an invalid mobile, then in test mode test mode's daily ceiling, else
+    (for a send that reserves anything) the balance, then the daily and monthly caps."""
     invalid = [f"{entry.raw} ({entry.why})" for entry in plan.entries if entry.invalid]
     if invalid:
         return InvalidInput(_invalid_mobiles_detail(invalid), field="mobiles", reason=Reason.INVALID_MOBILE)
+    if test:
+        used = caps.test_usage(tenant_id=plan.account.pk, day=caps.today())
+        return caps.test_refusal(used=used, messages=len(plan.phones))
     if not parts:
         return None
     balance = plan.account.balance_nums
@@ -620,7 +625,10 @@ def _write_batch(
     held = batch.release_at is not None
     billed = sum(count for e164, count in segments.items() if e164 not in refused)
     with transaction.atomic():
-        if billed and not batch.test:
+        if batch.test:
+            # Test mode's own ceiling of messages a day (ER:0045 rolls the whole send back).
+            caps.book_test(tenant_id=account.pk, messages=len(phones), day=batch.usage_day)
+        elif billed:
             change_balance(
                 tenant=account,
                 delta=-billed,
@@ -811,8 +819,9 @@ def record_test_uplink(*, owner: Any, mobile: str, content: str) -> Uplink:
     """``POST v1/test/uplink`` (test mode only): a reply ``content`` from ``mobile``, as if it
     answered the tenant's latest test message to that number; listed by ``GET v1/uplink`` in test
     mode. ER:0033 when ``mobile`` is not a mobile number; ER:0004 when the text is empty or too
-    long, or no test message of the tenant went to that number within ``SMS_UPLINK_MATCH_DAYS``
-    (nothing is written then). An opt-out keyword blocks nothing (``sms.delivery.uplinks``)."""
+    long, or no test message of the tenant went to that number within ``SMS_UPLINK_MATCH_DAYS``;
+    ER:0045 beyond test mode's daily ceiling (``caps.book_test``); nothing is written then. An
+    opt-out keyword blocks nothing (``sms.delivery.uplinks``)."""
     e164 = _blocklist_mobiles([mobile])[0]
     if not content.strip() or len(content) > MAX_TEST_UPLINK_CHARS:
         raise InvalidInput(
@@ -821,9 +830,14 @@ def record_test_uplink(*, owner: Any, mobile: str, content: str) -> Uplink:
     account = TenantAccount.objects.filter(user=owner).first()
     uplink = None
     if account is not None:
-        uplink = uplinks.store_test_uplink(
-            tenant_id=account.pk, phone_e164=e164, text=content, received_at=timezone.now()
-        )
+        with transaction.atomic():
+            uplink = uplinks.store_test_uplink(
+                tenant_id=account.pk, phone_e164=e164, text=content, received_at=timezone.now()
+            )
+            if uplink is not None:
+                # A test reply is a test-mode message too: ER:0045 beyond the day's ceiling
+                # rolls it back.
+                caps.book_test(tenant_id=account.pk, messages=1, day=caps.today())
     if uplink is None:
         raise InvalidInput(
             f"mobile: no test message of yours went to {mobile} in the last "

@@ -119,6 +119,10 @@ DAILY_CAP = platform_refusal(
 MONTHLY_CAP = platform_refusal(
     PlatformError.MONTHLY_CAP_REACHED, "29990 of 30000 parts used this month (China time), this send needs 20"
 )
+TEST_CEILING = platform_refusal(
+    PlatformError.TEST_CEILING_REACHED,
+    "9999 of 10000 test-mode messages used today (China time), this request makes 2",
+)
 ESTIMATE = {
     "numbers": [
         {"mobile": "13112341234", "valid": True, "reason": "", "encoding": "UCS-2", "parts": 1},
@@ -230,7 +234,8 @@ recipient's segments (`ER:0034`).
 """
         + TEST_MODE_NOTE
         + """ No balance is checked nor reserved (no `ER:0034`) and \
-verify codes book no limit.""",
+verify codes book no limit; test mode has its own ceiling instead: `SMS_TEST_MODE_DAILY_MESSAGES` \
+(10,000) numbers and test replies a China-time day, beyond which the whole send is `ER:0045`.""",
         request=MessageRequest,
         parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED],
         examples=[
@@ -284,6 +289,7 @@ verify codes book no limit.""",
             *NOT_ENABLED,
             DAILY_CAP,
             MONTHLY_CAP,
+            TEST_CEILING,
         ),
     )
     @idempotent
@@ -388,6 +394,9 @@ that is not one of yours (of this mode: test or live) is `ER:0004`.""",
 
 
 class MessageEstimateView(PlatformAPIView):
+    # It writes nothing: the test password estimates its test sends (their ceiling, no money).
+    test_mode_writes = True
+
     @extend_schema(
         tags=[MESSAGES_TAG],
         summary="Estimate a send: each number's parts and encoding, the parts, the cost; writes nothing",
@@ -410,8 +419,8 @@ that invalid mobiles do not refuse it:
   with 4 decimals (a string).
 - `refusal`: null when `POST v1/message` with this body would be accepted now; else the refusal it
   would answer: an invalid mobile (`ER:0033`), the balance (`ER:0034`), the daily or monthly cap
-  (`ER:0038`, `ER:0039`). In test mode (the test password) the balance and the caps are not asked:
-  test mode is never charged.""",
+  (`ER:0038`, `ER:0039`). In test mode (the test password) the balance and the caps are not asked
+  (test mode is never charged); test mode's daily ceiling is (`ER:0045`).""",
         request=MessageRequest,
         examples=[
             body_example(
@@ -615,7 +624,8 @@ Only with the tenant's **test password** (the live one is `ER:0044`, 403). Recor
 `content` from `mobile` as if that number had answered your latest test message to it (one the
 sandbox took within `SMS_UPLINK_MATCH_DAYS`): `GET v1/uplink` in test mode lists it, and the answer
 is the reply as that list shows it. No test message to that number is `ER:0004`, with nothing
-written; an invalid number is `ER:0033`; `content` is 1 to 500 characters (`ER:0004`). An opt-out
+written; an invalid number is `ER:0033`; `content` is 1 to 500 characters (`ER:0004`); a reply
+counts toward test mode's daily ceiling (`ER:0045` beyond it, nothing written). An opt-out
 reply (`T`, `TD`, `退订` …) is recorded like any reply and blocks nothing: the blocklist is live, and
 test mode never changes it.""",
         request=TestUplinkRequest,
@@ -638,6 +648,7 @@ test mode never changes it.""",
             ),
             tenant_params_fail("content: This field is required.", name="content"),
             INVALID_MOBILE,
+            TEST_CEILING,
         ),
     )
     def post(self, request: Request) -> Response:

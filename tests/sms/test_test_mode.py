@@ -6,18 +6,21 @@ by the other mode."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from providers.base import InboundMessage, Region
 from providers.sandbox import SandboxAdapter
 from signatures.models import Signature
-from sms.accounting import reconciliation, traffic
+from sms.accounting import caps, reconciliation, traffic
 from sms.alerts import rules
 from sms.console import selectors as console
 from sms.delivery import reports, uplinks
@@ -37,12 +40,15 @@ from sms.models import (
 from sms.sending import pipeline, routing, scheduling, sweeps
 from sms.sending.checks import check_routing
 from sms.sending.routing import BatchNeeds
+from sms.tenant_api import services as tenant_services
 from sms.tenant_api.credentials import set_test_password
 from sms.tenant_api.services import charge_tenant
 from sms.webhooks.services import event_payload
+from tests.support.backends import needs_mysql
 from tests.support.factories import TEST_PASSWORD, UserFactory
 from tests.support.platform import make_signature, make_template
 from tests.support.traffic import at, record, seed, tenant_batch
+from tests.support.waiting import scaled
 
 pytestmark = pytest.mark.django_db
 
@@ -634,3 +640,128 @@ def test_the_consoles_health_and_the_report_lag_alert_leave_test_records_out():
     inputs = rules.Inputs(at=timezone.now())
     rules._measure_report_lag(inputs)
     assert inputs.report_lag_seconds == 0.0
+
+
+# --- Test mode's own daily ceiling (ER:0045) ------------------------------------------------------
+
+
+def _test_messages_today(user) -> int:
+    return caps.test_usage(tenant_id=TenantAccount.objects.get(user=user).pk, day=caps.today())
+
+
+def test_a_test_send_beyond_the_daily_ceiling_is_er0045_whole_and_writes_nothing(
+    ready, live, sandboxed, tenant, settings, django_capture_on_commit_callbacks
+):
+    settings.SMS_TEST_MODE_DAILY_MESSAGES = 5
+    capture = django_capture_on_commit_callbacks
+    first, _ = _accept(sandboxed, ready, MAGIC, capture)
+    assert first.status_code == 200
+    refused, calls = _accept(sandboxed, ready, ["13800000000", "13800000001"], capture)
+    assert (refused.status_code, refused.json()) == (
+        403,
+        {
+            "error": "ER:0045",
+            "message": "test mode daily ceiling reached: 4 of 5 test-mode messages used today (China time), "
+            "this request makes 2",
+        },
+    )
+    assert calls == []
+    assert MessageBatch.objects.filter(test=True).count() == 1
+    assert SendRecord.objects.filter(test=True).count() == 4
+    assert _test_messages_today(tenant) == 4
+    # One more fits exactly; live sending is not limited by test mode's ceiling.
+    assert _accept(sandboxed, ready, ["13800000000"], capture)[0].status_code == 200
+    assert _accept(live, ready, MAGIC, capture)[0].status_code == 200
+    assert _test_messages_today(tenant) == 5
+
+
+def test_test_replies_count_toward_the_ceiling_and_a_new_china_day_frees_it(
+    ready, sandboxed, tenant, settings, business_clock, django_capture_on_commit_callbacks
+):
+    settings.SMS_TEST_MODE_DAILY_MESSAGES = 2
+    business_clock.set_now(dt.datetime(2026, 12, 5, 23, 50, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    _dispatched(sandboxed, ready, ["13800000000"], django_capture_on_commit_callbacks)
+    reply = {"mobile": "13800000000", "content": "1"}
+    assert sandboxed.post("/v1/test/uplink", reply, format="json").status_code == 200
+    refused = sandboxed.post("/v1/test/uplink", reply, format="json")
+    assert (refused.status_code, refused.json()["error"]) == (403, "ER:0045")
+    assert Uplink.objects.count() == 1 and _test_messages_today(tenant) == 2
+    business_clock.set_now(dt.datetime(2026, 12, 6, 0, 10, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    assert sandboxed.post("/v1/test/uplink", reply, format="json").status_code == 200
+    assert _test_messages_today(tenant) == 1
+
+
+def test_one_tenants_ceiling_never_refuses_another(
+    ready, sandboxed, basic_client, settings, django_capture_on_commit_callbacks
+):
+    settings.SMS_TEST_MODE_DAILY_MESSAGES = 1
+    capture = django_capture_on_commit_callbacks
+    assert _accept(sandboxed, ready, ["13800000000"], capture)[0].status_code == 200
+    assert _accept(sandboxed, ready, ["13800000000"], capture)[0].json()["error"] == "ER:0045"
+    other = UserFactory(username="other")
+    sign = make_signature(other)
+    template = make_template(other, sign)
+    set_test_password(username="other", password=TEST_MODE_PASSWORD)
+    answer, _ = _accept(basic_client(other, TEST_MODE_PASSWORD), (sign, template), ["13800000000"], capture)
+    assert answer.status_code == 200
+
+
+def test_a_ceiling_of_0_is_none(ready, sandboxed, settings, django_capture_on_commit_callbacks):
+    settings.SMS_TEST_MODE_DAILY_MESSAGES = 0
+    for _ in range(3):
+        assert _accept(sandboxed, ready, MAGIC, django_capture_on_commit_callbacks)[0].status_code == 200
+
+
+def test_the_estimate_in_test_mode_names_the_ceiling_and_books_nothing(
+    ready, sandboxed, tenant, settings, django_capture_on_commit_callbacks
+):
+    settings.SMS_TEST_MODE_DAILY_MESSAGES = 5
+    _accept(sandboxed, ready, MAGIC, django_capture_on_commit_callbacks)
+    fits = sandboxed.post("/v1/message/estimate", _body(ready, ["13800000000"]), format="json")
+    assert (fits.status_code, fits.json()["refusal"]) == (200, None)
+    beyond = sandboxed.post(
+        "/v1/message/estimate", _body(ready, ["13800000000", "13800000001"]), format="json"
+    )
+    assert beyond.status_code == 200
+    assert beyond.json()["refusal"] == {
+        "error": "ER:0045",
+        "message": "test mode daily ceiling reached: 4 of 5 test-mode messages used today (China time), "
+        "this request makes 2",
+    }
+    assert _test_messages_today(tenant) == 4
+
+
+@needs_mysql("row locks are MySQL's; SQLite serialises every write")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_test_sends_never_pass_the_ceiling_together(tenant, settings):
+    """Eight test sends of 3 numbers race for a ceiling of 10: exactly three pass, whatever the
+    interleaving: the tenant's row, locked by the booking, orders them."""
+    settings.SMS_TEST_MODE_DAILY_MESSAGES = 10
+    sign = make_signature(tenant)
+    template = make_template(tenant, sign)
+    barrier = threading.Barrier(8)
+
+    def send(index: int) -> str:
+        try:
+            barrier.wait(timeout=scaled(60))
+            tenant_services.send_tenant_message(
+                owner=tenant,
+                sign_id=sign.pk,
+                temp_id=template.pk,
+                mobiles=[f"1391234{index:02d}{last:02d}" for last in range(3)],
+                params=["112095", "5"],
+                test=True,
+            )
+            return "sent"
+        except Exception as exc:  # noqa: BLE001 - the test counts what each send raised
+            return type(exc).__name__
+        finally:
+            connection.close()
+
+    # The account exists before the race, as any tenant's that sends.
+    TenantAccount.objects.create(user=tenant)
+    with mock.patch("sms.sending.pipeline.publish_dispatch"), ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(send, range(8)))
+    assert sorted(outcomes) == ["CapReached"] * 5 + ["sent"] * 3
+    assert _test_messages_today(tenant) == 9
+    assert SendRecord.objects.filter(test=True).count() == 9
