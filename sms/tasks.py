@@ -66,8 +66,11 @@ def dispatch_records(
     resume_dispatch_id: str | None = None,
     infra_attempt: int = 0,
     lane: int = Lane.TRANSACTIONAL,
+    retake_dispatch_id: str | None = None,
 ) -> int:
-    """Send one provider-sized batch of queued records (on the queue of its ``lane``)."""
+    """Send one provider-sized batch of queued records (on the queue of its ``lane``).
+    ``retake_dispatch_id``: the id of an attempt interrupted before its provider request
+    (``pipeline.ClaimInterrupted``), whose records this one takes back."""
     args = (record_ids, provider, tried, resume_dispatch_id)
     queue = lanes.queue_of(lane)
     try:
@@ -78,17 +81,18 @@ def dispatch_records(
             attempt=self.request.retries - infra_attempt,
             tried=tried or [],
             resume_dispatch_id=resume_dispatch_id,
+            retake_dispatch_id=retake_dispatch_id,
             lane=lane,
         )
-    except TRANSIENT_ERRORS as exc:
+    except (pipeline.ClaimInterrupted, *TRANSIENT_ERRORS) as exc:
         drop_broken_connection()
         if infra_attempt >= settings.SMS_INFRA_MAX_RETRIES:
-            raise  # the re-dispatch sweep takes the records when the infrastructure is back
+            raise  # the sweeps take the records when the infrastructure is back
+        kwargs = {"infra_attempt": infra_attempt + 1, "lane": lane}
+        if isinstance(exc, pipeline.ClaimInterrupted):
+            kwargs["retake_dispatch_id"] = exc.dispatch_id
         raise self.retry(
-            args=args,
-            kwargs={"infra_attempt": infra_attempt + 1, "lane": lane},
-            countdown=backoff_seconds(infra_attempt),
-            queue=queue,
+            args=args, kwargs=kwargs, countdown=backoff_seconds(infra_attempt), queue=queue
         ) from exc
     if result.retry_in is not None:
         retry_args = (record_ids, provider, tried, result.resume_dispatch_id)
@@ -130,16 +134,13 @@ def dispatch_bulk_turn() -> int:
             resume_dispatch_id=payload["resume_dispatch_id"],
             lane=Lane.BULK,
         )
-    except TRANSIENT_ERRORS:
+    except (pipeline.ClaimInterrupted, *TRANSIENT_ERRORS) as exc:
         drop_broken_connection()
         # The batch left Redis with this turn: hand it on, or the re-dispatch sweep finds it.
-        dispatch_records.apply_async(
-            args,
-            {"infra_attempt": 1, "lane": Lane.BULK},
-            countdown=backoff_seconds(0),
-            retries=1,
-            queue=queue,
-        )
+        kwargs = {"infra_attempt": 1, "lane": Lane.BULK}
+        if isinstance(exc, pipeline.ClaimInterrupted):
+            kwargs["retake_dispatch_id"] = exc.dispatch_id
+        dispatch_records.apply_async(args, kwargs, countdown=backoff_seconds(0), retries=1, queue=queue)
         return 0
     if result.retry_in is not None:
         retry_args = (*args[:3], result.resume_dispatch_id)

@@ -22,6 +22,12 @@ in ``remark``. A batch is never handed to a provider that cannot carry it (a num
 regions, free text to a template provider, a business type it has no template for): the dispatch
 checks before it sends, and such a batch goes on to the chain at once, or fails with the reason.
 
+The database, Redis or the broker failing between the claim and the provider request (even on the
+claim's own ``COMMIT``, which may have reached the server) raises ``ClaimInterrupted`` with the
+claim's id: no provider holds those records, so the task's retry takes them back
+(``retake_dispatch_id``: ``requeue_unsent``) and sends them, rather than leaving them ``sending``
+for the stuck sweep, which could only call them ``unknown``.
+
 A claimed record whose validity has passed (``expires_at``, ``sms.sending.validity``) is not sent:
 it fails ``EXPIRED`` and is refunded once, before the provider request, on every path that claims
 (first sends, retries, failover, the sweeps' re-dispatches, the bulk lane's turns).
@@ -171,6 +177,33 @@ def requeue_dispatch(*, dispatch: Dispatch) -> int:
             state=RecordState.SENDING,
             dispatch_id=dispatch.dispatch_id,
         ).update(state=RecordState.QUEUED, updated_at=timezone.now())
+
+
+@retry_on_deadlock()
+def requeue_unsent(*, record_ids: Sequence[int], dispatch_id: str) -> int:
+    """Put back to ``queued`` the records of ``record_ids`` still ``sending`` under ``dispatch_id``,
+    a dispatch interrupted before any provider was handed them (``ClaimInterrupted``)."""
+    now = timezone.now()
+    requeued = 0
+    with transaction.atomic():
+        for chunk in chunked(sorted(record_ids)):
+            requeued += SendRecord.objects.filter(
+                pk__in=chunk, state=RecordState.SENDING, dispatch_id=dispatch_id
+            ).update(state=RecordState.QUEUED, updated_at=now)
+    return requeued
+
+
+class ClaimInterrupted(Exception):
+    """A transient infrastructure error (``TRANSIENT_ERRORS``, its ``__cause__``) struck a dispatch
+    before any provider was handed its records, perhaps after their claim was committed (a
+    ``COMMIT`` can reach the server and its answer be lost with the connection). Its records may be
+    ``sending`` under ``dispatch_id`` with no provider holding them: the retry passes that id as
+    ``retake_dispatch_id`` and they are queued again and sent, instead of waiting for the stuck
+    sweep, which would leave them ``unknown`` though they never left."""
+
+    def __init__(self, dispatch_id: str) -> None:
+        super().__init__(f"dispatch {dispatch_id} interrupted before its provider request")
+        self.dispatch_id = dispatch_id
 
 
 # Records no provider has accepted yet, which ``fail_records`` may fail.
@@ -581,9 +614,92 @@ def dispatch(
     attempt: int,
     tried: Sequence[str],
     resume_dispatch_id: str | None = None,
+    retake_dispatch_id: str | None = None,
     lane: int = Lane.TRANSACTIONAL,
 ) -> DispatchResult:
-    """Claim, send and record one batch of ``lane`` (see the module's docstring)."""
+    """Claim, send and record one batch of ``lane`` (see the module's docstring). With
+    ``retake_dispatch_id`` (the retry of a ``ClaimInterrupted``), the records still ``sending``
+    under that id are queued again first: no provider was handed them."""
+    if resume_dispatch_id is not None:
+        # A resumed dispatch's records may be with its provider already: an error before its
+        # request is retried as it came, under the same id (resends_safely).
+        prepared = _prepare(
+            record_ids=record_ids,
+            provider=provider,
+            tried=tried,
+            lane=lane,
+            claim_id=None,
+            resume_dispatch_id=resume_dispatch_id,
+        )
+    else:
+        claim_id = uuid.uuid4().hex
+        interrupted = retake_dispatch_id or claim_id
+        try:
+            if retake_dispatch_id is not None:
+                requeue_unsent(record_ids=record_ids, dispatch_id=retake_dispatch_id)
+                interrupted = claim_id
+            prepared = _prepare(
+                record_ids=record_ids,
+                provider=provider,
+                tried=tried,
+                lane=lane,
+                claim_id=claim_id,
+                resume_dispatch_id=None,
+            )
+        except TRANSIENT_ERRORS as exc:
+            raise ClaimInterrupted(interrupted) from exc
+    if isinstance(prepared, DispatchResult):
+        return prepared
+    dispatch, needs = prepared
+    try:
+        outcomes = send_dispatch(dispatch)
+    except ProviderOutcomeUncertain as exc:
+        if not resends_safely(provider):
+            # The request left and may have been taken: sending it again (here or elsewhere) could
+            # reach the recipients twice. A late report or a pull decides (sms.sending.sweeps).
+            logger.warning(
+                "%s: %s record(s) left with an unknown outcome: %s", provider, len(dispatch.records), exc
+            )
+            mark_unknown(
+                records=dispatch.records,
+                dispatch_id=dispatch.dispatch_id,
+                remark=UNCERTAIN_REMARK,
+                message_ids=adapter_class(provider).message_ids,
+            )
+            return DispatchResult(sent=len(dispatch.records))
+        return _unavailable(dispatch, exc, attempt=attempt, tried=tried, needs=needs, lane=lane)
+    except ProviderUnavailable as exc:
+        # Not taken: a database error while putting the batch back leaves it to the retake.
+        try:
+            return _unavailable(dispatch, exc, attempt=attempt, tried=tried, needs=needs, lane=lane)
+        except TRANSIENT_ERRORS as error:
+            if resume_dispatch_id is not None:
+                raise
+            raise ClaimInterrupted(dispatch.dispatch_id) from error
+    except ProviderRequestRejected as exc:
+        logger.error("%s refused a request of %s record(s): %s", provider, len(dispatch.records), exc)
+        outcomes = [
+            SendOutcome(record.pk, OutcomeStatus.FAILED, code=exc.code or "Rejected", description=str(exc))
+            for record in dispatch.records
+        ]
+    record_outcomes_durably(provider=provider, dispatch_id=dispatch.dispatch_id, outcomes=outcomes)
+    if adapter_class(provider).reports_at_once:
+        apply_reports_at_once(dispatch, outcomes)
+    return DispatchResult(sent=len(dispatch.records))
+
+
+def _prepare(
+    *,
+    record_ids: Sequence[int],
+    provider: str,
+    tried: Sequence[str],
+    lane: int,
+    claim_id: str | None,
+    resume_dispatch_id: str | None,
+) -> DispatchResult | tuple[Dispatch, BatchNeeds]:
+    """Everything before the provider request: the batch limit, the rate limit, the claim (under
+    ``claim_id``, or taking back ``resume_dispatch_id``'s records), validity, the marketing hours
+    and the provider's fitness. Answers what the task should do instead, or the dispatch to send."""
     limit = adapter_class(provider)().batch_limit
     if len(record_ids) > limit and resume_dispatch_id is None:
         # Published by a process whose batch limit was larger (settings changed, a deploy in
@@ -604,7 +720,7 @@ def dispatch(
     dispatch = claim_dispatch(
         record_ids=record_ids,
         provider=provider,
-        dispatch_id=resume_dispatch_id,
+        dispatch_id=resume_dispatch_id or claim_id,
         resume=resume_dispatch_id is not None,
     )
     if not dispatch.records:
@@ -626,35 +742,7 @@ def dispatch(
         logger.error("%s cannot carry %s record(s): %s", provider, len(dispatch.records), unfit)
         requeue_dispatch(dispatch=dispatch)
         return fail_over(dispatch, tried=tried, needs=needs, reason=unfit, code="NoRoute", lane=lane)
-    try:
-        outcomes = send_dispatch(dispatch)
-    except ProviderOutcomeUncertain as exc:
-        if not resends_safely(provider):
-            # The request left and may have been taken: sending it again (here or elsewhere) could
-            # reach the recipients twice. A late report or a pull decides (sms.sending.sweeps).
-            logger.warning(
-                "%s: %s record(s) left with an unknown outcome: %s", provider, len(dispatch.records), exc
-            )
-            mark_unknown(
-                records=dispatch.records,
-                dispatch_id=dispatch.dispatch_id,
-                remark=UNCERTAIN_REMARK,
-                message_ids=adapter_class(provider).message_ids,
-            )
-            return DispatchResult(sent=len(dispatch.records))
-        return _unavailable(dispatch, exc, attempt=attempt, tried=tried, needs=needs, lane=lane)
-    except ProviderUnavailable as exc:
-        return _unavailable(dispatch, exc, attempt=attempt, tried=tried, needs=needs, lane=lane)
-    except ProviderRequestRejected as exc:
-        logger.error("%s refused a request of %s record(s): %s", provider, len(dispatch.records), exc)
-        outcomes = [
-            SendOutcome(record.pk, OutcomeStatus.FAILED, code=exc.code or "Rejected", description=str(exc))
-            for record in dispatch.records
-        ]
-    record_outcomes_durably(provider=provider, dispatch_id=dispatch.dispatch_id, outcomes=outcomes)
-    if adapter_class(provider).reports_at_once:
-        apply_reports_at_once(dispatch, outcomes)
-    return DispatchResult(sent=len(dispatch.records))
+    return dispatch, needs
 
 
 def _drop_expired(dispatch: Dispatch) -> None:

@@ -530,3 +530,107 @@ def test_an_answer_that_cannot_be_written_is_retried_with_a_warning_until_the_de
     ):
         assert pipeline.record_outcomes_durably(provider="gateway", dispatch_id="d1", outcomes=outcomes) == 1
     assert "gateway: writing 1 outcome(s) failed (OperationalError), retrying" in caplog.messages
+
+
+# --- a dispatch interrupted before its provider request ------------------------------------------
+
+DB_LOST = OperationalError(2013, "Lost connection to server during query")
+
+
+def _claim_then_lose_the_answer(real_claim):
+    """The claim's COMMIT reaches the server and its answer is lost with the connection."""
+
+    def claim(**kwargs):
+        real_claim(**kwargs)
+        raise DB_LOST
+
+    return claim
+
+
+def test_a_claim_whose_commit_answer_was_lost_is_taken_back_by_the_retry_and_sent_once(queued, settings):
+    from tests.support.simulator import running_simulator
+
+    ids = [record.pk for record in queued()]
+    with running_simulator(settings) as simulator:
+        with (
+            mock.patch.object(
+                pipeline, "claim_dispatch", _claim_then_lose_the_answer(pipeline.claim_dispatch)
+            ),
+            pytest.raises(pipeline.ClaimInterrupted) as interrupted,
+        ):
+            pipeline.dispatch(record_ids=ids, provider="gateway", attempt=0, tried=[])
+        assert isinstance(interrupted.value.__cause__, OperationalError)
+        # Claimed, never handed over: what the stuck sweep would have called unknown.
+        assert set(SendRecord.objects.values_list("state", "dispatch_id")) == {
+            (RecordState.SENDING, interrupted.value.dispatch_id)
+        }
+        assert simulator.stats().get("gateway", {}).get("numbers", 0) == 0
+        result = pipeline.dispatch(
+            record_ids=ids,
+            provider="gateway",
+            attempt=0,
+            tried=[],
+            retake_dispatch_id=interrupted.value.dispatch_id,
+        )
+        assert result.sent == 3
+        assert set(SendRecord.objects.values_list("state", flat=True)) == {RecordState.SUBMITTED}
+        stats = simulator.stats()["gateway"]
+        assert (stats["numbers"], stats["distinct_numbers"]) == (3, 3)
+
+
+def test_a_retake_takes_back_only_its_own_dispatchs_records(queued):
+    first, second = queued(2)
+    claimed = pipeline.claim_dispatch(record_ids=[first.pk], provider="gateway")
+    other = pipeline.claim_dispatch(record_ids=[second.pk], provider="gateway")
+    assert pipeline.requeue_unsent(record_ids=[first.pk, second.pk], dispatch_id=claimed.dispatch_id) == 1
+    states = dict(SendRecord.objects.values_list("pk", "state"))
+    assert states == {first.pk: RecordState.QUEUED, second.pk: RecordState.SENDING}
+    assert other.dispatch_id != claimed.dispatch_id
+
+
+def test_a_database_error_after_the_provider_request_is_not_a_claim_interruption(queued, settings):
+    """Once a provider may hold the records, an error is never turned into a retake (which would
+    send them again)."""
+    from tests.support.simulator import running_simulator
+
+    ids = [record.pk for record in queued(1)]
+    settings.SMS_OUTCOME_RETRY_SECONDS = 0
+    with running_simulator(settings) as simulator:
+        with (
+            mock.patch.object(pipeline, "record_outcomes", side_effect=DB_LOST),
+            pytest.raises(OperationalError),
+        ):
+            pipeline.dispatch(record_ids=ids, provider="gateway", attempt=0, tried=[])
+        assert simulator.stats()["gateway"]["numbers"] == 1
+
+
+def test_the_task_retries_an_interrupted_claim_with_its_id_to_take_back(monkeypatch):
+    from celery.exceptions import Retry
+
+    from sms import tasks
+
+    monkeypatch.setattr(pipeline, "dispatch", mock.Mock(side_effect=pipeline.ClaimInterrupted("d-lost")))
+    with mock.patch("celery.app.task.Task.retry", side_effect=Retry()) as retry:
+        result = tasks.dispatch_records.apply(args=([1, 2], "gateway", [], None))
+    assert result.state == "RETRY"
+    assert retry.call_args.kwargs["kwargs"] == {
+        "infra_attempt": 1,
+        "lane": Lane.TRANSACTIONAL,
+        "retake_dispatch_id": "d-lost",
+    }
+
+
+def test_a_bulk_turn_interrupted_before_its_request_hands_on_the_id_to_take_back(monkeypatch):
+    from sms import tasks
+    from sms.sending import fairness
+
+    payload = {"record_ids": [1, 2], "provider": "gateway", "tried": [], "resume_dispatch_id": None}
+    monkeypatch.setattr(fairness, "next_turn", lambda: payload)
+    monkeypatch.setattr(pipeline, "dispatch", mock.Mock(side_effect=pipeline.ClaimInterrupted("d-lost")))
+    with mock.patch.object(tasks.dispatch_records, "apply_async") as handed_on:
+        assert tasks.dispatch_bulk_turn.apply().get() == 0
+    assert handed_on.call_args.args[1] == {
+        "infra_attempt": 1,
+        "lane": Lane.BULK,
+        "retake_dispatch_id": "d-lost",
+    }
