@@ -987,7 +987,8 @@ class TrafficDayTotal(TrafficCounts):
 class TrafficOwnerDay(models.Model):
     """``TrafficHour`` summed over each China-time day and over the states, per owner: one row per
     (day, channel, owner, provider, region, kind). Rewritten with the day's hours; what the
-    console's money, balances and top owners read (a few rows per owner and day)."""
+    console's money, balances, top owners and one owner's latency read (a few rows per owner and
+    day)."""
 
     day = models.DateField()
     channel = models.CharField(max_length=8, choices=TrafficChannel.choices)
@@ -1001,6 +1002,14 @@ class TrafficOwnerDay(models.Model):
     parts = models.PositiveIntegerField(default=0)
     charged_parts = models.PositiveIntegerField(default=0)
     provider_parts = models.PositiveIntegerField(default=0)
+    # The day's delivered and failed records' latency buckets, merged: one owner's latency over 90
+    # days reads ~500 of these rows instead of ~3,600 hourly rows scattered over the hour table
+    # (469 ms p95 at 5,000,000 records).
+    latency_buckets = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="{upper bound in ms: records}, submit to report (delivered and failed)",
+    )
 
     class Meta:
         db_table = "tbl_sms_traffic_owner_day"

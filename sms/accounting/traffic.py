@@ -319,6 +319,7 @@ def recompute_owner_day(day: dt.date) -> int:
             )
             .order_by()
         )
+        latencies = owner_day_latencies(day)
         rows = [
             TrafficOwnerDay(
                 day=day,
@@ -333,12 +334,29 @@ def recompute_owner_day(day: dt.date) -> int:
                 parts=group["parts_sum"],
                 charged_parts=group["charged"],
                 provider_parts=group["billed"],
+                latency_buckets=latencies.get(
+                    (group["channel"], group["owner"], group["provider"], group["region"], group["kind"]), {}
+                ),
             )
             for group in groups
         ]
         TrafficOwnerDay.objects.filter(day=day).delete()
         TrafficOwnerDay.objects.bulk_create(rows, batch_size=1000)
     return len(rows)
+
+
+def owner_day_latencies(day: dt.date) -> dict[tuple[str, ...], dict[str, int]]:
+    """The latency buckets of one day's delivered and failed records, merged per (channel, owner,
+    provider, region, kind) from that day's hourly rows (JSON: merged here, not in SQL)."""
+    merged: dict[tuple[str, ...], dict[str, int]] = {}
+    rows = TrafficHour.objects.filter(day=day, state__in=FINAL_STATES).values_list(
+        "channel", "owner", "provider", "region", "kind", "latency_buckets"
+    )
+    for *key, buckets in rows.iterator(chunk_size=5000):
+        into = merged.setdefault(tuple(key), {})
+        for bound, count in buckets.items():
+            into[bound] = into.get(bound, 0) + count
+    return merged
 
 
 def recompute(hours: Iterable[dt.datetime]) -> int:

@@ -281,9 +281,14 @@ def traffic_failures(*, query: TrafficQuery) -> Answer:
 
 def traffic_latency(*, query: TrafficQuery) -> Answer:
     """Per provider, submit-to-report latency percentiles of delivered and failed records (each
-    the upper bound of the bucket it falls in)."""
+    the upper bound of the bucket it falls in). One owner's from its owner-day rows (their buckets
+    are those of the final states), not its hourly rows: 90 days of a tenant's hours took 469 ms
+    p95 at 5,000,000 records, read one by one from all over the hour table."""
     merged: dict[str, dict[str, int]] = {}
-    rows = _traffic(query).filter(state__in=FINAL_STATES).values_list("provider", "latency_buckets")
+    if query.owner:
+        rows = _filtered(TrafficOwnerDay.objects.all(), query).values_list("provider", "latency_buckets")
+    else:
+        rows = _traffic(query).filter(state__in=FINAL_STATES).values_list("provider", "latency_buckets")
     for provider, buckets in rows:
         into = merged.setdefault(provider, {})
         for bound, count in buckets.items():

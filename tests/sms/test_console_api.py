@@ -14,11 +14,22 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from providers.base import ProviderBalance
 from sms.accounting import traffic
-from sms.models import PendingReport, RecordState, SendRecord, Station, TenantAccount, WebhookEvent
+from sms.models import (
+    FINAL_STATES,
+    PendingReport,
+    RecordState,
+    SendRecord,
+    Station,
+    TenantAccount,
+    TrafficHour,
+    WebhookEvent,
+)
 from tests.support.factories import UserFactory
 from tests.support.traffic import at, record, seed
 
@@ -162,6 +173,32 @@ def test_latency_percentiles_per_provider(staff, seeded):
         # 6 records within 2 s, 1 within 3 s: the 90th and 99th percentiles fall in the 3 s bucket.
         {"provider": "tencent", "count": 7, "p50_ms": 2000, "p90_ms": 3000, "p99_ms": 3000},
     ]
+
+
+def _latency_from_the_hours(owner: str) -> dict[str, dict[str, int]]:
+    """One owner's final records' latency buckets per provider, merged from its hourly rows."""
+    merged: dict[str, dict[str, int]] = {}
+    for provider, buckets in TrafficHour.objects.filter(owner=owner, state__in=FINAL_STATES).values_list(
+        "provider", "latency_buckets"
+    ):
+        into = merged.setdefault(provider, {})
+        for bound, count in buckets.items():
+            into[bound] = into.get(bound, 0) + count
+    return merged
+
+
+@pytest.mark.parametrize("owner", ["station=S1", "tenant=dcs", "tenant=ops"])
+def test_one_owners_latency_reads_its_owner_day_rows_and_equals_its_hours(staff, seeded, owner):
+    with CaptureQueriesContext(connection) as queries:
+        body = get(staff, "latency", f"{BOTH_DAYS}&{owner}")
+    assert not any("`tbl_sms_traffic_hour`" in query["sql"] for query in queries.captured_queries)
+    hours = _latency_from_the_hours(owner.split("=")[1])
+    assert body["providers"]
+    assert [(item["provider"], item["count"]) for item in body["providers"]] == [
+        (provider, sum(buckets.values())) for provider, buckets in sorted(hours.items()) if buckets
+    ]
+    for item in body["providers"]:
+        assert item["p90_ms"] == traffic.latency_percentile(hours[item["provider"]], 0.90)
 
 
 def test_money_revenue_cost_and_margin_per_provider_and_owner(staff, seeded):
