@@ -207,3 +207,49 @@ def test_beat_runs_the_rollup_every_minute(settings):
     seed()
     assert tasks.roll_up_traffic() > 0
     assert TrafficHour.objects.filter(owner="dcs").exists()
+
+
+def _owner_day_latencies() -> dict[tuple, dict]:
+    return {
+        (str(row.day), row.channel, row.owner, row.provider, row.region, row.kind): row.latency_buckets
+        for row in TrafficOwnerDay.objects.all()
+    }
+
+
+def test_owner_day_rows_carry_the_merged_latency_of_their_days_final_hours():
+    seed()
+    traffic.roll_up()
+    latencies = _owner_day_latencies()
+    # S1's delivered and failed tencent records of the 1st (10h and 23:59), merged; its queued one has none.
+    assert latencies[("2026-12-01", "station", "S1", "tencent", "+86", "order")] == {"2000": 3, "3000": 1}
+    assert latencies[("2026-12-01", "station", "S1", "", "+86", "order")] == {}
+    for (day, channel, owner, provider, region, kind), buckets in latencies.items():
+        merged: dict[str, int] = {}
+        for hour in TrafficHour.objects.filter(
+            day=day,
+            channel=channel,
+            owner=owner,
+            provider=provider,
+            region=region,
+            kind=kind,
+            state__in=["delivered", "failed"],
+        ):
+            for bound, count in hour.latency_buckets.items():
+                merged[bound] = merged.get(bound, 0) + count
+        assert buckets == merged
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0035_fills_the_latency_of_owner_days_rolled_up_before_it():
+    seed()
+    traffic.roll_up()
+    expected = _owner_day_latencies()
+    assert any(expected.values())
+    call_command("migrate", "sms", "0034", verbosity=0)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM tbl_sms_traffic_owner_day")
+            assert cursor.fetchone()[0] == len(expected)
+    finally:
+        call_command("migrate", "sms", verbosity=0)
+    assert _owner_day_latencies() == expected
