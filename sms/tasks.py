@@ -51,6 +51,15 @@ def _count_retry(sender: Task | None = None, reason: object = None, **_: object)
         metrics.TASK_RETRIES.labels(sender.name, error).inc()
 
 
+def _infra_retry_kwargs(exc: BaseException, *, infra_attempt: int, lane: int) -> dict[str, object]:
+    """The keyword arguments of a dispatch retried for the infrastructure: a ``ClaimInterrupted``
+    passes on the id whose records the retry takes back."""
+    kwargs: dict[str, object] = {"infra_attempt": infra_attempt, "lane": lane}
+    if isinstance(exc, pipeline.ClaimInterrupted):
+        kwargs["retake_dispatch_id"] = exc.dispatch_id
+    return kwargs
+
+
 @shared_task(
     bind=True,
     name=pipeline.DISPATCH_TASK,
@@ -88,9 +97,7 @@ def dispatch_records(
         drop_broken_connection()
         if infra_attempt >= settings.SMS_INFRA_MAX_RETRIES:
             raise  # the sweeps take the records when the infrastructure is back
-        kwargs = {"infra_attempt": infra_attempt + 1, "lane": lane}
-        if isinstance(exc, pipeline.ClaimInterrupted):
-            kwargs["retake_dispatch_id"] = exc.dispatch_id
+        kwargs = _infra_retry_kwargs(exc, infra_attempt=infra_attempt + 1, lane=lane)
         raise self.retry(
             args=args, kwargs=kwargs, countdown=backoff_seconds(infra_attempt), queue=queue
         ) from exc
@@ -137,9 +144,7 @@ def dispatch_bulk_turn() -> int:
     except (pipeline.ClaimInterrupted, *TRANSIENT_ERRORS) as exc:
         drop_broken_connection()
         # The batch left Redis with this turn: hand it on, or the re-dispatch sweep finds it.
-        kwargs = {"infra_attempt": 1, "lane": Lane.BULK}
-        if isinstance(exc, pipeline.ClaimInterrupted):
-            kwargs["retake_dispatch_id"] = exc.dispatch_id
+        kwargs = _infra_retry_kwargs(exc, infra_attempt=1, lane=Lane.BULK)
         dispatch_records.apply_async(args, kwargs, countdown=backoff_seconds(0), retries=1, queue=queue)
         return 0
     if result.retry_in is not None:

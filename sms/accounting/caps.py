@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -194,8 +194,12 @@ def test_usage(*, tenant_id: int | None, day: dt.date) -> int:
     """Test mode's messages counted for the tenant in ``day`` (a read: nothing is locked)."""
     if tenant_id is None:
         return 0
-    row = TenantUsage.objects.filter(tenant_id=tenant_id, period=UsagePeriod.TEST_DAILY, start=day)
-    return row.values_list("parts", flat=True).first() or 0
+    return _test_row(tenant_id=tenant_id, day=day).values_list("parts", flat=True).first() or 0
+
+
+def _test_row(*, tenant_id: int, day: dt.date) -> QuerySet[TenantUsage]:
+    """The tenant's ``test`` usage row of ``day`` (none or one)."""
+    return TenantUsage.objects.filter(tenant_id=tenant_id, period=UsagePeriod.TEST_DAILY, start=day)
 
 
 def book_test(*, tenant_id: int, messages: int, day: dt.date) -> None:
@@ -203,7 +207,7 @@ def book_test(*, tenant_id: int, messages: int, day: dt.date) -> None:
     raise ``CapReached`` (ER:0045) and count nothing. Inside the caller's transaction: the
     tenant's row is locked first, so two test requests of one tenant count one after the other."""
     TenantAccount.objects.select_for_update().filter(pk=tenant_id).values_list("pk").get()
-    row = TenantUsage.objects.filter(tenant_id=tenant_id, period=UsagePeriod.TEST_DAILY, start=day).first()
+    row = _test_row(tenant_id=tenant_id, day=day).first()
     refused = test_refusal(used=0 if row is None else row.parts, messages=messages)
     if refused is not None:
         raise refused

@@ -620,34 +620,26 @@ def dispatch(
     """Claim, send and record one batch of ``lane`` (see the module's docstring). With
     ``retake_dispatch_id`` (the retry of a ``ClaimInterrupted``), the records still ``sending``
     under that id are queued again first: no provider was handed them."""
-    if resume_dispatch_id is not None:
-        # A resumed dispatch's records may be with its provider already: an error before its
-        # request is retried as it came, under the same id (resends_safely).
+    claim_id = resume_dispatch_id or uuid.uuid4().hex
+    interrupted = retake_dispatch_id or claim_id
+    try:
+        if retake_dispatch_id is not None:
+            requeue_unsent(record_ids=record_ids, dispatch_id=retake_dispatch_id)
+            interrupted = claim_id
         prepared = _prepare(
             record_ids=record_ids,
             provider=provider,
             tried=tried,
             lane=lane,
-            claim_id=None,
-            resume_dispatch_id=resume_dispatch_id,
+            claim_id=claim_id,
+            resume=resume_dispatch_id is not None,
         )
-    else:
-        claim_id = uuid.uuid4().hex
-        interrupted = retake_dispatch_id or claim_id
-        try:
-            if retake_dispatch_id is not None:
-                requeue_unsent(record_ids=record_ids, dispatch_id=retake_dispatch_id)
-                interrupted = claim_id
-            prepared = _prepare(
-                record_ids=record_ids,
-                provider=provider,
-                tried=tried,
-                lane=lane,
-                claim_id=claim_id,
-                resume_dispatch_id=None,
-            )
-        except TRANSIENT_ERRORS as exc:
-            raise ClaimInterrupted(interrupted) from exc
+    except TRANSIENT_ERRORS as exc:
+        if resume_dispatch_id is not None:
+            # A resumed dispatch's records may be with its provider already: it is retried as it
+            # came, under the same id (resends_safely).
+            raise
+        raise ClaimInterrupted(interrupted) from exc
     if isinstance(prepared, DispatchResult):
         return prepared
     dispatch, needs = prepared
@@ -694,14 +686,15 @@ def _prepare(
     provider: str,
     tried: Sequence[str],
     lane: int,
-    claim_id: str | None,
-    resume_dispatch_id: str | None,
+    claim_id: str,
+    resume: bool,
 ) -> DispatchResult | tuple[Dispatch, BatchNeeds]:
     """Everything before the provider request: the batch limit, the rate limit, the claim (under
-    ``claim_id``, or taking back ``resume_dispatch_id``'s records), validity, the marketing hours
-    and the provider's fitness. Answers what the task should do instead, or the dispatch to send."""
+    ``claim_id``; with ``resume``, taking back its records still ``sending``), validity, the
+    marketing hours and the provider's fitness. Answers what the task should do instead, or the
+    dispatch to send."""
     limit = adapter_class(provider)().batch_limit
-    if len(record_ids) > limit and resume_dispatch_id is None:
+    if len(record_ids) > limit and not resume:
         # Published by a process whose batch limit was larger (settings changed, a deploy in
         # progress): split, rather than claim records the adapter would refuse to send; bulk
         # chunks wait their sender's turns again.
@@ -720,12 +713,12 @@ def _prepare(
     dispatch = claim_dispatch(
         record_ids=record_ids,
         provider=provider,
-        dispatch_id=resume_dispatch_id or claim_id,
-        resume=resume_dispatch_id is not None,
+        dispatch_id=claim_id,
+        resume=resume,
     )
     if not dispatch.records:
         return DispatchResult()
-    if resume_dispatch_id is None:
+    if not resume:
         # Validity (sms.sending.validity): an expired record is failed, never handed over late. A
         # resumed dispatch is not looked at: its provider may have it already.
         _drop_expired(dispatch)
